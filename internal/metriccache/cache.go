@@ -1,0 +1,198 @@
+// Package metriccache holds the results of probe runs and replays them to
+// Prometheus, and schedules the runs that fill it.
+//
+// Scrapes never wait for hardware: Collect only sends const metrics that a
+// scheduled run built earlier. Every stored result bumps a generation
+// number, which the response cache uses to know that its encoded bytes are
+// out of date.
+package metriccache
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+)
+
+var (
+	successDesc = prometheus.NewDesc("hardware_probe_success",
+		"Whether the probe's last run succeeded (1) or failed (0). After a failure the probe's last good metrics are still exported.",
+		[]string{"probe"}, nil)
+	durationDesc = prometheus.NewDesc("hardware_probe_duration_seconds",
+		"How long the probe's last run took.",
+		[]string{"probe"}, nil)
+	lastSuccessDesc = prometheus.NewDesc("hardware_probe_last_success_timestamp_seconds",
+		"When the probe last succeeded, as a Unix time. Its metrics are that old.",
+		[]string{"probe"}, nil)
+	readErrorsDesc = prometheus.NewDesc("hardware_probe_read_errors",
+		"Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only.",
+		[]string{"probe"}, nil)
+)
+
+// Result is the outcome of one probe run.
+type Result struct {
+	Metrics  []prometheus.Metric // nil when Err is set
+	Err      error
+	Start    time.Time
+	Duration time.Duration
+	Skipped  int       // inputs the run skipped (probe.Skips)
+	Expires  time.Time // when the stored metrics are due for a refresh
+}
+
+// snapshot is what the cache holds for one probe. It is immutable once
+// stored: a new result replaces the whole snapshot, so Collect can send from
+// it without copying.
+type snapshot struct {
+	metrics     []prometheus.Metric // last good metrics
+	status      []prometheus.Metric // hardware_probe_* for the last run
+	lastSuccess time.Time           // zero until the first success
+	expires     time.Time
+	ran         bool
+}
+
+// Cache is a prometheus.Collector that replays stored probe results. The zero
+// value is not usable; use New.
+type Cache struct {
+	describe []probe.Probe // whose descriptors Describe sends
+
+	mu        sync.RWMutex
+	snapshots map[string]*snapshot
+
+	generation atomic.Uint64
+}
+
+// New returns an empty cache. Describe sends the descriptors of probes, which
+// should be every probe the daemon may ever run (enabled or not), so that the
+// registry checks them all for clashes once at start-up and a config reload
+// that enables a probe needs no re-registration.
+func New(probes ...probe.Probe) *Cache {
+	return &Cache{describe: probes, snapshots: make(map[string]*snapshot)}
+}
+
+// Generation changes whenever the cache's content changes.
+func (c *Cache) Generation() uint64 { return c.generation.Load() }
+
+// Store records a probe run. A failed run keeps the probe's last good
+// metrics (stale-while-error) and only updates its status.
+func (c *Cache) Store(name string, r Result) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev := c.snapshots[name]
+	s := &snapshot{ran: true, expires: r.Expires}
+	if r.Err == nil {
+		s.metrics = r.Metrics
+		s.lastSuccess = r.Start
+	} else if prev != nil {
+		s.metrics = prev.metrics
+		s.lastSuccess = prev.lastSuccess
+	}
+	s.status = statusMetrics(name, r, s.lastSuccess)
+	c.snapshots[name] = s
+	c.generation.Add(1)
+}
+
+func statusMetrics(name string, r Result, lastSuccess time.Time) []prometheus.Metric {
+	success := 0.0
+	if r.Err == nil {
+		success = 1
+	}
+	m := []prometheus.Metric{
+		prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, name),
+		prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, r.Duration.Seconds(), name),
+		prometheus.MustNewConstMetric(readErrorsDesc, prometheus.GaugeValue, float64(r.Skipped), name),
+	}
+	if !lastSuccess.IsZero() {
+		m = append(m, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue,
+			float64(lastSuccess.UnixNano())/1e9, name))
+	}
+	return m
+}
+
+// Expires reports when name's stored metrics are due for a refresh, and
+// whether name has any. A new scheduler (after a config reload) uses it so
+// that probes with fresh data do not run again at once.
+func (c *Cache) Expires(name string) (time.Time, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.snapshots[name]
+	if !ok {
+		return time.Time{}, false
+	}
+	return s.expires, true
+}
+
+// Ran reports whether every named probe has completed at least one run,
+// successful or not.
+func (c *Cache) Ran(names ...string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, n := range names {
+		if s, ok := c.snapshots[n]; !ok || !s.ran {
+			return false
+		}
+	}
+	return true
+}
+
+// Retain drops the snapshots of every probe not named, so that a probe
+// disabled by a config reload stops being exported.
+func (c *Cache) Retain(names ...string) {
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := false
+	for n := range c.snapshots {
+		if !keep[n] {
+			delete(c.snapshots, n)
+			changed = true
+		}
+	}
+	if changed {
+		c.generation.Add(1)
+	}
+}
+
+// Names lists the probes with stored results, sorted.
+func (c *Cache) Names() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names := make([]string, 0, len(c.snapshots))
+	for n := range c.snapshots {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Describe implements prometheus.Collector.
+func (c *Cache) Describe(ch chan<- *prometheus.Desc) {
+	ch <- successDesc
+	ch <- durationDesc
+	ch <- lastSuccessDesc
+	ch <- readErrorsDesc
+	for _, p := range c.describe {
+		p.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector. It only replays: no probe runs
+// and nothing is built here.
+func (c *Cache) Collect(ch chan<- prometheus.Metric) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, s := range c.snapshots {
+		for _, m := range s.metrics {
+			ch <- m
+		}
+		for _, m := range s.status {
+			ch <- m
+		}
+	}
+}

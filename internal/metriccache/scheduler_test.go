@@ -1,0 +1,391 @@
+package metriccache
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+)
+
+var testValueDesc = prometheus.NewDesc("hardware_test_value", "A test value.", []string{"probe"}, nil)
+
+// fakeProbe returns whatever its behave function says, counting calls.
+type fakeProbe struct {
+	name   string
+	calls  atomic.Int64
+	behave func(ctx context.Context, call int64) (float64, error)
+}
+
+func (p *fakeProbe) Name() string                        { return p.name }
+func (p *fakeProbe) Describe(ch chan<- *prometheus.Desc) { ch <- testValueDesc }
+func (p *fakeProbe) Probe(ctx context.Context, _ *probe.Skips) ([]prometheus.Metric, error) {
+	v, err := p.behave(ctx, p.calls.Add(1))
+	if err != nil {
+		return nil, err
+	}
+	return []prometheus.Metric{prometheus.MustNewConstMetric(testValueDesc, prometheus.GaugeValue, v, p.name)}, nil
+}
+
+// harness runs one scheduler on a fake clock and reports every store.
+type harness struct {
+	t      *testing.T
+	clock  *fakeClock
+	cache  *Cache
+	sched  *Scheduler
+	stored chan string
+	stop   func()
+}
+
+func newHarness(t *testing.T, opts Options, jobs ...Job) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: newFakeClock(), stored: make(chan string, 100)}
+	probes := make([]probe.Probe, len(jobs))
+	for i, j := range jobs {
+		probes[i] = j.Probe
+	}
+	h.cache = New(probes...)
+	opts.Clock = h.clock
+	opts.OnStore = func(name string) { h.stored <- name }
+	h.sched = NewScheduler(h.cache, jobs, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.sched.Run(ctx)
+	}()
+	h.stop = func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Error("scheduler did not stop within 5s")
+		}
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// waitStored waits (in real time, bounded) for the next stored result.
+func (h *harness) waitStored() string {
+	h.t.Helper()
+	select {
+	case n := <-h.stored:
+		return n
+	case <-time.After(5 * time.Second):
+		h.t.Fatal("no probe result stored within 5s")
+		return ""
+	}
+}
+
+// value returns the sample of metric name for probe p from the cache.
+func value(t *testing.T, c *Cache, name, p string) (float64, bool) {
+	t.Helper()
+	ch := make(chan prometheus.Metric, 100)
+	c.Collect(ch)
+	close(ch)
+	for m := range ch {
+		if !strings.Contains(m.Desc().String(), `"`+name+`"`) {
+			continue
+		}
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range pb.GetLabel() {
+			if l.GetName() == "probe" && l.GetValue() == p {
+				return pb.GetGauge().GetValue(), true
+			}
+		}
+	}
+	return 0, false
+}
+
+func TestSchedulerCutsHungProbeAtTimeout(t *testing.T) {
+	p := &fakeProbe{name: "hung", behave: func(ctx context.Context, _ int64) (float64, error) {
+		<-ctx.Done() // honours cancellation, but only that
+		return 0, ctx.Err()
+	}}
+	h := newHarness(t, Options{}, Job{Probe: p, Interval: time.Hour, Timeout: 2 * time.Minute})
+	h.clock.waitTimers(t, 1) // the run's timeout timer
+	h.clock.advance(2 * time.Minute)
+	h.waitStored()
+	if v, _ := value(t, h.cache, "hardware_probe_success", "hung"); v != 0 {
+		t.Errorf("success = %v, want 0", v)
+	}
+	if v, ok := value(t, h.cache, "hardware_probe_duration_seconds", "hung"); v != 120 {
+		t.Errorf("duration = %v (present %v), want 120 (the timeout); now %v", v, ok, h.clock.Now())
+	}
+}
+
+func TestSchedulerDoesNotStackRunsOnAProbeIgnoringItsContext(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	p := &fakeProbe{name: "stuck", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 1 {
+			close(entered)
+			<-release // ignores ctx entirely
+		}
+		return float64(call), nil
+	}}
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	defer close(release)
+
+	h.clock.waitTimers(t, 1)
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("probe not called within 5s")
+	}
+	h.clock.advance(time.Minute) // timeout: the call is abandoned, still running
+	h.waitStored()
+	if v, _ := value(t, h.cache, "hardware_probe_success", "stuck"); v != 0 {
+		t.Fatalf("success after timeout = %v, want 0", v)
+	}
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(time.Minute) // retry while the first call still hangs
+	h.waitStored()
+	if got := p.calls.Load(); got != 1 {
+		t.Errorf("probe called %d times while its first call hung, want 1", got)
+	}
+	release <- struct{}{}
+	// The hung call has returned; the next retry (backed off to 2m) runs it.
+	h.clock.waitTimers(t, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for p.calls.Load() < 2 && time.Now().Before(deadline) {
+		h.clock.advance(time.Minute)
+		select {
+		case <-h.stored:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if v, _ := value(t, h.cache, "hardware_test_value", "stuck"); v != 2 {
+		t.Errorf("value after recovery = %v, want 2 (from the second call)", v)
+	}
+}
+
+func TestSchedulerRecoversPanic(t *testing.T) {
+	p := &fakeProbe{name: "panicky", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 1 {
+			panic("index out of range in a parser")
+		}
+		return 7, nil
+	}}
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h.waitStored()
+	if v, ok := value(t, h.cache, "hardware_probe_success", "panicky"); !ok || v != 0 {
+		t.Fatalf("success after panic = %v (present %v), want 0", v, ok)
+	}
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(time.Minute)
+	h.waitStored()
+	if v, _ := value(t, h.cache, "hardware_test_value", "panicky"); v != 7 {
+		t.Errorf("value after recovery = %v, want 7", v)
+	}
+}
+
+func TestSchedulerKeepsLastGoodMetricsOnFailure(t *testing.T) {
+	p := &fakeProbe{name: "flaky", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 2 {
+			return 0, errors.New("smartctl: device busy")
+		}
+		return float64(call * 10), nil
+	}}
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h.waitStored()
+	first, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky")
+	gen := h.cache.Generation()
+
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(time.Hour)
+	h.waitStored()
+	if v, _ := value(t, h.cache, "hardware_test_value", "flaky"); v != 10 {
+		t.Errorf("value after failure = %v, want the last good 10", v)
+	}
+	if v, _ := value(t, h.cache, "hardware_probe_success", "flaky"); v != 0 {
+		t.Errorf("success = %v, want 0", v)
+	}
+	if v, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first {
+		t.Errorf("last success moved on failure: %v, want %v", v, first)
+	}
+	if h.cache.Generation() == gen {
+		t.Error("a stored failure did not change the generation")
+	}
+
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(time.Minute) // backoff retry, not a full interval
+	h.waitStored()
+	if v, _ := value(t, h.cache, "hardware_test_value", "flaky"); v != 30 {
+		t.Errorf("value after retry = %v, want 30", v)
+	}
+	if v, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first+3600+60 {
+		t.Errorf("last success = %v, want %v", v, first+3660)
+	}
+}
+
+func TestSchedulerHonoursIntervalAndBackoff(t *testing.T) {
+	fail := atomic.Bool{}
+	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) {
+		if fail.Load() {
+			return 0, errors.New("fail")
+		}
+		return 1, nil
+	}}
+	h := newHarness(t, Options{RetryMin: 30 * time.Second}, Job{Probe: p, Interval: 6 * time.Hour, Timeout: time.Minute})
+	start := h.clock.Now()
+	h.waitStored()
+	h.clock.waitTimers(t, 1)
+	if at, _ := h.clock.nextTimer(); at != start.Add(6*time.Hour) {
+		t.Fatalf("next run at %v, want interval later %v", at, start.Add(6*time.Hour))
+	}
+	fail.Store(true)
+	// Failures retry after 30s, 1m, 2m, ... doubling, capped at the interval.
+	want := []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 4 * time.Minute}
+	h.clock.advance(6 * time.Hour)
+	for i, d := range want {
+		h.waitStored()
+		h.clock.waitTimers(t, 1)
+		now := h.clock.Now()
+		at, _ := h.clock.nextTimer()
+		if got := at.Sub(now); got != d {
+			t.Errorf("retry %d after %v, want %v", i+1, got, d)
+		}
+		h.clock.advance(d)
+	}
+	h.waitStored()
+	if got := p.calls.Load(); got != int64(len(want))+2 {
+		t.Errorf("probe ran %d times, want %d", got, len(want)+2)
+	}
+}
+
+func TestRetryDelayIsCappedAtInterval(t *testing.T) {
+	s := NewScheduler(New(), nil, Options{RetryMin: 30 * time.Second})
+	j := &job{Job: Job{Interval: 5 * time.Minute}}
+	for failures, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 4: 4 * time.Minute, 5: 5 * time.Minute, 60: 5 * time.Minute} {
+		j.failures = failures
+		if got := s.retryDelay(j); got != want {
+			t.Errorf("retryDelay after %d failures = %v, want %v", failures, got, want)
+		}
+	}
+}
+
+func TestSchedulerJitterStaysInBounds(t *testing.T) {
+	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	const jitter = 10 * time.Minute
+	h := newHarness(t, Options{Jitter: jitter}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	// The first run waits a random [0, jitter).
+	h.clock.waitTimers(t, 1)
+	start := h.clock.Now()
+	at, _ := h.clock.nextTimer()
+	if d := at.Sub(start); d < 0 || d >= jitter {
+		t.Fatalf("first run delayed %v, want within [0, %v)", d, jitter)
+	}
+	delays := map[time.Duration]bool{}
+	for i := 0; i < 5; i++ {
+		h.clock.advance(at.Sub(h.clock.Now()))
+		h.waitStored()
+		runAt := h.clock.Now()
+		h.clock.waitTimers(t, 1)
+		at, _ = h.clock.nextTimer()
+		d := at.Sub(runAt) - time.Hour
+		if d < 0 || d >= jitter {
+			t.Fatalf("run %d: next run %v after the interval, want within [0, %v)", i, d, jitter)
+		}
+		delays[d] = true
+	}
+	if len(delays) < 2 {
+		t.Errorf("jitter gave the same delay every time: %v", delays)
+	}
+}
+
+func TestRefreshRunsNowAndCoalesces(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{})
+	p := &fakeProbe{name: "p", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 2 {
+			close(started)
+			<-gate
+		}
+		return float64(call), nil
+	}}
+	h := newHarness(t, Options{}, Job{Probe: p, Interval: 6 * time.Hour, Timeout: 24 * time.Hour})
+	h.waitStored()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	// The scheduled second run starts and blocks; two refreshes arrive
+	// during it. They must not be answered by the run already under way
+	// (it may have read the hardware before they asked), and must share
+	// the one run after it.
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(6 * time.Hour)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("scheduled run did not start within 5s")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- h.sched.Refresh(ctx, "p")
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		j := h.sched.jobs["p"]
+		j.mu.Lock()
+		n := len(j.waiters)
+		j.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refresh callers did not register within 5s (have %d)", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := p.calls.Load(); got != 3 {
+		t.Errorf("probe ran %d times, want 3 (first, scheduled, one shared refresh)", got)
+	}
+	if v, _ := value(t, h.cache, "hardware_test_value", "p"); v != 3 {
+		t.Errorf("value after refresh = %v, want 3", v)
+	}
+	if err := h.sched.Refresh(ctx, "nonexistent"); err == nil {
+		t.Error("refresh of an unknown probe succeeded")
+	}
+}
+
+func TestCacheRetainDropsDisabledProbes(t *testing.T) {
+	c := New()
+	c.Store("a", Result{Start: time.Unix(1, 0)})
+	c.Store("b", Result{Start: time.Unix(1, 0)})
+	gen := c.Generation()
+	c.Retain("a")
+	if got := c.Names(); len(got) != 1 || got[0] != "a" {
+		t.Errorf("names after retain = %v, want [a]", got)
+	}
+	if c.Generation() == gen {
+		t.Error("retain did not change the generation")
+	}
+	if !c.Ran("a") || c.Ran("a", "b") {
+		t.Error("Ran does not reflect stored probes")
+	}
+}

@@ -1,0 +1,133 @@
+// Package probe reads hardware and turns it into Prometheus metrics.
+//
+// A probe is a small type with a name and one method that reads the hardware
+// under a context and returns const metrics. Probes know nothing of HTTP,
+// caching or schedules: the metriccache package runs them and stores what
+// they return. Each probe reads only below the configured roots (Paths), so a
+// test can point it at a fixture tree.
+package probe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Namespace prefixes every metric this exporter exports.
+const Namespace = "hardware"
+
+// Probe reads one kind of hardware.
+type Probe interface {
+	// Name is the probe's config key and the value of its "probe" label.
+	Name() string
+	// Describe sends every descriptor Probe may use, so that a registry can
+	// catch name and label clashes between probes at start-up.
+	Describe(ch chan<- *prometheus.Desc)
+	// Probe reads the hardware once. A missing source (no DMI in a VM) means
+	// fewer metrics, not an error; an unreadable or malformed input costs the
+	// series it would have fed and is recorded in skips. An error means the
+	// run as a whole failed and the caller keeps the last good metrics.
+	Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error)
+}
+
+// Paths are the roots below which probes read. They default to the host's own
+// /proc, /sys and /; tests and containers point them elsewhere.
+type Paths struct {
+	ProcFS string
+	SysFS  string
+	RootFS string
+}
+
+// DefaultPaths are the host's own roots.
+var DefaultPaths = Paths{ProcFS: "/proc", SysFS: "/sys", RootFS: "/"}
+
+// Env is what a probe is built from.
+type Env struct {
+	Paths  Paths
+	Logger *slog.Logger
+}
+
+// logger returns the environment's logger, or one that discards.
+func (e Env) logger() *slog.Logger {
+	if e.Logger != nil {
+		return e.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Skips counts inputs a probe run passed over because they could not be read
+// or parsed. Each skip is logged at debug level with its path and cause; the
+// count is exported as hardware_probe_read_errors so a malformed file is
+// visible without turning the probe red. The zero value is not usable: the
+// scheduler makes one per run with NewSkips. Methods are safe for concurrent
+// use, since a probe may read devices in parallel.
+type Skips struct {
+	logger *slog.Logger
+	n      atomic.Int64
+}
+
+// NewSkips returns a Skips that logs to logger (nil discards).
+func NewSkips(logger *slog.Logger) *Skips {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Skips{logger: logger}
+}
+
+// Add records that path was skipped because of err.
+func (s *Skips) Add(path string, err error) {
+	s.n.Add(1)
+	s.logger.Debug("skipped unreadable input", "path", path, "err", err)
+}
+
+// Count is the number of inputs skipped so far.
+func (s *Skips) Count() int { return int(s.n.Load()) }
+
+// scheduledHelp is appended to every HELP text: the values are read on the
+// probe's schedule and replayed on scrapes, which Prometheus' exporter
+// guidelines ask an exporter to say.
+const scheduledHelp = " Refreshed on the probe's schedule, not per scrape."
+
+// newDesc builds a descriptor in the hardware namespace. Every probe declares
+// its descriptors once, at package level, with this.
+func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help+scheduledHelp, labels, nil)
+}
+
+// Constructor builds a probe from its environment.
+type Constructor func(Env) Probe
+
+var constructors = map[string]Constructor{}
+
+// register makes a probe constructor known by name. Probe files call it from
+// init, so that adding a probe is adding a file.
+func register(name string, c Constructor) {
+	if _, dup := constructors[name]; dup {
+		panic(fmt.Sprintf("probe %q registered twice", name))
+	}
+	constructors[name] = c
+}
+
+// New builds the probe called name.
+func New(name string, env Env) (Probe, error) {
+	c, ok := constructors[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown probe %q", name)
+	}
+	env.Logger = env.logger().With("probe", name)
+	return c(env), nil
+}
+
+// Names lists the probes this build knows, sorted.
+func Names() []string {
+	names := make([]string, 0, len(constructors))
+	for n := range constructors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
