@@ -1,0 +1,322 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs"
+	"github.com/prometheus/procfs/sysfs"
+)
+
+// The cpu probe reads processor models and topology from /proc/cpuinfo,
+// frequency limits from cpufreq and vulnerability states from sysfs.
+//
+// Frequency series are per package and per group of threads that agree, with
+// the group in a "cpus" label in the kernel's list format ("0-3,8-11"). Per
+// thread, a 2×64-thread host would export 128 series for each of the five
+// limits, all equal in practice; per package alone could not show a thread
+// an operator capped. Grouping costs one series per package when all threads
+// agree, and one more per distinct setting when they do not.
+//
+// cpufreq is read attribute by attribute rather than with procfs'
+// SystemCpufreq: that fails as a whole on any one bad file (including
+// stats/trans_table, which is EFBIG on CPUs with many P-states) and on a
+// missing devices/system/cpu/offline, and it reads the current frequency,
+// which is sampled per CPU at some cost and meaningless when replayed hours
+// later.
+
+var (
+	cpuInfoDesc = newDesc("cpu", "info",
+		"Processor model of a package (socket), from /proc/cpuinfo.",
+		"package", "vendor", "model_name", "family", "model", "stepping", "microcode")
+	cpuSockets = newDesc("cpu", "sockets",
+		"Number of processor packages (sockets) with an online thread.")
+	cpuCores = newDesc("cpu", "cores",
+		"Number of physical cores with an online thread: distinct (physical id, core id) pairs.")
+	cpuThreads = newDesc("cpu", "threads",
+		"Number of online hardware threads (logical CPUs).")
+	cpuFrequencyMin = newDesc("cpu", "frequency_min_hertz",
+		"Lowest frequency the processor can run at (cpufreq cpuinfo_min_freq), for the threads in cpus.",
+		"package", "cpus")
+	cpuFrequencyMax = newDesc("cpu", "frequency_max_hertz",
+		"Highest frequency the processor can run at, turbo included (cpufreq cpuinfo_max_freq), for the threads in cpus.",
+		"package", "cpus")
+	cpuFrequencyBase = newDesc("cpu", "frequency_base_hertz",
+		"Guaranteed base frequency (cpufreq base_frequency, intel_pstate and amd-pstate only), for the threads in cpus.",
+		"package", "cpus")
+	cpuScalingFrequencyMin = newDesc("cpu", "scaling_frequency_min_hertz",
+		"Lower frequency limit the kernel's policy applies (cpufreq scaling_min_freq), for the threads in cpus.",
+		"package", "cpus")
+	cpuScalingFrequencyMax = newDesc("cpu", "scaling_frequency_max_hertz",
+		"Upper frequency limit the kernel's policy applies (cpufreq scaling_max_freq), for the threads in cpus.",
+		"package", "cpus")
+	cpuScalingInfo = newDesc("cpu", "scaling_info",
+		"cpufreq driver and governor, for the threads in cpus.",
+		"package", "cpus", "driver", "governor")
+	cpuVulnerabilityInfo = newDesc("cpu", "vulnerability_info",
+		"State of a CPU vulnerability as the kernel reports it in devices/system/cpu/vulnerabilities: state is not affected, vulnerable, mitigation or unknown; mitigation is the kernel's detail after the state.",
+		"name", "state", "mitigation")
+)
+
+// cpufreqLimits are the cpufreq attributes exported as hertz, in output order.
+var cpufreqLimits = []struct {
+	file string
+	desc *prometheus.Desc
+}{
+	{"cpuinfo_min_freq", cpuFrequencyMin},
+	{"cpuinfo_max_freq", cpuFrequencyMax},
+	{"base_frequency", cpuFrequencyBase},
+	{"scaling_min_freq", cpuScalingFrequencyMin},
+	{"scaling_max_freq", cpuScalingFrequencyMax},
+}
+
+func init() {
+	register("cpu", func(env Env) Probe { return &cpuProbe{paths: env.Paths} })
+}
+
+type cpuProbe struct {
+	paths Paths
+}
+
+func (p *cpuProbe) Name() string { return "cpu" }
+
+func (p *cpuProbe) Describe(ch chan<- *prometheus.Desc) {
+	ch <- cpuInfoDesc
+	ch <- cpuSockets
+	ch <- cpuCores
+	ch <- cpuThreads
+	for _, l := range cpufreqLimits {
+		ch <- l.desc
+	}
+	ch <- cpuScalingInfo
+	ch <- cpuVulnerabilityInfo
+}
+
+func (p *cpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	cpuinfoPath := filepath.Join(p.paths.ProcFS, "cpuinfo")
+	pfs, err := procfs.NewFS(p.paths.ProcFS)
+	if err != nil {
+		return nil, fmt.Errorf("procfs root: %w", err)
+	}
+	// Every Linux kernel has /proc/cpuinfo, a VM included: without it the
+	// procfs root is wrong, and saying nothing would look like success.
+	cpuinfo, err := pfs.CPUInfo()
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, err
+	case err != nil:
+		skips.Add(cpuinfoPath, err)
+		cpuinfo = nil
+	}
+
+	// Package of each online CPU by number, for grouping cpufreq.
+	packages := map[int]string{}
+	ms := p.topology(cpuinfo, packages, skips)
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sfs, err := sysfs.NewFS(p.paths.SysFS)
+	if err != nil {
+		return ms, nil // no sysfs root: model and counts are all there is
+	}
+	freq, err := p.cpufreq(ctx, sfs, packages, skips)
+	if err != nil {
+		return nil, err
+	}
+	ms = append(ms, freq...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ms = append(ms, p.vulnerabilities(sfs, skips)...)
+	return ms, nil
+}
+
+// topology returns the per-package info and the counts, and fills packages.
+// physical id and core id are x86 fields; elsewhere (arm64) the same numbers
+// come from sysfs topology.
+func (p *cpuProbe) topology(cpuinfo []procfs.CPUInfo, packages map[int]string, skips *Skips) []prometheus.Metric {
+	if len(cpuinfo) == 0 {
+		return nil
+	}
+	type core struct{ pkg, id string }
+	var (
+		infos   = map[[7]string]bool{}
+		cores   = map[core]bool{}
+		sockets = map[string]bool{}
+		known   = true
+	)
+	for _, c := range cpuinfo {
+		pkg, coreID := c.PhysicalID, c.CoreID
+		if pkg == "" || coreID == "" {
+			a := attrs{dir: filepath.Join(p.paths.SysFS, "devices", "system", "cpu", "cpu"+strconv.Itoa(int(c.Processor)), "topology"), skips: skips}
+			pkg, _ = a.String("physical_package_id")
+			coreID, _ = a.String("core_id")
+		}
+		if pkg == "" || coreID == "" {
+			known = false
+		}
+		packages[int(c.Processor)] = pkg
+		sockets[pkg] = true
+		cores[core{pkg, coreID}] = true
+		infos[[7]string{pkg, c.VendorID, c.ModelName, c.CPUFamily, c.Model, c.Stepping, c.Microcode}] = true
+	}
+
+	keys := make([][7]string, 0, len(infos))
+	for k := range infos {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [7]string) int { return slices.Compare(a[:], b[:]) })
+	var ms []prometheus.Metric
+	for _, k := range keys {
+		ms = append(ms, prometheus.MustNewConstMetric(cpuInfoDesc, prometheus.GaugeValue, 1, k[:]...))
+	}
+	// Without topology a count of sockets or cores would be a guess.
+	if known {
+		ms = append(ms,
+			prometheus.MustNewConstMetric(cpuSockets, prometheus.GaugeValue, float64(len(sockets))),
+			prometheus.MustNewConstMetric(cpuCores, prometheus.GaugeValue, float64(len(cores))))
+	}
+	ms = append(ms, prometheus.MustNewConstMetric(cpuThreads, prometheus.GaugeValue, float64(len(cpuinfo))))
+	return ms
+}
+
+// cpufreq returns the frequency limits and scaling settings of online CPUs,
+// grouped per package and value.
+func (p *cpuProbe) cpufreq(ctx context.Context, sfs sysfs.FS, packages map[int]string, skips *Skips) ([]prometheus.Metric, error) {
+	cpus, err := sfs.CPUs()
+	if err != nil {
+		skips.Add(filepath.Join(p.paths.SysFS, "devices", "system", "cpu"), err)
+		return nil, nil
+	}
+	type limitKey struct {
+		limit int // index in cpufreqLimits
+		pkg   string
+		hertz uint64
+	}
+	type scalingKey struct{ pkg, driver, governor string }
+	limits := map[limitKey][]int{}
+	scaling := map[scalingKey][]int{}
+
+	for _, cpu := range cpus {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, err := strconv.Atoi(cpu.Number())
+		if err != nil {
+			continue // not a cpuN directory
+		}
+		dir := string(cpu)
+		if online, _ := (attrs{dir: dir, skips: skips}).String("online"); online == "0" {
+			continue
+		}
+		pkg, ok := packages[n]
+		if !ok {
+			pkg, _ = attrs{dir: filepath.Join(dir, "topology"), skips: skips}.String("physical_package_id")
+		}
+		a := attrs{dir: filepath.Join(dir, "cpufreq"), skips: skips}
+		for i, l := range cpufreqLimits {
+			if khz, ok := a.Uint(l.file); ok {
+				k := limitKey{i, pkg, khz * 1000}
+				limits[k] = append(limits[k], n)
+			}
+		}
+		driver, _ := a.String("scaling_driver")
+		governor, _ := a.String("scaling_governor")
+		if driver != "" || governor != "" {
+			k := scalingKey{pkg, driver, governor}
+			scaling[k] = append(scaling[k], n)
+		}
+	}
+
+	lkeys := make([]limitKey, 0, len(limits))
+	for k := range limits {
+		lkeys = append(lkeys, k)
+	}
+	slices.SortFunc(lkeys, func(a, b limitKey) int {
+		if a.limit != b.limit {
+			return a.limit - b.limit
+		}
+		if c := strings.Compare(a.pkg, b.pkg); c != 0 {
+			return c
+		}
+		return slices.Min(limits[a]) - slices.Min(limits[b])
+	})
+	var ms []prometheus.Metric
+	for _, k := range lkeys {
+		ms = append(ms, prometheus.MustNewConstMetric(cpufreqLimits[k.limit].desc, prometheus.GaugeValue,
+			float64(k.hertz), k.pkg, cpuList(limits[k])))
+	}
+
+	skeys := make([]scalingKey, 0, len(scaling))
+	for k := range scaling {
+		skeys = append(skeys, k)
+	}
+	slices.SortFunc(skeys, func(a, b scalingKey) int {
+		if c := strings.Compare(a.pkg, b.pkg); c != 0 {
+			return c
+		}
+		return slices.Min(scaling[a]) - slices.Min(scaling[b])
+	})
+	for _, k := range skeys {
+		ms = append(ms, prometheus.MustNewConstMetric(cpuScalingInfo, prometheus.GaugeValue, 1,
+			k.pkg, cpuList(scaling[k]), k.driver, k.governor))
+	}
+	return ms, nil
+}
+
+// cpuList formats CPU numbers the way the kernel writes CPU lists
+// (cpulist_parse's format): ascending, consecutive runs as ranges, "0-3,8-11".
+func cpuList(cpus []int) string {
+	cpus = slices.Clone(cpus)
+	slices.Sort(cpus)
+	cpus = slices.Compact(cpus)
+	var sb strings.Builder
+	for i := 0; i < len(cpus); {
+		j := i
+		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
+			j++
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(strconv.Itoa(cpus[i]))
+		if j > i {
+			sb.WriteByte('-')
+			sb.WriteString(strconv.Itoa(cpus[j]))
+		}
+		i = j + 1
+	}
+	return sb.String()
+}
+
+// vulnerabilities reads every vulnerability file at once through procfs,
+// which stops at the first unreadable one. The files are world-readable
+// kernel strings, so that costs little in practice; its parser keeps the
+// kernel's detail and never fails on text it does not know.
+func (p *cpuProbe) vulnerabilities(sfs sysfs.FS, skips *Skips) []prometheus.Metric {
+	vulns, err := sfs.CPUVulnerabilities()
+	if err != nil {
+		skips.Add(filepath.Join(p.paths.SysFS, "devices", "system", "cpu", "vulnerabilities"), err)
+		return nil
+	}
+	names := make([]string, 0, len(vulns))
+	for name := range vulns {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	ms := make([]prometheus.Metric, 0, len(names))
+	for _, name := range names {
+		v := vulns[name]
+		ms = append(ms, prometheus.MustNewConstMetric(cpuVulnerabilityInfo, prometheus.GaugeValue, 1,
+			name, sysfs.VulnerabilityHumanEncoding[v.State], v.Mitigation))
+	}
+	return ms
+}

@@ -1,0 +1,191 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+func TestCPUGolden(t *testing.T) {
+	checkGolden(t, "cpu")
+	if _, skips := runProbe(t, "cpu", fixturePaths); skips.Count() != 0 {
+		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
+	}
+}
+
+func TestCPUDegraded(t *testing.T) {
+	cpufreq := func(p Paths, cpu, file string) string {
+		return filepath.Join(p.SysFS, "devices", "system", "cpu", cpu, "cpufreq", file)
+	}
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, p Paths)
+		skips  int
+		want   []string
+		absent []string
+	}{
+		{
+			name: "garbage in one cpufreq file",
+			break_: func(t *testing.T, p Paths) {
+				writeFile(t, cpufreq(p, "cpu3", "scaling_max_freq"), "garbage\n")
+			},
+			skips: 1,
+			want: []string{
+				`hardware_cpu_scaling_frequency_max_hertz{cpus="0-2,8-11",package="0"} 3.2e+09`,
+				`hardware_cpu_frequency_max_hertz{cpus="0-3,8-11",package="0"} 3.2e+09`,
+			},
+		},
+		{
+			name: "unreadable governor",
+			break_: func(t *testing.T, p Paths) {
+				replaceWithDir(t, cpufreq(p, "cpu12", "scaling_governor"))
+			},
+			skips: 1,
+			want: []string{
+				`hardware_cpu_scaling_info{cpus="4-7,13-15",driver="intel_pstate",governor="performance",package="1"} 1`,
+				`hardware_cpu_scaling_info{cpus="12",driver="intel_pstate",governor="",package="1"} 1`,
+			},
+		},
+		{
+			name: "no cpufreq (acpi-cpufreq not loaded, or a VM)",
+			break_: func(t *testing.T, p Paths) {
+				for i := range 16 {
+					if err := os.RemoveAll(filepath.Dir(cpufreq(p, "cpu"+strconv.Itoa(i), "x"))); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			want: []string{`hardware_cpu_threads 16`, `hardware_cpu_vulnerability_info{mitigation="",name="meltdown",state="not affected"} 1`},
+			absent: []string{
+				"hardware_cpu_frequency_min_hertz", "hardware_cpu_frequency_max_hertz", "hardware_cpu_frequency_base_hertz",
+				"hardware_cpu_scaling_frequency_min_hertz", "hardware_cpu_scaling_frequency_max_hertz", "hardware_cpu_scaling_info",
+			},
+		},
+		{
+			name: "offline cpu",
+			break_: func(t *testing.T, p Paths) {
+				writeFile(t, filepath.Join(p.SysFS, "devices", "system", "cpu", "cpu15", "online"), "0\n")
+			},
+			want: []string{`hardware_cpu_frequency_min_hertz{cpus="4-7,12-14",package="1"} 8e+08`},
+		},
+		{
+			name: "unreadable vulnerability costs all of them",
+			break_: func(t *testing.T, p Paths) {
+				replaceWithDir(t, filepath.Join(p.SysFS, "devices", "system", "cpu", "vulnerabilities", "mds"))
+			},
+			skips:  1,
+			want:   []string{`hardware_cpu_sockets 2`},
+			absent: []string{"hardware_cpu_vulnerability_info"},
+		},
+		{
+			name: "topology from sysfs when cpuinfo has none",
+			break_: func(t *testing.T, p Paths) {
+				path := filepath.Join(p.ProcFS, "cpuinfo")
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := regexp.MustCompile(`(?m)^(physical id|core id)\t+: \d+\n`).ReplaceAllString(string(b), "")
+				writeFile(t, path, s)
+			},
+			want: []string{`hardware_cpu_sockets 2`, `hardware_cpu_cores 8`, `hardware_cpu_threads 16`,
+				`hardware_cpu_info{family="6",microcode="0xd000363",model="106",model_name="Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",package="1",stepping="6",vendor="GenuineIntel"} 1`},
+		},
+		{
+			name: "no topology anywhere: no guessed counts",
+			break_: func(t *testing.T, p Paths) {
+				path := filepath.Join(p.ProcFS, "cpuinfo")
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := regexp.MustCompile(`(?m)^(physical id|core id)\t+: \d+\n`).ReplaceAllString(string(b), "")
+				writeFile(t, path, s)
+				for i := range 16 {
+					if err := os.RemoveAll(filepath.Join(p.SysFS, "devices", "system", "cpu", "cpu"+strconv.Itoa(i), "topology")); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+			want: []string{`hardware_cpu_threads 16`,
+				`hardware_cpu_info{family="6",microcode="0xd000363",model="106",model_name="Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",package="",stepping="6",vendor="GenuineIntel"} 1`,
+				`hardware_cpu_frequency_max_hertz{cpus="0-15",package=""} 3.2e+09`},
+			absent: []string{"hardware_cpu_sockets", "hardware_cpu_cores"},
+		},
+		{
+			name: "malformed cpuinfo keeps sysfs series",
+			break_: func(t *testing.T, p Paths) {
+				writeFile(t, filepath.Join(p.ProcFS, "cpuinfo"), "garbage\n")
+			},
+			skips: 1,
+			want: []string{
+				`hardware_cpu_scaling_info{cpus="0-3,8-11",driver="intel_pstate",governor="performance",package="0"} 1`,
+				`hardware_cpu_vulnerability_info{mitigation="No microcode",name="gather_data_sampling",state="vulnerable"} 1`,
+			},
+			absent: []string{"hardware_cpu_info", "hardware_cpu_threads"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			paths := copyServerFixture(t)
+			tt.break_(t, paths)
+			text, skips := probeText(t, "cpu", paths)
+			if skips.Count() != tt.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
+			}
+			checkSeries(t, text, tt.want, tt.absent)
+		})
+	}
+}
+
+func TestCPUMissingCPUInfo(t *testing.T) {
+	dir := t.TempDir()
+	for _, paths := range []Paths{
+		{ProcFS: filepath.Join(dir, "absent"), SysFS: dir, RootFS: dir},
+		{ProcFS: dir, SysFS: dir, RootFS: dir},
+	} {
+		p, err := New("cpu", Env{Paths: paths})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ms, err := p.Probe(context.Background(), NewSkips(nil)); err == nil {
+			t.Errorf("Probe with procfs %s = %d metrics, nil error; want an error", paths.ProcFS, len(ms))
+		}
+	}
+}
+
+func TestCPUCancelled(t *testing.T) {
+	p, err := New("cpu", Env{Paths: fixturePaths})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
+		t.Errorf("Probe with a cancelled context: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestCPUList(t *testing.T) {
+	tests := []struct {
+		in   []int
+		want string
+	}{
+		{nil, ""},
+		{[]int{0}, "0"},
+		{[]int{0, 1}, "0-1"},
+		{[]int{3, 1, 2, 0, 8, 9, 10, 11}, "0-3,8-11"},
+		{[]int{4, 6, 7, 12, 14, 15}, "4,6-7,12,14-15"},
+		{[]int{5, 5, 13}, "5,13"},
+	}
+	for _, tt := range tests {
+		if got := cpuList(tt.in); got != tt.want {
+			t.Errorf("cpuList(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

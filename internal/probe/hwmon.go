@@ -1,0 +1,341 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Every reading carries the sensor's label (tempN_label, "Package id 0") so
+// dashboards can show it without a join; chip and sensor identify the series.
+var hwmonSensorLabels = []string{"chip", "sensor", "label"}
+
+var (
+	hwmonChipInfo = newDesc("hwmon", "chip_info",
+		"Hardware monitoring chip, value 1; chip is derived from the device path and stable across reboots, chip_name is the driver's name for it.",
+		"chip", "chip_name")
+
+	hwmonTemperature = newDesc("hwmon", "temperature_celsius",
+		"Temperature the sensor reads (tempN_input).", hwmonSensorLabels...)
+	hwmonTemperatureMax = newDesc("hwmon", "temperature_max_celsius",
+		"High temperature limit of the sensor (tempN_max).", hwmonSensorLabels...)
+	hwmonTemperatureCrit = newDesc("hwmon", "temperature_crit_celsius",
+		"Critical temperature limit of the sensor (tempN_crit).", hwmonSensorLabels...)
+	hwmonFan = newDesc("hwmon", "fan_rpm",
+		"Fan speed the sensor reads (fanN_input); 0 for a stopped or unconnected fan.", hwmonSensorLabels...)
+	hwmonFanMin = newDesc("hwmon", "fan_min_rpm",
+		"Low fan speed limit of the sensor (fanN_min).", hwmonSensorLabels...)
+	hwmonVoltage = newDesc("hwmon", "voltage_volts",
+		"Voltage the sensor reads (inN_input), before any scaling the board's resistor dividers would need.", hwmonSensorLabels...)
+	hwmonVoltageMin = newDesc("hwmon", "voltage_min_volts",
+		"Low voltage limit of the sensor (inN_min).", hwmonSensorLabels...)
+	hwmonVoltageMax = newDesc("hwmon", "voltage_max_volts",
+		"High voltage limit of the sensor (inN_max).", hwmonSensorLabels...)
+	hwmonCurrent = newDesc("hwmon", "current_amperes",
+		"Current the sensor reads (currN_input).", hwmonSensorLabels...)
+	hwmonCurrentMax = newDesc("hwmon", "current_max_amperes",
+		"High current limit of the sensor (currN_max).", hwmonSensorLabels...)
+	hwmonCurrentCrit = newDesc("hwmon", "current_crit_amperes",
+		"Critical current limit of the sensor (currN_crit).", hwmonSensorLabels...)
+	hwmonPower = newDesc("hwmon", "power_watts",
+		"Power the sensor reads (powerN_input, or powerN_average where the chip only averages).", hwmonSensorLabels...)
+	hwmonPowerCap = newDesc("hwmon", "power_cap_watts",
+		"Power cap enforced by the chip (powerN_cap).", hwmonSensorLabels...)
+	hwmonPowerMax = newDesc("hwmon", "power_max_watts",
+		"High power limit of the sensor (powerN_max).", hwmonSensorLabels...)
+	hwmonPowerCrit = newDesc("hwmon", "power_crit_watts",
+		"Critical power limit of the sensor (powerN_crit).", hwmonSensorLabels...)
+	hwmonAlarm = newDesc("hwmon", "sensor_alarm",
+		"1 if the chip raises the sensor's alarm, 0 if not; alarm names the condition (any, min, max, lcrit, crit, cap, emergency).",
+		"chip", "sensor", "label", "alarm")
+)
+
+// hwmonReading maps sensor attributes to a metric. The first attribute the
+// chip has is used: power meters offer powerN_input, powerN_average or both,
+// and both measure the same thing.
+type hwmonReading struct {
+	attrs []string
+	desc  *prometheus.Desc
+	// div converts the kernel's unit to the base unit. Dividing rather than
+	// multiplying by 1e-3 keeps 1150 mV at exactly 1.15 V.
+	div float64
+}
+
+// hwmonKinds lists the sensor kinds in output order, with the kernel's units
+// (ABI: Documentation/hwmon/sysfs-interface.rst) scaled to base units.
+var hwmonKinds = []struct {
+	prefix   string
+	readings []hwmonReading
+}{
+	{"temp", []hwmonReading{
+		{[]string{"input"}, hwmonTemperature, 1000},
+		{[]string{"max"}, hwmonTemperatureMax, 1000},
+		{[]string{"crit"}, hwmonTemperatureCrit, 1000},
+	}},
+	{"fan", []hwmonReading{
+		{[]string{"input"}, hwmonFan, 1},
+		{[]string{"min"}, hwmonFanMin, 1},
+	}},
+	{"in", []hwmonReading{
+		{[]string{"input"}, hwmonVoltage, 1000},
+		{[]string{"min"}, hwmonVoltageMin, 1000},
+		{[]string{"max"}, hwmonVoltageMax, 1000},
+	}},
+	{"curr", []hwmonReading{
+		{[]string{"input"}, hwmonCurrent, 1000},
+		{[]string{"max"}, hwmonCurrentMax, 1000},
+		{[]string{"crit"}, hwmonCurrentCrit, 1000},
+	}},
+	{"power", []hwmonReading{
+		{[]string{"input", "average"}, hwmonPower, 1e6},
+		{[]string{"cap"}, hwmonPowerCap, 1e6},
+		{[]string{"max"}, hwmonPowerMax, 1e6},
+		{[]string{"crit"}, hwmonPowerCrit, 1e6},
+	}},
+}
+
+// hwmonAlarms maps alarm attribute suffixes to the alarm label.
+var hwmonAlarms = []struct{ suffix, alarm string }{
+	{"alarm", "any"},
+	{"min_alarm", "min"},
+	{"max_alarm", "max"},
+	{"lcrit_alarm", "lcrit"},
+	{"crit_alarm", "crit"},
+	{"cap_alarm", "cap"},
+	{"emergency_alarm", "emergency"},
+}
+
+// hwmonAttr matches sensor attribute files: kind, index, attribute.
+var hwmonAttr = regexp.MustCompile(`^(temp|fan|in|curr|power)([0-9]+)_([a-z_]+)$`)
+
+func init() {
+	register("hwmon", func(env Env) Probe { return hwmonProbe{paths: env.Paths} })
+}
+
+// hwmonProbe reports the sensors of every hardware monitoring chip.
+type hwmonProbe struct {
+	paths Paths
+}
+
+func (hwmonProbe) Name() string { return "hwmon" }
+
+func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
+	ch <- hwmonChipInfo
+	for _, k := range hwmonKinds {
+		for _, r := range k.readings {
+			ch <- r.desc
+		}
+	}
+	ch <- hwmonAlarm
+}
+
+// hwmonChip is one chip under /sys/class/hwmon.
+type hwmonChip struct {
+	id    string // the chip label
+	name  string // the driver's name file
+	dir   string // where its sensor attributes are
+	hwmon string // hwmonN, which the kernel renumbers between boots
+}
+
+func (p hwmonProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	classDir := filepath.Join(p.paths.SysFS, "class/hwmon")
+	var chips []hwmonChip
+	for _, h := range indexedEntries(classDir, "hwmon", skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		chips = append(chips, readHwmonChip(filepath.Join(classDir, h), h, skips))
+	}
+	chips = disambiguateHwmonChips(chips, skips)
+	sort.Slice(chips, func(i, j int) bool { return chips[i].id < chips[j].id })
+
+	var ms []prometheus.Metric
+	for _, c := range chips {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms = append(ms, prometheus.MustNewConstMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
+		ms = append(ms, hwmonSensors(c, skips)...)
+	}
+	return ms, nil
+}
+
+func readHwmonChip(dir, hwmon string, skips *Skips) hwmonChip {
+	c := hwmonChip{hwmon: hwmon, dir: dir}
+	// Older kernels, and drivers not converted to the hwmon core's attribute
+	// groups, put name and sensors in the device's directory and leave only
+	// the device link in hwmonN.
+	device := filepath.Join(dir, "device")
+	if !hasHwmonSensors(dir, skips) && hasHwmonSensors(device, skips) {
+		c.dir = device
+	}
+	name, ok := attrs{dir: dir, skips: skips}.String("name")
+	if !ok {
+		name, _ = attrs{dir: device, skips: skips}.String("name")
+	}
+	c.name = name
+	c.id = hwmonChipID(dir, name, hwmon)
+	return c
+}
+
+// hwmonChipID names a chip by the device it monitors, the way node_exporter
+// does (the device's parent directory and its own name: platform_coretemp_0,
+// pci0000:00_0000:00:18_3), so that dashboards carry over and the name
+// survives the renumbering of hwmonN between boots. A chip with no device
+// falls back to its driver's name.
+func hwmonChipID(dir, name, hwmon string) string {
+	if dev, err := filepath.EvalSymlinks(filepath.Join(dir, "device")); err == nil {
+		dev = hwmonStableDevice(dev)
+		parent, base := hwmonClean(filepath.Base(filepath.Dir(dev))), hwmonClean(filepath.Base(dev))
+		switch {
+		case parent != "" && base != "":
+			return parent + "_" + base
+		case base != "":
+			return base
+		}
+	}
+	if n := hwmonClean(name); n != "" {
+		return n
+	}
+	return hwmon
+}
+
+// hwmonStableDevice returns the bus device behind a class device. Class
+// devices such as nvme0 are numbered in probe order, which changes between
+// boots on hosts with several of them; the PCI function they belong to does
+// not. Class devices with no bus device (thermal_zone0 under
+// /sys/devices/virtual) are kept, since there is nothing steadier to use.
+func hwmonStableDevice(dev string) string {
+	target, err := os.Readlink(filepath.Join(dev, "subsystem"))
+	if err != nil || filepath.Base(filepath.Dir(target)) != "class" {
+		return dev
+	}
+	parent := filepath.Dir(dev)
+	if filepath.Base(parent) == filepath.Base(target) {
+		// The kernel groups a bus device's class children in a directory
+		// named after the class (0000:01:00.0/nvme/nvme0).
+		parent = filepath.Dir(parent)
+	}
+	if b := filepath.Base(parent); b == "virtual" || b == "devices" || b == "." || b == string(filepath.Separator) {
+		return dev
+	}
+	return parent
+}
+
+var hwmonInvalidChars = regexp.MustCompile(`[^a-z0-9:_]`)
+
+// hwmonClean is node_exporter's cleanMetricName, so chip labels match its.
+func hwmonClean(s string) string {
+	return strings.Trim(hwmonInvalidChars.ReplaceAllLiteralString(strings.ToLower(s), "_"), "_")
+}
+
+// disambiguateHwmonChips suffixes the hwmonN name to chips whose ids clash
+// (chips without a device, or two chips on one device), since their series
+// would otherwise collide; such an id is only as stable as hwmonN. A chip
+// whose id still clashes is dropped: one duplicate series would fail the
+// whole scrape.
+func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
+	count := map[string]int{}
+	for _, c := range chips {
+		count[c.id]++
+	}
+	for i := range chips {
+		if count[chips[i].id] > 1 {
+			chips[i].id += "_" + chips[i].hwmon
+		}
+	}
+	seen := map[string]bool{}
+	out := chips[:0]
+	for _, c := range chips {
+		if seen[c.id] {
+			skips.Add(c.dir, fmt.Errorf("hwmon chip id %q already taken", c.id))
+			continue
+		}
+		seen[c.id] = true
+		out = append(out, c)
+	}
+	return out
+}
+
+func hasHwmonSensors(dir string, skips *Skips) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			skips.Add(dir, err)
+		}
+		return false
+	}
+	for _, e := range entries {
+		if hwmonAttr.MatchString(e.Name()) {
+			return true
+		}
+	}
+	return false
+}
+
+// hwmonSensors reads every sensor of chip c.
+func hwmonSensors(c hwmonChip, skips *Skips) []prometheus.Metric {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		skips.Add(c.dir, err)
+		return nil
+	}
+	files := map[string]bool{}
+	indexes := map[string][]int{}
+	for _, e := range entries {
+		files[e.Name()] = true
+		m := hwmonAttr.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(m[2])
+		if err != nil {
+			continue
+		}
+		indexes[m[1]] = append(indexes[m[1]], n)
+	}
+
+	a := attrs{dir: c.dir, skips: skips}
+	var ms []prometheus.Metric
+	for _, k := range hwmonKinds {
+		ns := indexes[k.prefix]
+		slices.Sort(ns)
+		for _, n := range slices.Compact(ns) {
+			sensor := k.prefix + strconv.Itoa(n)
+			label, _ := a.String(sensor + "_label")
+			label = labelValue(label)
+			for _, r := range k.readings {
+				for _, attr := range r.attrs {
+					file := sensor + "_" + attr
+					if !files[file] {
+						continue
+					}
+					if v, ok := a.Int(file); ok {
+						ms = append(ms, prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, float64(v)/r.div, c.id, sensor, label))
+					}
+					break
+				}
+			}
+			for _, al := range hwmonAlarms {
+				file := sensor + "_" + al.suffix
+				if !files[file] {
+					continue
+				}
+				if v, ok := a.Uint(file); ok {
+					ms = append(ms, prometheus.MustNewConstMetric(hwmonAlarm, prometheus.GaugeValue, float64(v), c.id, sensor, label, al.alarm))
+				}
+			}
+		}
+	}
+	return ms
+}

@@ -1,0 +1,273 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestHwmonGolden(t *testing.T) { checkGolden(t, "hwmon") }
+
+// A VM has no hwmon class at all, or an empty one.
+func TestHwmonNone(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+	}{
+		{"no class", map[string]string{"sys/kernel/.keep": ""}},
+		{"empty class", map[string]string{"sys/class/hwmon/.keep": ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			plantTree(t, root, tc.files)
+			c, skips := runProbe(t, "hwmon", treePaths(root))
+			if len(c.metrics) != 0 || skips.Count() != 0 {
+				t.Errorf("got %d metrics, %d skips; want none", len(c.metrics), skips.Count())
+			}
+		})
+	}
+}
+
+// coretempChip is a coretemp chip as modern kernels lay it out, hwmon is
+// where the kernel numbered it this boot.
+func coretempChip(files map[string]string, platformDev, hwmon string) {
+	dir := "sys/devices/platform/" + platformDev + "/hwmon/" + hwmon + "/"
+	files[dir+"name"] = "coretemp\n"
+	files[dir+"temp1_label"] = "Package id 0\n"
+	files[dir+"temp1_input"] = "45000\n"
+	files[dir+"temp1_crit"] = "100000\n"
+	files[dir+"temp2_label"] = "Core 0\n"
+	files[dir+"temp2_input"] = "43000\n"
+	files[dir+"device"] = "-> ../../../" + platformDev
+	files["sys/class/hwmon/"+hwmon] = "-> ../../devices/platform/" + platformDev + "/hwmon/" + hwmon
+}
+
+// An unreadable or malformed reading costs that series and nothing else.
+func TestHwmonBadReading(t *testing.T) {
+	dir := "sys/devices/platform/coretemp.0/hwmon/hwmon1/"
+	for _, tc := range []struct {
+		name   string
+		mutate func(files map[string]string)
+		lost   string
+		skips  int
+	}{
+		{"garbage input", func(f map[string]string) { f[dir+"temp2_input"] = "garbage\n" },
+			`hardware_hwmon_temperature_celsius{chip="platform_coretemp_0",label="Core 0",sensor="temp2"}`, 1},
+		// attrs reads an empty file as absent, so it is not counted.
+		{"empty input", func(f map[string]string) { f[dir+"temp1_input"] = "\n" },
+			`hardware_hwmon_temperature_celsius{chip="platform_coretemp_0",label="Package id 0",sensor="temp1"}`, 0},
+		// Reading a directory fails as a sensor answering EIO or ENODATA does.
+		{"read fails", func(f map[string]string) { delete(f, dir+"temp1_crit"); f[dir+"temp1_crit/x"] = "" },
+			`hardware_hwmon_temperature_crit_celsius{chip="platform_coretemp_0",label="Package id 0",sensor="temp1"}`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{}
+			coretempChip(files, "coretemp.0", "hwmon1")
+			tc.mutate(files)
+			root := t.TempDir()
+			plantTree(t, root, files)
+			c, skips := runProbe(t, "hwmon", treePaths(root))
+			want := map[string]float64{
+				`hardware_hwmon_chip_info{chip="platform_coretemp_0",chip_name="coretemp"}`:                               1,
+				`hardware_hwmon_temperature_celsius{chip="platform_coretemp_0",label="Package id 0",sensor="temp1"}`:      45,
+				`hardware_hwmon_temperature_crit_celsius{chip="platform_coretemp_0",label="Package id 0",sensor="temp1"}`: 100,
+				`hardware_hwmon_temperature_celsius{chip="platform_coretemp_0",label="Core 0",sensor="temp2"}`:            43,
+			}
+			if _, ok := want[tc.lost]; !ok {
+				t.Fatalf("test case loses %s, which the tree never has", tc.lost)
+			}
+			delete(want, tc.lost)
+			assertSeries(t, gatherSeries(t, c), "hardware_hwmon_", want)
+			if skips.Count() != tc.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tc.skips)
+			}
+		})
+	}
+}
+
+// hwmonN is numbered in driver load order, which changes between boots; the
+// output must not.
+func TestHwmonRenumbering(t *testing.T) {
+	render := func(numbers [2]string) []byte {
+		files := map[string]string{}
+		coretempChip(files, "coretemp.0", numbers[0])
+		coretempChip(files, "coretemp.1", numbers[1])
+		root := t.TempDir()
+		plantTree(t, root, files)
+		c, skips := runProbe(t, "hwmon", treePaths(root))
+		if skips.Count() != 0 {
+			t.Errorf("skips = %d, want 0", skips.Count())
+		}
+		return exposition(t, c)
+	}
+	a := render([2]string{"hwmon1", "hwmon2"})
+	b := render([2]string{"hwmon7", "hwmon0"})
+	if !bytes.Equal(a, b) {
+		t.Errorf("output depends on hwmon numbering:\n%s\nvs\n%s", a, b)
+	}
+	if !bytes.Contains(a, []byte(`chip="platform_coretemp_1"`)) {
+		t.Errorf("second package missing:\n%s", a)
+	}
+}
+
+// Chip ids come from the device, so the same driver on two devices yields
+// distinct series; chips with no device at all fall back to hwmonN rather
+// than collide.
+func TestHwmonChipIDs(t *testing.T) {
+	const pci = "sys/devices/pci0000:00/"
+	files := map[string]string{
+		// Two k10temp on PCI functions of two dies.
+		pci + "0000:00:18.3/hwmon/hwmon1/name":        "k10temp\n",
+		pci + "0000:00:18.3/hwmon/hwmon1/temp1_input": "51000\n",
+		pci + "0000:00:18.3/hwmon/hwmon1/temp1_label": "Tctl\n",
+		pci + "0000:00:18.3/hwmon/hwmon1/device":      "-> ../../../0000:00:18.3",
+		"sys/class/hwmon/hwmon1":                      "-> ../../devices/pci0000:00/0000:00:18.3/hwmon/hwmon1",
+		pci + "0000:00:19.3/hwmon/hwmon2/name":        "k10temp\n",
+		pci + "0000:00:19.3/hwmon/hwmon2/temp1_input": "49000\n",
+		pci + "0000:00:19.3/hwmon/hwmon2/temp1_label": "Tctl\n",
+		pci + "0000:00:19.3/hwmon/hwmon2/device":      "-> ../../../0000:00:19.3",
+		"sys/class/hwmon/hwmon2":                      "-> ../../devices/pci0000:00/0000:00:19.3/hwmon/hwmon2",
+		// NVMe: hwmon hangs off the nvme0 class device, numbered in probe
+		// order; the id must come from the PCI function instead.
+		pci + "0000:00:01.1/0000:01:00.0/nvme/nvme0/hwmon3/name":        "nvme\n",
+		pci + "0000:00:01.1/0000:01:00.0/nvme/nvme0/hwmon3/temp1_input": "38850\n",
+		pci + "0000:00:01.1/0000:01:00.0/nvme/nvme0/hwmon3/temp1_label": "Composite\n",
+		pci + "0000:00:01.1/0000:01:00.0/nvme/nvme0/hwmon3/device":      "-> ../../nvme0",
+		pci + "0000:00:01.1/0000:01:00.0/nvme/nvme0/subsystem":          "-> ../../../../../../class/nvme",
+		"sys/class/nvme/nvme0":   "-> ../../devices/pci0000:00/0000:00:01.1/0000:01:00.0/nvme/nvme0",
+		"sys/class/hwmon/hwmon3": "-> ../../devices/pci0000:00/0000:00:01.1/0000:01:00.0/nvme/nvme0/hwmon3",
+		// ACPI thermal zone: a class device with no bus device behind it.
+		"sys/devices/virtual/thermal/thermal_zone0/hwmon4/name":        "acpitz\n",
+		"sys/devices/virtual/thermal/thermal_zone0/hwmon4/temp1_input": "27800\n",
+		"sys/devices/virtual/thermal/thermal_zone0/hwmon4/device":      "-> ../../thermal_zone0",
+		"sys/devices/virtual/thermal/thermal_zone0/subsystem":          "-> ../../../../class/thermal",
+		"sys/class/hwmon/hwmon4":                                       "-> ../../devices/virtual/thermal/thermal_zone0/hwmon4",
+		// ACPI power meter: only averages.
+		"sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI000D:00/hwmon/hwmon5/name":           "power_meter\n",
+		"sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI000D:00/hwmon/hwmon5/power1_average": "212000000\n",
+		"sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI000D:00/hwmon/hwmon5/device":         "-> ../../../ACPI000D:00",
+		"sys/class/hwmon/hwmon5": "-> ../../devices/LNXSYSTM:00/LNXSYBUS:00/ACPI000D:00/hwmon/hwmon5",
+		// Two chips without a device and with the same name.
+		"sys/devices/virtual/hwmon/hwmon6/name":        "dell_smm\n",
+		"sys/devices/virtual/hwmon/hwmon6/fan1_input":  "1200\n",
+		"sys/devices/virtual/hwmon/hwmon7/name":        "dell_smm\n",
+		"sys/devices/virtual/hwmon/hwmon7/fan1_input":  "1300\n",
+		"sys/devices/virtual/hwmon/hwmon8/name":        "jc42\n",
+		"sys/devices/virtual/hwmon/hwmon8/temp1_input": "30000\n",
+		"sys/class/hwmon/hwmon6":                       "-> ../../devices/virtual/hwmon/hwmon6",
+		"sys/class/hwmon/hwmon7":                       "-> ../../devices/virtual/hwmon/hwmon7",
+		"sys/class/hwmon/hwmon8":                       "-> ../../devices/virtual/hwmon/hwmon8",
+	}
+	root := t.TempDir()
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "hwmon", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_hwmon_", map[string]float64{
+		`hardware_hwmon_chip_info{chip="pci0000:00_0000:00:18_3",chip_name="k10temp"}`:                          1,
+		`hardware_hwmon_temperature_celsius{chip="pci0000:00_0000:00:18_3",label="Tctl",sensor="temp1"}`:        51,
+		`hardware_hwmon_chip_info{chip="pci0000:00_0000:00:19_3",chip_name="k10temp"}`:                          1,
+		`hardware_hwmon_temperature_celsius{chip="pci0000:00_0000:00:19_3",label="Tctl",sensor="temp1"}`:        49,
+		`hardware_hwmon_chip_info{chip="0000:00:01_1_0000:01:00_0",chip_name="nvme"}`:                           1,
+		`hardware_hwmon_temperature_celsius{chip="0000:00:01_1_0000:01:00_0",label="Composite",sensor="temp1"}`: 38.85,
+		`hardware_hwmon_chip_info{chip="thermal_thermal_zone0",chip_name="acpitz"}`:                             1,
+		`hardware_hwmon_temperature_celsius{chip="thermal_thermal_zone0",label="",sensor="temp1"}`:              27.8,
+		`hardware_hwmon_chip_info{chip="lnxsybus:00_acpi000d:00",chip_name="power_meter"}`:                      1,
+		`hardware_hwmon_power_watts{chip="lnxsybus:00_acpi000d:00",label="",sensor="power1"}`:                   212,
+		`hardware_hwmon_chip_info{chip="dell_smm_hwmon6",chip_name="dell_smm"}`:                                 1,
+		`hardware_hwmon_fan_rpm{chip="dell_smm_hwmon6",label="",sensor="fan1"}`:                                 1200,
+		`hardware_hwmon_chip_info{chip="dell_smm_hwmon7",chip_name="dell_smm"}`:                                 1,
+		`hardware_hwmon_fan_rpm{chip="dell_smm_hwmon7",label="",sensor="fan1"}`:                                 1300,
+		`hardware_hwmon_chip_info{chip="jc42",chip_name="jc42"}`:                                                1,
+		`hardware_hwmon_temperature_celsius{chip="jc42",label="",sensor="temp1"}`:                               30,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// Old kernels put name and sensors in the device's directory, and a chip
+// with both powerN_input and powerN_average reports the instantaneous one.
+func TestHwmonLegacyLayoutAndPowerChoice(t *testing.T) {
+	root := t.TempDir()
+	plantTree(t, root, map[string]string{
+		"sys/devices/platform/it87.552/name":                "it8728\n",
+		"sys/devices/platform/it87.552/in0_input":           "1104\n",
+		"sys/devices/platform/it87.552/in0_label":           "Vcore\n",
+		"sys/devices/platform/it87.552/curr1_input":         "2500\n",
+		"sys/devices/platform/it87.552/power1_input":        "101500000\n",
+		"sys/devices/platform/it87.552/power1_average":      "99000000\n",
+		"sys/devices/platform/it87.552/hwmon/hwmon0/device": "-> ../../../it87.552",
+		"sys/class/hwmon/hwmon0":                            "-> ../../devices/platform/it87.552/hwmon/hwmon0",
+	})
+	c, skips := runProbe(t, "hwmon", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_hwmon_", map[string]float64{
+		`hardware_hwmon_chip_info{chip="platform_it87_552",chip_name="it8728"}`:             1,
+		`hardware_hwmon_voltage_volts{chip="platform_it87_552",label="Vcore",sensor="in0"}`: 1.104,
+		`hardware_hwmon_current_amperes{chip="platform_it87_552",label="",sensor="curr1"}`:  2.5,
+		`hardware_hwmon_power_watts{chip="platform_it87_552",label="",sensor="power1"}`:     101.5,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+func TestHwmonCanceled(t *testing.T) {
+	p, err := New("hwmon", Env{Paths: fixturePaths})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// The committed fixture must hold relative links only, so the tree works
+// from any checkout.
+func TestHwmonFixtureLinksRelative(t *testing.T) {
+	err := filepath.WalkDir(filepath.Join(fixturePaths.SysFS), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.Type()&os.ModeSymlink == 0 {
+			return err
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return err
+		}
+		if filepath.IsAbs(target) {
+			t.Errorf("%s -> %s is absolute", path, target)
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("%s -> %s dangles: %v", path, target, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An id that still clashes after suffixing costs the later chip, not the
+// scrape.
+func TestHwmonChipIDClashDropped(t *testing.T) {
+	files := map[string]string{}
+	for h, name := range map[string]string{"hwmon1": "foo", "hwmon2": "foo", "hwmon3": "foo_hwmon1"} {
+		files["sys/devices/virtual/hwmon/"+h+"/name"] = name + "\n"
+		files["sys/devices/virtual/hwmon/"+h+"/temp1_input"] = "30000\n"
+		files["sys/class/hwmon/"+h] = "-> ../../devices/virtual/hwmon/" + h
+	}
+	root := t.TempDir()
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "hwmon", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_hwmon_", map[string]float64{
+		`hardware_hwmon_chip_info{chip="foo_hwmon1",chip_name="foo"}`:                   1,
+		`hardware_hwmon_temperature_celsius{chip="foo_hwmon1",label="",sensor="temp1"}`: 30,
+		`hardware_hwmon_chip_info{chip="foo_hwmon2",chip_name="foo"}`:                   1,
+		`hardware_hwmon_temperature_celsius{chip="foo_hwmon2",label="",sensor="temp1"}`: 30,
+	})
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+}
