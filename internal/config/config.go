@@ -182,7 +182,10 @@ func decodeStrict(n *yaml.Node, v any) error {
 func cleanYAMLError(err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return fmt.Errorf("invalid YAML: %w", err)
+		if msg, ok := strings.CutPrefix(err.Error(), "yaml: "); ok { // a syntax error
+			return fmt.Errorf("invalid YAML: %s", msg)
+		}
+		return err // ours, from an UnmarshalYAML: already names the line
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {

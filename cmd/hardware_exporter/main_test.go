@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const fixture = "../../internal/probe/testdata/server"
+
+var fixtureFlags = []string{
+	"--path.procfs=" + fixture + "/proc",
+	"--path.sysfs=" + fixture + "/sys",
+	"--path.rootfs=" + fixture + "/root",
+}
+
+func runCmd(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestConfigCheck(t *testing.T) {
+	code, out, _ := runCmd("--config.check", "--config.file=../../configs/hardware_exporter.yml")
+	if code != 0 || !strings.Contains(out, "config valid") {
+		t.Errorf("shipped config: exit %d, stdout %q", code, out)
+	}
+	bad := writeConfig(t, "cache:\n  ttl: 6h\nprobes:\n  hwmon:\n    interval: fast\n")
+	code, _, errOut := runCmd("--config.check", "--config.file="+bad)
+	if code != 1 || !strings.Contains(errOut, "line 5") || !strings.Contains(errOut, `"fast"`) {
+		t.Errorf("bad config: exit %d, stderr %q; want exit 1 naming line 5 and the value", code, errOut)
+	}
+	if code, _, _ := runCmd("--config.check"); code != 0 {
+		t.Errorf("built-in defaults: exit %d, want 0", code)
+	}
+}
+
+func TestOncePrintsOneRound(t *testing.T) {
+	code, out, errOut := runCmd(append([]string{"--once", "--log.level=error"}, fixtureFlags...)...)
+	if code != 0 {
+		t.Fatalf("--once exit %d; stderr:\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		`hardware_system_dmi_info{`,
+		`product_name="PowerEdge R750"`,
+		`hardware_cpu_sockets 2`,
+		`hardware_probe_success{probe="hwmon"} 1`,
+		`hardware_probe_success{probe="memory"} 1`,
+		`# HELP hardware_cpu_threads`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--once output lacks %q", want)
+		}
+	}
+}
+
+func TestOnceFailsWhenAProbeFails(t *testing.T) {
+	empty := t.TempDir() // no cpuinfo, no meminfo: those probes fail
+	code, out, errOut := runCmd("--once", "--path.procfs="+empty, "--path.sysfs="+empty, "--path.rootfs="+empty)
+	if code == 0 {
+		t.Fatalf("--once on an empty tree exited 0")
+	}
+	if !strings.Contains(out, `hardware_probe_success{probe="cpu"} 0`) {
+		t.Errorf("output lacks the failed probe's status:\n%s", out)
+	}
+	if !strings.Contains(errOut, "probe failed") {
+		t.Errorf("stderr does not say which probe failed:\n%s", errOut)
+	}
+}
+
+func TestFlagsWinOverFile(t *testing.T) {
+	cfg := writeConfig(t, "paths:\n  procfs: /nonexistent\n")
+	code, out, _ := runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg}, fixtureFlags...)...)
+	if code != 0 || !strings.Contains(out, "hardware_cpu_sockets 2") {
+		t.Errorf("--path.procfs did not override paths.procfs: exit %d", code)
+	}
+}
+
+func TestVersionAndBadFlag(t *testing.T) {
+	if code, out, _ := runCmd("--version"); code != 0 || !strings.Contains(out+"", "hardware_exporter") {
+		t.Errorf("--version: exit %d, %q", code, out)
+	}
+	if code, _, errOut := runCmd("--no-such-flag"); code != 2 || !strings.Contains(errOut, "no-such-flag") {
+		t.Errorf("unknown flag: exit %d, %q", code, errOut)
+	}
+}
+
+// TestDaemon runs the real binary on the fixture tree: serve, scrape with
+// gzip, reload with a bad file (kept running), reload with a good one, stop
+// on SIGTERM. The process is killed by PID whatever happens.
+func TestDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "hardware_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	addr := freeAddr(t)
+	cfg := writeConfig(t, "scheduler:\n  jitter: 1s\n")
+	var logs syncBuffer
+	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--config.file=" + cfg}, fixtureFlags...)...)
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // no-op once it has exited
+		select {
+		case <-exited:
+		case <-time.After(5 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", logs.String())
+		}
+	})
+	base := "http://" + addr
+	waitFor(t, 10*time.Second, func() bool { return get(base+"/-/ready", nil).StatusCode == http.StatusOK })
+
+	resp := get(base+"/metrics", http.Header{"Accept-Encoding": {"gzip"}})
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip scrape: %d, Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(resp.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(zr)
+	if !strings.Contains(string(text), `product_name="PowerEdge R750"`) || !strings.Contains(string(text), "hardware_exporter_build_info") {
+		t.Errorf("scrape lacks fixture data or build info")
+	}
+
+	// A bad file on reload is logged and the running config kept.
+	if err := os.WriteFile(cfg, []byte("cache:\n  ttl: never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), "keeping the running config") })
+	if get(base+"/metrics", nil).StatusCode != http.StatusOK {
+		t.Error("not serving after a bad reload")
+	}
+
+	// A good file disabling a probe takes effect.
+	if err := os.WriteFile(cfg, []byte("probes:\n  hwmon:\n    enabled: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() bool {
+		return !strings.Contains(string(get(base+"/metrics", nil).body), `probe="hwmon"`)
+	})
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("daemon did not exit within 15s of SIGTERM")
+	}
+}
+
+// syncBuffer is a bytes.Buffer the daemon's output goroutine and the test
+// can use at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type response struct {
+	*http.Response
+	body []byte
+}
+
+// get fetches url without transparent decompression; errors read as 0.
+func get(url string, h http.Header) response {
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return response{Response: &http.Response{StatusCode: 0, Header: http.Header{}}}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Response: resp, body: b}
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a loopback address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,235 @@
+// Package server is hardware_exporter's HTTP surface: one mux with the
+// cached hardware metrics, the exporter's own live metrics, pprof, health,
+// readiness, an on-demand refresh and a landing page.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/respcache"
+)
+
+// Options wire the server to the rest of the daemon. Functions rather than
+// objects, because a config reload replaces the scheduler behind them.
+type Options struct {
+	// Hardware gathers the metric cache (served, cached, on /metrics).
+	Hardware prometheus.Gatherer
+	// Exporter is the exporter's own registry (served live on
+	// /exporter/metrics); the server registers its request metrics there.
+	Exporter *prometheus.Registry
+	// Generation is the metric cache's generation.
+	Generation func() uint64
+	CacheTTL   time.Duration
+	MaxEntries int
+
+	PprofEnabled     bool
+	PprofAllowRemote bool
+
+	// Ready reports whether every enabled probe has run once.
+	Ready func() bool
+	// Refresh re-runs the named probes (all when none) and waits for them.
+	Refresh func(ctx context.Context, names ...string) error
+	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
+	RefreshTimeout time.Duration
+
+	Version string
+	Logger  *slog.Logger
+}
+
+// Server holds the handler and the response cache behind /metrics.
+type Server struct {
+	opts    Options
+	cache   *respcache.Cache
+	handler http.Handler
+}
+
+// encodings promhttp offers by default (zstd needs an extra import this
+// exporter does not make: Prometheus asks for gzip).
+var encodings = []string{"identity", "gzip"}
+
+// New builds the server's handler.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.RefreshTimeout <= 0 {
+		opts.RefreshTimeout = 5 * time.Minute
+	}
+	s := &Server{opts: opts}
+
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hardware_exporter_http_requests_total",
+		Help: "HTTP requests served, by handler and status code.",
+	}, []string{"handler", "code"})
+	durations := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "hardware_exporter_http_request_duration_seconds",
+		Help:    "Time to serve HTTP requests, by handler.",
+		Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5},
+	}, []string{"handler"})
+	if err := errors.Join(opts.Exporter.Register(requests), opts.Exporter.Register(durations)); err != nil {
+		return nil, err
+	}
+	instrument := func(name string, h http.Handler) http.Handler {
+		l := prometheus.Labels{"handler": name}
+		return promhttp.InstrumentHandlerDuration(durations.MustCurryWith(l),
+			promhttp.InstrumentHandlerCounter(requests.MustCurryWith(l), h))
+	}
+
+	errorLog := slog.NewLogLogger(opts.Logger.Handler(), slog.LevelError)
+	hardware := promhttp.HandlerFor(opts.Hardware, promhttp.HandlerOpts{
+		ErrorLog:      errorLog,
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      opts.Exporter,
+	})
+	s.cache = respcache.New(hardware, respcache.Options{
+		TTL:             opts.CacheTTL,
+		MaxEntries:      opts.MaxEntries,
+		Generation:      opts.Generation,
+		AcceptedFormats: expfmt.DefaultAcceptedFormats(),
+		Compressions:    encodings,
+		Registerer:      opts.Exporter,
+	})
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", instrument("metrics", s.cache))
+	mux.Handle("/exporter/metrics", instrument("exporter_metrics",
+		promhttp.HandlerFor(opts.Exporter, promhttp.HandlerOpts{ErrorLog: errorLog, ErrorHandling: promhttp.ContinueOnError})))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy.")
+	})
+	mux.HandleFunc("/-/ready", s.ready)
+	mux.Handle("/-/refresh", instrument("refresh", loopbackOnly(http.HandlerFunc(s.refresh))))
+	if opts.PprofEnabled {
+		var h http.Handler = pprofMux()
+		if !opts.PprofAllowRemote {
+			h = loopbackOnly(h)
+		}
+		mux.Handle("/debug/pprof/", h)
+	}
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        "Hardware Exporter",
+		Description: "Hardware inventory and health of this host, probed on a schedule and replayed to Prometheus.",
+		Version:     opts.Version,
+		Profiling:   fmt.Sprint(opts.PprofEnabled),
+		Links: []web.LandingLinks{
+			{Address: "/metrics", Text: "Metrics", Description: "Hardware metrics (cached between probe runs)"},
+			{Address: "/exporter/metrics", Text: "Exporter metrics", Description: "The exporter's own metrics (live)"},
+			{Address: "/-/ready", Text: "Ready", Description: "200 once every enabled probe has run"},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", landing)
+	s.handler = mux
+	return s, nil
+}
+
+// Handler is the server's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Cache is the response cache behind /metrics.
+func (s *Server) Cache() *respcache.Cache { return s.cache }
+
+// HTTPServer returns an http.Server for the handler with timeouts set, so a
+// slow or stalled client cannot hold a connection forever. WriteTimeout
+// leaves room for pprof's CPU profiles (?seconds=30 by default).
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
+	if s.opts.Ready == nil || !s.opts.Ready() {
+		http.Error(w, "Not ready: waiting for the first run of every enabled probe.", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "Ready.")
+}
+
+// refresh handles POST /-/refresh[?probe=NAME...]: it re-runs probes now
+// and answers once their results are stored, so the next scrape sees them.
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "Use POST to re-run probes.", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.opts.Refresh == nil {
+		http.Error(w, "Refresh is not available.", http.StatusServiceUnavailable)
+		return
+	}
+	names := r.URL.Query()["probe"]
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RefreshTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := s.opts.Refresh(ctx, names...); err != nil {
+		code := http.StatusBadRequest
+		if ctx.Err() != nil {
+			code = http.StatusGatewayTimeout
+		}
+		http.Error(w, "Refresh failed: "+err.Error(), code)
+		return
+	}
+	what := "all enabled probes"
+	if len(names) > 0 {
+		what = strings.Join(names, ", ")
+	}
+	s.opts.Logger.Info("refreshed on request", "probes", what, "remote", r.RemoteAddr, "took", time.Since(start))
+	fmt.Fprintf(w, "Refreshed %s in %s.\n", what, time.Since(start).Round(time.Millisecond))
+}
+
+// pprofMux registers net/http/pprof's handlers explicitly, rather than
+// through the package's side effect on http.DefaultServeMux, which this
+// daemon does not serve.
+func pprofMux() http.Handler {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
+}
+
+// loopbackOnly refuses requests whose peer is not a loopback address. The
+// peer is the TCP connection's, never a forwarded header: a proxy in front
+// must not turn remote callers into local ones.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isLoopback(r.RemoteAddr) {
+			http.Error(w, "Forbidden: only available from the host itself.", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func isLoopback(remoteAddr string) bool {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
