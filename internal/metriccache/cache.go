@@ -52,6 +52,7 @@ type snapshot struct {
 	lastSuccess time.Time           // zero until the first success
 	expires     time.Time
 	ran         bool
+	err         error // of the last run
 }
 
 // Cache is a prometheus.Collector that replays stored probe results. The zero
@@ -82,7 +83,7 @@ func (c *Cache) Store(name string, r Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := c.snapshots[name]
-	s := &snapshot{ran: true, expires: r.Expires}
+	s := &snapshot{ran: true, expires: r.Expires, err: r.Err}
 	if r.Err == nil {
 		s.metrics = r.Metrics
 		s.lastSuccess = r.Start
@@ -136,6 +137,19 @@ func (c *Cache) Ran(names ...string) bool {
 		}
 	}
 	return true
+}
+
+// Failures returns the error of every probe whose last run failed.
+func (c *Cache) Failures() map[string]error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	f := map[string]error{}
+	for n, s := range c.snapshots {
+		if s.err != nil {
+			f[n] = s.err
+		}
+	}
+	return f
 }
 
 // Retain drops the snapshots of every probe not named, so that a probe
