@@ -369,6 +369,40 @@ func TestWarm(t *testing.T) {
 	}
 }
 
+// A variant nobody asked for since the last warm is not rendered again on
+// every refresh (hwmon refreshes each minute), only when a client asks.
+func TestWarmSkipsVariantsNobodyUses(t *testing.T) {
+	var calls atomic.Int32
+	f := newFixture(t, Options{})
+	f.cache.next = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		f.bare.ServeHTTP(w, r)
+	})
+	scraped := []string{"Accept", accepts["prometheus-3"], "Accept-Encoding", "gzip"}
+	wantXCache(t, get(f.cache, "/metrics", scraped...), "MISS")
+	wantXCache(t, get(f.cache, "/metrics"), "MISS") // a one-off curl
+	if calls.Load() != 2 {
+		t.Fatalf("next called %d times, want 2", calls.Load())
+	}
+
+	f.refresh()
+	f.cache.Warm() // both were served since rendered: both warmed
+	if calls.Load() != 4 {
+		t.Fatalf("after first warm next called %d times, want 4", calls.Load())
+	}
+	wantXCache(t, get(f.cache, "/metrics", scraped...), "HIT") // Prometheus scrapes; curl does not
+
+	f.refresh()
+	f.cache.Warm()
+	if calls.Load() != 5 {
+		t.Fatalf("after second warm next called %d times, want 5 (only the scraped variant)", calls.Load())
+	}
+	wantXCache(t, get(f.cache, "/metrics", scraped...), "HIT")
+	got := get(f.cache, "/metrics")
+	wantXCache(t, got, "MISS") // the curl variant renders on demand
+	sameResponse(t, get(f.bare, "/metrics"), got)
+}
+
 func TestHead(t *testing.T) {
 	f := newFixture(t, Options{})
 	head := do(f.cache, http.MethodHead, "/metrics")

@@ -113,6 +113,9 @@ type entry struct {
 	varyHdr  []string // header["Vary"]
 	request  *http.Request
 	lastUsed atomic.Uint64
+	// storedAt is the use clock when e was stored; lastUsed beyond it means
+	// a client has asked for e since, which is what makes it worth warming.
+	storedAt uint64
 }
 
 // flight is a render in progress. Requests for the same key wait on done and
@@ -320,6 +323,7 @@ func (c *Cache) store(k key, e *entry, r *http.Request, touch bool) {
 	e.varyHdr = e.header["Vary"]
 	e.request = warmRequest(k, r)
 	e.stored = true
+	e.storedAt = c.useClock.Load()
 	if touch {
 		e.lastUsed.Store(c.useClock.Add(1))
 	}
@@ -382,8 +386,12 @@ func warmRequest(k key, r *http.Request) *http.Request {
 }
 
 // Warm re-renders, one after another, every stored entry that is no longer
-// fresh, with the request that first created it, so that the next scrape
-// after a probe refresh is a hit. It does not count as use for the LRU order.
+// fresh and has been served since it was last rendered, with the request
+// that first created it, so that the next scrape after a probe refresh is a
+// hit. A variant nobody asked for since the last warm (a curl from last
+// week) is not rendered again until someone does: sensors refresh every
+// minute, and renders nobody reads are waste. Warming does not count as use
+// for the LRU order.
 func (c *Cache) Warm() {
 	gen, now := c.gen(), c.now()
 	type job struct {
@@ -393,7 +401,7 @@ func (c *Cache) Warm() {
 	var jobs []job
 	c.mu.RLock()
 	for k, e := range c.entries {
-		if !c.fresh(e, gen, now) {
+		if !c.fresh(e, gen, now) && e.lastUsed.Load() > e.storedAt {
 			jobs = append(jobs, job{k, e.request})
 		}
 	}
