@@ -113,6 +113,9 @@ type entry struct {
 	varyHdr  []string // header["Vary"]
 	request  *http.Request
 	lastUsed atomic.Uint64
+	// age is the Age header value last served, shared by the responses
+	// within the same second, so that a hit allocates nothing.
+	age atomic.Pointer[ageValue]
 	// storedAt is the use clock when e was stored; lastUsed beyond it means
 	// a client has asked for e since, which is what makes it worth warming.
 	storedAt uint64
@@ -419,6 +422,22 @@ func (c *Cache) Warm() {
 	}
 }
 
+type ageValue struct {
+	secs int64
+	hdr  []string
+}
+
+// ageHeader returns the Age header value for an age of secs seconds,
+// formatting it at most once per second per entry.
+func (e *entry) ageHeader(secs int64) []string {
+	if a := e.age.Load(); a != nil && a.secs == secs {
+		return a.hdr
+	}
+	a := &ageValue{secs: secs, hdr: []string{strconv.FormatInt(secs, 10)}}
+	e.age.Store(a)
+	return a.hdr
+}
+
 // serve writes e to w. Stored entries are replayed with shared, precomputed
 // header values and the stored body, so the cost does not depend on the size
 // of the response beyond the Write itself.
@@ -445,7 +464,7 @@ func (c *Cache) serve(w http.ResponseWriter, r *http.Request, e *entry, now time
 	}
 
 	age := max(0, int64(now.Sub(e.rendered)/time.Second))
-	h["Age"] = []string{strconv.FormatInt(age, 10)}
+	h["Age"] = e.ageHeader(age)
 	h["Etag"] = e.etagHdr // canonical form of ETag, as Header.Get looks it up
 	if inm, ok := r.Header["If-None-Match"]; ok && etagMatches(inm, e.etag) {
 		// RFC 9110 §15.4.5: a 304 carries the validators and Vary of the
