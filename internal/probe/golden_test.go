@@ -55,20 +55,13 @@ func runProbe(t *testing.T, name string, paths Paths) (collected, *Skips) {
 }
 
 // exposition renders c in the text format, through a pedantic registry that
-// rejects inconsistent descriptors, duplicate series and undeclared metrics.
+// rejects inconsistent descriptors, duplicate series and undeclared metrics
+// (see gather).
 func exposition(t *testing.T, c prometheus.Collector) []byte {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
 	var buf bytes.Buffer
 	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
+	for _, mf := range gather(t, c) {
 		if err := enc.Encode(mf); err != nil {
 			t.Fatalf("encode: %v", err)
 		}

@@ -2,8 +2,6 @@ package probe
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -210,18 +208,6 @@ func TestHwmonLegacyLayoutAndPowerChoice(t *testing.T) {
 	})
 	if skips.Count() != 0 {
 		t.Errorf("skips = %d, want 0", skips.Count())
-	}
-}
-
-func TestHwmonCanceled(t *testing.T) {
-	p, err := New("hwmon", Env{Paths: fixturePaths})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
 

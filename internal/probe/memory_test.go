@@ -2,100 +2,13 @@ package probe
 
 import (
 	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
 func TestMemoryGolden(t *testing.T) { checkGolden(t, "memory") }
-
-// plantTree writes files below root. A value starting with "-> " makes a
-// symlink to the rest of the value instead, as sysfs is full of them.
-func plantTree(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(content, "-> "); ok {
-			if err := os.Symlink(target, path); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// treePaths are Paths for a planted tree with proc/ and sys/ below root.
-func treePaths(root string) Paths {
-	return Paths{ProcFS: filepath.Join(root, "proc"), SysFS: filepath.Join(root, "sys"), RootFS: root}
-}
-
-// gatherSeries renders c's metrics as `name{label="value",...}` → value,
-// through a pedantic registry so duplicate series fail the test.
-func gatherSeries(t *testing.T, c prometheus.Collector) map[string]float64 {
-	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	if err := reg.Register(c); err != nil {
-		t.Fatalf("register: %v", err)
-	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var ls []string
-			for _, l := range m.GetLabel() {
-				ls = append(ls, l.GetName()+"="+`"`+l.GetValue()+`"`)
-			}
-			sort.Strings(ls)
-			out[mf.GetName()+"{"+strings.Join(ls, ",")+"}"] = metricValue(m)
-		}
-	}
-	return out
-}
-
-func metricValue(m *dto.Metric) float64 {
-	switch {
-	case m.GetGauge() != nil:
-		return m.GetGauge().GetValue()
-	case m.GetCounter() != nil:
-		return m.GetCounter().GetValue()
-	}
-	return m.GetUntyped().GetValue()
-}
-
-// assertSeries checks that got holds exactly want among the series whose
-// name starts with prefix.
-func assertSeries(t *testing.T, got map[string]float64, prefix string, want map[string]float64) {
-	t.Helper()
-	for k, v := range want {
-		g, ok := got[k]
-		switch {
-		case !ok:
-			t.Errorf("missing %s", k)
-		case g != v:
-			t.Errorf("%s = %v, want %v", k, g, v)
-		}
-	}
-	for k, v := range got {
-		if _, ok := want[k]; !ok && strings.HasPrefix(k, prefix) {
-			t.Errorf("unexpected %s = %v", k, v)
-		}
-	}
-}
 
 const testMeminfo = "MemTotal:        4026748 kB\nMemFree:         3210000 kB\nHugePages_Total:       0\nHugepagesize:       2048 kB\n"
 
@@ -119,18 +32,6 @@ func TestMemoryWithoutMeminfoFails(t *testing.T) {
 	}
 	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil {
 		t.Fatal("probe without meminfo succeeded")
-	}
-}
-
-func TestMemoryCanceled(t *testing.T) {
-	p, err := New("memory", Env{Paths: fixturePaths})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
 
@@ -346,5 +247,3 @@ func TestMemorySwapDevices(t *testing.T) {
 		})
 	}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,103 +15,9 @@ func TestSystemGolden(t *testing.T) {
 	}
 }
 
-// serverFixtureParts are the parts of the shared server fixture that the
-// system and cpu probes read; other probes' fixtures are not copied.
-var serverFixtureParts = []string{
-	"proc/cpuinfo", "proc/modules", "proc/stat", "proc/sys/kernel",
-	"sys/class/dmi", "sys/devices/system/cpu", "root/etc",
-}
-
-// copyServerFixture copies the system and cpu parts of the shared server
-// fixture into a temporary directory, so a test can break them without
-// touching testdata.
-func copyServerFixture(t *testing.T) Paths {
-	t.Helper()
-	dir := t.TempDir()
-	for _, part := range serverFixtureParts {
-		src, dst := filepath.Join("testdata", "server", part), filepath.Join(dir, part)
-		fi, err := os.Stat(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.IsDir() {
-			err = os.CopyFS(dst, os.DirFS(src))
-		} else {
-			var b []byte
-			if b, err = os.ReadFile(src); err == nil {
-				writeFile(t, dst, string(b))
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return Paths{
-		ProcFS: filepath.Join(dir, "proc"),
-		SysFS:  filepath.Join(dir, "sys"),
-		RootFS: filepath.Join(dir, "root"),
-	}
-}
-
-// writeFile writes content to path, creating its directory.
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// replaceWithDir turns path into a directory: opening it succeeds and reading
-// it fails with EISDIR, an unreadable file even for root.
-func replaceWithDir(t *testing.T, path string) {
-	t.Helper()
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(path, 0o755); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// probeText runs the probe called name on paths and returns its exposition.
-func probeText(t *testing.T, name string, paths Paths) (string, *Skips) {
-	t.Helper()
-	c, skips := runProbe(t, name, paths)
-	return string(exposition(t, c)), skips
-}
-
-// checkSeries fails t unless text contains each line of want and none of
-// the metric names in absent.
-func checkSeries(t *testing.T, text string, want, absent []string) {
-	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(text, "\n"+w+"\n") {
-			t.Errorf("missing series %s", w)
-		}
-	}
-	for _, name := range absent {
-		if strings.Contains(text, "\n"+name+"{") || strings.Contains(text, "\n"+name+" ") {
-			t.Errorf("unexpected series %s", name)
-		}
-	}
-	if t.Failed() {
-		t.Logf("output:\n%s", text)
-	}
-}
-
 func TestSystemDegraded(t *testing.T) {
 	const serialLine = `hardware_system_serial_info{board_asset_tag="",board_serial=".7XQ2XX3.CNFCP0041J00ZT.",chassis_asset_tag="",chassis_serial="7XQ2XX3",product_serial="7XQ2XX3",product_uuid="4c4c4544-0058-5110-8032-b7c04f585833"} 1`
-	tests := []struct {
-		name      string
-		break_    func(t *testing.T, p Paths)
-		skips     int
-		want      []string
-		absent    []string
-		needsUser bool // file modes do not stop root
-	}{
+	runDegraded(t, "system", []degradedCase{
 		{
 			name: "vm without dmi",
 			break_: func(t *testing.T, p Paths) {
@@ -219,27 +124,12 @@ func TestSystemDegraded(t *testing.T) {
 			want:   []string{serialLine},
 			absent: []string{"hardware_system_os_info", "hardware_system_kernel_info", "hardware_system_virtualization_info"},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if tt.needsUser && os.Geteuid() == 0 {
-				t.Skip("root reads files whatever their mode")
-			}
-			paths := copyServerFixture(t)
-			tt.break_(t, paths)
-			text, skips := probeText(t, "system", paths)
-			if skips.Count() != tt.skips {
-				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
-			}
-			checkSeries(t, text, tt.want, tt.absent)
-		})
-	}
+	})
 }
 
 func TestSystemNoRoots(t *testing.T) {
 	dir := t.TempDir()
-	p, err := New("system", Env{Paths: Paths{ProcFS: filepath.Join(dir, "proc"), SysFS: filepath.Join(dir, "sys"), RootFS: dir}})
+	p, err := New("system", Env{Paths: treePaths(dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,18 +139,6 @@ func TestSystemNoRoots(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), dir) {
 		t.Errorf("error %q does not name the roots", err)
-	}
-}
-
-func TestSystemCancelled(t *testing.T) {
-	p, err := New("system", Env{Paths: fixturePaths})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
-		t.Errorf("Probe with a cancelled context: err = %v, want context.Canceled", err)
 	}
 }
 
@@ -331,10 +209,8 @@ func TestSystemVirtualization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for name, content := range tt.files {
-				writeFile(t, filepath.Join(dir, name), content)
-			}
-			paths := Paths{ProcFS: filepath.Join(dir, "proc"), SysFS: filepath.Join(dir, "sys"), RootFS: dir}
+			plantTree(t, dir, tt.files)
+			paths := treePaths(dir)
 			skips := NewSkips(nil)
 			ms := (&systemProbe{paths: paths}).virtualization(attrs{dir: filepath.Join(paths.SysFS, "class", "dmi", "id"), skips: skips}, skips)
 			text := string(exposition(t, collected{p: &systemProbe{}, metrics: ms}))
