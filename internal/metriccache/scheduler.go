@@ -261,12 +261,11 @@ func (s *Scheduler) run(ctx context.Context, j *job) time.Time {
 	case <-ctx.Done():
 		return s.opts.Clock.Now()
 	}
-	defer func() { <-s.sem }()
-
 	name := j.Probe.Name()
 	start := s.opts.Clock.Now()
 	metrics, skipped, err := s.call(ctx, j)
 	elapsed := s.opts.Clock.Now().Sub(start)
+	<-s.sem // storing and OnStore's re-rendering are not probe work
 
 	var next time.Time
 	if err == nil {
