@@ -111,3 +111,14 @@ func (a attrs) RestrictedString(name string) (string, bool) {
 	s := strings.TrimSpace(string(b))
 	return s, s != ""
 }
+
+// readDir lists dir like os.ReadDir. A missing dir has no entries and is not
+// an error (no EDAC on this host, no hwmon in this VM); any other failure is
+// recorded in skips.
+func readDir(dir string, skips *Skips) []os.DirEntry {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		skips.Add(dir, err)
+	}
+	return entries
+}

@@ -2,9 +2,7 @@ package probe
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -268,13 +266,7 @@ func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
 }
 
 func hasHwmonSensors(dir string, skips *Skips) bool {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			skips.Add(dir, err)
-		}
-		return false
-	}
+	entries := readDir(dir, skips)
 	for _, e := range entries {
 		if hwmonAttr.MatchString(e.Name()) {
 			return true

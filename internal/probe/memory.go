@@ -161,13 +161,7 @@ func (p memoryProbe) swapDevices(ctx context.Context, skips *Skips) []prometheus
 // HugePages_* lines, which cover only the default huge page size.
 func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
 	dir := filepath.Join(p.paths.SysFS, "kernel/mm/hugepages")
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			skips.Add(dir, err)
-		}
-		return nil
-	}
+	entries := readDir(dir, skips)
 	type pool struct {
 		name string
 		kb   uint64
@@ -331,13 +325,7 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 // index (mc0, dimm12, hwmon3), ordered by index so that mc10 follows mc9. A
 // missing dir has no entries.
 func indexedEntries(dir, prefix string, skips *Skips) []string {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			skips.Add(dir, err)
-		}
-		return nil
-	}
+	entries := readDir(dir, skips)
 	type indexed struct {
 		name string
 		n    int
