@@ -161,34 +161,12 @@ func (p memoryProbe) swapDevices(ctx context.Context, skips *Skips) []prometheus
 // HugePages_* lines, which cover only the default huge page size.
 func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
 	dir := filepath.Join(p.paths.SysFS, "kernel/mm/hugepages")
-	entries := readDir(dir, skips)
-	type pool struct {
-		name string
-		kb   uint64
-	}
-	var pools []pool
-	for _, e := range entries {
-		s, ok := strings.CutPrefix(e.Name(), "hugepages-")
-		if !ok {
-			continue
-		}
-		s, ok = strings.CutSuffix(s, "kB")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			skips.Add(filepath.Join(dir, e.Name()), err)
-			continue
-		}
-		pools = append(pools, pool{e.Name(), kb})
-	}
-	sort.Slice(pools, func(i, j int) bool { return pools[i].kb < pools[j].kb })
+	pools := numberedEntries(dir, "hugepages-", "kB", skips)
 
 	var ms []prometheus.Metric
 	for _, pl := range pools {
 		a := attrs{dir: filepath.Join(dir, pl.name), skips: skips}
-		size := strconv.FormatUint(pl.kb*1024, 10)
+		size := strconv.FormatUint(pl.n*1024, 10) // the directory names the size in kB
 		for _, f := range []struct {
 			file string
 			desc *prometheus.Desc
@@ -288,28 +266,9 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 	edacMode, _ := a.String("edac_mode")
 	csN := strings.TrimPrefix(csrow, "csrow")
 
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		skips.Add(dir, err)
-		return ms
-	}
-	var channels []int
-	for _, e := range entries {
-		s, ok := strings.CutPrefix(e.Name(), "ch")
-		if !ok {
-			continue
-		}
-		s, ok = strings.CutSuffix(s, "_ce_count")
-		if !ok {
-			continue
-		}
-		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
-			channels = append(channels, n)
-		}
-	}
-	sort.Ints(channels)
+	channels := numberedEntries(dir, "ch", "_ce_count", skips)
 	for _, ch := range channels {
-		chN := strconv.Itoa(ch)
+		chN := strconv.FormatUint(ch.n, 10)
 		dimm := csrow + "_ch" + chN
 		label, _ := a.String("ch" + chN + "_dimm_label")
 		ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMInfo, prometheus.GaugeValue, 1,
@@ -325,29 +284,41 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 // index (mc0, dimm12, hwmon3), ordered by index so that mc10 follows mc9. A
 // missing dir has no entries.
 func indexedEntries(dir, prefix string, skips *Skips) []string {
-	entries := readDir(dir, skips)
-	type indexed struct {
-		name string
-		n    int
-	}
-	var found []indexed
-	for _, e := range entries {
-		s, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || s == "" || strings.TrimLeft(s, "0123456789") != "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			continue
-		}
-		found = append(found, indexed{e.Name(), n})
-	}
-	sort.Slice(found, func(i, j int) bool { return found[i].n < found[j].n })
+	found := numberedEntries(dir, prefix, "", skips)
 	names := make([]string, len(found))
 	for i, f := range found {
 		names[i] = f.name
 	}
 	return names
+}
+
+// numbered is a directory entry whose name carries a number.
+type numbered struct {
+	name string
+	n    uint64
+}
+
+// numberedEntries lists the entries of dir named prefix, a decimal number,
+// suffix (hugepages-2048kB, ch1_ce_count), ordered by that number. Names of
+// any other shape are not what the caller looks for and are passed over.
+func numberedEntries(dir, prefix, suffix string, skips *Skips) []numbered {
+	var found []numbered
+	for _, e := range readDir(dir, skips) {
+		s, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		if s, ok = strings.CutSuffix(s, suffix); !ok || s == "" || strings.TrimLeft(s, "0123456789") != "" {
+			continue
+		}
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			continue
+		}
+		found = append(found, numbered{e.Name(), n})
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].n < found[j].n })
+	return found
 }
 
 // labelValue makes a string read from hardware safe as a label value:
