@@ -8,7 +8,6 @@
 package metriccache
 
 import (
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,18 +170,6 @@ func (c *Cache) Retain(names ...string) {
 	if changed {
 		c.generation.Add(1)
 	}
-}
-
-// Names lists the probes with stored results, sorted.
-func (c *Cache) Names() []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	names := make([]string, 0, len(c.snapshots))
-	for n := range c.snapshots {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Describe implements prometheus.Collector.

@@ -34,16 +34,13 @@ type Probe interface {
 	Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error)
 }
 
-// Paths are the roots below which probes read. They default to the host's own
-// /proc, /sys and /; tests and containers point them elsewhere.
+// Paths are the roots below which probes read: the host's own /proc, /sys
+// and / (config.Default), or a fixture tree or container mounts.
 type Paths struct {
 	ProcFS string
 	SysFS  string
 	RootFS string
 }
-
-// DefaultPaths are the host's own roots.
-var DefaultPaths = Paths{ProcFS: "/proc", SysFS: "/sys", RootFS: "/"}
 
 // Env is what a probe is built from.
 type Env struct {
