@@ -85,8 +85,9 @@ func (h *harness) waitStored() string {
 	}
 }
 
-// value returns the sample of metric name for probe p from the cache.
-func value(t *testing.T, c *Cache, name, p string) (float64, bool) {
+// value returns the sample of metric name for probe p from the cache, and
+// fails the test if there is none: an absent series must not pass for 0.
+func value(t *testing.T, c *Cache, name, p string) float64 {
 	t.Helper()
 	ch := make(chan prometheus.Metric, 100)
 	c.Collect(ch)
@@ -101,11 +102,12 @@ func value(t *testing.T, c *Cache, name, p string) (float64, bool) {
 		}
 		for _, l := range pb.GetLabel() {
 			if l.GetName() == "probe" && l.GetValue() == p {
-				return pb.GetGauge().GetValue(), true
+				return pb.GetGauge().GetValue()
 			}
 		}
 	}
-	return 0, false
+	t.Fatalf("no %s series for probe %q", name, p)
+	return 0
 }
 
 func TestSchedulerCutsHungProbeAtTimeout(t *testing.T) {
@@ -117,11 +119,11 @@ func TestSchedulerCutsHungProbeAtTimeout(t *testing.T) {
 	h.clock.waitTimers(t, 1) // the run's timeout timer
 	h.clock.advance(2 * time.Minute)
 	h.waitStored()
-	if v, _ := value(t, h.cache, "hardware_probe_success", "hung"); v != 0 {
+	if v := value(t, h.cache, "hardware_probe_success", "hung"); v != 0 {
 		t.Errorf("success = %v, want 0", v)
 	}
-	if v, ok := value(t, h.cache, "hardware_probe_duration_seconds", "hung"); v != 120 {
-		t.Errorf("duration = %v (present %v), want 120 (the timeout); now %v", v, ok, h.clock.Now())
+	if v := value(t, h.cache, "hardware_probe_duration_seconds", "hung"); v != 120 {
+		t.Errorf("duration = %v, want 120 (the timeout)", v)
 	}
 }
 
@@ -146,7 +148,7 @@ func TestSchedulerDoesNotStackRunsOnAProbeIgnoringItsContext(t *testing.T) {
 	}
 	h.clock.advance(time.Minute) // timeout: the call is abandoned, still running
 	h.waitStored()
-	if v, _ := value(t, h.cache, "hardware_probe_success", "stuck"); v != 0 {
+	if v := value(t, h.cache, "hardware_probe_success", "stuck"); v != 0 {
 		t.Fatalf("success after timeout = %v, want 0", v)
 	}
 	h.clock.waitTimers(t, 1)
@@ -166,7 +168,7 @@ func TestSchedulerDoesNotStackRunsOnAProbeIgnoringItsContext(t *testing.T) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if v, _ := value(t, h.cache, "hardware_test_value", "stuck"); v != 2 {
+	if v := value(t, h.cache, "hardware_test_value", "stuck"); v != 2 {
 		t.Errorf("value after recovery = %v, want 2 (from the second call)", v)
 	}
 }
@@ -180,13 +182,13 @@ func TestSchedulerRecoversPanic(t *testing.T) {
 	}}
 	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	h.waitStored()
-	if v, ok := value(t, h.cache, "hardware_probe_success", "panicky"); !ok || v != 0 {
-		t.Fatalf("success after panic = %v (present %v), want 0", v, ok)
+	if v := value(t, h.cache, "hardware_probe_success", "panicky"); v != 0 {
+		t.Fatalf("success after panic = %v, want 0", v)
 	}
 	h.clock.waitTimers(t, 1)
 	h.clock.advance(time.Minute)
 	h.waitStored()
-	if v, _ := value(t, h.cache, "hardware_test_value", "panicky"); v != 7 {
+	if v := value(t, h.cache, "hardware_test_value", "panicky"); v != 7 {
 		t.Errorf("value after recovery = %v, want 7", v)
 	}
 }
@@ -200,19 +202,19 @@ func TestSchedulerKeepsLastGoodMetricsOnFailure(t *testing.T) {
 	}}
 	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	h.waitStored()
-	first, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky")
+	first := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky")
 	gen := h.cache.Generation()
 
 	h.clock.waitTimers(t, 1)
 	h.clock.advance(time.Hour)
 	h.waitStored()
-	if v, _ := value(t, h.cache, "hardware_test_value", "flaky"); v != 10 {
+	if v := value(t, h.cache, "hardware_test_value", "flaky"); v != 10 {
 		t.Errorf("value after failure = %v, want the last good 10", v)
 	}
-	if v, _ := value(t, h.cache, "hardware_probe_success", "flaky"); v != 0 {
+	if v := value(t, h.cache, "hardware_probe_success", "flaky"); v != 0 {
 		t.Errorf("success = %v, want 0", v)
 	}
-	if v, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first {
+	if v := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first {
 		t.Errorf("last success moved on failure: %v, want %v", v, first)
 	}
 	if h.cache.Generation() == gen {
@@ -222,10 +224,10 @@ func TestSchedulerKeepsLastGoodMetricsOnFailure(t *testing.T) {
 	h.clock.waitTimers(t, 1)
 	h.clock.advance(time.Minute) // backoff retry, not a full interval
 	h.waitStored()
-	if v, _ := value(t, h.cache, "hardware_test_value", "flaky"); v != 30 {
+	if v := value(t, h.cache, "hardware_test_value", "flaky"); v != 30 {
 		t.Errorf("value after retry = %v, want 30", v)
 	}
-	if v, _ := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first+3600+60 {
+	if v := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky"); v != first+3600+60 {
 		t.Errorf("last success = %v, want %v", v, first+3660)
 	}
 }
@@ -365,7 +367,7 @@ func TestRefreshRunsNowAndCoalesces(t *testing.T) {
 	if got := p.calls.Load(); got != 3 {
 		t.Errorf("probe ran %d times, want 3 (first, scheduled, one shared refresh)", got)
 	}
-	if v, _ := value(t, h.cache, "hardware_test_value", "p"); v != 3 {
+	if v := value(t, h.cache, "hardware_test_value", "p"); v != 3 {
 		t.Errorf("value after refresh = %v, want 3", v)
 	}
 	if err := h.sched.Refresh(ctx, "nonexistent"); err == nil {
