@@ -31,8 +31,12 @@ run: build
 
 # Run on the bundled fixture tree of a 2-socket server: the full output on
 # a laptop or VM. Then: curl localhost:9816/metrics
+# The tree is unpacked first because fixture names spell ":" as "%3A" (Go
+# module zips refuse colons; see internal/fixture).
+DEMO_TREE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-demo
 demo: build
-	./$(BIN) --path.procfs=$(FIXTURE)/proc --path.sysfs=$(FIXTURE)/sys --path.rootfs=$(FIXTURE)/root $(ARGS)
+	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(DEMO_TREE)
+	./$(BIN) --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
 
 # One probe round printed to stdout.
 once: build

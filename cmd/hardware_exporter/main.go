@@ -147,21 +147,36 @@ func loadConfig(f *flags) (*config.Config, error) {
 
 // probes builds every probe this build has, and the jobs for the enabled
 // ones. All are returned so the metric cache can describe every
-// descriptor once, enabled or not.
+// descriptor once, enabled or not. A probe whose source is missing from the
+// host (probe.Conditional) is left off with one log line, unless the config
+// enabled it explicitly: then it runs and fails, and says why.
 func probes(cfg *config.Config, logger *slog.Logger) (all []probe.Probe, jobs []metriccache.Job, err error) {
-	env := probe.Env{
-		Paths:  probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS},
-		Logger: logger,
-	}
+	paths := probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS}
 	for _, n := range probe.Names() {
-		p, err := probe.New(n, env)
+		r := cfg.Probe(n)
+		p, err := probe.New(n, probe.Env{
+			Paths:  paths,
+			Logger: logger,
+			Options: probe.Options{
+				Command: r.Command, Include: r.Include, Exclude: r.Exclude,
+				DeviceTimeout: r.DeviceTimeout, Directory: r.Directory,
+			},
+		})
 		if err != nil {
 			return nil, nil, err
 		}
 		all = append(all, p)
-		if r := cfg.Probe(n); r.Enabled {
-			jobs = append(jobs, metriccache.Job{Probe: p, Interval: r.Interval, Timeout: r.Timeout})
+		if !r.Enabled {
+			continue
 		}
+		if c, ok := p.(probe.Conditional); ok && !r.Explicit {
+			if why := c.Available(); why != nil {
+				logger.Info("probe off: its source is missing on this host; set enabled: true to run it anyway",
+					"probe", n, "reason", why)
+				continue
+			}
+		}
+		jobs = append(jobs, metriccache.Job{Probe: p, Interval: r.Interval, Timeout: r.Timeout})
 	}
 	return all, jobs, nil
 }

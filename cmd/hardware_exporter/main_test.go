@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -14,14 +15,34 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 )
 
-const fixture = "../../internal/probe/testdata/server"
+// fixtureFlags point the daemon at the probes' fixture server, materialized
+// by TestMain with real colons in its names (see package fixture).
+var fixtureFlags []string
 
-var fixtureFlags = []string{
-	"--path.procfs=" + fixture + "/proc",
-	"--path.sysfs=" + fixture + "/sys",
-	"--path.rootfs=" + fixture + "/root",
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "daemon-fixture-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	root := filepath.Join(dir, "server")
+	if err := fixture.Materialize("../../internal/probe/testdata/server", root); err != nil {
+		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	fixtureFlags = []string{
+		"--path.procfs=" + root + "/proc",
+		"--path.sysfs=" + root + "/sys",
+		"--path.rootfs=" + root + "/root",
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func runCmd(args ...string) (code int, stdout, stderr string) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -78,30 +79,67 @@ type ProbeDefaults struct {
 
 // Probe is one probe's settings. Zero values inherit from the defaults.
 type Probe struct {
-	Enabled  *bool    `yaml:"enabled"`
-	Interval Duration `yaml:"interval"`
-	Timeout  Duration `yaml:"timeout"`
+	Enabled  *bool    `yaml:"enabled,omitempty"`
+	Interval Duration `yaml:"interval,omitempty"`
+	Timeout  Duration `yaml:"timeout,omitempty"`
 	// Command is the absolute path of the tool a tool probe runs
 	// (smartctl, ipmitool, nvidia-smi).
-	Command string `yaml:"command"`
+	Command string `yaml:"command,omitempty"`
+	// Include and Exclude are regular expressions on device paths
+	// ("/dev/sda", "/dev/nvme0"): the smart probe reads a device if
+	// Include is empty or matches and Exclude is empty or does not.
+	Include string `yaml:"include,omitempty"`
+	Exclude string `yaml:"exclude,omitempty"`
+	// DeviceTimeout bounds one device's smartctl run.
+	DeviceTimeout Duration `yaml:"device_timeout,omitempty"`
+	// Directory is where the textfile probe reads *.prom files.
+	Directory string `yaml:"directory,omitempty"`
+}
+
+// optionKeys says which probes accept the keys beyond enabled, interval and
+// timeout; validate rejects them elsewhere, so a key put under the wrong
+// probe is not silently ignored.
+var optionKeys = map[string][]string{
+	"command":        {"smart", "ipmi", "gpu"},
+	"include":        {"smart"},
+	"exclude":        {"smart"},
+	"device_timeout": {"smart"},
+	"directory":      {"textfile"},
 }
 
 // Resolved is a probe's effective settings.
 type Resolved struct {
-	Enabled  bool
-	Interval time.Duration
-	Timeout  time.Duration
-	Command  string
+	Enabled bool
+	// Explicit is set when the config file itself says enabled: true. A
+	// probe whose source is missing (a tool not installed) is left off
+	// quietly unless it was enabled explicitly.
+	Explicit         bool
+	Interval         time.Duration
+	Timeout          time.Duration
+	Command          string
+	Include, Exclude *regexp.Regexp // nil: no filter
+	DeviceTimeout    time.Duration
+	Directory        string
 }
 
 // Probe returns the effective settings of the named probe.
 func (c *Config) Probe(name string) Resolved {
 	p := c.Probes.ByName[name]
 	r := Resolved{
-		Enabled:  p.Enabled == nil || *p.Enabled,
-		Interval: time.Duration(p.Interval),
-		Timeout:  time.Duration(p.Timeout),
-		Command:  p.Command,
+		Enabled:       p.Enabled == nil || *p.Enabled,
+		Explicit:      p.Enabled != nil && *p.Enabled,
+		Interval:      time.Duration(p.Interval),
+		Timeout:       time.Duration(p.Timeout),
+		Command:       p.Command,
+		DeviceTimeout: time.Duration(p.DeviceTimeout),
+		Directory:     p.Directory,
+	}
+	// Validated when the config was parsed, so these compile.
+	if p.Include != "" {
+		r.Include = regexp.MustCompile(p.Include)
+	}
+	if p.Exclude != "" {
+		r.Exclude = regexp.MustCompile(p.Exclude)
 	}
 	if r.Interval == 0 {
 		r.Interval = time.Duration(c.Probes.Defaults.Interval)
@@ -123,8 +161,23 @@ func Default() *Config {
 		Probes: Probes{
 			Defaults: ProbeDefaults{Interval: Duration(6 * time.Hour), Timeout: Duration(time.Minute)},
 			ByName: map[string]Probe{
-				// Sensors move; inventory does not.
-				"hwmon": {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				// Sensors and link or array state move; inventory does not.
+				"hwmon":   {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				"thermal": {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				"network": {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				"power":   {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				"mdraid":  {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second)},
+				// smartctl takes ~1.6s a disk; a hung one is killed after
+				// device_timeout and the other disks still reported.
+				"smart": {Timeout: Duration(2 * time.Minute), Command: "/usr/sbin/smartctl",
+					DeviceTimeout: Duration(30 * time.Second)},
+				// A BMC answers in 10-50s: read it every 5m, not every minute.
+				"ipmi": {Interval: Duration(5 * time.Minute), Timeout: Duration(2 * time.Minute),
+					Command: "/usr/bin/ipmitool"},
+				"gpu": {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second),
+					Command: "/usr/bin/nvidia-smi"},
+				"textfile": {Interval: Duration(time.Minute), Timeout: Duration(30 * time.Second),
+					Directory: "/var/lib/hardware_exporter/textfile"},
 			},
 		},
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,7 @@ func TestExampleConfigMatchesDefaults(t *testing.T) {
 		t.Errorf("example differs from defaults:\n got %+v\nwant %+v", c, d)
 	}
 	for _, name := range ProbeNames {
-		if c.Probe(name) != d.Probe(name) {
+		if !sameResolved(c.Probe(name), d.Probe(name)) {
 			t.Errorf("probe %s: example %+v, defaults %+v", name, c.Probe(name), d.Probe(name))
 		}
 	}
@@ -71,9 +72,6 @@ func TestExampleConfigMatchesDefaults(t *testing.T) {
 	}
 	inFile := keyLines(doc.Content[0])
 	for key := range keyLines(def.Content[0]) {
-		if strings.HasSuffix(key, ".command") || strings.HasSuffix(key, ".enabled") && strings.Count(key, ".") == 2 {
-			continue // per-probe keys are shown where they apply
-		}
 		if _, ok := inFile[key]; !ok {
 			t.Errorf("example config does not show key %s", key)
 		}
@@ -109,6 +107,37 @@ probes:
 	}
 }
 
+func TestToolProbeSettings(t *testing.T) {
+	c, err := Parse([]byte(`
+probes:
+  smart:
+    enabled: true
+    include: "^/dev/nvme"
+    exclude: "n2$"
+  ipmi:
+    command: /opt/ipmitool/bin/ipmitool
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Probe("smart")
+	if !s.Enabled || !s.Explicit {
+		t.Errorf("smart = %+v, want explicitly enabled", s)
+	}
+	if !s.Include.MatchString("/dev/nvme0") || s.Include.MatchString("/dev/sda") || !s.Exclude.MatchString("/dev/nvme2n2") {
+		t.Errorf("smart filters include=%v exclude=%v", s.Include, s.Exclude)
+	}
+	if s.Command != "/usr/sbin/smartctl" || s.Timeout != 2*time.Minute || s.DeviceTimeout != 30*time.Second {
+		t.Errorf("smart lost its built-in defaults: %+v", s)
+	}
+	if i := c.Probe("ipmi"); i.Explicit || !i.Enabled || i.Command != "/opt/ipmitool/bin/ipmitool" || i.Interval != 5*time.Minute {
+		t.Errorf("ipmi = %+v, want enabled by default (not explicitly), the new command and the 5m default", i)
+	}
+	if g := c.Probe("gpu"); g.Include != nil || g.Exclude != nil {
+		t.Errorf("gpu has device filters: %+v", g)
+	}
+}
+
 func TestErrorsNameKeyAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
@@ -124,6 +153,11 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"zero concurrency", "\nscheduler:\n  max_concurrent: 0\n", []string{"line 3", "scheduler.max_concurrent"}},
 		{"zero probe interval", "probes:\n  cpu:\n    interval: 0s\n", []string{"line 3", "probes.cpu.interval", "must be positive"}},
 		{"relative command", "probes:\n  smart:\n    command: smartctl\n", []string{"line 3", "probes.smart.command", "absolute path"}},
+		{"key under the wrong probe", "probes:\n  hwmon:\n    include: sda\n", []string{"line 3", "probes.hwmon.include", "applies only to smart"}},
+		{"command for a sysfs probe", "probes:\n  pci:\n    command: /usr/bin/lspci\n", []string{"line 3", "probes.pci.command", "applies only to smart, ipmi, gpu"}},
+		{"bad regexp", "probes:\n  smart:\n    exclude: \"(sd\"\n", []string{"line 3", "probes.smart.exclude", "invalid regular expression"}},
+		{"relative directory", "probes:\n  textfile:\n    directory: prom\n", []string{"line 3", "probes.textfile.directory", "absolute path"}},
+		{"zero device timeout", "probes:\n  smart:\n    device_timeout: 0s\n", []string{"line 3", "probes.smart.device_timeout", "must be positive"}},
 		{"wrong type", "cache:\n  max_entries: lots\n", []string{"line 2", "lots"}},
 		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2", "paths.sysfs", "must not be empty"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
@@ -166,4 +200,19 @@ func TestDurationRoundTrip(t *testing.T) {
 			t.Errorf("format(parse(%q)) = %q", s, got)
 		}
 	}
+}
+
+// sameResolved compares settings, regular expressions by their source.
+func sameResolved(a, b Resolved) bool {
+	src := func(re *regexp.Regexp) string {
+		if re == nil {
+			return ""
+		}
+		return re.String()
+	}
+	if src(a.Include) != src(b.Include) || src(a.Exclude) != src(b.Exclude) {
+		return false
+	}
+	a.Include, a.Exclude, b.Include, b.Exclude = nil, nil, nil, nil
+	return a == b
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,8 +99,24 @@ func (c *Config) validate(lines map[string]int) error {
 		if _, set := lines[prefix+"timeout"]; set && p.Timeout <= 0 {
 			bad(prefix+"timeout", "must be positive, got %s", p.Timeout)
 		}
+		for key, probes := range optionKeys {
+			if _, set := lines[prefix+key]; set && !slices.Contains(probes, name) {
+				bad(prefix+key, "applies only to %s", strings.Join(probes, ", "))
+			}
+		}
 		if p.Command != "" && !filepath.IsAbs(p.Command) {
 			bad(prefix+"command", "must be an absolute path, got %q", p.Command)
+		}
+		if p.Directory != "" && !filepath.IsAbs(p.Directory) {
+			bad(prefix+"directory", "must be an absolute path, got %q", p.Directory)
+		}
+		for _, re := range []struct{ key, expr string }{{"include", p.Include}, {"exclude", p.Exclude}} {
+			if _, err := regexp.Compile(re.expr); err != nil {
+				bad(prefix+re.key, "invalid regular expression: %v", err)
+			}
+		}
+		if _, set := lines[prefix+"device_timeout"]; set && p.DeviceTimeout <= 0 {
+			bad(prefix+"device_timeout", "must be positive, got %s", p.DeviceTimeout)
 		}
 	}
 	if len(errs) > 0 {

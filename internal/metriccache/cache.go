@@ -8,11 +8,16 @@
 package metriccache
 
 import (
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
@@ -30,6 +35,12 @@ var (
 	readErrorsDesc = prometheus.NewDesc("hardware_probe_read_errors",
 		"Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only.",
 		[]string{"probe"}, nil)
+	intervalDesc = prometheus.NewDesc("hardware_probe_interval_seconds",
+		"How often the probe is scheduled to run. Alert when time() - hardware_probe_last_success_timestamp_seconds exceeds twice this.",
+		[]string{"probe"}, nil)
+	inventoryChangeDesc = prometheus.NewDesc("hardware_inventory_last_change_timestamp_seconds",
+		"When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then.",
+		[]string{"probe"}, nil)
 )
 
 // Result is the outcome of one probe run.
@@ -38,8 +49,9 @@ type Result struct {
 	Err      error
 	Start    time.Time
 	Duration time.Duration
-	Skipped  int       // inputs the run skipped (probe.Skips)
-	Expires  time.Time // when the stored metrics are due for a refresh
+	Skipped  int           // inputs the run skipped (probe.Skips)
+	Expires  time.Time     // when the stored metrics are due for a refresh
+	Interval time.Duration // the probe's schedule; 0 if it has none (--once)
 }
 
 // snapshot is what the cache holds for one probe. It is immutable once
@@ -52,6 +64,9 @@ type snapshot struct {
 	expires     time.Time
 	ran         bool
 	err         error // of the last run
+
+	inventory       uint64    // fingerprint of the last good run's inventory series
+	inventoryChange time.Time // zero if the probe reported no inventory
 }
 
 // Cache is a prometheus.Collector that replays stored probe results. The zero
@@ -86,13 +101,61 @@ func (c *Cache) Store(name string, r Result) {
 	if r.Err == nil {
 		s.metrics = r.Metrics
 		s.lastSuccess = r.Start
+		s.inventory, s.inventoryChange = inventoryFingerprint(r.Metrics), r.Start
+		if s.inventory == 0 {
+			s.inventoryChange = time.Time{}
+		} else if prev != nil && !prev.inventoryChange.IsZero() && prev.inventory == s.inventory {
+			s.inventoryChange = prev.inventoryChange
+		}
 	} else if prev != nil {
 		s.metrics = prev.metrics
 		s.lastSuccess = prev.lastSuccess
+		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}
 	s.status = statusMetrics(name, r, s.lastSuccess)
+	if r.Interval > 0 {
+		s.status = append(s.status, prometheus.MustNewConstMetric(intervalDesc, prometheus.GaugeValue, r.Interval.Seconds(), name))
+	}
+	if !s.inventoryChange.IsZero() {
+		s.status = append(s.status, prometheus.MustNewConstMetric(inventoryChangeDesc, prometheus.GaugeValue,
+			float64(s.inventoryChange.UnixNano())/1e9, name))
+	}
 	c.snapshots[name] = s
 	c.generation.Add(1)
+}
+
+// inventoryFingerprint hashes the series of ms whose descriptors are marked
+// as inventory (probe.IsInventory), values included, in an order that does
+// not depend on the order the probe returned them in. It is 0 when there
+// are none. This runs once per stored result, never on a scrape.
+func inventoryFingerprint(ms []prometheus.Metric) uint64 {
+	var lines []string
+	for _, m := range ms {
+		if !probe.IsInventory(m.Desc()) {
+			continue
+		}
+		var d dto.Metric
+		if err := m.Write(&d); err != nil {
+			continue
+		}
+		var b strings.Builder
+		b.WriteString(m.Desc().String())
+		for _, l := range d.GetLabel() {
+			fmt.Fprintf(&b, "\xff%s=%s", l.GetName(), l.GetValue())
+		}
+		fmt.Fprintf(&b, "\xff%v%v%v", d.GetGauge().GetValue(), d.GetCounter().GetValue(), d.GetUntyped().GetValue())
+		lines = append(lines, b.String())
+	}
+	if len(lines) == 0 {
+		return 0
+	}
+	sort.Strings(lines)
+	h := fnv.New64a()
+	for _, l := range lines {
+		h.Write([]byte(l))
+		h.Write([]byte{0})
+	}
+	return h.Sum64() | 1 // never 0, which means "no inventory"
 }
 
 func statusMetrics(name string, r Result, lastSuccess time.Time) []prometheus.Metric {
@@ -178,6 +241,8 @@ func (c *Cache) Describe(ch chan<- *prometheus.Desc) {
 	ch <- durationDesc
 	ch <- lastSuccessDesc
 	ch <- readErrorsDesc
+	ch <- intervalDesc
+	ch <- inventoryChangeDesc
 	for _, p := range c.describe {
 		p.Describe(ch)
 	}

@@ -287,6 +287,7 @@ func (s *Scheduler) run(ctx context.Context, j *job) time.Time {
 		return next
 	}
 	s.cache.Store(name, Result{
+		Interval: j.Interval,
 		Metrics: metrics, Err: err, Start: start, Duration: elapsed,
 		Skipped: skipped, Expires: next,
 	})

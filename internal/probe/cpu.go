@@ -33,15 +33,15 @@ import (
 // later.
 
 var (
-	cpuInfoDesc = newDesc("cpu", "info",
+	cpuInfoDesc = Inventory(newDesc("cpu", "info",
 		"Processor model of a package (socket), from /proc/cpuinfo.",
-		"package", "vendor", "model_name", "family", "model", "stepping", "microcode")
-	cpuSockets = newDesc("cpu", "sockets",
-		"Number of processor packages (sockets) with an online thread.")
-	cpuCores = newDesc("cpu", "cores",
-		"Number of physical cores with an online thread: distinct (physical id, core id) pairs.")
-	cpuThreads = newDesc("cpu", "threads",
-		"Number of online hardware threads (logical CPUs).")
+		"package", "vendor", "model_name", "family", "model", "stepping", "microcode"))
+	cpuSockets = Inventory(newDesc("cpu", "sockets",
+		"Number of processor packages (sockets) with an online thread."))
+	cpuCores = Inventory(newDesc("cpu", "cores",
+		"Number of physical cores with an online thread: distinct (physical id, core id) pairs."))
+	cpuThreads = Inventory(newDesc("cpu", "threads",
+		"Number of online hardware threads (logical CPUs)."))
 	cpuFrequencyMin = newDesc("cpu", "frequency_min_hertz",
 		"Lowest frequency the processor can run at (cpufreq cpuinfo_min_freq), for the threads in cpus.",
 		"package", "cpus")

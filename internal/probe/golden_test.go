@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,19 +12,49 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 )
 
 // update rewrites golden files from the probes' current output. Read the diff
 // before committing it: a golden file is only as good as its review.
 var update = flag.Bool("update", false, "rewrite testdata/*.golden files")
 
-// fixturePaths points every root at the shared fixture tree of a real-shaped
-// server (testdata/server).
-var fixturePaths = Paths{
-	ProcFS: "testdata/server/proc",
-	SysFS:  "testdata/server/sys",
-	RootFS: "testdata/server/root",
+// fixtureRoot is testdata/server, materialized by TestMain with real
+// colons in its names (see package fixture), and fixturePaths point every
+// root into it: the shared fixture tree of a real-shaped server.
+var (
+	fixtureRoot  string
+	fixturePaths Paths
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "probe-fixture-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fixtureRoot = filepath.Join(dir, "server")
+	if err := fixture.Materialize(filepath.Join("testdata", "server"), fixtureRoot); err != nil {
+		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	fixturePaths = Paths{
+		ProcFS: filepath.Join(fixtureRoot, "proc"),
+		SysFS:  filepath.Join(fixtureRoot, "sys"),
+		RootFS: filepath.Join(fixtureRoot, "root"),
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// fixtureOptions are the Options each probe runs with in tests that use the
+// fixture tree: tool probes point Command at a fake tool that prints
+// captured output. Probe test files fill it from init.
+var fixtureOptions = map[string]Options{}
 
 // collected adapts one probe run to a prometheus.Collector, so tests can use
 // a pedantic registry and testutil on it.
@@ -42,7 +73,7 @@ func (c collected) Collect(ch chan<- prometheus.Metric) {
 // runProbe builds the probe called name on paths and runs it once.
 func runProbe(t *testing.T, name string, paths Paths) (collected, *Skips) {
 	t.Helper()
-	p, err := New(name, Env{Paths: paths})
+	p, err := New(name, Env{Paths: paths, Options: fixtureOptions[name]})
 	if err != nil {
 		t.Fatal(err)
 	}

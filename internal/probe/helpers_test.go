@@ -66,7 +66,7 @@ func copyServerFixture(t *testing.T) Paths {
 	t.Helper()
 	dir := t.TempDir()
 	for _, part := range serverFixtureParts {
-		src, dst := filepath.Join("testdata", "server", part), filepath.Join(dir, part)
+		src, dst := filepath.Join(fixtureRoot, part), filepath.Join(dir, part)
 		fi, err := os.Stat(src)
 		if err != nil {
 			t.Fatal(err)

@@ -32,10 +32,10 @@ var (
 	memoryHugepagesSurplus = newDesc("memory", "hugepages_surplus_pages",
 		"Huge pages of this size allocated beyond the persistent pool by overcommit (surplus_hugepages).", "size_bytes")
 
-	memoryEDACControllerInfo = newDesc("memory", "edac_controller_info",
-		"EDAC memory controller, value 1; name is the driver's mc_name.", "controller", "name")
-	memoryEDACControllerSize = newDesc("memory", "edac_controller_size_bytes",
-		"Memory behind the EDAC memory controller (size_mb).", "controller")
+	memoryEDACControllerInfo = Inventory(newDesc("memory", "edac_controller_info",
+		"EDAC memory controller, value 1; name is the driver's mc_name.", "controller", "name"))
+	memoryEDACControllerSize = Inventory(newDesc("memory", "edac_controller_size_bytes",
+		"Memory behind the EDAC memory controller (size_mb).", "controller"))
 	memoryEDACCorrectable = newDesc("memory", "edac_correctable_errors_total",
 		"Correctable memory errors the controller reported since boot or its last counter reset (ce_count).", "controller")
 	memoryEDACUncorrectable = newDesc("memory", "edac_uncorrectable_errors_total",
@@ -49,11 +49,11 @@ var (
 	memoryEDACCsrowUncorrectable = newDesc("memory", "edac_csrow_uncorrectable_errors_total",
 		"Uncorrectable memory errors on a chip-select row (csrowN/ue_count), exported only by kernels without per-DIMM EDAC directories.", "controller", "csrow")
 
-	memoryDIMMInfo = newDesc("memory", "dimm_info",
+	memoryDIMMInfo = Inventory(newDesc("memory", "dimm_info",
 		"DIMM as EDAC sees it, value 1; label is the silkscreen name firmware or the driver gives the slot.",
-		"controller", "dimm", "label", "location", "mem_type", "dev_type", "edac_mode")
-	memoryDIMMSize = newDesc("memory", "dimm_size_bytes",
-		"Size of the DIMM as EDAC sees it.", "controller", "dimm")
+		"controller", "dimm", "label", "location", "mem_type", "dev_type", "edac_mode"))
+	memoryDIMMSize = Inventory(newDesc("memory", "dimm_size_bytes",
+		"Size of the DIMM as EDAC sees it.", "controller", "dimm"))
 	memoryDIMMCorrectable = newDesc("memory", "dimm_correctable_errors_total",
 		"Correctable memory errors attributed to the DIMM since boot or the controller's last counter reset.", "controller", "dimm")
 	memoryDIMMUncorrectable = newDesc("memory", "dimm_uncorrectable_errors_total",

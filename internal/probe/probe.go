@@ -11,8 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"sort"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,9 +46,51 @@ type Paths struct {
 
 // Env is what a probe is built from.
 type Env struct {
-	Paths  Paths
-	Logger *slog.Logger
+	Paths   Paths
+	Options Options
+	Logger  *slog.Logger
 }
+
+// Options are the settings from the probe's own config section that only
+// some probes use. The zero value means "built-in default" for each field.
+type Options struct {
+	// Command is the absolute path of the tool a tool probe runs
+	// (smartctl, ipmitool, nvidia-smi).
+	Command string
+	// Include and Exclude select devices by path (smart): a device is read
+	// if Include is nil or matches, and Exclude is nil or does not.
+	Include, Exclude *regexp.Regexp
+	// DeviceTimeout bounds the work on one device within a run (smart).
+	DeviceTimeout time.Duration
+	// Directory is where the textfile probe reads *.prom files.
+	Directory string
+}
+
+// Conditional is implemented by probes whose source may be missing from a
+// host altogether: a tool that is not installed, a directory that does not
+// exist. The daemon leaves such a probe off, with one log line, when
+// Available reports why it cannot run and the config did not enable it
+// explicitly; enabled explicitly, it runs and fails with that error, so
+// hardware_probe_success says 0.
+type Conditional interface {
+	Available() error
+}
+
+// inventoryDescs are the descriptors whose series describe what the host
+// is made of (models, serials, firmware, sizes) rather than how it is.
+var inventoryDescs = map[*prometheus.Desc]bool{}
+
+// Inventory marks d as inventory: when the set of its series or their
+// values differ from one run of the probe to the next, the metric cache
+// moves hardware_inventory_last_change_timestamp_seconds. Use it only in
+// package-level declarations.
+func Inventory(d *prometheus.Desc) *prometheus.Desc {
+	inventoryDescs[d] = true
+	return d
+}
+
+// IsInventory reports whether d was declared as inventory.
+func IsInventory(d *prometheus.Desc) bool { return inventoryDescs[d] }
 
 // logger returns the environment's logger, or one that discards.
 func (e Env) logger() *slog.Logger {

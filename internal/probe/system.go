@@ -43,12 +43,12 @@ var (
 		"board_asset_tag", "chassis_asset_tag",
 	}
 
-	systemDMIInfo = newDesc("system", "dmi_info",
+	systemDMIInfo = Inventory(newDesc("system", "dmi_info",
 		"Machine identity as the firmware states it in DMI (SMBIOS), verbatim; chassis_type_name is the SMBIOS name of the numeric chassis_type.",
-		append(append([]string{}, dmiStrings...), "chassis_type_name")...)
-	systemSerialInfo = newDesc("system", "serial_info",
+		append(append([]string{}, dmiStrings...), "chassis_type_name")...))
+	systemSerialInfo = Inventory(newDesc("system", "serial_info",
 		"Serial numbers, UUID and asset tags from DMI. Absent when none is readable: the kernel lets only root read them.",
-		dmiSerials...)
+		dmiSerials...))
 	systemOSInfo = newDesc("system", "os_info",
 		"Operating system as named by os-release(5) below the root filesystem.",
 		"id", "id_like", "name", "pretty_name", "version", "version_id", "version_codename")
