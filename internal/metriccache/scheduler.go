@@ -288,7 +288,7 @@ func (s *Scheduler) run(ctx context.Context, j *job) time.Time {
 	}
 	s.cache.Store(name, Result{
 		Interval: j.Interval,
-		Metrics: metrics, Err: err, Start: start, Duration: elapsed,
+		Metrics:  metrics, Err: err, Start: start, Duration: elapsed,
 		Skipped: skipped, Expires: next,
 	})
 	if s.opts.OnStore != nil {
