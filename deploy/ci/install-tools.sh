@@ -1,0 +1,53 @@
+#!/bin/sh
+# Installs the tools the deploy checks and the end-to-end test need:
+# prometheus and promtool (Debian's "prometheus" package) and amtool
+# ("prometheus-alertmanager"). Idempotent: it calls apt-get only when a tool
+# is missing, so a second run is a no-op and needs no network or root.
+# Used by `make tools`; CI runs it on a fresh Debian machine.
+set -eu
+
+missing=""
+command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
+command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+
+if [ -z "$missing" ]; then
+	echo "tools: prometheus, promtool and amtool present"
+	exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+	echo "tools: missing packages:$missing, and no apt-get here; install them by hand" >&2
+	exit 1
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+		echo "tools: missing packages:$missing; run as root or install sudo" >&2
+		exit 1
+	fi
+fi
+
+echo "tools: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# --no-install-recommends: the packages recommend node-exporter and friends,
+# which we do not want running on a build machine. policy-rc.d keeps the
+# packages' own services from starting (we start Prometheus ourselves, on
+# free ports, in the end-to-end test).
+policy=/usr/sbin/policy-rc.d
+created_policy=""
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+	$sudo chmod 0755 "$policy"
+	created_policy=1
+fi
+status=0
+$sudo apt-get install -y -q --no-install-recommends $missing || status=$?
+if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
+[ "$status" -eq 0 ] || exit "$status"
+
+for t in prometheus promtool amtool; do
+	command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
+done
+echo "tools: $(promtool --version 2>&1 | head -1); $(amtool --version 2>&1 | head -1)"
