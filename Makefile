@@ -3,9 +3,16 @@
 # the Go module proxy at pinned versions.
 
 GO          ?= go
-BIN         := hardware_exporter
+BIN         ?= ./hardware_exporter
 PREFIX      ?= /usr/local
 DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/hardware_exporter
+DOCDIR      ?= $(PREFIX)/share/doc/hardware_exporter
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(SYSCONFDIR)/systemd/system
+SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
+UDEVDIR     ?= $(SYSCONFDIR)/udev/rules.d
 ARGS        ?=
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -17,7 +24,7 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean
+.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e
 
 all: lint test build
 
@@ -27,7 +34,7 @@ build:
 # Run on this host with built-in defaults (add ARGS='--config.file=...').
 # Some series (DMI serials, SMBIOS) need root; without it they are absent.
 run: build
-	./$(BIN) $(ARGS)
+	$(BIN) $(ARGS)
 
 # Run on the bundled fixture tree of a 2-socket server: the full output on
 # a laptop or VM. Then: curl localhost:9816/metrics
@@ -36,15 +43,42 @@ run: build
 DEMO_TREE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-demo
 demo: build
 	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(DEMO_TREE)
-	./$(BIN) --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
+	$(BIN) --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
 
 # One probe round printed to stdout.
 once: build
-	./$(BIN) --once $(ARGS)
+	$(BIN) --once $(ARGS)
 
 # The whole suite, with the race detector: every goroutine has an owner.
-test:
+# The deploy tests check the rules and the dashboard with promtool, so the
+# tools come first (a no-op once installed).
+test: tools
 	$(GO) test -race -count=1 ./...
+
+# prometheus, promtool and amtool from Debian's packages, when missing.
+tools:
+	@sh deploy/ci/install-tools.sh
+
+# The deployment files through the tools that load them in production.
+FIXTURE_TREE ?= $(or $(TMPDIR),/tmp)/hardware_exporter-check-deploy
+check-deploy: tools build
+	promtool check rules deploy/prometheus/rules/*.yml
+	promtool test rules deploy/prometheus/tests/*.yml
+	promtool check config deploy/prometheus/prometheus.yml
+	amtool check-config deploy/alertmanager/alertmanager.yml
+	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(FIXTURE_TREE)
+	$(BIN) --once --log.level=error --path.procfs=$(FIXTURE_TREE)/proc --path.sysfs=$(FIXTURE_TREE)/sys \
+		--path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
+	promtool check metrics < $(FIXTURE_TREE).prom
+	rm -rf $(FIXTURE_TREE) $(FIXTURE_TREE).prom
+	@if command -v systemd-analyze >/dev/null; then \
+		$(GO) test -count=1 -run 'TestSystemd' ./deploy/; \
+	else echo "systemd-analyze not installed: unit checked by directives only"; $(GO) test -count=1 -run TestSystemdUnit ./deploy/; fi
+
+# End to end: the exporter on the fixture host, scraped by a real Prometheus
+# that loads the repository's rules (internal/e2e).
+e2e: tools
+	$(GO) test -tags e2e -count=1 -v -timeout 5m ./internal/e2e/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -56,10 +90,36 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
+# Binary, config (kept if it exists), systemd unit (its paths follow PREFIX),
+# sysusers.d user, udev rule for /dev/ipmi0, and under $(DATADIR) the opt-in
+# NVMe drop-in, Prometheus rules and config, Alertmanager example and the
+# Grafana dashboard. Then, on the host:
+#   systemd-sysusers && udevadm control --reload && udevadm trigger
+#   systemctl daemon-reload && systemctl enable --now hardware_exporter
 install: build
-	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/$(BIN)
-	install -D -m 0644 configs/hardware_exporter.yml $(DESTDIR)/etc/hardware_exporter/hardware_exporter.yml
-	install -D -m 0644 deploy/systemd/hardware_exporter.service $(DESTDIR)/etc/systemd/system/hardware_exporter.service
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hardware_exporter
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml ]; then \
+		echo "keeping $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml"; \
+	else install -D -m 0644 configs/hardware_exporter.yml $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml; fi
+	install -d $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/hardware_exporter|$(BINDIR)/hardware_exporter|' \
+	    -e 's|/usr/local/share/doc/hardware_exporter|$(DOCDIR)|' \
+	    -e 's|/etc/hardware_exporter/|$(SYSCONFDIR)/hardware_exporter/|' \
+		deploy/systemd/hardware_exporter.service > $(DESTDIR)$(UNITDIR)/hardware_exporter.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hardware_exporter.service
+	install -D -m 0644 deploy/sysusers/hardware_exporter.conf $(DESTDIR)$(SYSUSERSDIR)/hardware_exporter.conf
+	install -D -m 0644 deploy/udev/60-hardware_exporter.rules $(DESTDIR)$(UDEVDIR)/60-hardware_exporter.rules
+	install -D -m 0644 deploy/systemd/hardware_exporter.service.d/nvme-smart.conf \
+		$(DESTDIR)$(DATADIR)/systemd/hardware_exporter.service.d/nvme-smart.conf
+	install -d $(DESTDIR)$(DATADIR)/prometheus/rules $(DESTDIR)$(DATADIR)/prometheus/targets \
+		$(DESTDIR)$(DATADIR)/alertmanager $(DESTDIR)$(DATADIR)/grafana $(DESTDIR)$(DOCDIR)
+	install -m 0644 deploy/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 0644 deploy/prometheus/rules/*.yml $(DESTDIR)$(DATADIR)/prometheus/rules/
+	install -m 0644 deploy/prometheus/targets/*.yml $(DESTDIR)$(DATADIR)/prometheus/targets/
+	install -m 0644 deploy/alertmanager/alertmanager.yml $(DESTDIR)$(DATADIR)/alertmanager/
+	install -m 0644 deploy/grafana/hardware_exporter.json $(DESTDIR)$(DATADIR)/grafana/
+	install -m 0644 README.md docs/runbook.md docs/metrics.md $(DESTDIR)$(DOCDIR)/
+	@[ -n "$(DESTDIR)" ] || echo "next: systemd-sysusers && udevadm control --reload && udevadm trigger --subsystem-match=ipmi && systemctl daemon-reload && systemctl enable --now hardware_exporter"
 
 clean:
 	rm -f $(BIN)

@@ -1,0 +1,153 @@
+package deploy
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// unitDirectives parses a systemd unit or drop-in: section -> key -> values
+// (a key may repeat).
+func unitDirectives(t *testing.T, path string) map[string]map[string][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	units := map[string]map[string][]string{}
+	section := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = line[1 : len(line)-1]
+			units[section] = map[string][]string{}
+		default:
+			k, v, ok := strings.Cut(line, "=")
+			if !ok || section == "" {
+				t.Fatalf("%s:%d: not a directive: %q", path, n, line)
+			}
+			units[section][strings.TrimSpace(k)] = append(units[section][strings.TrimSpace(k)], strings.TrimSpace(v))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return units
+}
+
+func TestSystemdUnit(t *testing.T) {
+	unit := filepath.Join("systemd", "hardware_exporter.service")
+	d := unitDirectives(t, unit)
+	svc := d["Service"]
+	want := map[string]string{
+		"Type":                  "simple",
+		"Restart":               "on-failure",
+		"ExecReload":            "/bin/kill -HUP $MAINPID",
+		"NoNewPrivileges":       "yes",
+		"ProtectSystem":         "strict",
+		"ProtectHome":           "yes",
+		"PrivateTmp":            "yes",
+		"StateDirectory":        "hardware_exporter hardware_exporter/textfile",
+		"User":                  "hardware_exporter",
+		"CapabilityBoundingSet": "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH",
+		"AmbientCapabilities":   "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH",
+		"DevicePolicy":          "closed",
+	}
+	for k, v := range want {
+		if got := strings.Join(svc[k], " | "); got != v {
+			t.Errorf("%s: [Service] %s=%q, want %q", unit, k, got, v)
+		}
+	}
+	// No PrivateDevices (it would hide the disks and drop CAP_SYS_RAWIO), no
+	// CAP_SYS_ADMIN in the base unit (opt-in drop-in), no DynamicUser (the
+	// udev rule needs a static group).
+	for _, k := range []string{"PrivateDevices", "DynamicUser"} {
+		if v, ok := svc[k]; ok && v[len(v)-1] != "no" {
+			t.Errorf("%s: %s=%v; the unit's comments explain why it must not be set", unit, k, v)
+		}
+	}
+	for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+		if strings.Contains(strings.Join(svc[k], " "), "CAP_SYS_ADMIN") {
+			t.Errorf("%s: %s grants CAP_SYS_ADMIN; it belongs in the nvme-smart.conf drop-in", unit, k)
+		}
+	}
+	allowed := strings.Join(svc["DeviceAllow"], ",")
+	for _, dev := range []string{"block-sd r", "block-blkext r", "char-nvme r", "char-ipmidev rw"} {
+		if !strings.Contains(allowed, dev) {
+			t.Errorf("%s: DeviceAllow lacks %q (smartctl and ipmitool open it)", unit, dev)
+		}
+	}
+	if !strings.HasPrefix(strings.Join(svc["ExecStart"], ""), "/usr/local/bin/hardware_exporter ") {
+		t.Errorf("%s: ExecStart=%v; make install rewrites the /usr/local prefix", unit, svc["ExecStart"])
+	}
+
+	dropIn := filepath.Join("systemd", "hardware_exporter.service.d", "nvme-smart.conf")
+	dd := unitDirectives(t, dropIn)["Service"]
+	for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
+		if got := strings.Join(dd[k], " "); got != "CAP_SYS_ADMIN" {
+			t.Errorf("%s: %s=%q, want CAP_SYS_ADMIN", dropIn, k, got)
+		}
+	}
+
+	sysusers, err := os.ReadFile(filepath.Join("sysusers", "hardware_exporter.conf"))
+	if err != nil || !strings.Contains(string(sysusers), "\nu hardware_exporter ") {
+		t.Errorf("deploy/sysusers/hardware_exporter.conf does not create user hardware_exporter (%v)", err)
+	}
+	udev, err := os.ReadFile(filepath.Join("udev", "60-hardware_exporter.rules"))
+	if err != nil || !strings.Contains(string(udev), `GROUP="hardware_exporter"`) {
+		t.Errorf("deploy/udev/60-hardware_exporter.rules does not give /dev/ipmi* to the group (%v)", err)
+	}
+}
+
+// TestSystemdAnalyzeVerify runs systemd's own checker on the unit with and
+// without the drop-in, where systemd is installed. It reports unknown keys
+// and bad values only as warnings, so any output fails the test.
+func TestSystemdAnalyzeVerify(t *testing.T) {
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze not installed: only TestSystemdUnit's directive checks ran")
+		return
+	}
+	src, err := os.ReadFile(filepath.Join("systemd", "hardware_exporter.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// verify insists that ExecStart's binary exists: point it at this test.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unitText := strings.ReplaceAll(string(src), "/usr/local/bin/hardware_exporter", self)
+	for _, withDropIn := range []bool{false, true} {
+		dir := t.TempDir()
+		unit := filepath.Join(dir, "hardware_exporter.service")
+		if err := os.WriteFile(unit, []byte(unitText), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if withDropIn {
+			b, err := os.ReadFile(filepath.Join("systemd", "hardware_exporter.service.d", "nvme-smart.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(unit+".d", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(unit+".d", "nvme-smart.conf"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(analyze, "verify", "--man=no", unit)
+		cmd.Env = append(os.Environ(), "SYSTEMD_LOG_COLOR=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != "" {
+			t.Errorf("systemd-analyze verify (drop-in: %v): %v\n%s", withDropIn, err, out)
+		}
+	}
+}
