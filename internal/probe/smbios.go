@@ -60,16 +60,16 @@ type memorySMBIOSDevice struct {
 	AssetTag     string
 	PartNumber   string
 	Rank         uint8
-	// ConfiguredSpeed is in MT/s. SMBIOS 2.7 to 3.0 called the field a
-	// clock speed in MHz, but firmware filled it with the transfer rate
-	// (DDR4-2933 as 2933) then as now, so it is read as MT/s throughout, as
-	// dmidecode does.
+	// ConfiguredSpeed is in MT/s. Early versions of the spec named the
+	// field a clock speed in MHz, but firmware filled it with the transfer
+	// rate (DDR4-2933 as 2933) then as now, so it is read as MT/s
+	// throughout, as dmidecode reads it.
 	ConfiguredSpeed uint32
 }
 
 const (
 	memorySMBIOSType      = 17
-	memorySMBIOSMinLength = 0x15 // SMBIOS 2.1, the first version with type 17 as it is now
+	memorySMBIOSMinLength = 0x15 // SMBIOS 2.1's, the shortest type 17 the spec defines
 )
 
 // memorySMBIOSFormFactors are the Form Factor names, indexed by value.
