@@ -22,7 +22,7 @@ import (
 // temporary file that is not *.prom.
 var textfileFixtureDir string
 
-// textfileMtime is the modification time the tests give every file: git
+// textfileFixedMtime is the modification time the tests give every file: git
 // checks files out with the time of the checkout.
 var textfileFixedMtime = time.Date(2024, 6, 10, 3, 0, 0, 0, time.UTC)
 
