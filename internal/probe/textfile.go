@@ -54,8 +54,10 @@ import (
 // Each of these costs what it names, counts one skip, logs a warning naming
 // the file, and sets hardware_textfile_scrape_error to 1. Everything else is
 // kept. The point of all the checks is that nothing an operator's file says
-// can make the registry's Gather fail: that would fail the whole /metrics
-// response, every probe's metrics with it.
+// can make the registry's Gather report an error: the server serves on
+// (promhttp.ContinueOnError) but drops whichever of two clashing series the
+// cache's Collect sent second, in map order, so a file could make another
+// probe's real series (hardware_hwmon_fan_rpm) vanish at random.
 //
 // HELP and TYPE are kept as the file wrote them, with no "refreshed on a
 // schedule" note: the metrics are the operator's, and they already are only

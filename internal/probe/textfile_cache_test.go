@@ -90,8 +90,8 @@ megaraid_virtual_drive_state{controller="0",vd="1"} 0
 }
 
 // The check the textfile probe does matters: a metric under another
-// probe's name with other help, were it let through, fails the whole
-// gather, every probe's metrics with it.
+// probe's name with other help, were it let through, makes Gather fail (the
+// server then serves what remains, less whichever series came second).
 func TestTextfileClashWouldBreakGather(t *testing.T) {
 	hwmon, err := probe.New("hwmon", probe.Env{})
 	if err != nil {
