@@ -36,6 +36,14 @@ const scheduledHelp = " Refreshed on the probe's schedule, not per scrape."
 var unexercised = map[string]struct{ typ, why string }{
 	"hardware_memory_edac_csrow_correctable_errors_total":   {"counter", "only kernels without per-DIMM EDAC directories; memory_test.go covers it"},
 	"hardware_memory_edac_csrow_uncorrectable_errors_total": {"counter", "only kernels without per-DIMM EDAC directories; memory_test.go covers it"},
+	// Rack servers show their PSUs through the BMC (ipmi) and PMBus (hwmon),
+	// not /sys/class/power_supply.
+	"hardware_power_supply_info":    {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
+	"hardware_power_supply_online":  {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
+	"hardware_power_supply_present": {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
+	"hardware_power_supply_health":  {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
+	// x86_pkg_temp zones have no programmed trip points (-274000).
+	"hardware_thermal_zone_trip_point_celsius": {"gauge", "the fixture's zones have none programmed; thermal_test.go covers it"},
 }
 
 // row is one metric in the document.
