@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 
@@ -45,14 +44,13 @@ func init() {
 		if cmd == "" {
 			cmd = ipmiDefaultCommand
 		}
-		return ipmiProbe{command: cmd, logger: env.logger()}
+		return ipmiProbe{command: cmd}
 	})
 }
 
 // ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
 type ipmiProbe struct {
 	command string
-	logger  *slog.Logger
 }
 
 func (ipmiProbe) Name() string { return "ipmi" }
@@ -81,7 +79,7 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 	sdrSrc := p.command + " sdr elist"
 	sdrOut, sdrErr := runTool(ctx, p.command, "sdr", "elist")
 	if ctx.Err() != nil {
-		return nil, sdrErr
+		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
 	}
 	var sensors []ipmiSensor
 	var lineErrs []error
@@ -93,7 +91,7 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 	fruSrc := p.command + " fru print"
 	fruOut, fruErr := runTool(ctx, p.command, "fru", "print")
 	if ctx.Err() != nil {
-		return nil, fruErr
+		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
 	}
 	var frus []ipmiFRU
 	if fruErr == nil {
