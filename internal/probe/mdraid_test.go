@@ -1,0 +1,5 @@
+package probe
+
+import "testing"
+
+func TestMdraidGolden(t *testing.T) { checkGolden(t, "mdraid") }

@@ -1,0 +1,5 @@
+package probe
+
+import "testing"
+
+func TestStorageGolden(t *testing.T) { checkGolden(t, "storage") }
