@@ -224,6 +224,8 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 
 // mdraidRaidDisks reads md/raid_disks: a number, or during a reshape the
 // new and old numbers, "4 (3)"; the new one is what the array will need.
+// An array not yet configured (inactive, assembled in part) reads 0, which
+// says nothing about how many disks it needs.
 func mdraidRaidDisks(a attrs) (uint64, bool) {
 	s, ok := a.String("raid_disks")
 	if !ok {
@@ -235,7 +237,7 @@ func mdraidRaidDisks(a attrs) (uint64, bool) {
 		a.skips.Add(filepath.Join(a.dir, "raid_disks"), err)
 		return 0, false
 	}
-	return n, true
+	return n, n > 0
 }
 
 // mdraidReadSyncCompleted reads md/sync_completed: "none" when no action runs,
