@@ -5,7 +5,13 @@ import (
 	"testing"
 )
 
-func TestMdraidGolden(t *testing.T) { checkGolden(t, "mdraid") }
+// The server fixture is read whole: golden output and not one skip.
+func TestMdraidGolden(t *testing.T) {
+	checkGolden(t, "mdraid")
+	if _, skips := runProbe(t, "mdraid", fixturePaths); skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
 
 // mdraidTestRun plants files and checks that the mdraid probe exports
 // exactly want, with skips skips.
