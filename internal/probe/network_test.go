@@ -1,0 +1,5 @@
+package probe
+
+import "testing"
+
+func TestNetworkGolden(t *testing.T) { checkGolden(t, "network") }

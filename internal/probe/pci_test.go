@@ -1,0 +1,5 @@
+package probe
+
+import "testing"
+
+func TestPCIGolden(t *testing.T) { checkGolden(t, "pci") }
