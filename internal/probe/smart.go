@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -119,7 +118,6 @@ func init() {
 			include:       env.Options.Include,
 			exclude:       env.Options.Exclude,
 			deviceTimeout: timeout,
-			logger:        env.logger(),
 			known:         map[string]smartIdentity{},
 		}
 	})
@@ -130,7 +128,6 @@ type smartProbe struct {
 	command          string
 	include, exclude *regexp.Regexp
 	deviceTimeout    time.Duration
-	logger           *slog.Logger
 
 	// known is the identity each device had when last read. A disk asleep
 	// reports nothing but its name, and dropping its info series on every
@@ -164,7 +161,7 @@ func (p *smartProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metr
 	if err := toolAvailable(p.command); err != nil {
 		return nil, err
 	}
-	devices, err := p.scan(ctx)
+	devices, err := p.scan(ctx, skips)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +194,7 @@ func (p *smartProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metr
 }
 
 // scan lists the devices smartctl can open, filtered by Include/Exclude.
-func (p *smartProbe) scan(ctx context.Context) ([]smartScanDevice, error) {
+func (p *smartProbe) scan(ctx context.Context, skips *Skips) ([]smartScanDevice, error) {
 	out, err := runTool(ctx, p.command, "--scan-open", "--json")
 	if err != nil {
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
@@ -215,14 +212,20 @@ func (p *smartProbe) scan(ctx context.Context) ([]smartScanDevice, error) {
 	}
 
 	var devices []smartScanDevice
-	seen := map[smartScanDevice]bool{}
+	seen := map[[2]string]bool{} // name and type: one device, however listed
 	names := map[string]int{}
 	for _, d := range scan.devices {
-		if seen[d] || (p.include != nil && !p.include.MatchString(d.Name)) ||
+		if !strings.HasPrefix(d.Name, "/") {
+			// It would be smartctl's last argument: never an option.
+			skips.Add(d.Name, errors.New("smartctl --scan-open listed a device name that is not a path"))
+			continue
+		}
+		key := [2]string{d.Name, d.Type}
+		if seen[key] || (p.include != nil && !p.include.MatchString(d.Name)) ||
 			(p.exclude != nil && p.exclude.MatchString(d.Name)) {
 			continue
 		}
-		seen[d] = true
+		seen[key] = true
 		names[d.Name]++
 		devices = append(devices, d)
 	}

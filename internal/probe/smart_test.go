@@ -338,19 +338,27 @@ func TestSmartExitStatusBits(t *testing.T) {
 	smartExpect(t, got, "sdx", want)
 }
 
-// Output that is not smartctl JSON costs that device, counted in skips.
+// Output that is not smartctl JSON costs that device, counted in skips;
+// its exit status is still exported.
 func TestSmartGarbage(t *testing.T) {
 	tool := smartFake(t,
 		smartFakeDevice{"/dev/sda", "sat", `echo 'Segmentation fault (core dumped)'; exit 0`},
 		smartFakeDevice{"/dev/sdb", "sat", `head -c 300 "$D/sdb.json"; exit 64`},
 		smartFakeDevice{"/dev/sdc", "sat", `cat "$D/sdc.json"; exit 0`},
+		// Not a path: smartctl would take it for an option. Never run.
+		smartFakeDevice{"--xall", "sat", `echo ran >&2; exit 1`},
 	)
 	got, skips, err := smartRun(t, Options{Command: tool})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if skips.Count() != 2 {
-		t.Errorf("skips = %d, want 2", skips.Count())
+	if skips.Count() != 3 {
+		t.Errorf("skips = %d, want 3", skips.Count())
+	}
+	for k := range got {
+		if strings.Contains(k, "xall") {
+			t.Errorf("series for a device that is not a path: %s", k)
+		}
 	}
 	want := smartFlagSeries("sda", 0)
 	want[`hardware_smart_device_read_success{device="sda"}`] = 0
@@ -436,6 +444,8 @@ func TestSmartIncludeExclude(t *testing.T) {
 func TestSmartSharedPath(t *testing.T) {
 	tool := smartFake(t,
 		smartFakeDevice{"/dev/bus/0", "megaraid,0", `cat "$D/other/sas-ST1200MM0009.json"`},
+		smartFakeDevice{"/dev/bus/0", "megaraid,1", `cat "$D/other/sas-ST1200MM0009.json"`},
+		// Listed twice: read once.
 		smartFakeDevice{"/dev/bus/0", "megaraid,1", `cat "$D/other/sas-ST1200MM0009.json"`},
 	)
 	got, _, err := smartRun(t, Options{Command: tool})
