@@ -107,13 +107,13 @@ func TestSmartParseDevice(t *testing.T) {
 		want smartWant
 	}{
 		{"sdb.json", smartWant{
-			identity: smartIdentity{"sat", "SAMSUNG MZ7L3480HCHQ-00B7C", "S6HVNA0T603122", "JXTC304Q"},
+			identity: smartIdentity{"sat", "SAMSUNG MZ7L3480HCHQ-00B7C", "S6JNNG0R412346", "JXTC404Q"},
 			passed:   1, temperature: 30, powerOnSeconds: 26416 * 3600, powerCycles: 37,
 			reallocated: 0, pending: 8, offlineUncorrectable: 2,
 			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
 		}},
 		{"sdc.json", smartWant{
-			identity: smartIdentity{"sat", "ST4000NM000A-2HZ100", "WJG0QX4L", "TNC3"},
+			identity: smartIdentity{"sat", "ST4000NM000A-2HZ100", "ZC1A2B3C", "SN04"},
 			passed:   1, temperature: 34, powerOnSeconds: 26420 * 3600, powerCycles: 38,
 			reallocated: 0, pending: 0, offlineUncorrectable: 0,
 			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
@@ -125,13 +125,13 @@ func TestSmartParseDevice(t *testing.T) {
 			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
 		}},
 		{"nvme6.json", smartWant{
-			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S4YPNE0R100296", "EPK9CB5Q"},
+			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S5YNNA0R600126", "EPK9CB5Q"},
 			passed:   0, temperature: 41, powerOnSeconds: 26410 * 3600, powerCycles: 41,
 			reallocated: -1, pending: -1, offlineUncorrectable: -1,
 			criticalWarning: 1, spare: 0.08, spareThreshold: 0.1, used: 0.87, media: 0,
 		}},
 		{"nvme3.json", smartWant{
-			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S4YPNE0R100262", "EPK9CB5Q"},
+			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S5YNNA0R600123", "EPK9CB5Q"},
 			passed:   1, temperature: 38, powerOnSeconds: 26410 * 3600, powerCycles: 41,
 			reallocated: -1, pending: -1, offlineUncorrectable: -1,
 			criticalWarning: 0, spare: 1, spareThreshold: 0.1, used: 0.03, media: 12,
@@ -318,7 +318,7 @@ func TestSmartExitStatusBits(t *testing.T) {
 	}
 	want := smartFlagSeries("sdc", 36)
 	for k, v := range map[string]float64{
-		`hardware_smart_device_info{device="sdc",firmware="TNC3",model="ST4000NM000A-2HZ100",serial="WJG0QX4L",type="sat"}`: 1,
+		`hardware_smart_device_info{device="sdc",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",type="sat"}`: 1,
 		`hardware_smart_device_read_success{device="sdc"}`:                                                                  1,
 		`hardware_smart_device_standby{device="sdc"}`:                                                                       0,
 		`hardware_smart_health_passed{device="sdc"}`:                                                                        1,
@@ -394,7 +394,7 @@ func TestSmartStandbyKeepsIdentity(t *testing.T) {
 		}
 		return gatherSeries(t, collected{p: p, metrics: ms})
 	}
-	info := `hardware_smart_device_info{device="sdd",firmware="TNC3",model="ST4000NM000A-2HZ100",serial="WJG0QX4L",type="sat"}`
+	info := `hardware_smart_device_info{device="sdd",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",type="sat"}`
 	if got := run(); got[info] != 1 || got[`hardware_smart_device_standby{device="sdd"}`] != 0 {
 		t.Fatalf("awake: %v", got)
 	}
