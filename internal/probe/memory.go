@@ -64,7 +64,8 @@ func init() {
 	register("memory", func(env Env) Probe { return memoryProbe{paths: env.Paths} })
 }
 
-// memoryProbe reports memory size, huge page pools and EDAC error counts.
+// memoryProbe reports memory size, huge page pools, EDAC error counts and
+// the DIMM inventory from SMBIOS (smbios.go).
 type memoryProbe struct {
 	paths Paths
 }
@@ -80,6 +81,7 @@ func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 		memoryEDACUnattributedCorrectable, memoryEDACUnattributedUncorrectable,
 		memoryEDACCsrowCorrectable, memoryEDACCsrowUncorrectable,
 		memoryDIMMInfo, memoryDIMMSize, memoryDIMMCorrectable, memoryDIMMUncorrectable,
+		memoryModuleInfo, memoryModuleSize, memoryModuleSpeed, memoryModuleConfiguredSpeed, memoryModuleSlots,
 	} {
 		ch <- d
 	}
@@ -109,7 +111,12 @@ func (p memoryProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metr
 		}
 		ms = append(ms, edacController(filepath.Join(mcDir, mc), mc, skips)...)
 	}
-	return ms, nil
+
+	modules, err := memoryModules(ctx, p.paths.SysFS, skips)
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, modules...), nil
 }
 
 func (p memoryProbe) memTotal() (uint64, error) {

@@ -1,0 +1,301 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	gpuInfo = Inventory(newDesc("gpu", "info",
+		"NVIDIA GPU as nvidia-smi reports it, value 1; pci_bus_id is in the kernel's form (0000:17:00.0), to join with hardware_pci_device_info{address}.",
+		"uuid", "index", "name", "serial", "pci_bus_id", "driver_version", "vbios_version"))
+	gpuTemperature = newDesc("gpu", "temperature_celsius",
+		"GPU core temperature (nvidia-smi temperature.gpu).", "uuid")
+	gpuPowerDraw = newDesc("gpu", "power_draw_watts",
+		"Power the whole board draws (nvidia-smi power.draw).", "uuid")
+	gpuPowerLimit = newDesc("gpu", "power_limit_watts",
+		"Power limit the driver enforces on the board (nvidia-smi power.limit).", "uuid")
+	gpuMemoryTotal = Inventory(newDesc("gpu", "memory_total_bytes",
+		"Frame buffer memory of the GPU (nvidia-smi memory.total).", "uuid"))
+	gpuMemoryUsed = newDesc("gpu", "memory_used_bytes",
+		"Frame buffer memory allocated by processes and the driver (nvidia-smi memory.used).", "uuid")
+	gpuECCErrors = newDesc("gpu", "ecc_errors_total",
+		"ECC errors over the GPU's lifetime, kept in its InfoROM (nvidia-smi ecc.errors.{corrected,uncorrected}.aggregate.total).", "uuid", "type")
+	gpuRetiredPages = newDesc("gpu", "retired_pages",
+		"Frame buffer pages retired for ECC errors: single_bit after repeated single-bit errors, double_bit after a double-bit error. Pre-Ampere GPUs only; Ampere and later remap rows instead.", "uuid", "cause")
+	gpuRemappedRows = newDesc("gpu", "remapped_rows",
+		"Row remapping (Ampere and later, nvidia-smi --query-remapped-rows): rows remapped for correctable and uncorrectable errors; pending is 1 while a remap waits for a GPU reset, failure is 1 when a remap failed (the GPU needs replacing).", "uuid", "kind")
+)
+
+// gpuField is one nvidia-smi query property and how it is exported. Each
+// query is one slice of them, from which both the command line and the
+// parser's column order are taken, so the two cannot disagree.
+type gpuField struct {
+	name  string           // property, as in nvidia-smi --help-query-gpu
+	desc  *prometheus.Desc // nil: not a value (a label, or the row's key)
+	vt    prometheus.ValueType
+	scale float64 // multiplier to the base unit; 0 means 1
+	label string  // value of desc's label after uuid, if it has one
+	flag  bool    // Yes/No rather than a number
+}
+
+const gpuMiB = 1 << 20
+
+// gpuQueryFields are asked of --query-gpu. The info labels come first.
+var gpuQueryFields = []gpuField{
+	{name: "index"},
+	{name: "uuid"},
+	{name: "name"},
+	{name: "serial"},
+	{name: "pci.bus_id"},
+	{name: "driver_version"},
+	{name: "vbios_version"},
+	{name: "temperature.gpu", desc: gpuTemperature, vt: prometheus.GaugeValue},
+	{name: "power.draw", desc: gpuPowerDraw, vt: prometheus.GaugeValue},
+	{name: "power.limit", desc: gpuPowerLimit, vt: prometheus.GaugeValue},
+	{name: "memory.total", desc: gpuMemoryTotal, vt: prometheus.GaugeValue, scale: gpuMiB},
+	{name: "memory.used", desc: gpuMemoryUsed, vt: prometheus.GaugeValue, scale: gpuMiB},
+	{name: "ecc.errors.corrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "corrected"},
+	{name: "ecc.errors.uncorrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "uncorrected"},
+	{name: "retired_pages.single_bit_ecc.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "single_bit"},
+	{name: "retired_pages.double_bit.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "double_bit"},
+}
+
+// gpuRemapFields are asked of --query-remapped-rows: the remapped_rows.*
+// properties are not --query-gpu properties, and naming one there makes
+// nvidia-smi reject the whole query.
+var gpuRemapFields = []gpuField{
+	{name: "gpu_uuid"},
+	{name: "remapped_rows.correctable", desc: gpuRemappedRows, vt: prometheus.GaugeValue, label: "correctable"},
+	{name: "remapped_rows.uncorrectable", desc: gpuRemappedRows, vt: prometheus.GaugeValue, label: "uncorrectable"},
+	{name: "remapped_rows.pending", desc: gpuRemappedRows, vt: prometheus.GaugeValue, label: "pending", flag: true},
+	{name: "remapped_rows.failure", desc: gpuRemappedRows, vt: prometheus.GaugeValue, label: "failure", flag: true},
+}
+
+// gpuArgs is the nvidia-smi command line for one query.
+func gpuArgs(query string, fields []gpuField) []string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.name
+	}
+	return []string{"--" + query + "=" + strings.Join(names, ","), "--format=csv,noheader,nounits"}
+}
+
+// gpuDefaultCommand is used when the config names no command (the config's
+// own default is the same path).
+const gpuDefaultCommand = "/usr/bin/nvidia-smi"
+
+func init() {
+	register("gpu", func(env Env) Probe {
+		cmd := env.Options.Command
+		if cmd == "" {
+			cmd = gpuDefaultCommand
+		}
+		return gpuProbe{command: cmd}
+	})
+}
+
+// gpuProbe reads NVIDIA GPUs through nvidia-smi.
+type gpuProbe struct {
+	command string
+}
+
+func (gpuProbe) Name() string { return "gpu" }
+
+func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		gpuInfo, gpuTemperature, gpuPowerDraw, gpuPowerLimit, gpuMemoryTotal, gpuMemoryUsed,
+		gpuECCErrors, gpuRetiredPages, gpuRemappedRows,
+	} {
+		ch <- d
+	}
+}
+
+// Available reports why nvidia-smi cannot run on this host.
+func (p gpuProbe) Available() error { return toolAvailable(p.command) }
+
+func (p gpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := toolAvailable(p.command); err != nil {
+		return nil, err
+	}
+
+	src := p.command + " --query-gpu"
+	out, err := runTool(ctx, p.command, gpuArgs("query-gpu", gpuQueryFields)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	rows, lineErrs := gpuParseCSV(out.Stdout, gpuQueryFields)
+	if err := ipmiToolFailed(out, len(rows) > 0, "no GPU lines"); err != nil {
+		// No driver, no GPU ("No devices were found"): the run says nothing.
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	for _, err := range lineErrs {
+		skips.Add(src, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ms := gpuMetrics(rows, gpuQueryFields, "uuid", src, skips)
+
+	remapSrc := p.command + " --query-remapped-rows"
+	out, err = runTool(ctx, p.command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", remapSrc, err)
+	}
+	var remap [][]string
+	if err == nil {
+		remap, lineErrs = gpuParseCSV(out.Stdout, gpuRemapFields)
+		err = ipmiToolFailed(out, len(remap) > 0, "no GPU lines")
+	}
+	switch {
+	case err != nil && gpuNotSupported(out):
+		// A GPU without a row remapper (before Ampere) has nothing to say.
+	case err != nil:
+		skips.Add(remapSrc, err)
+	default:
+		for _, err := range lineErrs {
+			skips.Add(remapSrc, err)
+		}
+		ms = append(ms, gpuMetrics(remap, gpuRemapFields, "gpu_uuid", remapSrc, skips)...)
+	}
+	return ms, nil
+}
+
+// gpuNotSupported reports whether a failed nvidia-smi run said the query
+// does not apply to this GPU.
+func gpuNotSupported(out toolOutput) bool {
+	msg := strings.ToLower(string(out.Stdout) + string(out.Stderr))
+	return strings.Contains(msg, "not supported")
+}
+
+// gpuParseCSV parses --format=csv,noheader,nounits output: a line per GPU,
+// values in the order of fields, separated by ", ". nvidia-smi does not
+// quote values, so a line with the wrong number of values cannot be
+// realigned and is returned as an error.
+func gpuParseCSV(out []byte, fields []gpuField) ([][]string, []error) {
+	var rows [][]string
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		values := strings.Split(line, ",")
+		if len(values) != len(fields) {
+			errs = append(errs, fmt.Errorf("line %d: %d values, want %d: %q", n, len(values), len(fields), line))
+			continue
+		}
+		for i := range values {
+			values[i] = strings.TrimSpace(values[i])
+		}
+		rows = append(rows, values)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return rows, errs
+}
+
+// gpuNoValue reports whether v is nvidia-smi's way of saying a property has
+// no value on this GPU: "[N/A]", "[Not Supported]", "[Unknown Error]",
+// "[Insufficient Permissions]", or a bare "N/A". Such a property has no
+// series; it is not a skip.
+func gpuNoValue(v string) bool {
+	return v == "" || v == "N/A" || strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")
+}
+
+// gpuMetrics exports rows of one query. key names the field that holds the
+// GPU's UUID; a row without one cannot be labelled and is skipped.
+func gpuMetrics(rows [][]string, fields []gpuField, key, src string, skips *Skips) []prometheus.Metric {
+	col := map[string]int{}
+	for i, f := range fields {
+		col[f.name] = i
+	}
+	var ms []prometheus.Metric
+	seen := map[string]bool{}
+	for _, row := range rows {
+		uuid := row[col[key]]
+		if gpuNoValue(uuid) {
+			skips.Add(src, fmt.Errorf("GPU without a UUID: %q", strings.Join(row, ", ")))
+			continue
+		}
+		uuid = labelValue(uuid)
+		if seen[uuid] {
+			skips.Add(src, fmt.Errorf("GPU %s listed twice", uuid))
+			continue
+		}
+		seen[uuid] = true
+
+		if _, ok := col["pci.bus_id"]; ok { // the --query-gpu row describes the GPU
+			label := func(name string) string {
+				if v := row[col[name]]; !gpuNoValue(v) {
+					return labelValue(v)
+				}
+				return ""
+			}
+			ms = append(ms, prometheus.MustNewConstMetric(gpuInfo, prometheus.GaugeValue, 1,
+				uuid, label("index"), label("name"), label("serial"), gpuBusID(label("pci.bus_id")),
+				label("driver_version"), label("vbios_version")))
+		}
+
+		for i, f := range fields {
+			if f.desc == nil || gpuNoValue(row[i]) {
+				continue
+			}
+			v, err := gpuValue(row[i], f.flag)
+			if err != nil {
+				skips.Add(src, fmt.Errorf("GPU %s %s: %w", uuid, f.name, err))
+				continue
+			}
+			if f.scale != 0 {
+				v *= f.scale
+			}
+			lv := []string{uuid}
+			if f.label != "" {
+				lv = append(lv, f.label)
+			}
+			ms = append(ms, prometheus.MustNewConstMetric(f.desc, f.vt, v, lv...))
+		}
+	}
+	return ms
+}
+
+// gpuValue parses a number, or for a flag Yes/No (some drivers print
+// flags as 0/1, which is accepted too).
+func gpuValue(s string, flag bool) (float64, error) {
+	if flag {
+		switch strings.ToLower(s) {
+		case "yes":
+			return 1, nil
+		case "no":
+			return 0, nil
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("malformed value %q", s)
+	}
+	return v, nil
+}
+
+// gpuBusID turns nvidia-smi's PCI address (00000000:17:00.0: a 32-bit
+// domain, upper-case hex) into the kernel's (0000:17:00.0), the address
+// label of the pci probe. Anything of another shape is kept as it is.
+func gpuBusID(s string) string {
+	domain, rest, ok := strings.Cut(s, ":")
+	if !ok || len(domain) != 8 || !strings.HasPrefix(domain, "0000") {
+		return s
+	}
+	return strings.ToLower(domain[4:] + ":" + rest)
+}

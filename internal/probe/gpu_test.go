@@ -1,0 +1,246 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gpuTestdata holds the fake nvidia-smi and its captured output.
+var gpuTestdata = func() string {
+	dir, err := filepath.Abs(filepath.Join("testdata", "tools"))
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}()
+
+func init() {
+	fixtureOptions["gpu"] = Options{Command: filepath.Join(gpuTestdata, "nvidia-smi")}
+}
+
+func TestGPUGolden(t *testing.T) {
+	checkGolden(t, "gpu")
+	if _, skips := runProbe(t, "gpu", fixturePaths); skips.Count() != 0 {
+		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
+	}
+}
+
+// The fake nvidia-smi answers only the exact command lines it has captured
+// output for; this names the file to update when the field lists change.
+func TestGPUArgsMatchCapturedOutput(t *testing.T) {
+	for query, fields := range map[string][]gpuField{"query-gpu": gpuQueryFields, "query-remapped-rows": gpuRemapFields} {
+		b, err := os.ReadFile(filepath.Join(gpuTestdata, "nvidia-smi.d", query+".args"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := strings.Join(gpuArgs(query, fields), " "), strings.TrimSpace(string(b)); got != want {
+			t.Errorf("probe runs nvidia-smi %s\ncaptured output is for %s", got, want)
+		}
+	}
+}
+
+// gpuSeries runs the export half of the probe on one query's output.
+func gpuSeries(t *testing.T, out string, fields []gpuField, key string) (map[string]float64, *Skips) {
+	t.Helper()
+	skips := NewSkips(nil)
+	rows, errs := gpuParseCSV([]byte(out), fields)
+	for _, err := range errs {
+		skips.Add("nvidia-smi", err)
+	}
+	ms := gpuMetrics(rows, fields, key, "nvidia-smi", skips)
+	return gatherSeries(t, collected{p: gpuProbe{}, metrics: ms}), skips
+}
+
+func TestGPUParseQuery(t *testing.T) {
+	const v100 = "GPU-8a3e6f0b-2c71-4d9e-b5a4-07f1c3e92d58"
+	tests := []struct {
+		name  string
+		out   string
+		skips int
+		want  map[string]float64
+	}{
+		{
+			// Pre-Ampere: pages are retired rather than rows remapped, and
+			// this board does not report its power draw.
+			name: "V100 with retired pages and unsupported power draw",
+			out:  "1, " + v100 + ", Tesla V100-SXM2-32GB, 0323918011234, 00000000:1A:00.0, 535.183.01, 88.00.80.00.01, 38, [Not Supported], 300.00, 32768, 0, 12, 0, 2, 0\n",
+			want: map[string]float64{
+				`hardware_gpu_info{driver_version="535.183.01",index="1",name="Tesla V100-SXM2-32GB",pci_bus_id="0000:1a:00.0",serial="0323918011234",uuid="` + v100 + `",vbios_version="88.00.80.00.01"}`: 1,
+				`hardware_gpu_temperature_celsius{uuid="` + v100 + `"}`:                 38,
+				`hardware_gpu_power_limit_watts{uuid="` + v100 + `"}`:                   300,
+				`hardware_gpu_memory_total_bytes{uuid="` + v100 + `"}`:                  32768 << 20,
+				`hardware_gpu_memory_used_bytes{uuid="` + v100 + `"}`:                   0,
+				`hardware_gpu_ecc_errors_total{type="corrected",uuid="` + v100 + `"}`:   12,
+				`hardware_gpu_ecc_errors_total{type="uncorrected",uuid="` + v100 + `"}`: 0,
+				`hardware_gpu_retired_pages{cause="single_bit",uuid="` + v100 + `"}`:    2,
+				`hardware_gpu_retired_pages{cause="double_bit",uuid="` + v100 + `"}`:    0,
+			},
+		},
+		{
+			// A GeForce board: no serial, no ECC, and a sensor read error.
+			name: "sentinels are no sample, not a skip",
+			out:  "0, GPU-11111111-2222-3333-4444-555555555555, NVIDIA GeForce RTX 3090, [N/A], 00000000:65:00.0, 535.183.01, 94.02.42.00.0A, [Unknown Error], 21.07, 350.00, 24576, 1, [N/A], N/A, [N/A], [N/A]\n",
+			want: map[string]float64{
+				`hardware_gpu_info{driver_version="535.183.01",index="0",name="NVIDIA GeForce RTX 3090",pci_bus_id="0000:65:00.0",serial="",uuid="GPU-11111111-2222-3333-4444-555555555555",vbios_version="94.02.42.00.0A"}`: 1,
+				`hardware_gpu_power_draw_watts{uuid="GPU-11111111-2222-3333-4444-555555555555"}`:   21.07,
+				`hardware_gpu_power_limit_watts{uuid="GPU-11111111-2222-3333-4444-555555555555"}`:  350,
+				`hardware_gpu_memory_total_bytes{uuid="GPU-11111111-2222-3333-4444-555555555555"}`: 24576 << 20,
+				`hardware_gpu_memory_used_bytes{uuid="GPU-11111111-2222-3333-4444-555555555555"}`:  1 << 20,
+			},
+		},
+		{
+			name: "malformed values and lines cost their series",
+			out: "" +
+				"1, " + v100 + ", Tesla V100-SXM2-32GB, 0323918011234, 00000000:1A:00.0, 535.183.01, 88.00.80.00.01, 3x, 41.10, 300.00, 32768, 0, 12, 0, 2, 0\n" +
+				"2, GPU-22222222-2222-3333-4444-555555555555, Tesla V100-SXM2-32GB, 0323918011299, 00000000:1B:00.0, 535.183.01, 88.00.80.00.01, 37, 40.02\n" + // too few values
+				"3, [N/A], Tesla V100-SXM2-32GB, 0323918011300, 00000000:1C:00.0, 535.183.01, 88.00.80.00.01, 36, 40.00, 300.00, 32768, 0, 0, 0, 0, 0\n" + // no UUID
+				"\n",
+			skips: 3,
+			want: map[string]float64{
+				`hardware_gpu_info{driver_version="535.183.01",index="1",name="Tesla V100-SXM2-32GB",pci_bus_id="0000:1a:00.0",serial="0323918011234",uuid="` + v100 + `",vbios_version="88.00.80.00.01"}`: 1,
+				`hardware_gpu_power_draw_watts{uuid="` + v100 + `"}`:                    41.1,
+				`hardware_gpu_power_limit_watts{uuid="` + v100 + `"}`:                   300,
+				`hardware_gpu_memory_total_bytes{uuid="` + v100 + `"}`:                  32768 << 20,
+				`hardware_gpu_memory_used_bytes{uuid="` + v100 + `"}`:                   0,
+				`hardware_gpu_ecc_errors_total{type="corrected",uuid="` + v100 + `"}`:   12,
+				`hardware_gpu_ecc_errors_total{type="uncorrected",uuid="` + v100 + `"}`: 0,
+				`hardware_gpu_retired_pages{cause="single_bit",uuid="` + v100 + `"}`:    2,
+				`hardware_gpu_retired_pages{cause="double_bit",uuid="` + v100 + `"}`:    0,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, skips := gpuSeries(t, tt.out, gpuQueryFields, "uuid")
+			if skips.Count() != tt.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
+			}
+			assertSeries(t, got, "hardware_gpu_", tt.want)
+		})
+	}
+}
+
+func TestGPUParseRemappedRows(t *testing.T) {
+	out := "" +
+		"GPU-a1, 0, 1, Yes, No\n" +
+		"GPU-b2, [N/A], [N/A], [N/A], [N/A]\n" +
+		"GPU-c3, 4, 0, Maybe, No\n"
+	got, skips := gpuSeries(t, out, gpuRemapFields, "gpu_uuid")
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+	assertSeries(t, got, "hardware_gpu_", map[string]float64{
+		`hardware_gpu_remapped_rows{kind="correctable",uuid="GPU-a1"}`:   0,
+		`hardware_gpu_remapped_rows{kind="uncorrectable",uuid="GPU-a1"}`: 1,
+		`hardware_gpu_remapped_rows{kind="pending",uuid="GPU-a1"}`:       1,
+		`hardware_gpu_remapped_rows{kind="failure",uuid="GPU-a1"}`:       0,
+		`hardware_gpu_remapped_rows{kind="correctable",uuid="GPU-c3"}`:   4,
+		`hardware_gpu_remapped_rows{kind="uncorrectable",uuid="GPU-c3"}`: 0,
+		`hardware_gpu_remapped_rows{kind="failure",uuid="GPU-c3"}`:       0,
+	})
+}
+
+func gpuRun(t *testing.T, command string, timeout time.Duration) (collected, *Skips, error) {
+	t.Helper()
+	p, err := New("gpu", Env{Options: Options{Command: command}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	skips := NewSkips(nil)
+	ms, err := p.Probe(ctx, skips)
+	return collected{p: p, metrics: ms}, skips, err
+}
+
+func TestGPUToolFailures(t *testing.T) {
+	gpuCSV := filepath.Join(gpuTestdata, "nvidia-smi.d", "query-gpu.csv")
+	const info = `hardware_gpu_info{driver_version="535.183.01",index="0",name="NVIDIA A100-PCIE-40GB",pci_bus_id="0000:17:00.0",serial="1321021034318",uuid="GPU-3f5a7c2e-9b41-8d06-1e7f-5c2a9d4b8e13",vbios_version="92.00.25.00.08"} 1`
+	tests := []struct {
+		name       string
+		gpu, remap string
+		errHas     string
+		skips      int
+		want       []string
+		absent     []string
+	}{
+		{
+			name:   "no driver",
+			gpu:    `echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."; exit 9`,
+			errHas: "NVIDIA-SMI has failed",
+		},
+		{name: "no GPU", gpu: `echo "No devices were found"; exit 6`, errHas: "exit status 6"},
+		{name: "garbage with exit 0", gpu: `echo '<html>oops</html>'`, errHas: "no GPU lines"},
+		{
+			name: "remapped rows query fails", gpu: "cat " + gpuCSV, remap: `echo 'Field "gpu_uuid" is not a valid field to query.' >&2; exit 2`,
+			skips: 1, want: []string{info}, absent: []string{"hardware_gpu_remapped_rows"},
+		},
+		{
+			name: "remapped rows not supported", gpu: "cat " + gpuCSV, remap: `echo "Remapped rows: Not Supported"; exit 3`,
+			want: []string{info}, absent: []string{"hardware_gpu_remapped_rows"},
+		},
+		{name: "no GPUs, exit 0", gpu: "true", absent: []string{"hardware_gpu_info"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tool := fakeTool(t, "nvidia-smi", `case "$1" in
+--query-gpu=*) `+tt.gpu+` ;;
+--query-remapped-rows=*) `+tt.remap+` ;;
+esac
+`)
+			c, skips, err := gpuRun(t, tool, 10*time.Second)
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if skips.Count() != tt.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
+			}
+			checkSeries(t, "\n"+string(exposition(t, c)), tt.want, tt.absent)
+		})
+	}
+}
+
+func TestGPUToolHangs(t *testing.T) {
+	tool := fakeTool(t, "nvidia-smi", "sleep 60\n")
+	start := time.Now()
+	_, _, err := gpuRun(t, tool, 300*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > toolWaitDelay+5*time.Second {
+		t.Errorf("Probe returned after %v", d)
+	}
+}
+
+func TestGPUToolMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nvidia-smi")
+	p, err := New("gpu", Env{Options: Options{Command: missing}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := p.(Conditional)
+	if !ok {
+		t.Fatal("gpu probe does not implement Conditional")
+	}
+	if err := c.Available(); !errors.Is(err, errToolMissing) {
+		t.Errorf("Available() = %v, want errToolMissing", err)
+	}
+	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Probe err = %v, want one naming %s", err, missing)
+	}
+	if err := ipmiFixtureAvailable(t, "gpu"); err != nil {
+		t.Errorf("fixture nvidia-smi: Available() = %v", err)
+	}
+}

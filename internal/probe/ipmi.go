@@ -1,0 +1,491 @@
+package probe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	ipmiSensorState = newDesc("ipmi", "sensor_state",
+		"State of the BMC sensor from ipmitool sdr elist: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable. "+
+			"A discrete sensor is 2 when an asserted event reports a failure (Failure detected, Power Supply AC lost, Redundancy Lost). "+
+			"A sensor without a reading (ns) has no series. A name the BMC uses twice is qualified with its entity, as in \"Temp (3.1)\"; "+
+			"type is derived from the unit, or for discrete sensors from the name and entity.",
+		"sensor", "type")
+	ipmiTemperature = newDesc("ipmi", "temperature_celsius",
+		"Temperature the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiFanSpeed = newDesc("ipmi", "fan_speed_rpm",
+		"Fan speed the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiVoltage = newDesc("ipmi", "voltage_volts",
+		"Voltage the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiCurrent = newDesc("ipmi", "current_amperes",
+		"Current the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiPower = newDesc("ipmi", "power_watts",
+		"Power the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiFRUInfo = Inventory(newDesc("ipmi", "fru_info",
+		"Field replaceable unit the BMC describes (ipmitool fru print), value 1; fru is the FRU device description.",
+		"fru", "board_manufacturer", "board_product", "board_serial", "board_part_number",
+		"product_manufacturer", "product_name", "product_serial", "product_part_number"))
+)
+
+// ipmiDefaultCommand is used when the config names no command (the
+// config's own default is the same path).
+const ipmiDefaultCommand = "/usr/bin/ipmitool"
+
+func init() {
+	register("ipmi", func(env Env) Probe {
+		cmd := env.Options.Command
+		if cmd == "" {
+			cmd = ipmiDefaultCommand
+		}
+		return ipmiProbe{command: cmd}
+	})
+}
+
+// ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
+type ipmiProbe struct {
+	command string
+}
+
+func (ipmiProbe) Name() string { return "ipmi" }
+
+func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		ipmiSensorState, ipmiTemperature, ipmiFanSpeed, ipmiVoltage, ipmiCurrent, ipmiPower, ipmiFRUInfo,
+	} {
+		ch <- d
+	}
+}
+
+// Available reports why ipmitool cannot run on this host.
+func (p ipmiProbe) Available() error { return toolAvailable(p.command) }
+
+func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := toolAvailable(p.command); err != nil {
+		return nil, err
+	}
+
+	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
+	// behind a PMBus mux) still reports its sensors, and the other way round.
+	sdrSrc := p.command + " sdr elist"
+	sdrOut, sdrErr := runTool(ctx, p.command, "sdr", "elist")
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
+	}
+	var sensors []ipmiSensor
+	var lineErrs []error
+	if sdrErr == nil {
+		sensors, lineErrs = ipmiParseSDR(sdrOut.Stdout)
+		sdrErr = ipmiToolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
+	}
+
+	fruSrc := p.command + " fru print"
+	fruOut, fruErr := runTool(ctx, p.command, "fru", "print")
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
+	}
+	var frus []ipmiFRU
+	if fruErr == nil {
+		frus = ipmiParseFRU(fruOut.Stdout)
+		fruErr = ipmiToolFailed(fruOut, len(frus) > 0, "no FRU Device Description lines")
+	}
+
+	switch {
+	case sdrErr != nil && fruErr != nil:
+		return nil, fmt.Errorf("%s: %w; %s: %w", sdrSrc, sdrErr, fruSrc, fruErr)
+	case sdrErr != nil:
+		skips.Add(sdrSrc, sdrErr)
+	case fruErr != nil:
+		skips.Add(fruSrc, fruErr)
+	}
+
+	var ms []prometheus.Metric
+	if sdrErr == nil {
+		for _, err := range lineErrs {
+			skips.Add(sdrSrc, err)
+		}
+		ms = append(ms, ipmiSensorMetrics(sensors, sdrSrc, skips)...)
+	}
+	if fruErr == nil {
+		ms = append(ms, ipmiFRUMetrics(frus, fruSrc, skips)...)
+	}
+	return ms, nil
+}
+
+// ipmiToolFailed judges a tool run that started and ended on its own: it
+// failed when nothing in its output could be parsed and it either exited
+// non-zero or printed something (garbage). An empty output with status 0
+// is a source with nothing to report, not a failure. A non-zero exit with
+// parsable output is a partial answer and is used.
+func ipmiToolFailed(out toolOutput, parsed bool, what string) error {
+	switch {
+	case parsed:
+		return nil
+	case out.ExitCode != 0:
+		return fmt.Errorf("exit status %d: %s", out.ExitCode, ipmiToolMessage(out))
+	case len(bytes.TrimSpace(out.Stdout)) > 0:
+		return fmt.Errorf("%s in output: %s", what, ipmiToolMessage(out))
+	}
+	return nil
+}
+
+// ipmiToolMessage is the first line a failed tool printed, stderr first, for
+// an error message; tools print their reason there ("Could not open
+// device at /dev/ipmi0", "NVIDIA-SMI has failed because ...").
+func ipmiToolMessage(out toolOutput) string {
+	for _, b := range [][]byte{out.Stderr, out.Stdout} {
+		if line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n")); len(line) > 0 {
+			const maxLen = 200
+			if len(line) > maxLen {
+				line = line[:maxLen]
+			}
+			return strings.ToValidUTF8(string(line), "\uFFFD")
+		}
+	}
+	return "no output"
+}
+
+// ipmiSensor is one line of ipmitool sdr elist:
+//
+//	Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C
+//
+// name (at most 16 characters, padded), sensor number, status, entity
+// (id.instance in decimal) and the reading: a value and its unit for an
+// analog sensor, the asserted events separated by ", " for a discrete one
+// (possibly none), or "No Reading", "Disabled", "Event-Only" when the
+// status is ns.
+type ipmiSensor struct {
+	Name, Number, Status, Entity, Reading string
+}
+
+// ipmiParseSDR parses sdr elist output. A line that is not five columns
+// with a known status is returned as an error, one per line.
+func ipmiParseSDR(out []byte) ([]ipmiSensor, []error) {
+	var sensors []ipmiSensor
+	var errs []error
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		cols := strings.Split(line, "|")
+		if len(cols) != 5 {
+			errs = append(errs, fmt.Errorf("line %d: %d columns, want 5: %q", n, len(cols), line))
+			continue
+		}
+		for i := range cols {
+			cols[i] = strings.TrimSpace(cols[i])
+		}
+		s := ipmiSensor{Name: cols[0], Number: cols[1], Status: cols[2], Entity: cols[3], Reading: cols[4]}
+		if _, ok := ipmiStatusStates[s.Status]; !ok && s.Status != "ns" {
+			errs = append(errs, fmt.Errorf("line %d: unknown status %q", n, s.Status))
+			continue
+		}
+		if s.Name == "" {
+			errs = append(errs, fmt.Errorf("line %d: no sensor name", n))
+			continue
+		}
+		sensors = append(sensors, s)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return sensors, errs
+}
+
+// ipmiStatusStates maps the status column to a state. sdr elist prints the
+// threshold crossed with its side (lnc, ucr, ...); sdr list prints nc, cr,
+// nr. ns (no reading, scanning disabled, event-only) has no state.
+var ipmiStatusStates = map[string]float64{
+	"ok": 0,
+	"nc": 1, "lnc": 1, "unc": 1,
+	"cr": 2, "lcr": 2, "ucr": 2,
+	"nr": 3, "lnr": 3, "unr": 3,
+}
+
+// ipmiUnits are the analog units ipmitool prints after a reading that this
+// probe knows: the sensor type they imply, the descriptor of their value
+// (nil: state only) and the conversion to the base unit.
+var ipmiUnits = []struct {
+	unit, typ string
+	desc      *prometheus.Desc
+	convert   func(float64) float64
+}{
+	{"degrees C", "temperature", ipmiTemperature, nil},
+	{"degrees F", "temperature", ipmiTemperature, func(f float64) float64 { return (f - 32) * 5 / 9 }},
+	{"RPM", "fan", ipmiFanSpeed, nil},
+	{"Volts", "voltage", ipmiVoltage, nil},
+	{"Amps", "current", ipmiCurrent, nil},
+	{"Watts", "power", ipmiPower, nil},
+	{"percent", "utilization", nil, nil},
+	{"CFM", "airflow", nil, nil},
+}
+
+// ipmiEventSeverities are the discrete events (ipmitool's names for the
+// IPMI event offsets) that report trouble, and the state they mean. An
+// event matches when it equals text or, with prefix, starts with it
+// ("Config Error: Vendor Mismatch", "Redundancy Degraded from Fully
+// Redundant"). Events not listed (Presence detected, Fully Redundant,
+// State Deasserted, Drive Present) are ok.
+var ipmiEventSeverities = []struct {
+	text     string
+	prefix   bool
+	severity float64
+}{
+	// Power supply and power unit.
+	{"Failure detected", false, 2},
+	{"Predictive failure", false, 2},
+	{"Power Supply AC lost", false, 2},
+	{"AC lost or out-of-range", false, 2},
+	{"AC out-of-range", false, 1}, // "AC out-of-range, but present"
+	{"Config Error", true, 2},
+	{"Power Supply Inactive", false, 1},
+	{"AC lost", false, 2},
+	{"Soft-power control failure", false, 2},
+	// Redundancy.
+	{"Redundancy Lost", false, 2},
+	{"Redundancy Degraded", true, 2},
+	{"Non-Redundant: Insufficient Resources", false, 2},
+	{"Non-Redundant: Sufficient from", true, 1},
+	// Generic severity and digital states.
+	{"Transition to Non-critical", true, 1},
+	{"Transition to Critical", true, 2},
+	{"Transition to Non-recoverable", true, 3},
+	{"Predictive Failure Asserted", false, 2},
+	{"Limit Exceeded", false, 1},
+	// Processor, memory, drives.
+	{"IERR", false, 2},
+	{"Thermal Trip", false, 3},
+	{"FRB1/BIST failure", false, 2},
+	{"FRB2/Hang in POST failure", false, 2},
+	{"FRB3/Processor startup/init failure", false, 2},
+	{"Uncorrectable machine check exception", false, 2},
+	{"Uncorrectable ECC", false, 2},
+	{"Correctable ECC logging limit reached", false, 1},
+	{"Memory Scrub Failed", false, 2},
+	{"Critical Overtemperature", false, 2},
+	{"Drive Fault", false, 2},
+	{"In Critical Array", false, 2},
+	{"In Failed Array", false, 2},
+	{"Rebuild Aborted", false, 1},
+	// Physical security.
+	{"General Chassis intrusion", false, 1},
+}
+
+// ipmiEventSeverity is the worst state the asserted events report.
+func ipmiEventSeverity(events []string) float64 {
+	var worst float64
+	for _, e := range events {
+		for _, s := range ipmiEventSeverities {
+			if strings.EqualFold(e, s.text) || s.prefix && len(e) >= len(s.text) && strings.EqualFold(e[:len(s.text)], s.text) {
+				worst = max(worst, s.severity)
+				break
+			}
+		}
+	}
+	return worst
+}
+
+// ipmiEntityTypes name discrete sensors' types by the entity they are on
+// (IPMI entity IDs, which elist prints in decimal).
+var ipmiEntityTypes = map[string]string{
+	"3": "processor", "4": "disk", "7": "system_board", "8": "memory_module",
+	"10": "power_supply", "11": "add_in_card", "15": "drive_backplane", "19": "power_unit",
+	"20": "power_module", "23": "system_chassis", "26": "disk_drive_bay", "29": "fan",
+	"30": "cooling_unit", "31": "cable", "32": "memory_device", "34": "bios",
+	"35": "operating_system", "40": "battery",
+}
+
+// ipmiDiscreteType derives a discrete sensor's type. sdr elist does not
+// print the IPMI sensor type, so the name's words come first (Dell puts
+// "PS Redundancy" and "Intrusion" on the system board entity), then the
+// entity.
+func ipmiDiscreteType(name, entity string) string {
+	lower := strings.ToLower(name)
+	switch {
+	case strings.Contains(lower, "redundancy"):
+		return "redundancy"
+	case strings.Contains(lower, "intrusion"):
+		return "intrusion"
+	case strings.Contains(lower, "watchdog"):
+		return "watchdog"
+	}
+	id, _, _ := strings.Cut(entity, ".")
+	if t, ok := ipmiEntityTypes[id]; ok {
+		return t
+	}
+	return "other"
+}
+
+// ipmiReading is what one sensor line says.
+type ipmiReading struct {
+	typ      string
+	state    float64
+	hasState bool
+	desc     *prometheus.Desc // value's descriptor, nil when none
+	value    float64
+}
+
+// ipmiRead interprets a parsed sensor line. ok=false means the line is no
+// sensor (an MC locator record) or has no reading (ns). An error means the
+// analog value is malformed: it costs the value, the state stands.
+func ipmiRead(s ipmiSensor) (r ipmiReading, ok bool, err error) {
+	state, known := ipmiStatusStates[s.Status]
+	if !known { // ns
+		return r, false, nil
+	}
+	if strings.HasPrefix(s.Reading, "Static MC @") || strings.HasPrefix(s.Reading, "Dynamic MC @") {
+		return r, false, nil
+	}
+	r = ipmiReading{state: state, hasState: true}
+	events := strings.Split(s.Reading, ", ")
+	if s.Reading == "" {
+		events = nil
+	}
+	// An analog reading ("23 degrees C") stands alone for a threshold
+	// sensor; a discrete sensor with an analog value prints it before its
+	// events ("95 Watts, Presence detected").
+	if len(events) > 0 {
+		for _, u := range ipmiUnits {
+			num, isUnit := strings.CutSuffix(events[0], " "+u.unit)
+			if !isUnit {
+				continue
+			}
+			events = events[1:]
+			r.typ = u.typ
+			v, perr := strconv.ParseFloat(num, 64)
+			if perr != nil {
+				err = fmt.Errorf("sensor %q: malformed reading %q: %w", s.Name, s.Reading, perr)
+				break
+			}
+			if u.convert != nil {
+				v = u.convert(v)
+			}
+			r.desc, r.value = u.desc, v
+			break
+		}
+	}
+	if r.typ == "" {
+		r.typ = ipmiDiscreteType(s.Name, s.Entity)
+	}
+	r.state = max(r.state, ipmiEventSeverity(events))
+	return r, true, err
+}
+
+// ipmiSensorMetrics turns parsed sensors into series. Names are not unique
+// (Dell's two CPU temperatures are both "Temp"): a name that occurs more
+// than once is qualified with its entity on every line it occurs, whether
+// or not that line has a reading now, so labels do not change when one of
+// them stops reading.
+func ipmiSensorMetrics(sensors []ipmiSensor, src string, skips *Skips) []prometheus.Metric {
+	count := map[string]int{}
+	for _, s := range sensors {
+		count[s.Name]++
+	}
+	seen := map[string]bool{}
+	var ms []prometheus.Metric
+	for _, s := range sensors {
+		r, ok, err := ipmiRead(s)
+		if err != nil {
+			skips.Add(src, err)
+		}
+		if !ok {
+			continue
+		}
+		label := s.Name
+		if count[s.Name] > 1 {
+			label = s.Name + " (" + s.Entity + ")"
+		}
+		label = labelValue(label)
+		if seen[label] {
+			skips.Add(src, fmt.Errorf("sensor %q listed twice on entity %s", s.Name, s.Entity))
+			continue
+		}
+		seen[label] = true
+		ms = append(ms, prometheus.MustNewConstMetric(ipmiSensorState, prometheus.GaugeValue, r.state, label, r.typ))
+		if r.desc != nil {
+			ms = append(ms, prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, r.value, label))
+		}
+	}
+	return ms
+}
+
+// ipmiFRU is one "FRU Device Description" block of ipmitool fru print.
+type ipmiFRU struct {
+	Name   string
+	Fields map[string]string
+}
+
+// ipmiParseFRU parses fru print output: a block per FRU, opened by
+//
+//	FRU Device Description : Builtin FRU Device (ID 0)
+//
+// and followed by indented "Key : value" lines. A FRU that could not be
+// read has a block with a message line instead (" Device not present
+// (...)"), and so no fields.
+func ipmiParseFRU(out []byte) []ipmiFRU {
+	var frus []ipmiFRU
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		key, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
+		if key == "FRU Device Description" {
+			frus = append(frus, ipmiFRU{Name: value, Fields: map[string]string{}})
+			continue
+		}
+		if len(frus) == 0 || !strings.HasPrefix(line, " ") {
+			continue
+		}
+		if f := frus[len(frus)-1].Fields; f[key] == "" { // the first of repeated keys ("Board Extra")
+			f[key] = value
+		}
+	}
+	return frus
+}
+
+// ipmiFRUFields are the fru print keys exported, in label order.
+var ipmiFRUFields = []string{
+	"Board Mfg", "Board Product", "Board Serial", "Board Part Number",
+	"Product Manufacturer", "Product Name", "Product Serial", "Product Part Number",
+}
+
+// ipmiFRUMetrics exports each FRU that has at least one of ipmiFRUFields.
+func ipmiFRUMetrics(frus []ipmiFRU, src string, skips *Skips) []prometheus.Metric {
+	var ms []prometheus.Metric
+	seen := map[string]bool{}
+	for _, f := range frus {
+		values := []string{labelValue(f.Name)}
+		found := false
+		for _, k := range ipmiFRUFields {
+			v := f.Fields[k]
+			found = found || v != ""
+			values = append(values, labelValue(v))
+		}
+		if !found {
+			continue
+		}
+		if seen[values[0]] {
+			skips.Add(src, fmt.Errorf("FRU %q listed twice", f.Name))
+			continue
+		}
+		seen[values[0]] = true
+		ms = append(ms, prometheus.MustNewConstMetric(ipmiFRUInfo, prometheus.GaugeValue, 1, values...))
+	}
+	return ms
+}

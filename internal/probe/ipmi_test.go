@@ -1,0 +1,311 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ipmiTestdata is the fake ipmitool and its captured output, as absolute
+// paths (fake tools must be named by one).
+var ipmiTestdata = func() string {
+	dir, err := filepath.Abs(filepath.Join("testdata", "tools"))
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}()
+
+func init() {
+	fixtureOptions["ipmi"] = Options{Command: filepath.Join(ipmiTestdata, "ipmitool")}
+}
+
+func TestIPMIGolden(t *testing.T) {
+	checkGolden(t, "ipmi")
+	if _, skips := runProbe(t, "ipmi", fixturePaths); skips.Count() != 0 {
+		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
+	}
+}
+
+// ipmiSeries runs the sensor half of the probe on sdr elist output.
+func ipmiSeries(t *testing.T, out string) (map[string]float64, *Skips) {
+	t.Helper()
+	skips := NewSkips(nil)
+	sensors, errs := ipmiParseSDR([]byte(out))
+	for _, err := range errs {
+		skips.Add("sdr", err)
+	}
+	ms := ipmiSensorMetrics(sensors, "sdr", skips)
+	return gatherSeries(t, collected{p: ipmiProbe{}, metrics: ms}), skips
+}
+
+func TestIPMIParseSDR(t *testing.T) {
+	tests := []struct {
+		name  string
+		out   string
+		skips int
+		want  map[string]float64
+	}{
+		{
+			name: "threshold states, extended and short",
+			out: "" +
+				"CPU Temp         | 01h | unc |  3.1 | 86 degrees C\n" +
+				"FAN 3            | 43h | lnr | 29.3 | 0 RPM\n" +
+				"12V              | 30h | cr  |  7.1 | 13.44 Volts\n" +
+				"PSU Inlet        | 5Ah | ok  | 10.1 | 104 degrees F\n",
+			want: map[string]float64{
+				`hardware_ipmi_sensor_state{sensor="CPU Temp",type="temperature"}`:  1,
+				`hardware_ipmi_temperature_celsius{sensor="CPU Temp"}`:              86,
+				`hardware_ipmi_sensor_state{sensor="FAN 3",type="fan"}`:             3,
+				`hardware_ipmi_fan_speed_rpm{sensor="FAN 3"}`:                       0,
+				`hardware_ipmi_sensor_state{sensor="12V",type="voltage"}`:           2,
+				`hardware_ipmi_voltage_volts{sensor="12V"}`:                         13.44,
+				`hardware_ipmi_sensor_state{sensor="PSU Inlet",type="temperature"}`: 0,
+				`hardware_ipmi_temperature_celsius{sensor="PSU Inlet"}`:             40,
+			},
+		},
+		{
+			name: "discrete events",
+			out: "" +
+				"PS Redundancy    | 74h | ok  |  7.1 | Fully Redundant\n" +
+				"Fan Redundancy   | 75h | ok  |  7.1 | Redundancy Degraded from Fully Redundant\n" +
+				"Power Supplies   | 08h | ok  | 10.3 | Non-Redundant: Sufficient from Redundant\n" +
+				"PS1 Status       | 62h | ok  | 10.1 | Presence detected, Predictive failure\n" +
+				"PS2 Status       | 63h | ok  | 10.2 | Presence detected, AC out-of-range, but present\n" +
+				"Drive 3          | 83h | ok  | 26.4 | Drive Present, Predictive Failure\n" +
+				"Intrusion        | 73h | ok  |  7.1 | General Chassis intrusion\n" +
+				"CPU1 Status      | 60h | ok  |  3.1 | Presence detected, Config Error: Processor Missing\n" +
+				"Status           | 3Ch | ok  |  3.2 | Predictive Failure Deasserted\n",
+			want: map[string]float64{
+				`hardware_ipmi_sensor_state{sensor="PS Redundancy",type="redundancy"}`:    0,
+				`hardware_ipmi_sensor_state{sensor="Fan Redundancy",type="redundancy"}`:   2,
+				`hardware_ipmi_sensor_state{sensor="Power Supplies",type="power_supply"}`: 1,
+				`hardware_ipmi_sensor_state{sensor="PS1 Status",type="power_supply"}`:     2,
+				`hardware_ipmi_sensor_state{sensor="PS2 Status",type="power_supply"}`:     1,
+				`hardware_ipmi_sensor_state{sensor="Drive 3",type="disk_drive_bay"}`:      2,
+				`hardware_ipmi_sensor_state{sensor="Intrusion",type="intrusion"}`:         1,
+				`hardware_ipmi_sensor_state{sensor="CPU1 Status",type="processor"}`:       2,
+				`hardware_ipmi_sensor_state{sensor="Status",type="processor"}`:            0,
+			},
+		},
+		{
+			// HPE iLO prints a power supply's output with its events.
+			name: "discrete sensor with an analog value",
+			out:  "Power Supply 1   | 06h | ok  | 10.1 | 0 Watts, Presence detected, Failure detected\n",
+			want: map[string]float64{
+				`hardware_ipmi_sensor_state{sensor="Power Supply 1",type="power"}`: 2,
+				`hardware_ipmi_power_watts{sensor="Power Supply 1"}`:               0,
+			},
+		},
+		{
+			name: "no reading, disabled, event-only and locator records have no series",
+			out: "" +
+				"Temp             | 0Eh | ns  |  3.1 | Disabled\n" +
+				"Voltage 2        | 6Dh | ns  | 10.2 | No Reading\n" +
+				"ECC Corr Err     | 10h | ns  | 34.1 | Event-Only\n" +
+				"iDRAC            | 00h | ok  |  7.1 | Static MC @ 20h\n" +
+				"PS1 FRU          | 00h | ns  | 10.1 | Logical FRU @01h\n",
+			want: map[string]float64{},
+		},
+		{
+			name: "names used twice are qualified with the entity",
+			out: "" +
+				"Temp             | 0Eh | ok  |  3.1 | 54 degrees C\n" +
+				"Temp             | 0Fh | ns  |  3.2 | No Reading\n" +
+				"Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C\n",
+			want: map[string]float64{
+				`hardware_ipmi_sensor_state{sensor="Temp (3.1)",type="temperature"}`: 0,
+				`hardware_ipmi_temperature_celsius{sensor="Temp (3.1)"}`:             54,
+				`hardware_ipmi_sensor_state{sensor="Inlet Temp",type="temperature"}`: 0,
+				`hardware_ipmi_temperature_celsius{sensor="Inlet Temp"}`:             23,
+			},
+		},
+		{
+			name: "malformed lines and readings cost their series",
+			out: "" +
+				"Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C\n" +
+				"Exhaust Temp     | 01h | ok  |  7.1 | 3x degrees C\n" + // value lost, state kept
+				"Fan1A            | 30h | ok  |  7.1\n" + // four columns
+				"Fan1B            | 31h | bad |  7.1 | 6120 RPM\n" + // unknown status
+				"Temp             | 0Eh | ok  |  3.1 | 50 degrees C\n" +
+				"Temp             | 0Eh | ok  |  3.1 | 51 degrees C\n" + // same name and entity twice
+				"\n",
+			skips: 4,
+			want: map[string]float64{
+				`hardware_ipmi_sensor_state{sensor="Inlet Temp",type="temperature"}`:   0,
+				`hardware_ipmi_temperature_celsius{sensor="Inlet Temp"}`:               23,
+				`hardware_ipmi_sensor_state{sensor="Exhaust Temp",type="temperature"}`: 0,
+				`hardware_ipmi_sensor_state{sensor="Temp (3.1)",type="temperature"}`:   0,
+				`hardware_ipmi_temperature_celsius{sensor="Temp (3.1)"}`:               50,
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, skips := ipmiSeries(t, tt.out)
+			if skips.Count() != tt.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
+			}
+			assertSeries(t, got, "hardware_ipmi_", tt.want)
+		})
+	}
+}
+
+func TestIPMIParseFRU(t *testing.T) {
+	out := "" +
+		"FRU Device Description : Builtin FRU Device (ID 0)\n" +
+		" Board Mfg Date        : Wed Jul  7 17:27:00 2021 UTC\n" +
+		" Board Mfg             : DELL\n" +
+		" Board Extra           : first\n" +
+		" Board Extra           : second\n" +
+		"\n" +
+		"FRU Device Description : PERC1 (ID 5)\n" +
+		" Device not present (Requested sensor, data, or record not found)\n" +
+		"\n" +
+		"FRU Device Description : CPU1 DIMM\n" +
+		" Memory Type           : DDR4 SDRAM\n"
+	frus := ipmiParseFRU([]byte(out))
+	if len(frus) != 3 {
+		t.Fatalf("got %d FRUs, want 3: %+v", len(frus), frus)
+	}
+	if f := frus[0]; f.Name != "Builtin FRU Device (ID 0)" || f.Fields["Board Mfg"] != "DELL" ||
+		f.Fields["Board Mfg Date"] != "Wed Jul  7 17:27:00 2021 UTC" || f.Fields["Board Extra"] != "first" {
+		t.Errorf("builtin FRU = %+v", f)
+	}
+	if len(frus[1].Fields) != 0 {
+		t.Errorf("unreadable FRU has fields %v", frus[1].Fields)
+	}
+	skips := NewSkips(nil)
+	got := gatherSeries(t, collected{p: ipmiProbe{}, metrics: ipmiFRUMetrics(frus, "fru", skips)})
+	assertSeries(t, got, "hardware_ipmi_fru_info", map[string]float64{
+		`hardware_ipmi_fru_info{board_manufacturer="DELL",board_part_number="",board_product="",board_serial="",fru="Builtin FRU Device (ID 0)",product_manufacturer="",product_name="",product_part_number="",product_serial=""}`: 1,
+	})
+}
+
+// ipmiFake writes a fake ipmitool that answers sdr elist and fru print with
+// the given shell snippets.
+func ipmiFake(t *testing.T, sdr, fru string) string {
+	t.Helper()
+	return fakeTool(t, "ipmitool", `case "$1" in
+sdr) `+sdr+` ;;
+fru) `+fru+` ;;
+esac
+`)
+}
+
+func ipmiRun(t *testing.T, command string, timeout time.Duration) (collected, *Skips, error) {
+	t.Helper()
+	p, err := New("ipmi", Env{Options: Options{Command: command}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	skips := NewSkips(nil)
+	ms, err := p.Probe(ctx, skips)
+	return collected{p: p, metrics: ms}, skips, err
+}
+
+func TestIPMIToolFailures(t *testing.T) {
+	sdrFile := filepath.Join(ipmiTestdata, "ipmitool.d", "sdr-elist.txt")
+	fruFile := filepath.Join(ipmiTestdata, "ipmitool.d", "fru-print.txt")
+	const (
+		fan1A   = `hardware_ipmi_fan_speed_rpm{sensor="Fan1A"} 6360`
+		builtin = `hardware_ipmi_fru_info{board_manufacturer="DELL",board_part_number="0PJ7YJA04",board_product="PowerEdge R750",board_serial="CNFCP0041J00ZT",fru="Builtin FRU Device (ID 0)",product_manufacturer="DELL",product_name="PowerEdge R750",product_part_number="",product_serial="7XQ2XX3"} 1`
+		noDev   = `echo "Could not open device at /dev/ipmi0 or /dev/ipmi/0 or /dev/ipmidev/0: No such file or directory" >&2; exit 1`
+	)
+	tests := []struct {
+		name     string
+		sdr, fru string
+		errHas   string // "" = no error
+		skips    int
+		want     []string
+		absent   []string
+	}{
+		{name: "no BMC", sdr: noDev, fru: noDev, errHas: "Could not open device"},
+		{name: "garbage and non-zero exit", sdr: `echo 'Segmentation fault?'; exit 139`, fru: `echo '%%%'; exit 2`, errHas: "exit status 139"},
+		{name: "garbage and exit 0", sdr: `echo 'Welcome to the BMC'`, fru: `echo 'Welcome to the BMC'`, errHas: "no sensor lines"},
+		{
+			name: "fru fails, sdr works", sdr: "cat " + sdrFile, fru: noDev, skips: 1,
+			want: []string{fan1A}, absent: []string{"hardware_ipmi_fru_info"},
+		},
+		{
+			name: "sdr fails, fru works", sdr: noDev, fru: "cat " + fruFile, skips: 1,
+			want: []string{builtin}, absent: []string{"hardware_ipmi_sensor_state", "hardware_ipmi_fan_speed_rpm"},
+		},
+		{
+			// ipmitool exits 1 when one FRU cannot be read, after printing the rest.
+			name: "partial output with non-zero exit is used", sdr: "cat " + sdrFile + "; exit 1", fru: "cat " + fruFile + "; exit 1",
+			want: []string{fan1A, builtin},
+		},
+		{
+			name: "no sensors and no FRUs is not an error", sdr: "true", fru: "true",
+			absent: []string{"hardware_ipmi_sensor_state", "hardware_ipmi_fru_info"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, skips, err := ipmiRun(t, ipmiFake(t, tt.sdr, tt.fru), 10*time.Second)
+			if tt.errHas != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+					t.Fatalf("err = %v, want one containing %q", err, tt.errHas)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if skips.Count() != tt.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
+			}
+			checkSeries(t, "\n"+string(exposition(t, c)), tt.want, tt.absent)
+		})
+	}
+}
+
+func TestIPMIToolHangs(t *testing.T) {
+	tool := fakeTool(t, "ipmitool", "sleep 60\n")
+	start := time.Now()
+	_, _, err := ipmiRun(t, tool, 300*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > toolWaitDelay+5*time.Second {
+		t.Errorf("Probe returned after %v", d)
+	}
+}
+
+func TestIPMIToolMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "ipmitool")
+	p, err := New("ipmi", Env{Options: Options{Command: missing}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := p.(Conditional)
+	if !ok {
+		t.Fatal("ipmi probe does not implement Conditional")
+	}
+	if err := c.Available(); !errors.Is(err, errToolMissing) {
+		t.Errorf("Available() = %v, want errToolMissing", err)
+	}
+	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Probe err = %v, want one naming %s", err, missing)
+	}
+	if err := ipmiFixtureAvailable(t, "ipmi"); err != nil {
+		t.Errorf("fixture ipmitool: Available() = %v", err)
+	}
+}
+
+// ipmiFixtureAvailable is the fixture-configured probe's Available().
+func ipmiFixtureAvailable(t *testing.T, name string) error {
+	t.Helper()
+	p, err := New(name, Env{Paths: fixturePaths, Options: fixtureOptions[name]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.(Conditional).Available()
+}

@@ -1,0 +1,215 @@
+package probe
+
+import (
+	"maps"
+	"testing"
+)
+
+// The server fixture is read whole: golden output and not one skip.
+func TestMdraidGolden(t *testing.T) {
+	checkGolden(t, "mdraid")
+	if _, skips := runProbe(t, "mdraid", fixturePaths); skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// mdraidTestRun plants files and checks that the mdraid probe exports
+// exactly want, with skips skips.
+func mdraidTestRun(t *testing.T, files map[string]string, want map[string]float64, skips int) {
+	t.Helper()
+	root := t.TempDir()
+	plantTree(t, root, files)
+	c, s := runProbe(t, "mdraid", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_mdraid_", want)
+	if s.Count() != skips {
+		t.Errorf("skips = %d, want %d", s.Count(), skips)
+	}
+}
+
+// mdraidTestStateSet is a state set's series: 1 for current, 0 for the
+// other known values.
+func mdraidTestStateSet(metric, array, label string, known []string, current string) map[string]float64 {
+	m := map[string]float64{}
+	for _, s := range known {
+		v := 0.0
+		if s == current {
+			v = 1
+		}
+		l := label + `="` + s + `"`
+		if label < "array" { // gatherSeries sorts labels by name
+			m[metric+`{`+l+`,array="`+array+`"}`] = v
+		} else {
+			m[metric+`{array="`+array+`",`+l+`}`] = v
+		}
+	}
+	return m
+}
+
+// A RAID 5 rebuilding onto a replacement disk: the rebuilding disk is not
+// in sync, so it counts as a spare until the recovery ends, and its slot as
+// missing.
+const mdraidTestRecoveringMdstat = `Personalities : [raid6] [raid5] [raid4] [raid1] 
+md2 : active raid5 sdf1[4] sde1[1] sdd1[0]
+      7813771264 blocks super 1.2 level 5, 512k chunk, algorithm 2 [3/2] [UU_]
+      [=>...................]  recovery =  7.3% (285212672/3906885632) finish=301.5min speed=200164K/sec
+      bitmap: 0/30 pages [0KB], 65536KB chunk
+
+unused devices: <none>
+`
+
+var mdraidTestRecoveringSysfs = map[string]string{
+	"sys/block/md2":                                            "-> ../devices/virtual/block/md2",
+	"sys/devices/virtual/block/md2/md/level":                   "raid5\n",
+	"sys/devices/virtual/block/md2/md/array_state":             "clean\n",
+	"sys/devices/virtual/block/md2/md/raid_disks":              "3\n",
+	"sys/devices/virtual/block/md2/md/degraded":                "1\n",
+	"sys/devices/virtual/block/md2/md/sync_action":             "recover\n",
+	"sys/devices/virtual/block/md2/md/sync_completed":          "570425344 / 7813771264\n",
+	"sys/devices/virtual/block/md2/md/dev-sdd1/state":          "in_sync\n",
+	"sys/devices/virtual/block/md2/md/dev-sde1/state":          "in_sync\n",
+	"sys/devices/virtual/block/md2/md/dev-sdf1/state":          "spare\n",
+	"sys/devices/virtual/block/md2/md/dev-sdf1/recovery_start": "570425344\n",
+}
+
+func TestMdraidRecovering(t *testing.T) {
+	files := maps.Clone(mdraidTestRecoveringSysfs)
+	files["proc/mdstat"] = mdraidTestRecoveringMdstat
+	want := map[string]float64{
+		`hardware_mdraid_array_info{array="md2",level="raid5"}`:                   1,
+		`hardware_mdraid_disks_required{array="md2"}`:                             3,
+		`hardware_mdraid_degraded_disks{array="md2"}`:                             1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:                       2,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:                       0,
+		`hardware_mdraid_disks{array="md2",state="spare"}`:                        1,
+		`hardware_mdraid_disks{array="md2",state="missing"}`:                      1,
+		`hardware_mdraid_member_state{array="md2",device="sdd1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sde1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sdf1",state="spare"}`:   1,
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:                       570425344.0 / 7813771264,
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md2", "state", mdraidArrayStates, "clean"))
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md2", "action", mdraidSyncActions, "recover"))
+	mdraidTestRun(t, files, want, 0)
+
+	// A second array on the same disks waits for the first: sync_completed
+	// says "delayed", which is 0 done rather than a malformed file.
+	delayed := maps.Clone(files)
+	delayed["sys/devices/virtual/block/md2/md/sync_completed"] = "delayed\n"
+	want[`hardware_mdraid_sync_completed_ratio{array="md2"}`] = 0
+	mdraidTestRun(t, delayed, want, 0)
+}
+
+// Without sysfs (a container given the host's /proc only), /proc/mdstat's
+// counts stand in: the rebuilding disk has no flag there, so it counts
+// nowhere, and states and actions are unknown.
+func TestMdraidRecoveringMdstatOnly(t *testing.T) {
+	mdraidTestRun(t, map[string]string{"proc/mdstat": mdraidTestRecoveringMdstat}, map[string]float64{
+		`hardware_mdraid_array_info{array="md2",level="raid5"}`: 1,
+		`hardware_mdraid_disks_required{array="md2"}`:           3,
+		`hardware_mdraid_degraded_disks{array="md2"}`:           1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:     2,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:     0,
+		`hardware_mdraid_disks{array="md2",state="spare"}`:      0,
+		`hardware_mdraid_disks{array="md2",state="missing"}`:    1,
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:     285212672.0 / 3906885632,
+	}, 0)
+}
+
+// An array assembled only in part (mdadm --incremental waiting for its
+// other disks) is inactive: no level, no personality and so no degraded,
+// sync_action or sync_completed, and its disks are spares until it runs.
+func TestMdraidInactive(t *testing.T) {
+	want := map[string]float64{
+		`hardware_mdraid_array_info{array="md127",level=""}`:                     1,
+		`hardware_mdraid_disks{array="md127",state="active"}`:                    0,
+		`hardware_mdraid_disks{array="md127",state="failed"}`:                    0,
+		`hardware_mdraid_disks{array="md127",state="spare"}`:                     2,
+		`hardware_mdraid_member_state{array="md127",device="sdc",state="spare"}`: 1,
+		`hardware_mdraid_member_state{array="md127",device="sdd",state="spare"}`: 1,
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md127", "state", mdraidArrayStates, "inactive"))
+	mdraidTestRun(t, map[string]string{
+		"proc/mdstat": `Personalities : [raid1] 
+md127 : inactive sdc[1](S) sdd[0](S)
+      7813774336 blocks super 1.2
+       
+unused devices: <none>
+`,
+		"sys/block/md127":                                  "-> ../devices/virtual/block/md127",
+		"sys/devices/virtual/block/md127/md/level":         "\n",
+		"sys/devices/virtual/block/md127/md/array_state":   "inactive\n",
+		"sys/devices/virtual/block/md127/md/raid_disks":    "0\n",
+		"sys/devices/virtual/block/md127/md/dev-sdc/state": "spare\n",
+		"sys/devices/virtual/block/md127/md/dev-sdd/state": "spare\n",
+	}, want, 0)
+}
+
+// No /proc/mdstat: the md driver is not loaded, so there are no arrays,
+// whatever sysfs holds. That is no error and no skip.
+func TestMdraidWithoutMdstat(t *testing.T) {
+	files := maps.Clone(mdraidTestRecoveringSysfs)
+	files["proc/partitions"] = "major minor  #blocks  name\n"
+	mdraidTestRun(t, files, map[string]float64{}, 0)
+}
+
+// A /proc/mdstat procfs cannot parse is one skip; the arrays are listed
+// from sysfs instead, which holds all but the mdstat-only fallbacks.
+func TestMdraidMalformedMdstat(t *testing.T) {
+	files := maps.Clone(mdraidTestRecoveringSysfs)
+	files["proc/mdstat"] = "Personalities : [raid5] \nmd2 : active raid5 sdf1[4] sde1[1] sdd1[0]\n"
+	want := map[string]float64{
+		`hardware_mdraid_array_info{array="md2",level="raid5"}`:                   1,
+		`hardware_mdraid_disks_required{array="md2"}`:                             3,
+		`hardware_mdraid_degraded_disks{array="md2"}`:                             1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:                       2,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:                       0,
+		`hardware_mdraid_disks{array="md2",state="spare"}`:                        1,
+		`hardware_mdraid_disks{array="md2",state="missing"}`:                      1,
+		`hardware_mdraid_member_state{array="md2",device="sdd1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sde1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sdf1",state="spare"}`:   1,
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:                       570425344.0 / 7813771264,
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md2", "state", mdraidArrayStates, "clean"))
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md2", "action", mdraidSyncActions, "recover"))
+	mdraidTestRun(t, files, want, 1)
+}
+
+// One malformed md attribute costs its series and one skip.
+func TestMdraidMalformedAttributes(t *testing.T) {
+	base := maps.Clone(mdraidTestRecoveringSysfs)
+	base["proc/mdstat"] = mdraidTestRecoveringMdstat
+	for _, tc := range []struct {
+		name, file, value string
+		lost              []string
+		gained            map[string]float64
+	}{
+		// raid_disks falls back to mdstat's count, so nothing is lost.
+		{"raid_disks", "sys/devices/virtual/block/md2/md/raid_disks", "three\n", nil, nil},
+		{"degraded", "sys/devices/virtual/block/md2/md/degraded", "-1\n", nil, nil},
+		{"sync_completed", "sys/devices/virtual/block/md2/md/sync_completed", "570425344 of 7813771264\n",
+			[]string{`hardware_mdraid_sync_completed_ratio{array="md2"}`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := maps.Clone(base)
+			files[tc.file] = tc.value
+			root := t.TempDir()
+			plantTree(t, root, files)
+			c, s := runProbe(t, "mdraid", treePaths(root))
+			got := gatherSeries(t, c)
+			for _, k := range tc.lost {
+				if _, ok := got[k]; ok {
+					t.Errorf("%s is exported", k)
+				}
+			}
+			for _, k := range []string{`hardware_mdraid_disks_required{array="md2"}`, `hardware_mdraid_degraded_disks{array="md2"}`} {
+				if _, ok := got[k]; !ok {
+					t.Errorf("missing %s", k)
+				}
+			}
+			if s.Count() != 1 {
+				t.Errorf("skips = %d, want 1", s.Count())
+			}
+		})
+	}
+}

@@ -1,0 +1,318 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	networkInterfaceInfo = Inventory(newDesc("network", "interface_info",
+		"Physical network interface, value 1; mac is the permanent address for a bond member (the bond rewrites the live one), address the bus address of its device (PCI).",
+		"interface", "mac", "driver", "address"))
+	networkInterfaceSpeed = newDesc("network", "interface_speed_bytes_per_second",
+		"Negotiated link speed; absent while the driver does not know it (link down, interface down).", "interface")
+	networkInterfaceFullDuplex = newDesc("network", "interface_full_duplex",
+		"1 when the link runs full duplex, 0 half duplex; absent while unknown.", "interface")
+	networkInterfaceMTU = newDesc("network", "interface_mtu_bytes",
+		"Maximum transmission unit of the interface.", "interface")
+	networkInterfaceAdminUp = newDesc("network", "interface_admin_up",
+		"1 when the interface is administratively up (IFF_UP), 0 when it was set down.", "interface")
+	networkInterfaceOperUp = newDesc("network", "interface_oper_up",
+		"1 when the kernel's operational state (RFC 2863) is up, else 0.", "interface")
+	networkInterfaceCarrier = newDesc("network", "interface_carrier",
+		"1 when the interface has carrier (a link partner), 0 when not; absent while the interface is down, when the kernel does not tell.", "interface")
+	networkInterfaceCarrierChanges = newDesc("network", "interface_carrier_changes_total",
+		"Times the carrier went up or down since the driver registered the interface.", "interface")
+
+	networkBondInfo = newDesc("network", "bond_info",
+		"Bonding interface, value 1; mode is the bonding mode's name (802.3ad, active-backup, ...).", "bond", "mode")
+	networkBondMembers = newDesc("network", "bond_members",
+		"Interfaces enslaved to the bond.", "bond")
+	networkBondMembersUp = newDesc("network", "bond_members_up",
+		"Interfaces enslaved to the bond whose link the bond's MII monitor sees up.", "bond")
+	networkBondMemberUp = newDesc("network", "bond_member_up",
+		"1 when the bond's MII monitor sees the member's link up, else 0.", "bond", "interface")
+
+	networkIBPortInfo = Inventory(newDesc("network", "infiniband_port_info",
+		"RDMA port, value 1; link_layer is InfiniBand, or Ethernet for RoCE.", "device", "port", "link_layer"))
+	networkIBPortActive = newDesc("network", "infiniband_port_active",
+		"1 when the port's logical state is ACTIVE (it can carry traffic), else 0.", "device", "port")
+	networkIBPortPhysicalUp = newDesc("network", "infiniband_port_physical_up",
+		"1 when the port's physical state is LinkUp, else 0.", "device", "port")
+	networkIBPortRate = newDesc("network", "infiniband_port_rate_bytes_per_second",
+		"Signalling rate of the port (speed times width), as the rate attribute reports it.", "device", "port")
+)
+
+func init() {
+	register("network", func(env Env) Probe { return networkProbe{sysfs: env.Paths.SysFS} })
+}
+
+// networkProbe reports physical NICs, bonds and RDMA (InfiniBand) ports.
+//
+// It reads sysfs itself rather than through procfs' NetClass and
+// InfiniBandClass: NetClass drops a number it cannot parse without saying so
+// (a garbage mtu would be neither a series nor a skip), fails every interface
+// when one attribute of one interface is unreadable, and knows nothing of the
+// device link or bonding; InfiniBandClass fails the whole class on one
+// malformed port file and reads every counters/ and hw_counters/ file (on
+// mlx5 each hw_counters read is a firmware command), none of which we use.
+type networkProbe struct {
+	sysfs string
+}
+
+func (networkProbe) Name() string { return "network" }
+
+func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		networkInterfaceInfo, networkInterfaceSpeed, networkInterfaceFullDuplex, networkInterfaceMTU,
+		networkInterfaceAdminUp, networkInterfaceOperUp, networkInterfaceCarrier, networkInterfaceCarrierChanges,
+		networkBondInfo, networkBondMembers, networkBondMembersUp, networkBondMemberUp,
+		networkIBPortInfo, networkIBPortActive, networkIBPortPhysicalUp, networkIBPortRate,
+	} {
+		ch <- d
+	}
+}
+
+func (p networkProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ms []prometheus.Metric
+	classDir := filepath.Join(p.sysfs, "class/net")
+	for _, e := range readDir(classDir, skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if e.Type().IsRegular() { // bonding_masters
+			continue
+		}
+		dir := filepath.Join(classDir, e.Name())
+		if _, err := os.Lstat(filepath.Join(dir, "bonding")); err == nil {
+			ms = append(ms, networkBond(classDir, e.Name(), skips)...)
+		}
+		ms = append(ms, networkInterface(dir, e.Name(), skips)...)
+	}
+
+	ibDir := filepath.Join(p.sysfs, "class/infiniband")
+	for _, e := range readDir(ibDir, skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		portsDir := filepath.Join(ibDir, e.Name(), "ports")
+		for _, port := range numberedEntries(portsDir, "", "", skips) {
+			ms = append(ms, networkIBPort(filepath.Join(portsDir, port.name), e.Name(), port.name, skips)...)
+		}
+	}
+	return ms, nil
+}
+
+// IFF_UP in the flags attribute: the interface is administratively up.
+const networkIFFUp = 0x1
+
+// networkInterface reads one interface. Interfaces with no device link
+// (loopback, bonds, bridges, VLANs, veths) are not hardware and get no series.
+func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
+	target, err := os.Readlink(filepath.Join(dir, "device"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		skips.Add(filepath.Join(dir, "device"), err)
+		return nil
+	}
+	a := attrs{dir: dir, skips: skips}
+	iface := labelValue(name)
+	var ms []prometheus.Metric
+	gauge := func(d *prometheus.Desc, v float64) {
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, iface))
+	}
+
+	// A bond sets every member's live address to its own; the permanent
+	// one identifies the port and does not change when the bond re-forms.
+	mac, ok := a.String("bonding_slave/perm_hwaddr")
+	if !ok {
+		mac, _ = a.String("address")
+	}
+	driver := ""
+	if t, err := os.Readlink(filepath.Join(dir, "device/driver")); err == nil {
+		driver = filepath.Base(t)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skips.Add(filepath.Join(dir, "device/driver"), err)
+	}
+	ms = append(ms, prometheus.MustNewConstMetric(networkInterfaceInfo, prometheus.GaugeValue, 1,
+		iface, labelValue(mac), labelValue(driver), labelValue(filepath.Base(target))))
+
+	if s, ok := networkLinkAttr(a, "speed"); ok {
+		// SPEED_UNKNOWN (-1) is printed as -1, or as 4294967295 by kernels
+		// before 4.x that printed it unsigned.
+		switch mbps, err := strconv.ParseInt(s, 10, 64); {
+		case err != nil:
+			skips.Add(filepath.Join(dir, "speed"), err)
+		case mbps >= 0 && mbps != 1<<32-1:
+			gauge(networkInterfaceSpeed, float64(mbps)*125000) // 1 Mb/s = 125000 bytes/s
+		}
+	}
+	if s, ok := networkLinkAttr(a, "duplex"); ok {
+		switch s {
+		case "full":
+			gauge(networkInterfaceFullDuplex, 1)
+		case "half":
+			gauge(networkInterfaceFullDuplex, 0)
+		case "unknown":
+		default:
+			skips.Add(filepath.Join(dir, "duplex"), fmt.Errorf("unknown duplex %q", s))
+		}
+	}
+	if v, ok := a.Uint("mtu"); ok {
+		gauge(networkInterfaceMTU, float64(v))
+	}
+	if s, ok := a.String("flags"); ok {
+		// The kernel prints flags in hex ("0x1003").
+		if flags, err := strconv.ParseUint(s, 0, 64); err != nil {
+			skips.Add(filepath.Join(dir, "flags"), err)
+		} else {
+			gauge(networkInterfaceAdminUp, networkBool(flags&networkIFFUp != 0))
+		}
+	}
+	if s, ok := a.String("operstate"); ok {
+		gauge(networkInterfaceOperUp, networkBool(s == "up"))
+	}
+	if s, ok := networkLinkAttr(a, "carrier"); ok {
+		switch s {
+		case "0", "1":
+			gauge(networkInterfaceCarrier, networkBool(s == "1"))
+		default:
+			skips.Add(filepath.Join(dir, "carrier"), fmt.Errorf("carrier is %q, want 0 or 1", s))
+		}
+	}
+	if v, ok := a.Uint("carrier_changes"); ok {
+		ms = append(ms, prometheus.MustNewConstMetric(networkInterfaceCarrierChanges, prometheus.CounterValue, float64(v), iface))
+	}
+	return ms
+}
+
+// networkLinkAttr reads speed, duplex or carrier. The kernel answers a read
+// of them with EINVAL while the interface is down: that is "unknown", the
+// same as a missing file, and not a failure.
+func networkLinkAttr(a attrs, name string) (string, bool) {
+	path := filepath.Join(a.dir, name)
+	b, err := networkReadFile(path)
+	if err != nil {
+		if !networkUnknownErr(err) {
+			a.skips.Add(path, err)
+		}
+		return "", false
+	}
+	s := strings.TrimSpace(string(b))
+	return s, s != ""
+}
+
+func networkReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxAttrSize))
+}
+
+// networkUnknownErr reports whether err from reading a link attribute means
+// the value is unknown rather than unreadable.
+func networkUnknownErr(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EINVAL)
+}
+
+// networkBond reads bonding/ of the bond called name and the bonding_slave/
+// state of each member.
+func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
+	a := attrs{dir: filepath.Join(classDir, name, "bonding"), skips: skips}
+	bond := labelValue(name)
+	var ms []prometheus.Metric
+
+	if mode, ok := a.String("mode"); ok {
+		// "802.3ad 4": the name, then the number.
+		ms = append(ms, prometheus.MustNewConstMetric(networkBondInfo, prometheus.GaugeValue, 1, bond, labelValue(strings.Fields(mode)[0])))
+	}
+	// An empty slaves file is a bond with no members, not a missing one.
+	b, ok := a.read("slaves")
+	if !ok {
+		return ms
+	}
+	members := strings.Fields(string(b))
+	up := 0
+	for _, m := range members {
+		// A member listed whose state cannot be read (gone between the two
+		// reads) counts as a member that is not up.
+		s, ok := attrs{dir: filepath.Join(classDir, m, "bonding_slave"), skips: skips}.String("mii_status")
+		if !ok {
+			continue
+		}
+		if s == "up" {
+			up++
+		}
+		ms = append(ms, prometheus.MustNewConstMetric(networkBondMemberUp, prometheus.GaugeValue, networkBool(s == "up"), bond, labelValue(m)))
+	}
+	ms = append(ms,
+		prometheus.MustNewConstMetric(networkBondMembers, prometheus.GaugeValue, float64(len(members)), bond),
+		prometheus.MustNewConstMetric(networkBondMembersUp, prometheus.GaugeValue, float64(up), bond))
+	return ms
+}
+
+// networkIBPort reads ports/N of an RDMA device.
+func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
+	a := attrs{dir: dir, skips: skips}
+	dev := labelValue(device)
+	linkLayer, _ := a.String("link_layer")
+	ms := []prometheus.Metric{prometheus.MustNewConstMetric(networkIBPortInfo, prometheus.GaugeValue, 1, dev, port, labelValue(linkLayer))}
+
+	// state and phys_state are "ID: NAME" ("4: ACTIVE", "5: LinkUp"); the
+	// IDs are the IBA spec's port states.
+	state := func(file string, want uint64, d *prometheus.Desc) {
+		s, ok := a.String(file)
+		if !ok {
+			return
+		}
+		idStr, _, found := strings.Cut(s, ":")
+		id, err := strconv.ParseUint(strings.TrimSpace(idStr), 10, 8)
+		if !found || err != nil {
+			skips.Add(filepath.Join(dir, file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
+			return
+		}
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, networkBool(id == want), dev, port))
+	}
+	state("state", 4, networkIBPortActive)          // IB_PORT_ACTIVE
+	state("phys_state", 5, networkIBPortPhysicalUp) // LinkUp
+
+	if s, ok := a.String("rate"); ok {
+		// "200 Gb/sec (4X HDR)", "2.5 Gb/sec (1X SDR)", "10 Gb/sec (4X)".
+		f := strings.Fields(s)
+		var gbps float64
+		err := fmt.Errorf("rate is %q, want \"N Gb/sec ...\"", s)
+		if len(f) >= 2 && f[1] == "Gb/sec" {
+			gbps, err = strconv.ParseFloat(f[0], 64)
+		}
+		if err != nil {
+			skips.Add(filepath.Join(dir, "rate"), err)
+		} else {
+			ms = append(ms, prometheus.MustNewConstMetric(networkIBPortRate, prometheus.GaugeValue, gbps*1e9/8, dev, port))
+		}
+	}
+	return ms
+}
+
+func networkBool(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

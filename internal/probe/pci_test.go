@@ -1,0 +1,290 @@
+package probe
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestPCIGolden(t *testing.T) {
+	checkGolden(t, "pci")
+	if _, skips := runProbe(t, "pci", fixturePaths); skips.Count() != 0 {
+		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
+	}
+}
+
+// pciNVMe plants 0000:b3:00.0, a PM1733 behind root port 0000:b0:04.0, as
+// the kernel lays it out; link holds its link attribute files.
+func pciNVMe(files map[string]string, link map[string]string) {
+	const rel = "devices/pci0000:b0/0000:b0:04.0/0000:b3:00.0"
+	dir := "sys/" + rel + "/"
+	for k, v := range map[string]string{
+		"vendor": "0x144d\n", "device": "0xa824\n", "subsystem_vendor": "0x1028\n", "subsystem_device": "0x2071\n",
+		"class": "0x010802\n", "revision": "0x00\n", "numa_node": "1\n",
+	} {
+		files[dir+k] = v
+	}
+	for k, v := range link {
+		files[dir+k] = v
+	}
+	files[dir+"driver"] = "-> ../../../../bus/pci/drivers/nvme"
+	files["sys/bus/pci/drivers/nvme/0000:b3:00.0"] = "-> ../../../../" + rel
+	files["sys/bus/pci/devices/0000:b3:00.0"] = "-> ../../../" + rel
+}
+
+// pciNVMeLink is a Gen4 x4 link that trained at x2.
+func pciNVMeLink() map[string]string {
+	return map[string]string{
+		"current_link_speed": "16.0 GT/s PCIe\n", "current_link_width": "2\n",
+		"max_link_speed": "16.0 GT/s PCIe\n", "max_link_width": "4\n",
+	}
+}
+
+const pciNVMeInfoNoNames = `hardware_pci_device_info{address="0000:b3:00.0",class="",class_id="0x010802",device="",device_id="0xa824",driver="nvme",revision="0x00",subsystem_device_id="0x2071",subsystem_vendor_id="0x1028",vendor="",vendor_id="0x144d"}`
+
+// pciNVMeSeries are the series of pciNVMe with pciNVMeLink and no pci.ids.
+func pciNVMeSeries() map[string]float64 {
+	return map[string]float64{
+		pciNVMeInfoNoNames: 1,
+		`hardware_pci_device_numa_node{address="0000:b3:00.0"}`:                    1,
+		`hardware_pci_link_speed_transfers_per_second{address="0000:b3:00.0"}`:     16e9,
+		`hardware_pci_link_width{address="0000:b3:00.0"}`:                          2,
+		`hardware_pci_link_max_speed_transfers_per_second{address="0000:b3:00.0"}`: 16e9,
+		`hardware_pci_link_max_width{address="0000:b3:00.0"}`:                      4,
+	}
+}
+
+// Without pci.ids (minimal images do not install it) the names are empty
+// and nothing is skipped.
+func TestPCINoIDs(t *testing.T) {
+	files := map[string]string{"etc/os-release": "ID=debian\n"}
+	pciNVMe(files, pciNVMeLink())
+	root := t.TempDir()
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "pci", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_pci_", pciNVMeSeries())
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// pci.ids is found where Fedora and RHEL put it too, and a malformed line
+// in it costs that line, counted once for the file.
+func TestPCIIDsLocation(t *testing.T) {
+	const ids = "# pci.ids\n144d  Samsung Electronics Co Ltd\n\ta824  NVMe SSD Controller PM173X\n" +
+		"C 01  Mass storage controller\n\t08  Non-Volatile memory controller\n\t\t02  NVM Express\n"
+	named := `hardware_pci_device_info{address="0000:b3:00.0",class="Non-Volatile memory controller (NVM Express)",class_id="0x010802",device="NVMe SSD Controller PM173X",device_id="0xa824",driver="nvme",revision="0x00",subsystem_device_id="0x2071",subsystem_vendor_id="0x1028",vendor="Samsung Electronics Co Ltd",vendor_id="0x144d"}`
+	for _, tc := range []struct {
+		name, path, content string
+		skips               int
+	}{
+		{"hwdata", "usr/share/hwdata/pci.ids", ids, 0},
+		{"pciutils default", "usr/share/pci.ids", ids, 0},
+		{"malformed line", "usr/share/misc/pci.ids", strings.Replace(ids, "\ta824", "\tzz  Broken\n\ta824", 1), 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]string{tc.path: tc.content}
+			pciNVMe(files, pciNVMeLink())
+			root := t.TempDir()
+			plantTree(t, root, files)
+			c, skips := runProbe(t, "pci", treePaths(root))
+			want := pciNVMeSeries()
+			delete(want, pciNVMeInfoNoNames)
+			want[named] = 1
+			assertSeries(t, gatherSeries(t, c), "hardware_pci_", want)
+			if skips.Count() != tc.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tc.skips)
+			}
+		})
+	}
+}
+
+func TestPCILink(t *testing.T) {
+	const (
+		speed    = `hardware_pci_link_speed_transfers_per_second{address="0000:b3:00.0"}`
+		width    = `hardware_pci_link_width{address="0000:b3:00.0"}`
+		maxSpeed = `hardware_pci_link_max_speed_transfers_per_second{address="0000:b3:00.0"}`
+		maxWidth = `hardware_pci_link_max_width{address="0000:b3:00.0"}`
+		numa     = `hardware_pci_device_numa_node{address="0000:b3:00.0"}`
+	)
+	for _, tc := range []struct {
+		name   string
+		mutate func(link map[string]string)
+		lost   []string
+		skips  int
+	}{
+		// A malformed speed costs that series; the width still says x2.
+		{"malformed speed", func(l map[string]string) { l["current_link_speed"] = "16.0 GB/s PCIe\n" }, []string{speed}, 1},
+		{"malformed width", func(l map[string]string) { l["max_link_width"] = "x4\n" }, []string{maxWidth}, 1},
+		// A link that is down: its width (0) means nothing either.
+		{"link down", func(l map[string]string) {
+			l["current_link_speed"], l["current_link_width"] = "Unknown\n", "0\n"
+		}, []string{speed, width}, 0},
+		// Kernels before 4.17 did not say "PCIe".
+		{"old kernel", func(l map[string]string) {
+			l["current_link_speed"], l["max_link_speed"] = "16 GT/s\n", "16 GT/s\n"
+		}, nil, 0},
+		// Integrated endpoints have no link files.
+		{"integrated", func(l map[string]string) { clear(l) }, []string{speed, width, maxSpeed, maxWidth}, 0},
+		// No NUMA affinity (one socket, or firmware that does not say).
+		{"no numa node", func(l map[string]string) { l["numa_node"] = "-1\n" }, []string{numa}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link := pciNVMeLink()
+			tc.mutate(link)
+			files := map[string]string{}
+			pciNVMe(files, link)
+			root := t.TempDir()
+			plantTree(t, root, files)
+			c, skips := runProbe(t, "pci", treePaths(root))
+			want := pciNVMeSeries()
+			for _, l := range tc.lost {
+				delete(want, l)
+			}
+			assertSeries(t, gatherSeries(t, c), "hardware_pci_", want)
+			if skips.Count() != tc.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tc.skips)
+			}
+		})
+	}
+}
+
+// A malformed ID file costs the info series (a half-known identity would
+// be a different device); the link and NUMA series stay.
+func TestPCIMalformedID(t *testing.T) {
+	files := map[string]string{}
+	pciNVMe(files, pciNVMeLink())
+	files["sys/devices/pci0000:b0/0000:b0:04.0/0000:b3:00.0/vendor"] = "Samsung\n"
+	root := t.TempDir()
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "pci", treePaths(root))
+	want := pciNVMeSeries()
+	delete(want, pciNVMeInfoNoNames)
+	assertSeries(t, gatherSeries(t, c), "hardware_pci_", want)
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+}
+
+func TestPCIParseLinkSpeed(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		want  float64
+		known bool
+		err   bool
+	}{
+		{"16.0 GT/s PCIe", 16e9, true, false},
+		{"2.5 GT/s PCIe", 2.5e9, true, false},
+		{"8 GT/s", 8e9, true, false},
+		{"64.0 GT/s PCIe", 64e9, true, false},
+		{"Unknown", 0, false, false},
+		{"Unknown speed", 0, false, false},
+		{"16.0 GB/s PCIe", 0, false, true},
+		{"fast GT/s PCIe", 0, false, true},
+		{"16.0", 0, false, true},
+		{"-8 GT/s PCIe", 0, false, true},
+	} {
+		got, known, err := pciParseLinkSpeed(tc.in)
+		if got != tc.want || known != tc.known || (err != nil) != tc.err {
+			t.Errorf("pciParseLinkSpeed(%q) = %v, %v, %v; want %v, %v, error %v", tc.in, got, known, err, tc.want, tc.known, tc.err)
+		}
+	}
+}
+
+func TestPCIParseIDs(t *testing.T) {
+	const ids = `#
+#	List of PCI ID's
+#
+
+# Syntax:
+# vendor  vendor_name
+#	device  device_name				<-- single tab
+#		subvendor subdevice  subsystem_name	<-- two tabs
+
+10de  NVIDIA Corporation
+	20f1  GA100 [A100 PCIe 40GB]
+		10de 145f  A100 PCIe 40GB
+# Dell 5720 LOM
+14e4  Broadcom Inc. and subsidiaries
+	165f  NetXtreme BCM5720 Gigabit Ethernet PCIe
+	16zz  A device with a broken ID
+15b3 Mellanox with one space
+	101d  MT2892 Family [ConnectX-6 Dx]
+1x3b  A broken vendor
+	0001  Nested below the broken vendor
+8086  Intel Corporation
+	a182  C620 Series Chipset Family SATA Controller [AHCI mode]
+			far too deep
+
+# List of known device classes, subclasses and programming interfaces
+
+C 01  Mass storage controller
+	06  SATA controller
+		01  AHCI 1.0
+	08  Non-Volatile memory controller
+		02  NVM Express
+C 02  Network controller
+	00  Ethernet controller
+C 0g  A broken class
+	00  Nested below the broken class
+		00  And deeper
+C 06  Bridge
+	04  PCI bridge
+		00  Normal decode
+	0x  A broken subclass
+		00  Nested below the broken subclass
+	80  Bridge
+`
+	db, err := pciParseIDs(strings.NewReader(ids))
+	if err == nil || !strings.Contains(err.Error(), "5 malformed lines") || !strings.Contains(err.Error(), "16zz") {
+		t.Errorf("err = %v, want 5 malformed lines quoting the first (16zz)", err)
+	}
+	for _, tc := range []struct {
+		what, got, want string
+	}{
+		{"vendor 10de", db.vendor(0x10de), "NVIDIA Corporation"},
+		{"device 10de:20f1", db.device(0x10de, 0x20f1), "GA100 [A100 PCIe 40GB]"},
+		{"device 14e4:165f", db.device(0x14e4, 0x165f), "NetXtreme BCM5720 Gigabit Ethernet PCIe"},
+		// One space where pci.ids has two is read all the same.
+		{"vendor 15b3", db.vendor(0x15b3), "Mellanox with one space"},
+		{"device 15b3:101d", db.device(0x15b3, 0x101d), "MT2892 Family [ConnectX-6 Dx]"},
+		// Lines below a malformed vendor are not filed under the one before.
+		{"device 15b3:0001", db.device(0x15b3, 0x0001), ""},
+		{"vendor 8086", db.vendor(0x8086), "Intel Corporation"},
+		{"device 8086:a182", db.device(0x8086, 0xa182), "C620 Series Chipset Family SATA Controller [AHCI mode]"},
+		{"missing device", db.device(0x8086, 0x347a), ""},
+		{"missing vendor", db.vendor(0x1028), ""},
+		// The subsystem line is not a device.
+		{"device 10de:145f", db.device(0x10de, 0x145f), ""},
+		{"class 010601", db.class(0x010601), "SATA controller (AHCI 1.0)"},
+		{"class 010802", db.class(0x010802), "Non-Volatile memory controller (NVM Express)"},
+		{"class 020000", db.class(0x020000), "Ethernet controller"},
+		{"class 060400", db.class(0x060400), "PCI bridge (Normal decode)"},
+		// No subclass entry: the class name.
+		{"class 020700", db.class(0x020700), "Network controller"},
+		{"class 068000", db.class(0x068000), "Bridge"},
+		{"class 060000", db.class(0x060000), "Bridge"},
+		{"class ff0000", db.class(0xff0000), ""},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.what, tc.got, tc.want)
+		}
+	}
+	if len(db.progIfs) != 3 {
+		t.Errorf("prog-ifs = %v, want the 3 below well-formed subclasses", db.progIfs)
+	}
+
+	// A file with nothing wrong reads without error; an empty one too.
+	for _, s := range []string{"", "# only a comment\n", "8086  Intel Corporation\n\ta182  SATA\n"} {
+		if _, err := pciParseIDs(strings.NewReader(s)); err != nil {
+			t.Errorf("pciParseIDs(%q): %v", s, err)
+		}
+	}
+}
+
+// The shipped excerpt parses cleanly: it is cut from a real pci.ids.
+func TestPCIFixtureIDs(t *testing.T) {
+	db := pciLoadIDs(fixturePaths.RootFS, NewSkips(nil))
+	if got := db.device(0x15b3, 0x101b); got != "MT28908 Family [ConnectX-6]" {
+		t.Errorf("15b3:101b = %q", got)
+	}
+}

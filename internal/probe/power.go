@@ -1,0 +1,200 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	powerSupplyInfo = Inventory(newDesc("power", "supply_info",
+		"Power supply the kernel knows (/sys/class/power_supply), value 1; type is the kernel's (Mains, Battery, UPS, USB). Server PSUs are usually seen only through the BMC (hardware_ipmi_*) or PMBus (hardware_hwmon_*), not here.",
+		"supply", "type", "manufacturer", "model", "serial"))
+	powerSupplyOnline = newDesc("power", "supply_online",
+		"1 if the power supply is online (for Mains: input power is present), 0 if not; USB supplies report 2 for an online programmable source.", "supply")
+	powerSupplyPresent = newDesc("power", "supply_present",
+		"1 if the power supply (typically a battery) is present, 0 if not.", "supply")
+	powerSupplyHealth = newDesc("power", "supply_health",
+		"Health the power supply reports, value 1 for the current one; health is the kernel's string (Good, Overheat, Dead, Over voltage, Unspecified failure, Cold, ...).",
+		"supply", "health")
+
+	powerMeterWatts = newDesc("power", "meter_watts",
+		"Average power the ACPI power meter measures over its averaging interval (power1_average). Kernels also register the meter with hwmon, so it may appear as hardware_hwmon_power_watts too.",
+		"meter")
+	powerMeterCapWatts = newDesc("power", "meter_cap_watts",
+		"Power cap the platform enforces through the ACPI power meter (power1_cap); absent when the firmware offers no capping.",
+		"meter")
+
+	powerRAPLEnergy = newDesc("power", "rapl_energy_joules_total",
+		"Energy the RAPL zone has consumed (powercap energy_uj), raw: the kernel counter wraps to 0 at max_energy_range_uj, which rate() and increase() handle as a counter reset. Exported only when running as root: energy_uj is mode 0400 since CVE-2020-8694.",
+		"zone")
+)
+
+func init() {
+	register("power", func(env Env) Probe { return powerProbe{paths: env.Paths} })
+}
+
+// powerProbe reports power supplies, ACPI power meters and RAPL energy.
+//
+// It reads sysfs itself rather than through procfs v0.23.0: PowerSupplyClass
+// and GetPowerMeters fail every supply or meter when one attribute is
+// unreadable or malformed, and GetRaplZones fails every zone when one
+// max_energy_range_uj is unreadable, and splits "package-0" into name
+// "package" and index 0 while dropping which package a "dram" subzone
+// belongs to, which the zone label needs. A bad attribute here costs the
+// series it feeds and nothing else.
+type powerProbe struct {
+	paths Paths
+}
+
+func (powerProbe) Name() string { return "power" }
+
+func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		powerSupplyInfo, powerSupplyOnline, powerSupplyPresent, powerSupplyHealth,
+		powerMeterWatts, powerMeterCapWatts,
+		powerRAPLEnergy,
+	} {
+		ch <- d
+	}
+}
+
+func (p powerProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	var ms []prometheus.Metric
+	for _, read := range []func(*Skips) []prometheus.Metric{p.supplies, p.meters, p.rapl} {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms = append(ms, read(skips)...)
+	}
+	return ms, nil
+}
+
+// supplies reads /sys/class/power_supply.
+func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
+	classDir := filepath.Join(p.paths.SysFS, "class/power_supply")
+	var ms []prometheus.Metric
+	for _, e := range readDir(classDir, skips) {
+		supply := e.Name()
+		a := attrs{dir: filepath.Join(classDir, supply), skips: skips}
+		typ, _ := a.String("type")
+		manufacturer, _ := a.String("manufacturer")
+		model, _ := a.String("model_name")
+		serial, _ := a.String("serial_number")
+		label := labelValue(supply)
+		ms = append(ms, prometheus.MustNewConstMetric(powerSupplyInfo, prometheus.GaugeValue, 1,
+			label, labelValue(typ), labelValue(manufacturer), labelValue(model), labelValue(serial)))
+		if v, ok := a.Uint("online"); ok {
+			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyOnline, prometheus.GaugeValue, float64(v), label))
+		}
+		if v, ok := a.Uint("present"); ok {
+			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyPresent, prometheus.GaugeValue, float64(v), label))
+		}
+		if h, ok := a.String("health"); ok {
+			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h)))
+		}
+	}
+	return ms
+}
+
+// meters reads the ACPI power meters bound to the power_meter driver. The
+// driver reports microwatts.
+func (p powerProbe) meters(skips *Skips) []prometheus.Metric {
+	driverDir := filepath.Join(p.paths.SysFS, "bus/acpi/drivers/power_meter")
+	var ms []prometheus.Metric
+	for _, e := range readDir(driverDir, skips) {
+		// The driver directory also holds bind, unbind, uevent and module.
+		meter := e.Name()
+		if !strings.HasPrefix(meter, "ACPI000D:") {
+			continue
+		}
+		a := attrs{dir: filepath.Join(driverDir, meter), skips: skips}
+		if v, ok := a.Int("power1_average"); ok {
+			ms = append(ms, prometheus.MustNewConstMetric(powerMeterWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
+		}
+		if v, ok := a.Int("power1_cap"); ok {
+			ms = append(ms, prometheus.MustNewConstMetric(powerMeterCapWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
+		}
+	}
+	return ms
+}
+
+// powerRAPLZone is one intel-rapl:N or intel-rapl:N:M powercap zone.
+type powerRAPLZone struct {
+	dir    string // /sys/class/powercap/intel-rapl:0:0
+	parent string // intel-rapl:0 for a subzone, "" for a package
+	label  string
+}
+
+// rapl reads the RAPL zones of the MSR interface (intel-rapl:*; AMD CPUs use
+// it too). intel-rapl-mmio:* zones are left out: they are the same packages
+// seen through MMIO, named "package-0" again.
+func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
+	classDir := filepath.Join(p.paths.SysFS, "class/powercap")
+	var zones []powerRAPLZone
+	names := map[string]string{} // intel-rapl:N -> package-N
+	for _, e := range readDir(classDir, skips) {
+		id, ok := strings.CutPrefix(e.Name(), "intel-rapl:")
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(classDir, e.Name())
+		name, ok := attrs{dir: dir, skips: skips}.String("name")
+		if !ok {
+			continue
+		}
+		z := powerRAPLZone{dir: dir, label: labelValue(name)}
+		if i := strings.IndexByte(id, ':'); i >= 0 {
+			z.parent = "intel-rapl:" + id[:i]
+		} else {
+			names[e.Name()] = z.label
+		}
+		zones = append(zones, z)
+	}
+
+	// Subzone names (dram, core, uncore) repeat in every package: prefix
+	// the package's name so that each zone's label is unique.
+	sort.Slice(zones, func(i, j int) bool { return zones[i].dir < zones[j].dir })
+	seen := map[string]bool{}
+	var ms []prometheus.Metric
+	for _, z := range zones {
+		if z.parent != "" {
+			pkg, ok := names[z.parent]
+			if !ok {
+				// The package's own name was unreadable (already counted)
+				// or its zone is missing: no unique label to give.
+				continue
+			}
+			z.label = pkg + "-" + z.label
+		}
+		if seen[z.label] {
+			skips.Add(z.dir, fmt.Errorf("RAPL zone label %q already taken", z.label))
+			continue
+		}
+		seen[z.label] = true
+
+		// Permission denied is the expected answer when not running as
+		// root; RestrictedString does not count it as a skip.
+		s, ok := attrs{dir: z.dir, skips: skips}.RestrictedString("energy_uj")
+		if !ok {
+			continue
+		}
+		uj, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			skips.Add(filepath.Join(z.dir, "energy_uj"), err)
+			continue
+		}
+		// The counter is exported as read, wraps included: rate() loses at
+		// most one probe interval's energy at a wrap. That holds only while
+		// the interval stays well below the wrap time (max_energy_range_uj is
+		// about 262 kJ, some 20 minutes for a 200 W package), which the
+		// power probe's one-minute default keeps.
+		ms = append(ms, prometheus.MustNewConstMetric(powerRAPLEnergy, prometheus.CounterValue, float64(uj)/1e6, z.label))
+	}
+	return ms
+}

@@ -1,0 +1,291 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/procfs/blockdevice"
+)
+
+var (
+	storageDeviceInfo = Inventory(newDesc("storage", "device_info",
+		"Block device backed by hardware, value 1. Serial is empty when the device does not report one; wwn is the kernel's wwid (naa., eui., t10. prefixed).",
+		"device", "model", "vendor", "serial", "firmware", "wwn"))
+	storageDeviceSize = Inventory(newDesc("storage", "device_size_bytes",
+		"Capacity of the block device.", "device"))
+	storageDeviceRotational = newDesc("storage", "device_rotational",
+		"1 if the kernel treats the block device as rotational (a spinning disk), 0 if not (queue/rotational).", "device")
+	storageDeviceLogicalBlockSize = newDesc("storage", "device_logical_block_size_bytes",
+		"Smallest unit the block device addresses (queue/logical_block_size).", "device")
+	storageDevicePhysicalBlockSize = newDesc("storage", "device_physical_block_size_bytes",
+		"Smallest unit the block device writes without a read-modify-write (queue/physical_block_size).", "device")
+
+	storageNVMeControllerInfo = Inventory(newDesc("storage", "nvme_controller_info",
+		"NVMe controller, value 1; address is the transport address (the PCI address for pcie).",
+		"controller", "model", "serial", "firmware", "transport", "address"))
+	storageNVMeControllerState = newDesc("storage", "nvme_controller_state",
+		"1 for the NVMe controller's current state, 0 for the others; live is the only state in which it serves I/O.",
+		"controller", "state")
+	storageNVMeNamespaceCapacity = Inventory(newDesc("storage", "nvme_namespace_capacity_bytes",
+		"Capacity of the NVMe namespace.", "controller", "namespace"))
+)
+
+// storageNVMeStates are the controller states the kernel reports
+// (nvme_sysfs_show_state). Each gets a series so that an alert can test for
+// "live == 0" without the series vanishing in between.
+var storageNVMeStates = []string{"new", "live", "resetting", "connecting", "deleting", "deleting (no IO)", "dead"}
+
+// storageNVMeNamespace matches the namespace directories below a controller:
+// nvme0n1, and nvme0c0n1 for a path of a multipath namespace.
+var storageNVMeNamespace = regexp.MustCompile(`^nvme[0-9]+(c[0-9]+)?n[0-9]+$`)
+
+func init() {
+	register("storage", func(env Env) Probe { return storageProbe{paths: env.Paths} })
+}
+
+// storageProbe lists block devices backed by hardware and NVMe controllers.
+type storageProbe struct {
+	paths Paths
+}
+
+func (storageProbe) Name() string { return "storage" }
+
+func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		storageDeviceInfo, storageDeviceSize, storageDeviceRotational,
+		storageDeviceLogicalBlockSize, storageDevicePhysicalBlockSize,
+		storageNVMeControllerInfo, storageNVMeControllerState, storageNVMeNamespaceCapacity,
+	} {
+		ch <- d
+	}
+}
+
+func (p storageProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bfs, err := blockdevice.NewFS(p.paths.ProcFS, p.paths.SysFS)
+	if err != nil {
+		return nil, err
+	}
+	// Every Linux host has /sys/block, if only with loop devices: without
+	// it the sysfs root is wrong, and the run says nothing.
+	devices, err := bfs.SysBlockDevices()
+	if err != nil {
+		return nil, err
+	}
+	var ms []prometheus.Metric
+	for _, dev := range devices {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms = append(ms, p.blockDevice(bfs, dev, skips)...)
+	}
+	nvme, err := p.nvmeControllers(ctx, skips)
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, nvme...), nil
+}
+
+// blockDevice reads one entry of /sys/block. Virtual devices (loop, dm-,
+// md, ram, zram) have no device link and are passed over: they are not
+// hardware, and md arrays have a probe of their own.
+func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) []prometheus.Metric {
+	dir := filepath.Join(p.paths.SysFS, "block", dev)
+	if _, err := os.Stat(filepath.Join(dir, "device")); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			skips.Add(filepath.Join(dir, "device"), err)
+		}
+		return nil
+	}
+	name := labelValue(dev)
+	id := storageIdentify(dir, skips)
+	ms := []prometheus.Metric{prometheus.MustNewConstMetric(storageDeviceInfo, prometheus.GaugeValue, 1,
+		name, labelValue(id.model), labelValue(id.vendor), labelValue(id.serial), labelValue(id.firmware), labelValue(id.wwn))}
+	gauge := func(d *prometheus.Desc, v uint64) {
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), name))
+	}
+
+	// blockdevice reads size (converting sectors to bytes) and rotational.
+	if size, err := bfs.SysBlockDeviceSize(dev); err == nil {
+		gauge(storageDeviceSize, size)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skips.Add(filepath.Join(dir, "size"), err)
+	}
+	if rot, err := bfs.SysBlockDeviceRotational(dev); err == nil {
+		gauge(storageDeviceRotational, rot)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skips.Add(filepath.Join(dir, "queue/rotational"), err)
+	}
+	// The block sizes are read here: blockdevice's SysBlockDeviceQueueStats
+	// reads some thirty queue attributes and fails if any one is missing,
+	// and which exist depends on the kernel version.
+	q := attrs{dir: filepath.Join(dir, "queue"), skips: skips}
+	if v, ok := q.Uint("logical_block_size"); ok {
+		gauge(storageDeviceLogicalBlockSize, v)
+	}
+	if v, ok := q.Uint("physical_block_size"); ok {
+		gauge(storageDevicePhysicalBlockSize, v)
+	}
+	return ms
+}
+
+// storageIdentity is what a block device says about itself.
+type storageIdentity struct {
+	model, vendor, serial, firmware, wwn string
+}
+
+// storageIdentify reads a block device's identity from its device
+// directory: the SCSI device for sd (vendor, model, rev, VPD pages), the
+// controller for NVMe namespaces (model, serial, firmware_rev). procfs has
+// no parser for these.
+func storageIdentify(blockDir string, skips *Skips) storageIdentity {
+	dev := attrs{dir: filepath.Join(blockDir, "device"), skips: skips}
+	var id storageIdentity
+	id.model, _ = dev.String("model")
+	id.vendor, _ = dev.String("vendor")
+	if id.firmware, _ = dev.String("firmware_rev"); id.firmware == "" { // NVMe controller
+		id.firmware, _ = dev.String("rev") // SCSI INQUIRY revision
+	}
+	if id.serial, _ = dev.String("serial"); id.serial == "" {
+		// sd devices have no serial attribute: the Unit Serial Number VPD
+		// page holds it.
+		id.serial = storageVPDSerial(dev)
+	}
+	// Namespaces have their wwid on the block device, SCSI devices on the
+	// SCSI device.
+	if id.wwn, _ = (attrs{dir: blockDir, skips: skips}).String("wwid"); id.wwn == "" {
+		id.wwn, _ = dev.String("wwid")
+	}
+	// SCSI INQUIRY cuts an ATA disk's model to 16 characters and its
+	// firmware to 4 ("SAMSUNG MZ7L3480", "404Q"): the ATA Information VPD
+	// page carries the IDENTIFY data with the whole strings.
+	if model, firmware, ok := storageVPDATA(dev); ok {
+		id.model, id.firmware = model, firmware
+	}
+	return id
+}
+
+// storageVPDSerial returns the serial number from the Unit Serial Number VPD
+// page (vpd_pg80, SPC-4 7.8.18): a 4-byte header whose last two bytes are
+// the length, then that many ASCII bytes, space padded on either side. A
+// missing page is "" with no skip; a malformed one is "" and a skip.
+func storageVPDSerial(dev attrs) string {
+	b, ok := dev.read("vpd_pg80")
+	if !ok {
+		return ""
+	}
+	if len(b) < 4 || b[1] != 0x80 || len(b) < 4+int(binary.BigEndian.Uint16(b[2:4])) {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), fmt.Errorf("not a unit serial number VPD page (%d bytes)", len(b)))
+		return ""
+	}
+	return string(bytes.Trim(b[4:4+int(binary.BigEndian.Uint16(b[2:4]))], " \x00"))
+}
+
+// Offsets in the ATA Information VPD page (vpd_pg89, SAT-4 12.4.2) and in
+// the IDENTIFY DEVICE data it embeds (ACS-4 7.13.6: words 23-26 firmware,
+// 27-46 model).
+const (
+	storageVPD89Command   = 56
+	storageVPD89Identify  = 60
+	storageIdentifyFWRev  = 23 * 2
+	storageIdentifyModel  = 27 * 2
+	storageIdentifyEnd    = 47 * 2
+	storageATAIdentifyCmd = 0xec
+)
+
+// storageVPDATA returns the model and firmware of an ATA disk behind a SAT
+// layer (libata) from vpd_pg89, kernels 5.19 and later. Devices that are not
+// ATA have no such page, which is not a skip; neither is a page holding
+// IDENTIFY PACKET DEVICE data (an ATAPI drive).
+func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
+	b, ok := dev.read("vpd_pg89")
+	if !ok {
+		return "", "", false
+	}
+	if len(b) < storageVPD89Identify+512 || b[1] != 0x89 {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), fmt.Errorf("not an ATA information VPD page (%d bytes)", len(b)))
+		return "", "", false
+	}
+	if b[storageVPD89Command] != storageATAIdentifyCmd {
+		return "", "", false
+	}
+	id := b[storageVPD89Identify : storageVPD89Identify+512]
+	model = storageATAString(id[storageIdentifyModel:storageIdentifyEnd])
+	firmware = storageATAString(id[storageIdentifyFWRev:storageIdentifyModel])
+	return model, firmware, model != ""
+}
+
+// storageATAString decodes an IDENTIFY string: two characters per 16-bit
+// word, first character in the high byte. libata stores the words in CPU
+// order, little-endian on the hosts this exporter runs on, so each byte pair
+// is swapped.
+func storageATAString(b []byte) string {
+	s := make([]byte, len(b))
+	for i := 0; i+1 < len(b); i += 2 {
+		s[i], s[i+1] = b[i+1], b[i]
+	}
+	return strings.Trim(string(s), " \x00")
+}
+
+// nvmeControllers reads /sys/class/nvme. procfs's NVMeClass parses it but
+// fails for every controller when one attribute of one is missing (state
+// and cntlid are absent on older kernels, such as RHEL 7's), turns a
+// malformed namespace size into 0, and lacks transport and address: read
+// attribute by attribute instead, so that one bad file costs one series.
+func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	classDir := filepath.Join(p.paths.SysFS, "class/nvme")
+	var ms []prometheus.Metric
+	for _, ctrl := range indexedEntries(classDir, "nvme", skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(classDir, ctrl)
+		a := attrs{dir: dir, skips: skips}
+		model, _ := a.String("model")
+		serial, _ := a.String("serial")
+		firmware, _ := a.String("firmware_rev")
+		transport, _ := a.String("transport")
+		address, _ := a.String("address")
+		ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerInfo, prometheus.GaugeValue, 1,
+			ctrl, labelValue(model), labelValue(serial), labelValue(firmware), labelValue(transport), labelValue(address)))
+
+		if state, ok := a.String("state"); ok {
+			states := storageNVMeStates
+			if !slices.Contains(states, state) {
+				states = append(slices.Clip(states), labelValue(state))
+			}
+			for _, s := range states {
+				v := 0.0
+				if s == state {
+					v = 1
+				}
+				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerState, prometheus.GaugeValue, v, ctrl, s))
+			}
+		}
+
+		for _, e := range readDir(dir, skips) {
+			if !storageNVMeNamespace.MatchString(e.Name()) {
+				continue
+			}
+			if size, ok := (attrs{dir: filepath.Join(dir, e.Name()), skips: skips}).Uint("size"); ok {
+				// The block layer counts 512-byte sectors whatever the
+				// namespace's LBA format.
+				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeNamespaceCapacity, prometheus.GaugeValue,
+					float64(size)*512, ctrl, e.Name()))
+			}
+		}
+	}
+	return ms, nil
+}

@@ -1,0 +1,142 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	thermalZoneTemperature = newDesc("thermal", "zone_temperature_celsius",
+		"Temperature of the thermal zone (/sys/class/thermal/thermal_zoneN/temp). Zones with an hwmonN subdirectory (acpitz and others the thermal core registers with hwmon) are left to hardware_hwmon_temperature_celsius and not exported here.",
+		"zone", "type")
+	thermalZoneTripPoint = newDesc("thermal", "zone_trip_point_celsius",
+		"Temperature at which the thermal zone's trip point fires (trip_point_K_temp); trip_type is what the kernel does then (active: run fans, passive: throttle, hot: notify, critical: shut down). Disabled trip points are not exported.",
+		"zone", "type", "trip", "trip_type")
+	thermalCoolingState = newDesc("thermal", "cooling_device_state",
+		"Current cooling state of the cooling device (cur_state), 0 for none up to hardware_thermal_cooling_device_max_state. intel_powerclamp reads -1 while it injects no idle time, exported as 0.",
+		"device", "type")
+	thermalCoolingMaxState = newDesc("thermal", "cooling_device_max_state",
+		"Highest cooling state of the cooling device (max_state).",
+		"device", "type")
+)
+
+// thermalTempInvalid is THERMAL_TEMP_INVALID: what the kernel reports for a
+// zone with no reading yet and for a trip point that is not programmed
+// (x86_pkg_temp reads -274000 for both of its trip points until thermald or
+// the firmware sets a threshold). It is a "no value", not a temperature.
+const thermalTempInvalid = -274000
+
+func init() {
+	register("thermal", func(env Env) Probe { return thermalProbe{paths: env.Paths} })
+}
+
+// thermalProbe reports the kernel's thermal zones and cooling devices.
+//
+// It reads sysfs itself rather than through procfs' ClassThermalZoneStats and
+// ClassCoolingDeviceStats (v0.23.0): ClassThermalZoneStats folds a failed
+// temp read into one joined error with the zone's other files and leaves
+// Temp at 0, so the caller cannot tell a failed zone from a 0 °C one, and it
+// neither reads trip points nor says which zones hwmon already exports;
+// ClassCoolingDeviceStats fails the whole list when one device's state does
+// not parse, where a bad device must cost only its own series.
+type thermalProbe struct {
+	paths Paths
+}
+
+func (thermalProbe) Name() string { return "thermal" }
+
+func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
+	ch <- thermalZoneTemperature
+	ch <- thermalZoneTripPoint
+	ch <- thermalCoolingState
+	ch <- thermalCoolingMaxState
+}
+
+func (p thermalProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+	classDir := filepath.Join(p.paths.SysFS, "class/thermal")
+	var ms []prometheus.Metric
+	for _, zone := range indexedEntries(classDir, "thermal_zone", skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms = append(ms, thermalZone(filepath.Join(classDir, zone), zone, skips)...)
+	}
+	for _, dev := range indexedEntries(classDir, "cooling_device", skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		ms = append(ms, thermalCoolingDevice(filepath.Join(classDir, dev), dev, skips)...)
+	}
+	// A host with no thermal zones still runs the loops above zero times.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return ms, nil
+}
+
+// thermalZone reads one thermal_zoneN. An unreadable temp (ACPI zones answer
+// EIO or ENODATA when the firmware method fails) costs that series only; the
+// zone's trip points are still exported.
+func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
+	// The thermal core registers most zones with hwmon too (hwmonN below the
+	// zone, temp1_input and temp1_crit): those are the hwmon probe's, and
+	// exporting them twice would double-count them in any sum or alert.
+	if len(numberedEntries(dir, "hwmon", "", skips)) > 0 {
+		return nil
+	}
+	a := attrs{dir: dir, skips: skips}
+	typ, _ := a.String("type")
+	typ = labelValue(typ)
+
+	var ms []prometheus.Metric
+	if v, ok := a.Int("temp"); ok && v != thermalTempInvalid {
+		ms = append(ms, prometheus.MustNewConstMetric(thermalZoneTemperature, prometheus.GaugeValue, float64(v)/1000, zone, typ))
+	}
+	for _, trip := range numberedEntries(dir, "trip_point_", "_temp", skips) {
+		n := strconv.FormatUint(trip.n, 10)
+		v, ok := a.Int(trip.name)
+		if !ok || v == thermalTempInvalid {
+			continue
+		}
+		// A trip point without its type is not a kernel layout; without
+		// it the series would change labels once the type reads again.
+		tripType, ok := a.String("trip_point_" + n + "_type")
+		if !ok {
+			continue
+		}
+		ms = append(ms, prometheus.MustNewConstMetric(thermalZoneTripPoint, prometheus.GaugeValue, float64(v)/1000, zone, typ, n, labelValue(tripType)))
+	}
+	return ms
+}
+
+// thermalCoolingDevice reads one cooling_deviceN.
+func thermalCoolingDevice(dir, dev string, skips *Skips) []prometheus.Metric {
+	a := attrs{dir: dir, skips: skips}
+	typ, _ := a.String("type")
+	typ = labelValue(typ)
+
+	var ms []prometheus.Metric
+	if v, ok := a.Int("cur_state"); ok {
+		switch {
+		case v == -1:
+			// intel_powerclamp: "not clamping" (Documentation/driver-api/thermal/
+			// intel_powerclamp.rst), which is what state 0 means for every other
+			// cooling device. Exporting 0 keeps the series continuous while
+			// powerclamp comes and goes.
+			v = 0
+		case v < 0:
+			skips.Add(filepath.Join(dir, "cur_state"), fmt.Errorf("negative cooling state %d", v))
+		}
+		if v >= 0 {
+			ms = append(ms, prometheus.MustNewConstMetric(thermalCoolingState, prometheus.GaugeValue, float64(v), dev, typ))
+		}
+	}
+	if v, ok := a.Uint("max_state"); ok {
+		ms = append(ms, prometheus.MustNewConstMetric(thermalCoolingMaxState, prometheus.GaugeValue, float64(v), dev, typ))
+	}
+	return ms
+}
