@@ -79,7 +79,11 @@ func fixtureExposition(t *testing.T) []byte {
 	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/server"), tree); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--once", "--log.level=error",
+	cfg := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfg, []byte(fixtureConfig(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--once", "--log.level=error", "--config.file="+cfg,
 		"--path.procfs="+tree+"/proc", "--path.sysfs="+tree+"/sys", "--path.rootfs="+tree+"/root")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -109,6 +113,24 @@ func fixtureMetricNames(t *testing.T) map[string]bool {
 		names[n] = true
 	}
 	return names
+}
+
+// fixtureConfig enables the tool probes with the fake tools of the probe
+// tests (smartctl, ipmitool, nvidia-smi), so their series are in the output.
+func fixtureConfig(t *testing.T) string {
+	t.Helper()
+	tools, err := filepath.Abs(filepath.Join(repoRoot, "internal/probe/testdata/tools"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("probes:\n")
+	for probe, tool := range map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"} {
+		if p := filepath.Join(tools, tool); fileExists(p) {
+			fmt.Fprintf(&b, "  %s: {enabled: true, command: %q}\n", probe, p)
+		}
+	}
+	return b.String()
 }
 
 var metricsDocRow = regexp.MustCompile("^\\|\\s*`([a-zA-Z_:][a-zA-Z0-9_:]*)`\\s*\\|")
