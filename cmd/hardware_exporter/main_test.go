@@ -108,6 +108,33 @@ func TestOnceFailsWhenAProbeFails(t *testing.T) {
 	}
 }
 
+// A tool probe whose tool is missing stays off quietly by default; enabled
+// explicitly, it runs, fails, and says why.
+func TestMissingToolProbe(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "smartctl")
+	auto := writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n")
+	code, out, errOut := runCmd(append([]string{"--once", "--config.file=" + auto}, fixtureFlags...)...)
+	if code != 0 {
+		t.Fatalf("--once with smartctl missing, not enabled explicitly: exit %d; stderr:\n%s", code, errOut)
+	}
+	if strings.Contains(out, `probe="smart"`) {
+		t.Errorf("a probe left off exports status series:\n%s", out)
+	}
+	if n := strings.Count(errOut, "probe=smart"); n != 1 || !strings.Contains(errOut, "probe off") || !strings.Contains(errOut, missing) {
+		t.Errorf("want one log line naming %s, got:\n%s", missing, errOut)
+	}
+
+	explicit := writeConfig(t, "probes:\n  smart:\n    enabled: true\n    command: "+missing+"\n")
+	code, out, errOut = runCmd(append([]string{"--once", "--config.file=" + explicit}, fixtureFlags...)...)
+	if code == 0 {
+		t.Fatal("--once with an explicitly enabled probe whose tool is missing exited 0")
+	}
+	if !strings.Contains(out, `hardware_probe_success{probe="smart"} 0`) || !strings.Contains(errOut, missing) {
+		t.Errorf("want smart failing and the path named; stdout has success=0: %v; stderr:\n%s",
+			strings.Contains(out, `hardware_probe_success{probe="smart"} 0`), errOut)
+	}
+}
+
 func TestFlagsWinOverFile(t *testing.T) {
 	cfg := writeConfig(t, "paths:\n  procfs: /nonexistent\n")
 	code, out, _ := runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg}, fixtureFlags...)...)

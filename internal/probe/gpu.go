@@ -134,7 +134,7 @@ func (p gpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric,
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	rows, lineErrs := gpuParseCSV(out.Stdout, gpuQueryFields)
-	if err := ipmiToolFailed(out, len(rows) > 0, "no GPU lines"); err != nil {
+	if err := toolFailed(out, len(rows) > 0, "no GPU lines"); err != nil {
 		// No driver, no GPU ("No devices were found"): the run says nothing.
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
@@ -154,7 +154,7 @@ func (p gpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric,
 	var remap [][]string
 	if err == nil {
 		remap, lineErrs = gpuParseCSV(out.Stdout, gpuRemapFields)
-		err = ipmiToolFailed(out, len(remap) > 0, "no GPU lines")
+		err = toolFailed(out, len(remap) > 0, "no GPU lines")
 	}
 	switch {
 	case err != nil && gpuNotSupported(out):

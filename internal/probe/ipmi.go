@@ -85,7 +85,7 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 	var lineErrs []error
 	if sdrErr == nil {
 		sensors, lineErrs = ipmiParseSDR(sdrOut.Stdout)
-		sdrErr = ipmiToolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
+		sdrErr = toolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
 	}
 
 	fruSrc := p.command + " fru print"
@@ -96,7 +96,7 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 	var frus []ipmiFRU
 	if fruErr == nil {
 		frus = ipmiParseFRU(fruOut.Stdout)
-		fruErr = ipmiToolFailed(fruOut, len(frus) > 0, "no FRU Device Description lines")
+		fruErr = toolFailed(fruOut, len(frus) > 0, "no FRU Device Description lines")
 	}
 
 	switch {
@@ -119,39 +119,6 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 		ms = append(ms, ipmiFRUMetrics(frus, fruSrc, skips)...)
 	}
 	return ms, nil
-}
-
-// ipmiToolFailed judges a tool run that started and ended on its own: it
-// failed when nothing in its output could be parsed and it either exited
-// non-zero or printed something (garbage). An empty output with status 0
-// is a source with nothing to report, not a failure. A non-zero exit with
-// parsable output is a partial answer and is used.
-func ipmiToolFailed(out toolOutput, parsed bool, what string) error {
-	switch {
-	case parsed:
-		return nil
-	case out.ExitCode != 0:
-		return fmt.Errorf("exit status %d: %s", out.ExitCode, ipmiToolMessage(out))
-	case len(bytes.TrimSpace(out.Stdout)) > 0:
-		return fmt.Errorf("%s in output: %s", what, ipmiToolMessage(out))
-	}
-	return nil
-}
-
-// ipmiToolMessage is the first line a failed tool printed, stderr first, for
-// an error message; tools print their reason there ("Could not open
-// device at /dev/ipmi0", "NVIDIA-SMI has failed because ...").
-func ipmiToolMessage(out toolOutput) string {
-	for _, b := range [][]byte{out.Stderr, out.Stdout} {
-		if line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n")); len(line) > 0 {
-			const maxLen = 200
-			if len(line) > maxLen {
-				line = line[:maxLen]
-			}
-			return strings.ToValidUTF8(string(line), "\uFFFD")
-		}
-	}
-	return "no output"
 }
 
 // ipmiSensor is one line of ipmitool sdr elist:

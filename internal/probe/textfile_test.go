@@ -225,7 +225,6 @@ func TestTextfileUnavailable(t *testing.T) {
 // Each way a file, family or series can be refused costs that and only
 // that, counts one skip per problem, and sets scrape_error.
 func TestTextfileRejects(t *testing.T) {
-	const gauge = "# TYPE %s gauge\n"
 	for _, tc := range []struct {
 		name   string
 		files  map[string]string

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -125,3 +126,36 @@ func (b *cappedBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *cappedBuffer) Bytes() []byte { return b.buf.Bytes() }
+
+// toolFailed judges a tool run that started and ended on its own: it
+// failed when nothing in its output could be parsed and it either exited
+// non-zero or printed something (garbage). An empty output with status 0
+// is a source with nothing to report, not a failure. A non-zero exit with
+// parsable output is a partial answer and is used.
+func toolFailed(out toolOutput, parsed bool, what string) error {
+	switch {
+	case parsed:
+		return nil
+	case out.ExitCode != 0:
+		return fmt.Errorf("exit status %d: %s", out.ExitCode, toolMessage(out))
+	case len(bytes.TrimSpace(out.Stdout)) > 0:
+		return fmt.Errorf("%s in output: %s", what, toolMessage(out))
+	}
+	return nil
+}
+
+// toolMessage is the first line a failed tool printed, stderr first, for
+// an error message; tools print their reason there ("Could not open
+// device at /dev/ipmi0", "NVIDIA-SMI has failed because ...").
+func toolMessage(out toolOutput) string {
+	for _, b := range [][]byte{out.Stderr, out.Stdout} {
+		if line, _, _ := bytes.Cut(bytes.TrimSpace(b), []byte("\n")); len(line) > 0 {
+			const maxLen = 200
+			if len(line) > maxLen {
+				line = line[:maxLen]
+			}
+			return strings.ToValidUTF8(string(line), "\uFFFD")
+		}
+	}
+	return "no output"
+}
