@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -36,13 +35,9 @@ func needTool(t *testing.T, name string) string {
 	return p
 }
 
-// goTool is the go command of the toolchain running the test.
-func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
-		return p
-	}
-	return "go"
-}
+// goTool is the go command that runs the tests (go test puts its own
+// toolchain's bin first on PATH).
+func goTool() string { return "go" }
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
@@ -173,12 +168,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(s)
 	return s
-}
-
-func quoteAll(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = fmt.Sprintf("%q", v)
-	}
-	return strings.Join(q, ", ")
 }

@@ -79,9 +79,9 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	allowed := strings.Join(svc["DeviceAllow"], ",")
-	for _, dev := range []string{"block-sd r", "block-blkext r", "char-nvme r", "char-ipmidev rw"} {
+	for _, dev := range []string{"block-sd r", "block-blkext r", "char-nvme r", "char-ipmidev rw", "char-nvidia-frontend rw"} {
 		if !strings.Contains(allowed, dev) {
-			t.Errorf("%s: DeviceAllow lacks %q (smartctl and ipmitool open it)", unit, dev)
+			t.Errorf("%s: DeviceAllow lacks %q (smartctl, ipmitool or nvidia-smi open it)", unit, dev)
 		}
 	}
 	if !strings.HasPrefix(strings.Join(svc["ExecStart"], ""), "/usr/local/bin/hardware_exporter ") {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,8 +84,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// The exporter, on the materialized fixture, with the fake tools.
 	bin := filepath.Join(work, "hardware_exporter")
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	build := exec.Command(gobin, "build", "-o", bin, "./cmd/hardware_exporter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hardware_exporter")
 	build.Dir = repoRoot
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
