@@ -33,7 +33,10 @@ const repoRoot = "../.."
 // Every wait in this test is bounded by one of these.
 const (
 	startTimeout = 60 * time.Second // a process answers /-/ready
-	dataTimeout  = 60 * time.Second // series, rules and alerts show up
+	dataTimeout  = 60 * time.Second // series and alerts show up
+	// Rules: the recording group's interval is 1m, and its first
+	// evaluation can come up to one interval after Prometheus starts.
+	ruleTimeout = 2 * time.Minute
 )
 
 // expectation is one series with its fixture value, checked when the probe
@@ -158,7 +161,7 @@ scrape_configs:
 	})
 
 	// The rules load and evaluate without errors.
-	eventually(t, "rule groups loaded and evaluated", func() error { return checkRules(prom, rules) })
+	eventuallyWithin(t, ruleTimeout, "rule groups loaded and evaluated", func() error { return checkRules(prom, rules) })
 
 	// Alerts on the fixture's faults.
 	for _, a := range faultAlerts {
@@ -324,14 +327,19 @@ var httpClient = &http.Client{Timeout: 5 * time.Second}
 // eventually polls check until it succeeds or dataTimeout passes.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(dataTimeout)
+	eventuallyWithin(t, dataTimeout, what, check)
+}
+
+func eventuallyWithin(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		err := check()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("%s: not within %v: %v", what, dataTimeout, err)
+			t.Errorf("%s: not within %v: %v", what, timeout, err)
 			return
 		}
 		time.Sleep(250 * time.Millisecond)
