@@ -160,9 +160,6 @@ scrape_configs:
 		return nil
 	})
 
-	// The rules load and evaluate without errors.
-	eventuallyWithin(t, ruleTimeout, "rule groups loaded and evaluated", func() error { return checkRules(prom, rules) })
-
 	// Alerts on the fixture's faults.
 	for _, a := range faultAlerts {
 		if !built[a.probe] {
@@ -198,11 +195,12 @@ scrape_configs:
 		return alertActive(prom, "HardwareMemoryUncorrectableErrors", "controller", "mc0")
 	})
 
-	// Nothing was rejected at ingestion, and the rules still evaluate cleanly.
+	// Every rule group is loaded and has evaluated without errors (last:
+	// the 1m recording group's first run may take up to a minute).
+	eventuallyWithin(t, ruleTimeout, "rule groups loaded and evaluated", func() error { return checkRules(prom, rules) })
+
+	// Nothing was rejected at ingestion.
 	checkNoRejectedSamples(t, prom)
-	if err := checkRules(prom, rules); err != nil {
-		t.Error(err)
-	}
 	t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
 }
 
