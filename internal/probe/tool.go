@@ -28,6 +28,9 @@ const maxToolOutput = 16 << 20
 // (a grandchild may hold them) before giving up on them.
 const toolWaitDelay = 2 * time.Second
 
+// toolStartAttempts bounds the retries of a tool that is busy being written.
+const toolStartAttempts = 5
+
 // toolEnv is the whole environment a tool sees: parsers expect the C locale's
 // numbers and messages, and PATH only matters to tools that exec helpers.
 var toolEnv = []string{"LC_ALL=C", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -73,18 +76,36 @@ func runTool(ctx context.Context, path string, args ...string) (toolOutput, erro
 	if err := toolAvailable(path); err != nil {
 		return toolOutput{}, err
 	}
-	var stdout, stderr cappedBuffer
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = toolEnv
-	cmd.Stdin = nil // /dev/null
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Negative pid: the whole group, so a shell wrapper's children die too.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	var (
+		cmd            *exec.Cmd
+		stdout, stderr cappedBuffer
+		err            error
+	)
+	// A tool being replaced (a package upgrade writing smartctl) or just
+	// written by another goroutine whose fd a concurrently forked child still
+	// holds (golang/go#22315) fails to start with ETXTBSY for a moment; a
+	// few short retries ride that out.
+	for attempt := range toolStartAttempts {
+		stdout, stderr = cappedBuffer{}, cappedBuffer{}
+		cmd = exec.CommandContext(ctx, path, args...)
+		cmd.Env = toolEnv
+		cmd.Stdin = nil // /dev/null
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error {
+			// Negative pid: the whole group, so a shell wrapper's children die too.
+			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		cmd.WaitDelay = toolWaitDelay
+		err = cmd.Run()
+		if !errors.Is(err, syscall.ETXTBSY) || attempt == toolStartAttempts-1 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
+		}
 	}
-	cmd.WaitDelay = toolWaitDelay
-	err := cmd.Run()
 	out := toolOutput{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	name := filepath.Base(path)
 	switch {

@@ -103,3 +103,28 @@ func TestRunToolSignal(t *testing.T) {
 		t.Fatalf("err = %v, want ended by signal", err)
 	}
 }
+
+// A tool that is still open for writing (being upgraded, or just written by
+// a test whose fd a concurrent fork inherited) cannot be executed for a
+// moment: ETXTBSY. runTool retries briefly instead of failing the device.
+func TestRunToolRetriesBusyExecutable(t *testing.T) {
+	tool := fakeTool(t, "smartctl", "echo ok\n")
+	w, err := os.OpenFile(tool, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		w.Close()
+		close(released)
+	}()
+	out, err := runTool(context.Background(), tool)
+	<-released
+	if err != nil {
+		t.Fatalf("busy tool: %v", err)
+	}
+	if string(out.Stdout) != "ok\n" {
+		t.Errorf("stdout %q", out.Stdout)
+	}
+}
