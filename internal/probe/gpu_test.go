@@ -1,8 +1,6 @@
 package probe
 
 import (
-	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,19 +143,6 @@ func TestGPUParseRemappedRows(t *testing.T) {
 	})
 }
 
-func gpuRun(t *testing.T, command string, timeout time.Duration) (collected, *Skips, error) {
-	t.Helper()
-	p, err := New("gpu", Env{Options: Options{Command: command}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	skips := NewSkips(nil)
-	ms, err := p.Probe(ctx, skips)
-	return collected{p: p, metrics: ms}, skips, err
-}
-
 func TestGPUToolFailures(t *testing.T) {
 	gpuCSV := filepath.Join(gpuTestdata, "nvidia-smi.d", "query-gpu.csv")
 	const info = `hardware_gpu_info{driver_version="535.183.01",index="0",name="NVIDIA A100-PCIE-40GB",pci_bus_id="0000:17:00.0",serial="1321021034318",uuid="GPU-3f5a7c2e-9b41-8d06-1e7f-5c2a9d4b8e13",vbios_version="92.00.25.00.08"} 1`
@@ -194,7 +179,7 @@ func TestGPUToolFailures(t *testing.T) {
 --query-remapped-rows=*) `+tt.remap+` ;;
 esac
 `)
-			c, skips, err := gpuRun(t, tool, 10*time.Second)
+			c, skips, err := toolProbeRun(t, "gpu", tool, 10*time.Second)
 			if tt.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.errHas)
@@ -212,35 +197,3 @@ esac
 	}
 }
 
-func TestGPUToolHangs(t *testing.T) {
-	tool := fakeTool(t, "nvidia-smi", "sleep 60\n")
-	start := time.Now()
-	_, _, err := gpuRun(t, tool, 300*time.Millisecond)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > toolWaitDelay+5*time.Second {
-		t.Errorf("Probe returned after %v", d)
-	}
-}
-
-func TestGPUToolMissing(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "nvidia-smi")
-	p, err := New("gpu", Env{Options: Options{Command: missing}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := p.(Conditional)
-	if !ok {
-		t.Fatal("gpu probe does not implement Conditional")
-	}
-	if err := c.Available(); !errors.Is(err, errToolMissing) {
-		t.Errorf("Available() = %v, want errToolMissing", err)
-	}
-	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
-		t.Errorf("Probe err = %v, want one naming %s", err, missing)
-	}
-	if err := ipmiFixtureAvailable(t, "gpu"); err != nil {
-		t.Errorf("fixture nvidia-smi: Available() = %v", err)
-	}
-}

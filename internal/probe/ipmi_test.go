@@ -1,8 +1,6 @@
 package probe
 
 import (
-	"context"
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,19 +194,6 @@ esac
 `)
 }
 
-func ipmiRun(t *testing.T, command string, timeout time.Duration) (collected, *Skips, error) {
-	t.Helper()
-	p, err := New("ipmi", Env{Options: Options{Command: command}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	skips := NewSkips(nil)
-	ms, err := p.Probe(ctx, skips)
-	return collected{p: p, metrics: ms}, skips, err
-}
-
 func TestIPMIToolFailures(t *testing.T) {
 	sdrFile := filepath.Join(ipmiTestdata, "ipmitool.d", "sdr-elist.txt")
 	fruFile := filepath.Join(ipmiTestdata, "ipmitool.d", "fru-print.txt")
@@ -249,7 +234,7 @@ func TestIPMIToolFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c, skips, err := ipmiRun(t, ipmiFake(t, tt.sdr, tt.fru), 10*time.Second)
+			c, skips, err := toolProbeRun(t, "ipmi", ipmiFake(t, tt.sdr, tt.fru), 10*time.Second)
 			if tt.errHas != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.errHas) {
 					t.Fatalf("err = %v, want one containing %q", err, tt.errHas)
@@ -267,45 +252,3 @@ func TestIPMIToolFailures(t *testing.T) {
 	}
 }
 
-func TestIPMIToolHangs(t *testing.T) {
-	tool := fakeTool(t, "ipmitool", "sleep 60\n")
-	start := time.Now()
-	_, _, err := ipmiRun(t, tool, 300*time.Millisecond)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if d := time.Since(start); d > toolWaitDelay+5*time.Second {
-		t.Errorf("Probe returned after %v", d)
-	}
-}
-
-func TestIPMIToolMissing(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "ipmitool")
-	p, err := New("ipmi", Env{Options: Options{Command: missing}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := p.(Conditional)
-	if !ok {
-		t.Fatal("ipmi probe does not implement Conditional")
-	}
-	if err := c.Available(); !errors.Is(err, errToolMissing) {
-		t.Errorf("Available() = %v, want errToolMissing", err)
-	}
-	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
-		t.Errorf("Probe err = %v, want one naming %s", err, missing)
-	}
-	if err := ipmiFixtureAvailable(t, "ipmi"); err != nil {
-		t.Errorf("fixture ipmitool: Available() = %v", err)
-	}
-}
-
-// ipmiFixtureAvailable is the fixture-configured probe's Available().
-func ipmiFixtureAvailable(t *testing.T, name string) error {
-	t.Helper()
-	p, err := New(name, Env{Paths: fixturePaths, Options: fixtureOptions[name]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p.(Conditional).Available()
-}

@@ -461,24 +461,6 @@ func TestSmartSharedPath(t *testing.T) {
 	}
 }
 
-func TestSmartToolMissing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "smartctl")
-	p, err := New("smart", Env{Options: Options{Command: path}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.(Conditional).Available(); !errors.Is(err, errToolMissing) {
-		t.Errorf("Available() = %v, want errToolMissing", err)
-	}
-	_, err = p.Probe(context.Background(), NewSkips(nil))
-	if err == nil || !strings.Contains(err.Error(), path) {
-		t.Errorf("Probe err = %v, want one naming %s", err, path)
-	}
-	if err := (&smartProbe{command: smartFixtureTool}).Available(); err != nil {
-		t.Errorf("fixture tool unavailable: %v", err)
-	}
-}
-
 // A scan that did not run leaves nothing to report: the run fails, rather
 // than saying the host has no disks.
 func TestSmartScanFails(t *testing.T) {

@@ -128,3 +128,59 @@ func TestRunToolRetriesBusyExecutable(t *testing.T) {
 		t.Errorf("stdout %q", out.Stdout)
 	}
 }
+
+// toolProbeRun runs the tool probe called name with command under a timeout.
+func toolProbeRun(t *testing.T, name string, command string, timeout time.Duration) (collected, *Skips, error) {
+	t.Helper()
+	p, err := New(name, Env{Options: Options{Command: command}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	skips := NewSkips(nil)
+	ms, err := p.Probe(ctx, skips)
+	return collected{p: p, metrics: ms}, skips, err
+}
+
+// Every tool probe: a missing tool makes Available and Probe say where it
+// was looked for; a tool that hangs past the probe's deadline is killed and
+// the run fails promptly; the fixture's fake tool is available.
+func TestToolProbesMissingOrHung(t *testing.T) {
+	for name, tool := range map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"} {
+		t.Run(name, func(t *testing.T) {
+			missing := filepath.Join(t.TempDir(), tool)
+			p, err := New(name, Env{Options: Options{Command: missing}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, ok := p.(Conditional)
+			if !ok {
+				t.Fatalf("%s does not implement Conditional", name)
+			}
+			if err := c.Available(); !errors.Is(err, errToolMissing) {
+				t.Errorf("Available() = %v, want errToolMissing", err)
+			}
+			if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
+				t.Errorf("Probe err = %v, want one naming %s", err, missing)
+			}
+
+			fixture, err := New(name, Env{Paths: fixturePaths, Options: fixtureOptions[name]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := fixture.(Conditional).Available(); err != nil {
+				t.Errorf("fixture %s: Available() = %v", tool, err)
+			}
+
+			start := time.Now()
+			_, _, err = toolProbeRun(t, name, fakeTool(t, tool, "sleep 60\n"), 300*time.Millisecond)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("hung tool: err = %v, want context.DeadlineExceeded", err)
+			}
+			if d := time.Since(start); d > toolWaitDelay+5*time.Second {
+				t.Errorf("hung tool: Probe returned after %v", d)
+			}
+		})
+	}
+}
