@@ -251,4 +251,3 @@ func TestIPMIToolFailures(t *testing.T) {
 		})
 	}
 }
-
