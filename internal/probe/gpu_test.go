@@ -8,17 +8,8 @@ import (
 	"time"
 )
 
-// gpuTestdata holds the fake nvidia-smi and its captured output.
-var gpuTestdata = func() string {
-	dir, err := filepath.Abs(filepath.Join("testdata", "tools"))
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
-
 func init() {
-	fixtureOptions["gpu"] = Options{Command: filepath.Join(gpuTestdata, "nvidia-smi")}
+	fixtureOptions["gpu"] = Options{Command: filepath.Join(testTools, "nvidia-smi")}
 }
 
 func TestGPUGolden(t *testing.T) {
@@ -32,7 +23,7 @@ func TestGPUGolden(t *testing.T) {
 // output for; this names the file to update when the field lists change.
 func TestGPUArgsMatchCapturedOutput(t *testing.T) {
 	for query, fields := range map[string][]gpuField{"query-gpu": gpuQueryFields, "query-remapped-rows": gpuRemapFields} {
-		b, err := os.ReadFile(filepath.Join(gpuTestdata, "nvidia-smi.d", query+".args"))
+		b, err := os.ReadFile(filepath.Join(testTools, "nvidia-smi.d", query+".args"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +135,7 @@ func TestGPUParseRemappedRows(t *testing.T) {
 }
 
 func TestGPUToolFailures(t *testing.T) {
-	gpuCSV := filepath.Join(gpuTestdata, "nvidia-smi.d", "query-gpu.csv")
+	gpuCSV := filepath.Join(testTools, "nvidia-smi.d", "query-gpu.csv")
 	const info = `hardware_gpu_info{driver_version="535.183.01",index="0",name="NVIDIA A100-PCIE-40GB",pci_bus_id="0000:17:00.0",serial="1321021034318",uuid="GPU-3f5a7c2e-9b41-8d06-1e7f-5c2a9d4b8e13",vbios_version="92.00.25.00.08"} 1`
 	tests := []struct {
 		name       string

@@ -7,18 +7,8 @@ import (
 	"time"
 )
 
-// ipmiTestdata is the fake ipmitool and its captured output, as absolute
-// paths (fake tools must be named by one).
-var ipmiTestdata = func() string {
-	dir, err := filepath.Abs(filepath.Join("testdata", "tools"))
-	if err != nil {
-		panic(err)
-	}
-	return dir
-}()
-
 func init() {
-	fixtureOptions["ipmi"] = Options{Command: filepath.Join(ipmiTestdata, "ipmitool")}
+	fixtureOptions["ipmi"] = Options{Command: filepath.Join(testTools, "ipmitool")}
 }
 
 func TestIPMIGolden(t *testing.T) {
@@ -195,8 +185,8 @@ esac
 }
 
 func TestIPMIToolFailures(t *testing.T) {
-	sdrFile := filepath.Join(ipmiTestdata, "ipmitool.d", "sdr-elist.txt")
-	fruFile := filepath.Join(ipmiTestdata, "ipmitool.d", "fru-print.txt")
+	sdrFile := filepath.Join(testTools, "ipmitool.d", "sdr-elist.txt")
+	fruFile := filepath.Join(testTools, "ipmitool.d", "fru-print.txt")
 	const (
 		fan1A   = `hardware_ipmi_fan_speed_rpm{sensor="Fan1A"} 6360`
 		builtin = `hardware_ipmi_fru_info{board_manufacturer="DELL",board_part_number="0PJ7YJA04",board_product="PowerEdge R750",board_serial="CNFCP0041J00ZT",fru="Builtin FRU Device (ID 0)",product_manufacturer="DELL",product_name="PowerEdge R750",product_part_number="",product_serial="7XQ2XX3"} 1`

@@ -16,14 +16,12 @@ import (
 
 // smartFixtureTool is the fake smartctl that prints the fixture host's
 // captured smartctl 7.3 output; smartFixtureOutput is that output.
-var smartFixtureTool, smartFixtureOutput string
+var (
+	smartFixtureTool   = filepath.Join(testTools, "smartctl")
+	smartFixtureOutput = smartFixtureTool + ".d"
+)
 
 func init() {
-	var err error
-	if smartFixtureTool, err = filepath.Abs(filepath.Join("testdata", "tools", "smartctl")); err != nil {
-		panic(err)
-	}
-	smartFixtureOutput = smartFixtureTool + ".d"
 	fixtureOptions["smart"] = Options{Command: smartFixtureTool, DeviceTimeout: 10 * time.Second}
 }
 

@@ -12,6 +12,17 @@ import (
 	"time"
 )
 
+// testTools is the absolute path of testdata/tools: the fake smartctl,
+// ipmitool and nvidia-smi that print the fixture host's captured output,
+// each beside its <tool>.d directory of captures.
+var testTools = func() string {
+	dir, err := filepath.Abs(filepath.Join("testdata", "tools"))
+	if err != nil {
+		panic(err)
+	}
+	return dir
+}()
+
 // fakeTool writes an executable shell script standing in for a real tool.
 func fakeTool(t *testing.T, name, script string) string {
 	t.Helper()
