@@ -13,8 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -31,6 +31,7 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 	"github.com/hardware-exporter/hardware_exporter/internal/server"
 )
 
@@ -42,14 +43,24 @@ func main() {
 
 // flags are the command line. A flag given explicitly wins over the file.
 type flags struct {
-	configFile  string
-	configCheck bool
-	once        bool
-	procfs      pathFlag
-	sysfs       pathFlag
-	rootfs      pathFlag
-	web         *web.FlagConfig
-	log         *promslog.Config
+	configFile    string
+	configCheck   bool
+	once          bool
+	procfs        pathFlag
+	sysfs         pathFlag
+	rootfs        pathFlag
+	telemetryPath string
+	// probes holds --[no-]probe.NAME for every registered probe.
+	probes map[string]*probeFlag
+	web    *web.FlagConfig
+	log    *promslog.Config
+}
+
+// probeFlag is --[no-]probe.NAME: it wins over the file's enabled when
+// given.
+type probeFlag struct {
+	enabled bool
+	set     bool
 }
 
 // pathFlag is a path flag that remembers whether the user gave it.
@@ -69,6 +80,14 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("path.procfs", "procfs mountpoint (overrides paths.procfs).").IsSetByUser(&f.procfs.set).Default("/proc").StringVar(&f.procfs.value)
 	app.Flag("path.sysfs", "sysfs mountpoint (overrides paths.sysfs).").IsSetByUser(&f.sysfs.set).Default("/sys").StringVar(&f.sysfs.value)
 	app.Flag("path.rootfs", "Root of the host's file system (overrides paths.rootfs).").IsSetByUser(&f.rootfs.set).Default("/").StringVar(&f.rootfs.value)
+	app.Flag("web.telemetry-path", "Path under which to expose the hardware metrics.").Default("/metrics").StringVar(&f.telemetryPath)
+	f.probes = map[string]*probeFlag{}
+	for _, s := range probe.Specs() {
+		pf := &probeFlag{}
+		app.Flag("probe."+s.Name, fmt.Sprintf("Enable the %s probe (--no-probe.%s disables it; overrides probes.%s.enabled). %s",
+			s.Name, s.Name, s.Name, s.Summary)).IsSetByUser(&pf.set).BoolVar(&pf.enabled)
+		f.probes[s.Name] = pf
+	}
 	f.web = kingpinflag.AddFlags(app, ":9816")
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(app, f.log)
@@ -100,6 +119,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: config valid\n", describeSource(f.configFile))
+		writeProbeSummary(stdout, cfg)
 		return 0
 	}
 	if err != nil {
@@ -142,58 +162,83 @@ func loadConfig(f *flags) (*config.Config, error) {
 			*p.dst = p.flag.value
 		}
 	}
+	for name, pf := range f.probes {
+		if pf.set {
+			on := pf.enabled
+			cfg.Probes.ByName[name].Enabled = &on
+		}
+	}
 	return cfg, nil
 }
 
-// probes builds every probe this build has, and the jobs for the enabled
-// ones. All are returned so the metric cache can describe every
-// descriptor once, enabled or not. A probe whose source is missing from the
-// host (probe.Conditional) is left off with one log line, unless the config
+// writeProbeSummary prints what --config.check found: each probe's
+// effective schedule, from the registry and the config.
+func writeProbeSummary(w io.Writer, cfg *config.Config) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "probe\tenabled\tinterval\ttimeout")
+	for _, name := range probe.Names() {
+		r := cfg.Probe(name)
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", name, r.Enabled, config.Duration(r.Interval), config.Duration(r.Timeout))
+	}
+	tw.Flush()
+}
+
+// buildProbes builds every probe this build has, once: they live as long as
+// the daemon, across reloads, so the state they keep survives.
+func buildProbes() map[string]probe.Probe {
+	all := map[string]probe.Probe{}
+	for _, s := range probe.Specs() {
+		all[s.Name] = s.New()
+	}
+	return all
+}
+
+// describers lists the probes for the metric cache's Describe: every probe
+// this build has, enabled or not, so the registry checks them all for
+// clashes once and a reload that enables one needs no re-registration.
+func describers(all map[string]probe.Probe) []metriccache.Describer {
+	d := make([]metriccache.Describer, 0, len(all))
+	for _, name := range probe.Names() {
+		d = append(d, all[name])
+	}
+	return d
+}
+
+// jobs returns the scheduler's jobs for cfg: the enabled probes with their
+// settings. A probe whose source is missing from the host
+// (probe.Conditional) is left off with one log line, unless the config
 // enabled it explicitly: then it runs and fails, and says why.
-func probes(cfg *config.Config, logger *slog.Logger) (all []probe.Probe, jobs []metriccache.Job, err error) {
+func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) []scheduler.Job {
 	paths := probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS}
-	for _, n := range probe.Names() {
-		r := cfg.Probe(n)
-		p, err := probe.New(n, probe.Env{
-			Paths:  paths,
-			Logger: logger,
-			Options: probe.Options{
-				Command: r.Command, Include: r.Include, Exclude: r.Exclude,
-				DeviceTimeout: r.DeviceTimeout, Directory: r.Directory,
-			},
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		all = append(all, p)
+	var js []scheduler.Job
+	for _, name := range probe.Names() {
+		r := cfg.Probe(name)
 		if !r.Enabled {
 			continue
 		}
+		p := all[name]
+		env := probe.Env{Paths: paths, Options: r.Options, Logger: logger.With("probe", name)}
 		if c, ok := p.(probe.Conditional); ok && !r.Explicit {
-			if why := c.Available(); why != nil {
+			if why := c.Available(env); why != nil {
 				logger.Info("probe off: its source is missing on this host; set enabled: true to run it anyway",
-					"probe", n, "reason", why)
+					"probe", name, "reason", why)
 				continue
 			}
 		}
-		jobs = append(jobs, metriccache.Job{Probe: p, Interval: r.Interval, Timeout: r.Timeout})
+		js = append(js, scheduler.Job{Name: name, Probe: p, Env: env, Interval: r.Interval, Timeout: r.Timeout})
 	}
-	return all, jobs, nil
+	return js
 }
 
 func runOnce(cfg *config.Config, stdout io.Writer, logger *slog.Logger) int {
-	all, jobs, err := probes(cfg, logger)
-	if err != nil {
-		logger.Error("cannot build probes", "err", err)
-		return 1
-	}
-	cache := metriccache.New(all...)
+	all := buildProbes()
+	cache := metriccache.New(describers(all)...)
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(cache); err != nil {
 		logger.Error("cannot register probes", "err", err)
 		return 1
 	}
-	sched := metriccache.NewScheduler(cache, jobs, metriccache.Options{Logger: logger, MaxConcurrent: cfg.Scheduler.MaxConcurrent})
+	sched := scheduler.New(cache, jobs(cfg, all, logger), scheduler.Options{Logger: logger, MaxConcurrent: cfg.Scheduler.MaxConcurrent})
 	sched.RunOnce(context.Background())
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -226,26 +271,20 @@ func runOnce(cfg *config.Config, stdout io.Writer, logger *slog.Logger) int {
 	return 0
 }
 
-// daemon owns the running scheduler; a config reload swaps it.
+// daemon owns the probes, the scheduler and the server; a config reload
+// retunes the scheduler in place.
 type daemon struct {
 	logger *slog.Logger
 	flags  *flags
+	probes map[string]probe.Probe
 	cache  *metriccache.Cache
 	srv    *server.Server
-
-	mu      sync.Mutex
-	sched   *metriccache.Scheduler
-	enabled []string
-	stop    context.CancelFunc
-	done    chan struct{}
+	sched  *scheduler.Scheduler
 }
 
 func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
-	all, _, err := probes(cfg, logger)
-	if err != nil {
-		return err
-	}
-	d := &daemon{logger: logger, flags: f, cache: metriccache.New(all...)}
+	d := &daemon{logger: logger, flags: f, probes: buildProbes()}
+	d.cache = metriccache.New(describers(d.probes)...)
 
 	hardware := prometheus.NewRegistry()
 	exporter := prometheus.NewRegistry()
@@ -258,9 +297,11 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	); err != nil {
 		return fmt.Errorf("registering collectors: %w", err)
 	}
+	var err error
 	d.srv, err = server.New(server.Options{
 		Hardware:         hardware,
 		Exporter:         exporter,
+		MetricsPath:      f.telemetryPath,
 		Generation:       d.cache.Generation,
 		CacheTTL:         time.Duration(cfg.Cache.TTL),
 		MaxEntries:       cfg.Cache.MaxEntries,
@@ -274,7 +315,16 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	d.start(cfg, exporter)
+	d.sched = scheduler.New(d.cache, nil, scheduler.Options{
+		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
+		Jitter:        time.Duration(cfg.Scheduler.Jitter),
+		Logger:        logger,
+		Registerer:    exporter,
+		// Re-render the cached responses now, so the next scrape after a
+		// probe run is a replay too.
+		OnStore: func(string) { d.srv.Cache().Warm() },
+	})
+	d.apply(cfg)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -282,101 +332,67 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		d.sched.Run(schedCtx)
+	}()
+	halt := func() {
+		stopSched()
+		<-schedDone
+	}
+
 	httpSrv := d.srv.HTTPServer()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(httpSrv, f.web, logger) }()
-	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.enabledNames())
+	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.sched.Names())
 
 	for {
 		select {
 		case err := <-serveErr:
-			d.halt()
+			halt()
 			return err
 		case <-hup:
-			d.reload(exporter)
+			d.reload()
 		case <-ctx.Done():
 			logger.Info("shutting down")
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := httpSrv.Shutdown(shutdownCtx)
 			cancel()
-			d.halt()
+			halt()
 			<-serveErr
 			return err
 		}
 	}
 }
 
-// start builds and runs a scheduler for cfg.
-func (d *daemon) start(cfg *config.Config, exporter prometheus.Registerer) {
-	_, jobs, err := probes(cfg, d.logger)
-	if err != nil {
-		d.logger.Error("cannot build probes", "err", err)
-		return
-	}
-	sched := metriccache.NewScheduler(d.cache, jobs, metriccache.Options{
-		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
-		Jitter:        time.Duration(cfg.Scheduler.Jitter),
-		Logger:        d.logger,
-		Registerer:    exporter,
-		// Re-render the cached responses now, so the next scrape after a
-		// probe run is a replay too.
-		OnStore: func(string) { d.srv.Cache().Warm() },
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sched.Run(ctx)
-	}()
-	d.mu.Lock()
-	d.sched, d.enabled, d.stop, d.done = sched, sched.Names(), cancel, done
-	d.mu.Unlock()
-	d.cache.Retain(sched.Names()...)
+// apply hands cfg's probe settings to the scheduler and drops the data of
+// probes it turned off.
+func (d *daemon) apply(cfg *config.Config) {
+	d.sched.Update(jobs(cfg, d.probes, d.logger))
+	d.cache.Retain(d.sched.Names()...)
 	d.srv.Cache().SetTTL(time.Duration(cfg.Cache.TTL))
-}
-
-// halt stops the running scheduler and waits for it.
-func (d *daemon) halt() {
-	d.mu.Lock()
-	stop, done := d.stop, d.done
-	d.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
+	d.sched.SetJitter(time.Duration(cfg.Scheduler.Jitter))
 }
 
 // reload re-reads the config file. A bad file is logged and the running
-// config kept. Listen address, TLS and pprof settings need a restart.
-func (d *daemon) reload(exporter prometheus.Registerer) {
+// config kept. Listen address, TLS, pprof, cache.max_entries and
+// scheduler.max_concurrent need a restart (README says so).
+func (d *daemon) reload() {
 	cfg, err := loadConfig(d.flags)
 	if err != nil {
 		d.logger.Error("config reload failed; keeping the running config", "err", err)
 		return
 	}
-	d.halt()
-	d.start(cfg, exporter)
-	d.logger.Info("config reloaded", "config", describeSource(d.flags.configFile), "probes", d.enabledNames())
-}
-
-func (d *daemon) enabledNames() []string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	n := append([]string(nil), d.enabled...)
-	sort.Strings(n)
-	return n
+	d.apply(cfg)
+	d.logger.Info("config reloaded", "config", describeSource(d.flags.configFile), "probes", d.sched.Names())
 }
 
 func (d *daemon) ready() bool {
-	return d.cache.Ran(d.enabledNames()...)
+	return d.cache.Ran(d.sched.Names()...)
 }
 
 func (d *daemon) refresh(ctx context.Context, names ...string) error {
-	d.mu.Lock()
-	sched := d.sched
-	d.mu.Unlock()
-	if sched == nil {
-		return errors.New("no scheduler running")
-	}
-	return sched.Refresh(ctx, names...)
+	return d.sched.Refresh(ctx, names...)
 }

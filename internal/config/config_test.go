@@ -1,14 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"flag"
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
@@ -34,47 +35,68 @@ func TestDefaults(t *testing.T) {
 	if c.Cache.TTL != Duration(6*time.Hour) {
 		t.Errorf("cache.ttl = %s, want 6h", c.Cache.TTL)
 	}
-	if err := c.validate(nil); err != nil {
-		t.Errorf("defaults do not validate: %v", err)
+	for _, name := range probe.Names() {
+		if _, ok := c.Probes.ByName[name]; !ok {
+			t.Errorf("probe %s has no settings in Default", name)
+		}
 	}
 }
 
-// The shipped example must say exactly the built-in defaults and mention
-// every key they have, so a reader of the file sees the whole config.
-func TestExampleConfigMatchesDefaults(t *testing.T) {
-	b, err := os.ReadFile("../../configs/hardware_exporter.yml")
+var update = flag.Bool("update", false, "rewrite configs/hardware_exporter.yml and README's probe table from the registry")
+
+// The shipped example is generated from the registry and the config's
+// types, so it cannot drift from them; and it parses back to the defaults.
+func TestExampleConfigIsGenerated(t *testing.T) {
+	const path = "../../configs/hardware_exporter.yml"
+	want := Example(Default())
+	if *update {
+		if err := os.WriteFile(path, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !bytes.Equal(b, want) {
+		t.Errorf("%s differs from the registry's example; run go test ./internal/config -update and read the diff", path)
 	}
 	c, err := Parse(b)
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	d := Default()
-	if c.Paths != d.Paths || c.Cache != d.Cache || c.Scheduler != d.Scheduler || c.Pprof != d.Pprof || c.Probes.Defaults != d.Probes.Defaults {
-		t.Errorf("example differs from defaults:\n got %+v\nwant %+v", c, d)
+	if !reflect.DeepEqual(c, Default()) {
+		t.Errorf("example parses to %+v, want the defaults", c)
 	}
-	for _, name := range ProbeNames {
-		if !sameResolved(c.Probe(name), d.Probe(name)) {
-			t.Errorf("probe %s: example %+v, defaults %+v", name, c.Probe(name), d.Probe(name))
+	for _, s := range probe.Specs() {
+		if !bytes.Contains(b, []byte("\n  "+s.Name+":")) {
+			t.Errorf("example has no section for probe %s", s.Name)
 		}
 	}
-	var doc, def yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	db, err := yaml.Marshal(d)
+}
+
+// README's probe table is generated from the registry too.
+func TestReadmeProbeTable(t *testing.T) {
+	const path = "../../README.md"
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(db, &def); err != nil {
-		t.Fatal(err)
+	const begin, end = "<!-- probes:begin -->\n", "<!-- probes:end -->"
+	i, j := bytes.Index(b, []byte(begin)), bytes.Index(b, []byte(end))
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %q ... %q block", path, begin, end)
 	}
-	inFile := keyLines(doc.Content[0])
-	for key := range keyLines(def.Content[0]) {
-		if _, ok := inFile[key]; !ok {
-			t.Errorf("example config does not show key %s", key)
+	want := "\n" + ProbeTable(Default()) + "\n"
+	if *update {
+		b = append(append(append([]byte{}, b[:i+len(begin)]...), want...), b[j:]...)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
 		}
+		i, j = bytes.Index(b, []byte(begin)), bytes.Index(b, []byte(end))
+	}
+	if got := string(b[i+len(begin) : j]); got != want {
+		t.Errorf("README's probe table differs from the registry; run go test ./internal/config -update and read the diff.\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
 
@@ -124,43 +146,59 @@ probes:
 	if !s.Enabled || !s.Explicit {
 		t.Errorf("smart = %+v, want explicitly enabled", s)
 	}
-	if !s.Include.MatchString("/dev/nvme0") || s.Include.MatchString("/dev/sda") || !s.Exclude.MatchString("/dev/nvme2n2") {
-		t.Errorf("smart filters include=%v exclude=%v", s.Include, s.Exclude)
+	so := s.Options.(*probe.SmartOptions)
+	if !so.Include.MatchString("/dev/nvme0") || so.Include.MatchString("/dev/sda") || !so.Exclude.MatchString("/dev/nvme2n2") {
+		t.Errorf("smart filters include=%v exclude=%v", so.Include, so.Exclude)
 	}
-	if s.Command != "/usr/sbin/smartctl" || s.Timeout != 2*time.Minute || s.DeviceTimeout != 30*time.Second {
-		t.Errorf("smart lost its built-in defaults: %+v", s)
+	if so.Command != "/usr/sbin/smartctl" || s.Timeout != 2*time.Minute || so.DeviceTimeout != Duration(30*time.Second) {
+		t.Errorf("smart lost its built-in defaults: %+v %+v", s, so)
 	}
-	if i := c.Probe("ipmi"); i.Explicit || !i.Enabled || i.Command != "/opt/ipmitool/bin/ipmitool" || i.Interval != 5*time.Minute {
+	i := c.Probe("ipmi")
+	if i.Explicit || !i.Enabled || i.Options.(*probe.IPMIOptions).Command != "/opt/ipmitool/bin/ipmitool" || i.Interval != 5*time.Minute {
 		t.Errorf("ipmi = %+v, want enabled by default (not explicitly), the new command and the 5m default", i)
 	}
-	if g := c.Probe("gpu"); g.Include != nil || g.Exclude != nil {
-		t.Errorf("gpu has device filters: %+v", g)
+	// Each Parse has its own options: the defaults are not shared.
+	if Default().Probe("ipmi").Options.(*probe.IPMIOptions).Command != "/usr/bin/ipmitool" {
+		t.Error("parsing a file changed the built-in default command")
 	}
 }
 
+// Strict at every depth: an unknown key, a key of another probe and a
+// value of the wrong type each fail, naming the dotted key and its line.
 func TestErrorsNameKeyAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name, doc string
 		want      []string
 	}{
-		{"unknown key", "cache:\n  ttl: 1h\n  ttll: 2h\n", []string{"line 3", `unknown key "ttll"`}},
-		{"unknown top-level key", "caches:\n  ttl: 1h\n", []string{"line 1", `unknown key "caches"`}},
-		{"unknown probe", "probes:\n  hwmonn:\n    enabled: true\n", []string{"line 2", `unknown probe "hwmonn"`}},
-		{"bad duration", "scheduler:\n  jitter: 10 seconds\n", []string{"line 2", `invalid duration "10 seconds"`}},
-		{"negative duration", "probes:\n  defaults:\n    interval: -1h\n", []string{"line 3", "must not be negative"}},
-		{"zero ttl", "cache:\n  ttl: 0s\n", []string{"line 2", "cache.ttl", "must be positive"}},
-		{"negative max_entries", "cache:\n  max_entries: -5\n", []string{"line 2", "cache.max_entries", "at least 1"}},
-		{"zero concurrency", "\nscheduler:\n  max_concurrent: 0\n", []string{"line 3", "scheduler.max_concurrent"}},
-		{"zero probe interval", "probes:\n  cpu:\n    interval: 0s\n", []string{"line 3", "probes.cpu.interval", "must be positive"}},
-		{"relative command", "probes:\n  smart:\n    command: smartctl\n", []string{"line 3", "probes.smart.command", "absolute path"}},
-		{"key under the wrong probe", "probes:\n  hwmon:\n    include: sda\n", []string{"line 3", "probes.hwmon.include", "applies only to smart"}},
-		{"command for a sysfs probe", "probes:\n  pci:\n    command: /usr/bin/lspci\n", []string{"line 3", "probes.pci.command", "applies only to smart, ipmi, gpu"}},
-		{"bad regexp", "probes:\n  smart:\n    exclude: \"(sd\"\n", []string{"line 3", "probes.smart.exclude", "invalid regular expression"}},
-		{"relative directory", "probes:\n  textfile:\n    directory: prom\n", []string{"line 3", "probes.textfile.directory", "absolute path"}},
-		{"zero device timeout", "probes:\n  smart:\n    device_timeout: 0s\n", []string{"line 3", "probes.smart.device_timeout", "must be positive"}},
-		{"wrong type", "cache:\n  max_entries: lots\n", []string{"line 2", "lots"}},
-		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2", "paths.sysfs", "must not be empty"}},
+		{"unknown top-level key", "caches:\n  ttl: 1h\n", []string{"line 1: caches: unknown key"}},
+		{"unknown key in a section", "cache:\n  ttl: 1h\n  ttll: 2h\n", []string{"line 3: cache.ttll: unknown key", "known here: ttl, max_entries"}},
+		{"unknown key in probes.defaults", "probes:\n  defaults:\n    intervall: 1m\n", []string{"line 3: probes.defaults.intervall: unknown key"}},
+		{"unknown key in a probe", "probes:\n  hwmon:\n    intervall: 1m\n", []string{"line 3: probes.hwmon.intervall: unknown key", "known here: enabled, interval, timeout"}},
+		{"unknown key in a tool probe", "probes:\n  smart:\n    timout: 1m\n", []string{"line 3: probes.smart.timout: unknown key", "device_timeout"}},
+		{"unknown probe", "probes:\n  hwmonn:\n    enabled: true\n", []string{"line 2: probes.hwmonn: unknown probe"}},
+		{"key under the wrong probe", "probes:\n  hwmon:\n    include: sda\n", []string{"line 3: probes.hwmon.include: applies only to smart"}},
+		{"command for a sysfs probe", "probes:\n  pci:\n    command: /usr/bin/lspci\n", []string{"line 3: probes.pci.command: applies only to gpu, ipmi, smart"}},
+		{"bool typo", "probes:\n  hwmon:\n    enabled: ture\n", []string{`line 3: probes.hwmon.enabled: want true or false, got "ture"`}},
+		{"wrong type", "cache:\n  max_entries: lots\n", []string{`line 2: cache.max_entries: want a whole number, got "lots"`}},
+		{"mapping for a scalar", "cache:\n  ttl:\n    h: 1\n", []string{"line 3: cache.ttl: want a duration"}},
+		{"scalar for a section", "paths: /proc\n", []string{"line 1: paths: want a mapping"}},
+		{"list for a probe", "probes:\n  cpu: [a]\n", []string{"line 2: probes.cpu: want a mapping"}},
+		{"missing value", "cache:\n  ttl:\n", []string{"line 2: cache.ttl: needs a value"}},
+		{"key given twice", "cache:\n  ttl: 1h\n  ttl: 2h\n", []string{"line 3: cache.ttl: given twice (first on line 2)"}},
+		{"bad duration", "scheduler:\n  jitter: 10 seconds\n", []string{"line 2: scheduler.jitter", `invalid duration "10 seconds"`}},
+		{"negative duration", "probes:\n  defaults:\n    interval: -1h\n", []string{"line 3: probes.defaults.interval", "must not be negative"}},
+		{"zero ttl", "cache:\n  ttl: 0s\n", []string{"line 2: cache.ttl: must be positive"}},
+		{"negative max_entries", "cache:\n  max_entries: -5\n", []string{"line 2: cache.max_entries: must be at least 1"}},
+		{"zero concurrency", "\nscheduler:\n  max_concurrent: 0\n", []string{"line 3: scheduler.max_concurrent"}},
+		{"zero probe interval", "probes:\n  cpu:\n    interval: 0s\n", []string{"line 3: probes.cpu.interval: must be positive"}},
+		{"relative command", "probes:\n  smart:\n    command: smartctl\n", []string{"line 3: probes.smart.command", "absolute path"}},
+		{"bad regexp", "probes:\n  smart:\n    exclude: \"(sd\"\n", []string{"line 3: probes.smart.exclude", "invalid regular expression"}},
+		{"relative directory", "probes:\n  textfile:\n    directory: prom\n", []string{"line 3: probes.textfile.directory", "absolute path"}},
+		{"zero device timeout", "probes:\n  smart:\n    device_timeout: 0s\n", []string{"line 3: probes.smart.device_timeout: must be positive"}},
+		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2: paths.sysfs: must not be empty"}},
+		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
+		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
@@ -188,31 +226,4 @@ func TestLoadNamesTheFile(t *testing.T) {
 	if _, err := Load(t.TempDir() + "/missing.yml"); err == nil {
 		t.Error("Load of a missing file succeeded")
 	}
-}
-
-func TestDurationRoundTrip(t *testing.T) {
-	for _, s := range []string{"30s", "1m", "6h", "1d", "1h30m"} {
-		d, err := parseDuration(s)
-		if err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-		if got := formatDuration(d); got != s {
-			t.Errorf("format(parse(%q)) = %q", s, got)
-		}
-	}
-}
-
-// sameResolved compares settings, regular expressions by their source.
-func sameResolved(a, b Resolved) bool {
-	src := func(re *regexp.Regexp) string {
-		if re == nil {
-			return ""
-		}
-		return re.String()
-	}
-	if src(a.Include) != src(b.Include) || src(a.Exclude) != src(b.Exclude) {
-		return false
-	}
-	a.Include, a.Exclude, b.Include, b.Exclude = nil, nil, nil, nil
-	return a == b
 }

@@ -1,5 +1,5 @@
 // Package metriccache holds the results of probe runs and replays them to
-// Prometheus, and schedules the runs that fill it.
+// Prometheus. The scheduler package fills it.
 //
 // Scrapes never wait for hardware: Collect only sends const metrics that a
 // scheduled run built earlier. Every stored result bumps a generation
@@ -72,7 +72,7 @@ type snapshot struct {
 // Cache is a prometheus.Collector that replays stored probe results. The zero
 // value is not usable; use New.
 type Cache struct {
-	describe []probe.Probe // whose descriptors Describe sends
+	describe []Describer // whose descriptors Describe sends
 
 	mu        sync.RWMutex
 	snapshots map[string]*snapshot
@@ -84,8 +84,13 @@ type Cache struct {
 // should be every probe the daemon may ever run (enabled or not), so that the
 // registry checks them all for clashes once at start-up and a config reload
 // that enables a probe needs no re-registration.
-func New(probes ...probe.Probe) *Cache {
+func New(probes ...Describer) *Cache {
 	return &Cache{describe: probes, snapshots: make(map[string]*snapshot)}
+}
+
+// Describer is what the cache needs of a probe: its descriptors.
+type Describer interface {
+	Describe(ch chan<- *prometheus.Desc)
 }
 
 // Generation changes whenever the cache's content changes.
@@ -186,6 +191,16 @@ func (c *Cache) Expires(name string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return s.expires, true
+}
+
+// LastSuccess is when name last succeeded; zero if never.
+func (c *Cache) LastSuccess(name string) time.Time {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if s, ok := c.snapshots[name]; ok {
+		return s.lastSuccess
+	}
+	return time.Time{}
 }
 
 // Ran reports whether every named probe has completed at least one run,

@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/metrics.md")
@@ -76,28 +78,36 @@ func parseDesc(t *testing.T, d *prometheus.Desc) (name, help string, labels []st
 
 // fixtureOptions point the tool probes at the fake tools and the textfile
 // probe at its test directory, as the probe package's own tests do.
-func fixtureOptions(name string) probe.Options {
-	tools := map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"}
-	o := probe.Options{DeviceTimeout: 10 * time.Second}
-	if tool, ok := tools[name]; ok {
-		o.Command, _ = filepath.Abs(filepath.Join("..", "probe", "testdata", "tools", tool))
+func fixtureOptions(name string) any {
+	spec, _ := probe.Lookup(name)
+	o := spec.DefaultOptions()
+	path := func(elem ...string) confval.Path {
+		p, _ := filepath.Abs(filepath.Join(append([]string{"..", "probe", "testdata"}, elem...)...))
+		return confval.Path(p)
 	}
-	if name == "textfile" {
-		o.Directory, _ = filepath.Abs(filepath.Join("..", "probe", "testdata", "textfile"))
+	switch o := o.(type) {
+	case *probe.SmartOptions:
+		o.Command, o.DeviceTimeout = path("tools", "smartctl"), confval.Duration(10*time.Second)
+	case *probe.IPMIOptions:
+		o.Command = path("tools", "ipmitool")
+	case *probe.GPUOptions:
+		o.Command = path("tools", "nvidia-smi")
+	case *probe.TextfileOptions:
+		o.Directory = path("textfile")
 	}
 	return o
 }
 
 // types runs every probe once on the fixture server through a metric cache,
 // as the daemon does, and returns the type of every metric family emitted.
-func types(t *testing.T, probes []probe.Probe) map[string]string {
+func types(t *testing.T, jobs []scheduler.Job) map[string]string {
 	t.Helper()
-	cache := metriccache.New(probes...)
-	jobs := make([]metriccache.Job, len(probes))
-	for i, p := range probes {
-		jobs[i] = metriccache.Job{Probe: p, Interval: time.Hour, Timeout: time.Minute}
+	var describers []metriccache.Describer
+	for _, j := range jobs {
+		describers = append(describers, j.Probe)
 	}
-	metriccache.NewScheduler(cache, jobs, metriccache.Options{MaxConcurrent: 4}).RunOnce(context.Background())
+	cache := metriccache.New(describers...)
+	scheduler.New(cache, jobs, scheduler.Options{MaxConcurrent: 4}).RunOnce(context.Background())
 	for name, err := range cache.Failures() {
 		t.Errorf("probe %s failed on the fixture: %v", name, err)
 	}
@@ -137,7 +147,7 @@ func TestMetricsDoc(t *testing.T) {
 	}
 	paths := probe.Paths{ProcFS: filepath.Join(root, "proc"), SysFS: filepath.Join(root, "sys"), RootFS: filepath.Join(root, "root")}
 
-	var probes []probe.Probe
+	var jobs []scheduler.Job
 	owner := map[string]string{} // metric name → probe that describes it
 	var rows []row
 	add := func(d *prometheus.Desc, by string) {
@@ -150,11 +160,12 @@ func TestMetricsDoc(t *testing.T) {
 		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), labels: strings.Join(labels, ", "), probe: by})
 	}
 	for _, n := range probe.Names() {
-		p, err := probe.New(n, probe.Env{Paths: paths, Options: fixtureOptions(n)})
+		p, err := probe.New(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		probes = append(probes, p)
+		jobs = append(jobs, scheduler.Job{Name: n, Probe: p, Env: probe.Env{Paths: paths, Options: fixtureOptions(n)},
+			Interval: time.Hour, Timeout: time.Minute})
 		for _, d := range descs(p.Describe) {
 			add(d, n)
 		}
@@ -164,7 +175,7 @@ func TestMetricsDoc(t *testing.T) {
 		add(d, "(every probe)")
 	}
 
-	emitted := types(t, probes)
+	emitted := types(t, jobs)
 	for i := range rows {
 		r := &rows[i]
 		if typ, ok := emitted[r.name]; ok {

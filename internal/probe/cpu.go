@@ -78,16 +78,20 @@ var cpufreqLimits = []struct {
 }
 
 func init() {
-	register("cpu", func(env Env) Probe { return &cpuProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "cpu",
+		Summary:   "Model, microcode, sockets/cores/threads, frequency limits, vulnerabilities.",
+		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, `/sys/devices/system/cpu/vulnerabilities`",
+		Privilege: "none",
+		New:       func() Probe { return cpuProbe{} },
+	})
 }
 
 type cpuProbe struct {
 	paths Paths
 }
 
-func (p *cpuProbe) Name() string { return "cpu" }
-
-func (p *cpuProbe) Describe(ch chan<- *prometheus.Desc) {
+func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuInfoDesc
 	ch <- cpuSockets
 	ch <- cpuCores
@@ -99,7 +103,8 @@ func (p *cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuVulnerabilityInfo
 }
 
-func (p *cpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	cpuinfoPath := filepath.Join(p.paths.ProcFS, "cpuinfo")
 	pfs, err := procfs.NewFS(p.paths.ProcFS)
 	if err != nil {
@@ -142,7 +147,7 @@ func (p *cpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 // topology returns the per-package info and the counts, and fills packages.
 // physical id and core id are x86 fields; elsewhere (arm64) the same numbers
 // come from sysfs topology.
-func (p *cpuProbe) topology(cpuinfo []procfs.CPUInfo, packages map[int]string, skips *Skips) []prometheus.Metric {
+func (p cpuProbe) topology(cpuinfo []procfs.CPUInfo, packages map[int]string, skips *Skips) []prometheus.Metric {
 	if len(cpuinfo) == 0 {
 		return nil
 	}
@@ -190,7 +195,7 @@ func (p *cpuProbe) topology(cpuinfo []procfs.CPUInfo, packages map[int]string, s
 
 // cpufreq returns the frequency limits and scaling settings of online CPUs,
 // grouped per package and value.
-func (p *cpuProbe) cpufreq(ctx context.Context, sfs sysfs.FS, packages map[int]string, skips *Skips) ([]prometheus.Metric, error) {
+func (p cpuProbe) cpufreq(ctx context.Context, sfs sysfs.FS, packages map[int]string, skips *Skips) ([]prometheus.Metric, error) {
 	cpus, err := sfs.CPUs()
 	if err != nil {
 		skips.Add(filepath.Join(p.paths.SysFS, "devices", "system", "cpu"), err)
@@ -301,7 +306,7 @@ func cpuList(cpus []int) string {
 // which stops at the first unreadable one. The files are world-readable
 // kernel strings, so that costs little in practice; its parser keeps the
 // kernel's detail and never fails on text it does not know.
-func (p *cpuProbe) vulnerabilities(sfs sysfs.FS, skips *Skips) []prometheus.Metric {
+func (p cpuProbe) vulnerabilities(sfs sysfs.FS, skips *Skips) []prometheus.Metric {
 	vulns, err := sfs.CPUVulnerabilities()
 	if err != nil {
 		skips.Add(filepath.Join(p.paths.SysFS, "devices", "system", "cpu", "vulnerabilities"), err)

@@ -129,11 +129,12 @@ func TestCPUMissingCPUInfo(t *testing.T) {
 		{ProcFS: filepath.Join(dir, "absent"), SysFS: dir, RootFS: dir},
 		{ProcFS: dir, SysFS: dir, RootFS: dir},
 	} {
-		p, err := New("cpu", Env{Paths: paths})
+		env := Env{Paths: paths}
+		p, err := New("cpu")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ms, err := p.Probe(context.Background(), NewSkips(nil)); err == nil {
+		if ms, err := p.Probe(context.Background(), env, NewSkips(nil)); err == nil {
 			t.Errorf("Probe with procfs %s = %d metrics, nil error; want an error", paths.ProcFS, len(ms))
 		}
 	}

@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 // fixtureOptions are the Options each probe runs with in tests that use the
 // fixture tree: tool probes point Command at a fake tool that prints
 // captured output. Probe test files fill it from init.
-var fixtureOptions = map[string]Options{}
+var fixtureOptions = map[string]any{}
 
 // collected adapts one probe run to a prometheus.Collector, so tests can use
 // a pedantic registry and testutil on it.
@@ -73,12 +73,13 @@ func (c collected) Collect(ch chan<- prometheus.Metric) {
 // runProbe builds the probe called name on paths and runs it once.
 func runProbe(t *testing.T, name string, paths Paths) (collected, *Skips) {
 	t.Helper()
-	p, err := New(name, Env{Paths: paths, Options: fixtureOptions[name]})
+	env := Env{Paths: paths, Options: fixtureOptions[name]}
+	p, err := New(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	skips := NewSkips(nil)
-	metrics, err := p.Probe(context.Background(), skips)
+	metrics, err := p.Probe(context.Background(), env, skips)
 	if err != nil {
 		t.Fatalf("probe %s: %v", name, err)
 	}

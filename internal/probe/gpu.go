@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -87,26 +89,28 @@ func gpuArgs(query string, fields []gpuField) []string {
 	return []string{"--" + query + "=" + strings.Join(names, ","), "--format=csv,noheader,nounits"}
 }
 
-// gpuDefaultCommand is used when the config names no command (the config's
-// own default is the same path).
-const gpuDefaultCommand = "/usr/bin/nvidia-smi"
-
 func init() {
-	register("gpu", func(env Env) Probe {
-		cmd := env.Options.Command
-		if cmd == "" {
-			cmd = gpuDefaultCommand
-		}
-		return gpuProbe{command: cmd}
+	Register(Spec{
+		Name:      "gpu",
+		Summary:   "NVIDIA GPUs through nvidia-smi.",
+		Reads:     "`nvidia-smi --query-gpu=…` and `--query-remapped-rows=…`: name, UUID, serial, PCI bus, driver and VBIOS, temperature, power draw and limit, memory, ECC errors, retired pages, remapped rows. `[N/A]` means no sample.",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		Options:   func() any { return newGPUOptions() },
+		New:       func() Probe { return gpuProbe{} },
 	})
 }
 
-// gpuProbe reads NVIDIA GPUs through nvidia-smi.
-type gpuProbe struct {
-	command string
+// GPUOptions are the gpu probe's own settings (probes.gpu.*).
+type GPUOptions struct {
+	Command confval.Path `yaml:"command" help:"Absolute path of nvidia-smi."`
 }
 
-func (gpuProbe) Name() string { return "gpu" }
+func newGPUOptions() *GPUOptions { return &GPUOptions{Command: "/usr/bin/nvidia-smi"} }
+
+// gpuProbe reads NVIDIA GPUs through nvidia-smi.
+type gpuProbe struct{}
 
 func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -118,18 +122,21 @@ func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Available reports why nvidia-smi cannot run on this host.
-func (p gpuProbe) Available() error { return toolAvailable(p.command) }
+func (p gpuProbe) Available(env Env) error {
+	return toolAvailable(string(optionsOf(env, newGPUOptions).Command))
+}
 
-func (p gpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	command := string(optionsOf(env, newGPUOptions).Command)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(p.command); err != nil {
+	if err := toolAvailable(command); err != nil {
 		return nil, err
 	}
 
-	src := p.command + " --query-gpu"
-	out, err := runTool(ctx, p.command, gpuArgs("query-gpu", gpuQueryFields)...)
+	src := command + " --query-gpu"
+	out, err := runTool(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
@@ -146,8 +153,8 @@ func (p gpuProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric,
 	}
 	ms := gpuMetrics(rows, gpuQueryFields, "uuid", src, skips)
 
-	remapSrc := p.command + " --query-remapped-rows"
-	out, err = runTool(ctx, p.command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
+	remapSrc := command + " --query-remapped-rows"
+	out, err = runTool(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", remapSrc, err)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	fixtureOptions["gpu"] = Options{Command: filepath.Join(testTools, "nvidia-smi")}
+	fixtureOptions["gpu"] = withCommand("gpu", filepath.Join(testTools, "nvidia-smi"))
 }
 
 func TestGPUGolden(t *testing.T) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"os"
 	"path/filepath"
 	"sort"
@@ -226,3 +227,19 @@ func runDegraded(t *testing.T, probeName string, tests []degradedCase) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// withCommand returns the named tool probe's default options with its
+// command replaced.
+func withCommand(name, command string) any {
+	switch name {
+	case "smart":
+		o := newSmartOptions()
+		o.Command = confval.Path(command)
+		return o
+	case "ipmi":
+		return &IPMIOptions{Command: confval.Path(command)}
+	case "gpu":
+		return &GPUOptions{Command: confval.Path(command)}
+	}
+	panic("no tool probe named " + name)
+}

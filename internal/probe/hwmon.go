@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -117,15 +118,21 @@ var hwmonAlarms = []struct{ suffix, alarm string }{
 var hwmonAttr = regexp.MustCompile(`^(temp|fan|in|curr|power)([0-9]+)_([a-z_]+)$`)
 
 func init() {
-	register("hwmon", func(env Env) Probe { return hwmonProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "hwmon",
+		Summary:   "Temperatures, fans, voltages, currents, power: sensors move, so 1m.",
+		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans, voltages, currents, power, with limits and alarms; chips named by device path so names survive reboots",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return hwmonProbe{} },
+	})
 }
 
 // hwmonProbe reports the sensors of every hardware monitoring chip.
 type hwmonProbe struct {
 	paths Paths
 }
-
-func (hwmonProbe) Name() string { return "hwmon" }
 
 func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hwmonChipInfo
@@ -145,7 +152,8 @@ type hwmonChip struct {
 	hwmon string // hwmonN, which the kernel renumbers between boots
 }
 
-func (p hwmonProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	classDir := filepath.Join(p.paths.SysFS, "class/hwmon")
 	var chips []hwmonChip
 	for _, h := range indexedEntries(classDir, "hwmon", skips) {

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -34,26 +36,28 @@ var (
 		"product_manufacturer", "product_name", "product_serial", "product_part_number"))
 )
 
-// ipmiDefaultCommand is used when the config names no command (the
-// config's own default is the same path).
-const ipmiDefaultCommand = "/usr/bin/ipmitool"
-
 func init() {
-	register("ipmi", func(env Env) Probe {
-		cmd := env.Options.Command
-		if cmd == "" {
-			cmd = ipmiDefaultCommand
-		}
-		return ipmiProbe{command: cmd}
+	Register(Spec{
+		Name:      "ipmi",
+		Summary:   "BMC sensors and FRU inventory through ipmitool. A BMC is slow to answer.",
+		Reads:     "`ipmitool sdr elist` (sensor readings and states) and `ipmitool fru print` (board and product serials, part numbers)",
+		Privilege: "root (`/dev/ipmi0`)",
+		Interval:  5 * time.Minute,
+		Timeout:   2 * time.Minute,
+		Options:   func() any { return newIPMIOptions() },
+		New:       func() Probe { return ipmiProbe{} },
 	})
 }
 
-// ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
-type ipmiProbe struct {
-	command string
+// IPMIOptions are the ipmi probe's own settings (probes.ipmi.*).
+type IPMIOptions struct {
+	Command confval.Path `yaml:"command" help:"Absolute path of ipmitool."`
 }
 
-func (ipmiProbe) Name() string { return "ipmi" }
+func newIPMIOptions() *IPMIOptions { return &IPMIOptions{Command: "/usr/bin/ipmitool"} }
+
+// ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
+type ipmiProbe struct{}
 
 func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -64,20 +68,23 @@ func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Available reports why ipmitool cannot run on this host.
-func (p ipmiProbe) Available() error { return toolAvailable(p.command) }
+func (p ipmiProbe) Available(env Env) error {
+	return toolAvailable(string(optionsOf(env, newIPMIOptions).Command))
+}
 
-func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	command := string(optionsOf(env, newIPMIOptions).Command)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(p.command); err != nil {
+	if err := toolAvailable(command); err != nil {
 		return nil, err
 	}
 
 	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
 	// behind a PMBus mux) still reports its sensors, and the other way round.
-	sdrSrc := p.command + " sdr elist"
-	sdrOut, sdrErr := runTool(ctx, p.command, "sdr", "elist")
+	sdrSrc := command + " sdr elist"
+	sdrOut, sdrErr := runTool(ctx, command, "sdr", "elist")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
 	}
@@ -88,8 +95,8 @@ func (p ipmiProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric
 		sdrErr = toolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
 	}
 
-	fruSrc := p.command + " fru print"
-	fruOut, fruErr := runTool(ctx, p.command, "fru", "print")
+	fruSrc := command + " fru print"
+	fruOut, fruErr := runTool(ctx, command, "fru", "print")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
 	}

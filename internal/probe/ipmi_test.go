@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	fixtureOptions["ipmi"] = Options{Command: filepath.Join(testTools, "ipmitool")}
+	fixtureOptions["ipmi"] = withCommand("ipmi", filepath.Join(testTools, "ipmitool"))
 }
 
 func TestIPMIGolden(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
@@ -44,7 +45,15 @@ var mdraidArrayStates = []string{"clear", "inactive", "suspended", "readonly", "
 var mdraidSyncActions = []string{"idle", "resync", "recover", "check", "repair", "reshape", "frozen"}
 
 func init() {
-	register("mdraid", func(env Env) Probe { return mdraidProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "mdraid",
+		Summary:   "Linux software RAID: state, disks, sync progress.",
+		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`: level, state, disks active/failed/spare/missing, sync action and progress, member states",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return mdraidProbe{} },
+	})
 }
 
 // mdraidProbe reports Linux software RAID arrays. /proc/mdstat lists them;
@@ -55,8 +64,6 @@ type mdraidProbe struct {
 	paths Paths
 }
 
-func (mdraidProbe) Name() string { return "mdraid" }
-
 func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		mdraidArrayInfo, mdraidArrayState, mdraidDegradedDisks, mdraidDisks, mdraidDisksRequired,
@@ -66,7 +73,8 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p mdraidProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,13 @@ var (
 )
 
 func init() {
-	register("memory", func(env Env) Probe { return memoryProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "memory",
+		Summary:   "Memory size, huge pages, EDAC error counters per controller and DIMM, DIMM inventory from SMBIOS (root only).",
+		Reads:     "`/proc/meminfo` total, `/proc/swaps`, huge page pools, EDAC controllers and DIMMs (`/sys/devices/system/edac/mc`) with error counters; DIMM inventory from SMBIOS type 17 (`/sys/firmware/dmi/entries/17-*/raw`: locator, size, type, speed, manufacturer, part, serial, rank; empty slots counted)",
+		Privilege: "none; SMBIOS entries need root or `CAP_DAC_READ_SEARCH`",
+		New:       func() Probe { return memoryProbe{} },
+	})
 }
 
 // memoryProbe reports memory size, huge page pools, EDAC error counts and
@@ -69,8 +75,6 @@ func init() {
 type memoryProbe struct {
 	paths Paths
 }
-
-func (memoryProbe) Name() string { return "memory" }
 
 func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -87,7 +91,8 @@ func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p memoryProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
 	total, err := p.memTotal()
 	switch {

@@ -26,11 +26,12 @@ func TestMemoryVM(t *testing.T) {
 }
 
 func TestMemoryWithoutMeminfoFails(t *testing.T) {
-	p, err := New("memory", Env{Paths: treePaths(t.TempDir())})
+	env := Env{Paths: treePaths(t.TempDir())}
+	p, err := New("memory")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil {
+	if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err == nil {
 		t.Fatal("probe without meminfo succeeded")
 	}
 }
@@ -184,11 +185,12 @@ func TestMemoryEDACRanksAndOrder(t *testing.T) {
 		files[mc+d+"/rank_bogus/dimm_ce_count"] = "9\n"
 	}
 	plantTree(t, root, files)
-	p, err := New("memory", Env{Paths: treePaths(root)})
+	env := Env{Paths: treePaths(root)}
+	p, err := New("memory")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := p.Probe(context.Background(), NewSkips(nil))
+	ms, err := p.Probe(context.Background(), env, NewSkips(nil))
 	if err != nil {
 		t.Fatal(err)
 	}

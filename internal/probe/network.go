@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -54,7 +55,15 @@ var (
 )
 
 func init() {
-	register("network", func(env Env) Probe { return networkProbe{sysfs: env.Paths.SysFS} })
+	Register(Spec{
+		Name:      "network",
+		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand ports (state, physical state, rate)",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return networkProbe{} },
+	})
 }
 
 // networkProbe reports physical NICs, bonds and RDMA (InfiniBand) ports.
@@ -70,8 +79,6 @@ type networkProbe struct {
 	sysfs string
 }
 
-func (networkProbe) Name() string { return "network" }
-
 func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		networkInterfaceInfo, networkInterfaceSpeed, networkInterfaceFullDuplex, networkInterfaceMTU,
@@ -83,7 +90,8 @@ func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p networkProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.sysfs = env.Paths.SysFS // this run's settings, on this run's copy of p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -33,7 +33,13 @@ var (
 )
 
 func init() {
-	register("pci", func(env Env) Probe { return pciProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "pci",
+		Summary:   "PCI devices (IDs, names from pci.ids), link speed and width, NUMA node.",
+		Reads:     "every device in `/sys/bus/pci/devices` (IDs, driver, NUMA node, link speed and width, current and maximum) with names from `pci.ids` under the root fs (`/usr/share/misc/pci.ids`, `/usr/share/hwdata/pci.ids`)",
+		Privilege: "none",
+		New:       func() Probe { return pciProbe{} },
+	})
 }
 
 // pciProbe reports every PCI device with its IDs, names, NUMA node and
@@ -47,8 +53,6 @@ type pciProbe struct {
 	paths Paths
 }
 
-func (pciProbe) Name() string { return "pci" }
-
 func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		pciDeviceInfo, pciDeviceNUMANode, pciLinkSpeed, pciLinkMaxSpeed, pciLinkWidth, pciLinkMaxWidth,
@@ -57,7 +61,8 @@ func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p pciProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -36,7 +37,15 @@ var (
 )
 
 func init() {
-	register("power", func(env Env) Probe { return powerProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "power",
+		Summary:   "Power supplies, ACPI power meters, RAPL energy counters.",
+		Reads:     "`/sys/class/power_supply`, ACPI power meters, RAPL energy counters (`/sys/class/powercap/intel-rapl:*`)",
+		Privilege: "none; RAPL energy needs root or `CAP_DAC_READ_SEARCH`",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return powerProbe{} },
+	})
 }
 
 // powerProbe reports power supplies, ACPI power meters and RAPL energy.
@@ -52,8 +61,6 @@ type powerProbe struct {
 	paths Paths
 }
 
-func (powerProbe) Name() string { return "power" }
-
 func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		powerSupplyInfo, powerSupplyOnline, powerSupplyPresent, powerSupplyHealth,
@@ -64,7 +71,8 @@ func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p powerProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
 	for _, read := range []func(*Skips) []prometheus.Metric{p.supplies, p.meters, p.rapl} {
 		if err := ctx.Err(); err != nil {

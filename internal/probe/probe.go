@@ -9,12 +9,8 @@ package probe
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"regexp"
-	"sort"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,10 +18,12 @@ import (
 // Namespace prefixes every metric this exporter exports.
 const Namespace = "hardware"
 
-// Probe reads one kind of hardware.
+// Probe reads one kind of hardware. A probe is built once, when the daemon
+// starts, and lives as long as the daemon: state it keeps between runs (the
+// smart probe remembers which disks were asleep) survives config reloads.
+// Its settings arrive with each run in Env, so a reload changes them without
+// rebuilding the probe.
 type Probe interface {
-	// Name is the probe's config key and the value of its "probe" label.
-	Name() string
 	// Describe sends every descriptor Probe may use, so that a registry can
 	// catch name and label clashes between probes at start-up.
 	Describe(ch chan<- *prometheus.Desc)
@@ -33,7 +31,7 @@ type Probe interface {
 	// fewer metrics, not an error; an unreadable or malformed input costs the
 	// series it would have fed and is recorded in skips. An error means the
 	// run as a whole failed and the caller keeps the last good metrics.
-	Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error)
+	Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error)
 }
 
 // Paths are the roots below which probes read: the host's own /proc, /sys
@@ -44,36 +42,25 @@ type Paths struct {
 	RootFS string
 }
 
-// Env is what a probe is built from.
+// Env is what one run of a probe reads with: the roots, the probe's own
+// options and a logger.
 type Env struct {
-	Paths   Paths
-	Options Options
+	Paths Paths
+	// Options points to the probe's options struct, of the type its Spec's
+	// Options returns, with the file's values over the defaults. Nil for a
+	// probe that has none.
+	Options any
 	Logger  *slog.Logger
-}
-
-// Options are the settings from the probe's own config section that only
-// some probes use. The zero value means "built-in default" for each field.
-type Options struct {
-	// Command is the absolute path of the tool a tool probe runs
-	// (smartctl, ipmitool, nvidia-smi).
-	Command string
-	// Include and Exclude select devices by path (smart): a device is read
-	// if Include is nil or matches, and Exclude is nil or does not.
-	Include, Exclude *regexp.Regexp
-	// DeviceTimeout bounds the work on one device within a run (smart).
-	DeviceTimeout time.Duration
-	// Directory is where the textfile probe reads *.prom files.
-	Directory string
 }
 
 // Conditional is implemented by probes whose source may be missing from a
 // host altogether: a tool that is not installed, a directory that does not
-// exist. The daemon leaves such a probe off, with one log line, when
+// exist, no BMC. The daemon leaves such a probe off, with one log line, when
 // Available reports why it cannot run and the config did not enable it
 // explicitly; enabled explicitly, it runs and fails with that error, so
 // hardware_probe_success says 0.
 type Conditional interface {
-	Available() error
+	Available(env Env) error
 }
 
 // inventoryDescs are the descriptors whose series describe what the host
@@ -133,42 +120,15 @@ func (s *Skips) Count() int { return int(s.n.Load()) }
 // guidelines ask an exporter to say.
 const scheduledHelp = " Refreshed on the probe's schedule, not per scrape."
 
+// declaredNames holds the name of every descriptor declared with newDesc:
+// the names the textfile probe must not let a file export. client_golang
+// has no accessor for a Desc's name, so it is recorded where it is built.
+var declaredNames = map[string]bool{}
+
 // newDesc builds a descriptor in the hardware namespace. Every probe declares
 // its descriptors once, at package level, with this.
 func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
-	return prometheus.NewDesc(prometheus.BuildFQName(Namespace, subsystem, name), help+scheduledHelp, labels, nil)
-}
-
-// Constructor builds a probe from its environment.
-type Constructor func(Env) Probe
-
-var constructors = map[string]Constructor{}
-
-// register makes a probe constructor known by name. Probe files call it from
-// init, so that adding a probe is adding a file.
-func register(name string, c Constructor) {
-	if _, dup := constructors[name]; dup {
-		panic(fmt.Sprintf("probe %q registered twice", name))
-	}
-	constructors[name] = c
-}
-
-// New builds the probe called name.
-func New(name string, env Env) (Probe, error) {
-	c, ok := constructors[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown probe %q", name)
-	}
-	env.Logger = env.logger().With("probe", name)
-	return c(env), nil
-}
-
-// Names lists the probes this build knows, sorted.
-func Names() []string {
-	names := make([]string, 0, len(constructors))
-	for n := range constructors {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	fqName := prometheus.BuildFQName(Namespace, subsystem, name)
+	declaredNames[fqName] = true
+	return prometheus.NewDesc(fqName, help+scheduledHelp, labels, nil)
 }

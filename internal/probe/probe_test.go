@@ -22,7 +22,8 @@ func TestProbeCancelled(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			p, err := New(name, Env{Paths: fixturePaths})
+			env := Env{Paths: fixturePaths}
+			p, err := New(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,7 +34,7 @@ func TestProbeCancelled(t *testing.T) {
 					t.Errorf("Probe with a cancelled context panicked: %v", r)
 				}
 			}()
-			if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.Canceled) {
+			if _, err := p.Probe(ctx, env, NewSkips(nil)); !errors.Is(err, context.Canceled) {
 				t.Errorf("Probe with a cancelled context: err = %v, want context.Canceled", err)
 			}
 		})

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"regexp"
 	"strconv"
 	"strings"
@@ -103,32 +104,38 @@ const (
 	// most of its ~1.6 s waiting on the device; a few at a time shortens a
 	// 24-disk run without flooding an HBA with passthrough commands.
 	smartParallel = 4
-	// smartDefaultDeviceTimeout applies when Options.DeviceTimeout is zero.
-	smartDefaultDeviceTimeout = 30 * time.Second
 )
 
+// SmartOptions are the smart probe's own settings (probes.smart.*).
+type SmartOptions struct {
+	Command confval.Path `yaml:"command" help:"Absolute path of smartctl."`
+	// Include and Exclude match device paths as smartctl --scan-open
+	// names them ("/dev/sda", "/dev/nvme0").
+	Include confval.Regexp `yaml:"include" help:"Regular expression on device paths, e.g. \"^/dev/nvme\": read only the devices that match. Empty: all."`
+	Exclude confval.Regexp `yaml:"exclude" help:"Regular expression on device paths: skip the devices that match. Empty: none."`
+	// DeviceTimeout bounds one device's smartctl run, so a hung disk costs
+	// its own series and not the run.
+	DeviceTimeout confval.Duration `yaml:"device_timeout" check:"positive" help:"Bounds one device's smartctl run; a hung device costs its own series only."`
+}
+
+func newSmartOptions() *SmartOptions {
+	return &SmartOptions{Command: "/usr/sbin/smartctl", DeviceTimeout: confval.Duration(30 * time.Second)}
+}
+
 func init() {
-	register("smart", func(env Env) Probe {
-		timeout := env.Options.DeviceTimeout
-		if timeout <= 0 {
-			timeout = smartDefaultDeviceTimeout
-		}
-		return &smartProbe{
-			command:       env.Options.Command,
-			include:       env.Options.Include,
-			exclude:       env.Options.Exclude,
-			deviceTimeout: timeout,
-			known:         map[string]smartIdentity{},
-		}
+	Register(Spec{
+		Name:      "smart",
+		Summary:   "SMART health through smartctl --json, one device at a time per device_timeout, several devices at once. Sleeping disks are not woken.",
+		Reads:     "`smartctl --scan-open --json`, then `smartctl --json … --nocheck=standby` per device, several at once, each with `device_timeout`: health, temperature, power-on time, power cycles, reallocated/pending/uncorrectable sectors, NVMe critical warning, spare, wear, media errors, the exit-status bits. Sleeping disks are not woken.",
+		Privilege: "root, or `CAP_SYS_RAWIO` (ATA/SCSI) and `CAP_SYS_ADMIN` (NVMe)",
+		Timeout:   2 * time.Minute,
+		Options:   func() any { return newSmartOptions() },
+		New:       func() Probe { return &smartProbe{known: map[string]smartIdentity{}} },
 	})
 }
 
 // smartProbe reports SMART health through smartctl.
 type smartProbe struct {
-	command          string
-	include, exclude *regexp.Regexp
-	deviceTimeout    time.Duration
-
 	// known is the identity each device had when last read. A disk asleep
 	// reports nothing but its name, and dropping its info series on every
 	// spin-down would count as an inventory change; its last known identity
@@ -136,8 +143,6 @@ type smartProbe struct {
 	mu    sync.Mutex
 	known map[string]smartIdentity
 }
-
-func (*smartProbe) Name() string { return "smart" }
 
 func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -152,16 +157,19 @@ func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Available reports why smartctl cannot run here, or nil.
-func (p *smartProbe) Available() error { return toolAvailable(p.command) }
+func (p *smartProbe) Available(env Env) error {
+	return toolAvailable(string(optionsOf(env, newSmartOptions).Command))
+}
 
-func (p *smartProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(p.command); err != nil {
+	o := optionsOf(env, newSmartOptions)
+	if err := toolAvailable(string(o.Command)); err != nil {
 		return nil, err
 	}
-	devices, err := p.scan(ctx, skips)
+	devices, err := p.scan(ctx, o, skips)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +185,7 @@ func (p *smartProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metr
 			case <-ctx.Done():
 				return
 			}
-			results[i] = p.readDevice(ctx, d)
+			results[i] = p.readDevice(ctx, o, d)
 		})
 	}
 	wg.Wait()
@@ -194,8 +202,8 @@ func (p *smartProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metr
 }
 
 // scan lists the devices smartctl can open, filtered by Include/Exclude.
-func (p *smartProbe) scan(ctx context.Context, skips *Skips) ([]smartScanDevice, error) {
-	out, err := runTool(ctx, p.command, "--scan-open", "--json")
+func (p *smartProbe) scan(ctx context.Context, o *SmartOptions, skips *Skips) ([]smartScanDevice, error) {
+	out, err := runTool(ctx, string(o.Command), "--scan-open", "--json")
 	if err != nil {
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
 	}
@@ -221,8 +229,7 @@ func (p *smartProbe) scan(ctx context.Context, skips *Skips) ([]smartScanDevice,
 			continue
 		}
 		key := [2]string{d.Name, d.Type}
-		if seen[key] || (p.include != nil && !p.include.MatchString(d.Name)) ||
-			(p.exclude != nil && p.exclude.MatchString(d.Name)) {
+		if seen[key] || !o.Include.MatchOr(d.Name, true) || o.Exclude.MatchOr(d.Name, false) {
 			continue
 		}
 		seen[key] = true
@@ -250,15 +257,15 @@ type smartResult struct {
 }
 
 // readDevice runs smartctl on one device under the device timeout.
-func (p *smartProbe) readDevice(ctx context.Context, d smartScanDevice) smartResult {
-	dctx, cancel := context.WithTimeoutCause(ctx, p.deviceTimeout,
-		fmt.Errorf("no answer from %s within %v", d.Name, p.deviceTimeout))
+func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartScanDevice) smartResult {
+	dctx, cancel := context.WithTimeoutCause(ctx, time.Duration(o.DeviceTimeout),
+		fmt.Errorf("no answer from %s within %v", d.Name, time.Duration(o.DeviceTimeout)))
 	defer cancel()
 	args := []string{"--json", "--info", "--health", "--attributes", "--log=error", "--nocheck=standby"}
 	if d.Type != "" {
 		args = append(args, "--device="+d.Type)
 	}
-	out, err := runTool(dctx, p.command, append(args, d.Name)...)
+	out, err := runTool(dctx, string(o.Command), append(args, d.Name)...)
 	if err != nil {
 		return smartResult{err: err}
 	}

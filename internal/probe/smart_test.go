@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,7 +23,7 @@ var (
 )
 
 func init() {
-	fixtureOptions["smart"] = Options{Command: smartFixtureTool, DeviceTimeout: 10 * time.Second}
+	fixtureOptions["smart"] = &SmartOptions{Command: confval.Path(smartFixtureTool), DeviceTimeout: confval.Duration(10 * time.Second)}
 }
 
 func TestSmartGolden(t *testing.T) {
@@ -233,14 +234,15 @@ esac
 }
 
 // smartRun runs the smart probe once with opts.
-func smartRun(t *testing.T, opts Options) (map[string]float64, *Skips, error) {
+func smartRun(t *testing.T, opts any) (map[string]float64, *Skips, error) {
 	t.Helper()
-	p, err := New("smart", Env{Options: opts})
+	env := Env{Options: opts}
+	p, err := New("smart")
 	if err != nil {
 		t.Fatal(err)
 	}
 	skips := NewSkips(nil)
-	ms, err := p.Probe(context.Background(), skips)
+	ms, err := p.Probe(context.Background(), env, skips)
 	if err != nil {
 		return nil, skips, err
 	}
@@ -278,7 +280,7 @@ func TestSmartHungDevice(t *testing.T) {
 	start := time.Now()
 	// Long enough that the healthy fakes finish even on a loaded CI machine
 	// (a miss there would show as a second skip).
-	got, skips, err := smartRun(t, Options{Command: tool, DeviceTimeout: 2 * time.Second})
+	got, skips, err := smartRun(t, &SmartOptions{Command: confval.Path(tool), DeviceTimeout: confval.Duration(2 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +311,7 @@ func TestSmartExitStatusBits(t *testing.T) {
 		// bit 1 without a standby message: the device did not open.
 		smartFakeDevice{"/dev/sdx", "sat", `printf '{"json_format_version":[1,0],"smartctl":{"version":[7,3],"messages":[{"string":"Smartctl open device: /dev/sdx [SAT] failed: No such device","severity":"error"}],"exit_status":2}}\n'; exit 2`},
 	)
-	got, skips, err := smartRun(t, Options{Command: tool})
+	got, skips, err := smartRun(t, withCommand("smart", tool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +350,7 @@ func TestSmartGarbage(t *testing.T) {
 		// Not a path: smartctl would take it for an option. Never run.
 		smartFakeDevice{"--xall", "sat", `echo ran >&2; exit 1`},
 	)
-	got, skips, err := smartRun(t, Options{Command: tool})
+	got, skips, err := smartRun(t, withCommand("smart", tool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,14 +380,15 @@ func TestSmartStandbyKeepsIdentity(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "asleep")
 	tool := smartFake(t, smartFakeDevice{"/dev/sdd", "sat",
 		fmt.Sprintf(`if [ -e %s ]; then cat "$D/sdd.json"; exit 2; fi; cat "$D/sdc.json"`, state)})
-	p, err := New("smart", Env{Options: Options{Command: tool}})
+	env := Env{Options: withCommand("smart", tool)}
+	p, err := New("smart")
 	if err != nil {
 		t.Fatal(err)
 	}
 	run := func() map[string]float64 {
 		t.Helper()
 		skips := NewSkips(nil)
-		ms, err := p.Probe(context.Background(), skips)
+		ms, err := p.Probe(context.Background(), env, skips)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -406,7 +409,7 @@ func TestSmartStandbyKeepsIdentity(t *testing.T) {
 	})
 
 	// Asleep since the exporter started: no identity to show.
-	fresh, _, err := smartRun(t, Options{Command: tool})
+	fresh, _, err := smartRun(t, withCommand("smart", tool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,11 +420,10 @@ func TestSmartStandbyKeepsIdentity(t *testing.T) {
 }
 
 func TestSmartIncludeExclude(t *testing.T) {
-	got, skips, err := smartRun(t, Options{
-		Command: smartFixtureTool,
-		Include: regexp.MustCompile(`^/dev/nvme`),
-		Exclude: regexp.MustCompile(`[67]$`),
-	})
+	opts := withCommand("smart", smartFixtureTool).(*SmartOptions)
+	opts.Include = confval.Regexp{Regexp: regexp.MustCompile(`^/dev/nvme`)}
+	opts.Exclude = confval.Regexp{Regexp: regexp.MustCompile(`[67]$`)}
+	got, skips, err := smartRun(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +450,7 @@ func TestSmartSharedPath(t *testing.T) {
 		// Listed twice: read once.
 		smartFakeDevice{"/dev/bus/0", "megaraid,1", `cat "$D/other/sas-ST1200MM0009.json"`},
 	)
-	got, _, err := smartRun(t, Options{Command: tool})
+	got, _, err := smartRun(t, withCommand("smart", tool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -470,14 +472,14 @@ func TestSmartScanFails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tool := fakeTool(t, "smartctl", tc.script+"\n")
-			if _, _, err := smartRun(t, Options{Command: tool}); err == nil {
+			if _, _, err := smartRun(t, withCommand("smart", tool)); err == nil {
 				t.Error("probe succeeded")
 			}
 		})
 	}
 	// No disks at all is not a failure.
 	tool := fakeTool(t, "smartctl", `echo '{"json_format_version":[1,0],"smartctl":{"version":[7,3],"exit_status":0}}'`+"\n")
-	got, _, err := smartRun(t, Options{Command: tool})
+	got, _, err := smartRun(t, withCommand("smart", tool))
 	if err != nil || len(got) != 0 {
 		t.Errorf("no disks: %v, %v", got, err)
 	}
@@ -489,14 +491,15 @@ func TestSmartRunTimeout(t *testing.T) {
 		smartFakeDevice{"/dev/sda", "sat", `sleep 60`},
 		smartFakeDevice{"/dev/sdb", "sat", `sleep 60`},
 	)
-	p, err := New("smart", Env{Options: Options{Command: tool}})
+	env := Env{Options: withCommand("smart", tool)}
+	p, err := New("smart")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, err := p.Probe(ctx, NewSkips(nil)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := p.Probe(ctx, env, NewSkips(nil)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want context.DeadlineExceeded", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {

@@ -50,15 +50,19 @@ var storageNVMeStates = []string{"new", "live", "resetting", "connecting", "dele
 var storageNVMeNamespace = regexp.MustCompile(`^nvme[0-9]+(c[0-9]+)?n[0-9]+$`)
 
 func init() {
-	register("storage", func(env Env) Probe { return storageProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "storage",
+		Summary:   "Block devices and NVMe controllers and namespaces: models, serials, firmware, sizes.",
+		Reads:     "every physical block device in `/sys/block` (size, model, vendor, serial from VPD page 0x80, firmware, rotational, block sizes, WWN) and `/sys/class/nvme` controllers and namespaces (model, serial, firmware, state, capacity)",
+		Privilege: "none",
+		New:       func() Probe { return storageProbe{} },
+	})
 }
 
 // storageProbe lists block devices backed by hardware and NVMe controllers.
 type storageProbe struct {
 	paths Paths
 }
-
-func (storageProbe) Name() string { return "storage" }
 
 func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -70,7 +74,8 @@ func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p storageProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

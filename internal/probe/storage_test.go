@@ -215,11 +215,12 @@ func TestStorageWithoutSysBlockFails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := New("storage", Env{Paths: treePaths(root)})
+	env := Env{Paths: treePaths(root)}
+	p, err := New("storage")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Probe(context.Background(), NewSkips(nil)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := p.Probe(context.Background(), env, NewSkips(nil)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want a missing /sys/block", err)
 	}
 }

@@ -78,22 +78,27 @@ var chassisTypes = map[uint64]string{
 }
 
 func init() {
-	register("system", func(env Env) Probe { return &systemProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "system",
+		Summary:   "DMI identity, OS, kernel, virtualization, boot time.",
+		Reads:     "`/sys/class/dmi/id` (vendor, product, board, chassis, BIOS; serials and UUID), `/etc/os-release`, `/proc/sys/kernel/{osrelease,version}`, boot time from `/proc/stat`, virtualization from cpuinfo flags, DMI and modules",
+		Privilege: "none; serials and `product_uuid` need root or `CAP_DAC_READ_SEARCH`",
+		New:       func() Probe { return systemProbe{} },
+	})
 }
 
 type systemProbe struct {
 	paths Paths
 }
 
-func (p *systemProbe) Name() string { return "system" }
-
-func (p *systemProbe) Describe(ch chan<- *prometheus.Desc) {
+func (p systemProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{systemDMIInfo, systemSerialInfo, systemOSInfo, systemKernelInfo, systemVirtualizationInfo, systemBootTime} {
 		ch <- d
 	}
 }
 
-func (p *systemProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p systemProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
 	dmi := attrs{dir: filepath.Join(p.paths.SysFS, "class", "dmi", "id"), skips: skips}
 	steps := []func() []prometheus.Metric{
@@ -122,7 +127,7 @@ func (p *systemProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Met
 
 // dmi reports the DMI strings. A string that is missing or unreadable is an
 // empty label value: one bad attribute should not hide the machine's identity.
-func (p *systemProbe) dmi(a attrs) []prometheus.Metric {
+func (p systemProbe) dmi(a attrs) []prometheus.Metric {
 	values := make([]string, 0, len(dmiStrings)+1)
 	found := false
 	for _, name := range dmiStrings {
@@ -141,7 +146,7 @@ func (p *systemProbe) dmi(a attrs) []prometheus.Metric {
 	return []prometheus.Metric{prometheus.MustNewConstMetric(systemDMIInfo, prometheus.GaugeValue, 1, values...)}
 }
 
-func (p *systemProbe) serials(a attrs) []prometheus.Metric {
+func (p systemProbe) serials(a attrs) []prometheus.Metric {
 	values := make([]string, 0, len(dmiSerials))
 	found := false
 	for _, name := range dmiSerials {
@@ -157,7 +162,7 @@ func (p *systemProbe) serials(a attrs) []prometheus.Metric {
 
 // osRelease reads os-release(5): /etc/os-release, or /usr/lib/os-release when
 // the former does not exist, below the root filesystem.
-func (p *systemProbe) osRelease(skips *Skips) []prometheus.Metric {
+func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
 	b, ok := attrs{dir: filepath.Join(p.paths.RootFS, "etc"), skips: skips}.read("os-release")
 	if !ok {
 		b, ok = attrs{dir: filepath.Join(p.paths.RootFS, "usr", "lib"), skips: skips}.read("os-release")
@@ -212,7 +217,7 @@ func unquoteShell(v string) string {
 	return sb.String()
 }
 
-func (p *systemProbe) kernel(skips *Skips) []prometheus.Metric {
+func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
 	a := attrs{dir: filepath.Join(p.paths.ProcFS, "sys", "kernel"), skips: skips}
 	release, ok := a.String("osrelease")
 	if !ok {
@@ -222,7 +227,7 @@ func (p *systemProbe) kernel(skips *Skips) []prometheus.Metric {
 	return []prometheus.Metric{prometheus.MustNewConstMetric(systemKernelInfo, prometheus.GaugeValue, 1, release, version)}
 }
 
-func (p *systemProbe) bootTime(skips *Skips) []prometheus.Metric {
+func (p systemProbe) bootTime(skips *Skips) []prometheus.Metric {
 	path := filepath.Join(p.paths.ProcFS, "stat")
 	pfs, err := procfs.NewFS(p.paths.ProcFS)
 	if err != nil {
@@ -261,7 +266,7 @@ var dmiHypervisors = []struct{ prefix, system string }{
 // from DMI strings only hypervisors use. A host is one with Xen's control
 // domain or the kvm module loaded, as gopsutil judges it. Containers are
 // not reported: the hardware below a container is the host's.
-func (p *systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric {
+func (p systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric {
 	quiet := attrs{dir: dmi.dir, skips: NewSkips(nil)} // already counted by dmi
 	hypervisor, hasFlags := p.hypervisorFlag(skips)
 	dmiSystem := dmiHypervisor(quiet)
@@ -312,7 +317,7 @@ func dmiHypervisor(a attrs) string {
 // hypervisorFlag reports whether the first CPU has the x86 hypervisor flag,
 // and whether cpuinfo could have said so: only x86 has that flag, and procfs
 // fills Flags from arm64's "Features" line too.
-func (p *systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
+func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
 		return false, false
 	}
@@ -339,7 +344,7 @@ func (p *systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 }
 
 // kvmLoaded reports whether /proc/modules lists the kvm module.
-func (p *systemProbe) kvmLoaded(skips *Skips) bool {
+func (p systemProbe) kvmLoaded(skips *Skips) bool {
 	b, ok := attrs{dir: p.paths.ProcFS, skips: skips}.read("modules")
 	if !ok {
 		return false

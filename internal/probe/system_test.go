@@ -129,11 +129,12 @@ func TestSystemDegraded(t *testing.T) {
 
 func TestSystemNoRoots(t *testing.T) {
 	dir := t.TempDir()
-	p, err := New("system", Env{Paths: treePaths(dir)})
+	env := Env{Paths: treePaths(dir)}
+	p, err := New("system")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := p.Probe(context.Background(), NewSkips(nil))
+	ms, err := p.Probe(context.Background(), env, NewSkips(nil))
 	if err == nil {
 		t.Fatalf("Probe on empty roots = %d metrics, nil error; want an error naming the roots", len(ms))
 	}

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"io"
 	"io/fs"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -41,7 +40,7 @@ import (
 //     no file gives HELP for gets "Metric read from <files>".
 //   - A family is dropped when its name, or a _sum/_count/_bucket name it
 //     expands to, is a name this exporter exports itself: every name another
-//     probe Describes (exact check, see textfileOwned), and any name below
+//     probe Describes (exact check, see declaredNames), and any name below
 //     hardware_probe_, hardware_inventory_, hardware_exporter_ (the metric
 //     cache's status metrics and the build info, which this package cannot
 //     see) and hardware_textfile_. Also dropped: a family whose name collides
@@ -85,72 +84,85 @@ var textfileReservedPrefixes = []string{
 }
 
 func init() {
-	register("textfile", func(env Env) Probe {
-		return &textfileProbe{dir: env.Options.Directory, logger: env.logger()}
+	Register(Spec{
+		Name:      "textfile",
+		Summary:   "*.prom files written by your own scripts, checked like node_exporter's textfile collector.",
+		Reads:     "`*.prom` files in `probes.textfile.directory` (default `/var/lib/hardware_exporter/textfile`), checked like node_exporter's textfile collector: a file with client timestamps, a syntax error, or a metric name this exporter owns is refused and reported in `hardware_textfile_scrape_error`; the other files are kept",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		Options:   func() any { return newTextfileOptions() },
+		New:       func() Probe { return textfileProbe{} },
 	})
 }
 
-// textfileProbe reads the *.prom files in one directory.
-type textfileProbe struct {
-	dir    string
-	logger *slog.Logger
-
-	ownedOnce sync.Once
-	owned     map[string]bool // names other probes Describe
+// TextfileOptions are the textfile probe's own settings (probes.textfile.*).
+type TextfileOptions struct {
+	Directory confval.Path `yaml:"directory" help:"Directory whose *.prom files are read."`
 }
 
-func (*textfileProbe) Name() string { return "textfile" }
+func newTextfileOptions() *TextfileOptions {
+	return &TextfileOptions{Directory: "/var/lib/hardware_exporter/textfile"}
+}
+
+// textfileProbe reads the *.prom files in one directory.
+type textfileProbe struct{}
 
 // Describe sends the probe's own descriptors only: the files' metrics are
 // not known until they are read. The registry does not check undescribed
 // descriptors (only a pedantic one does), and this probe does the checks a
 // registry would do itself, so that they cost a family, not the scrape.
-func (*textfileProbe) Describe(ch chan<- *prometheus.Desc) {
+func (textfileProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- textfileMtime
 	ch <- textfileScrapeError
 }
 
 // Available implements Conditional: most hosts have no textfile directory,
 // and the probe then stays off unless enabled explicitly.
-func (p *textfileProbe) Available() error {
+func (textfileProbe) Available(env Env) error {
+	return textfileDirAvailable(string(optionsOf(env, newTextfileOptions).Directory))
+}
+
+func textfileDirAvailable(dir string) error {
 	switch {
-	case p.dir == "":
+	case dir == "":
 		return errors.New("no textfile directory configured")
-	case !filepath.IsAbs(p.dir):
-		return fmt.Errorf("textfile directory %q is not an absolute path", p.dir)
+	case !filepath.IsAbs(dir):
+		return fmt.Errorf("textfile directory %q is not an absolute path", dir)
 	}
-	fi, err := os.Stat(p.dir)
+	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("directory %s does not exist", p.dir)
+		return fmt.Errorf("directory %s does not exist", dir)
 	case err != nil:
 		return err
 	case !fi.IsDir():
-		return fmt.Errorf("%s is not a directory", p.dir)
+		return fmt.Errorf("%s is not a directory", dir)
 	}
 	return nil
 }
 
-func (p *textfileProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := p.Available(); err != nil {
+	dir := string(optionsOf(env, newTextfileOptions).Directory)
+	if err := textfileDirAvailable(dir); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(p.dir)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	p.ownedOnce.Do(func() { p.owned = textfileOwned(p.logger) })
+	logger := env.logger()
 
 	failed := false
 	reject := func(path string, err error) {
 		failed = true
 		skips.Add(path, err)
-		p.logger.Warn("textfile rejected", "file", path, "err", err)
+		logger.Warn("textfile rejected", "file", path, "err", err)
 	}
-	m := textfileMerge{owned: p.owned, families: map[string]*textfileFamily{}, seen: map[string]bool{}}
+	m := textfileMerge{owned: declaredNames, families: map[string]*textfileFamily{}, seen: map[string]bool{}}
 	var metrics []prometheus.Metric
 	for _, e := range entries { // sorted by name: the merge order
 		if !strings.HasSuffix(e.Name(), ".prom") {
@@ -159,7 +171,7 @@ func (p *textfileProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.M
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		path := filepath.Join(p.dir, e.Name())
+		path := filepath.Join(dir, e.Name())
 		families, mtime, err := textfileRead(path)
 		if err != nil {
 			reject(path, err)
@@ -173,7 +185,7 @@ func (p *textfileProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.M
 	}
 	fileMetrics, problems := m.metrics()
 	for _, pr := range problems {
-		reject(filepath.Join(p.dir, pr.file), pr.err)
+		reject(filepath.Join(dir, pr.file), pr.err)
 	}
 	errVal := 0.0
 	if failed {
@@ -222,53 +234,6 @@ func textfileRead(path string) (map[string]*dto.MetricFamily, time.Time, error) 
 		}
 	}
 	return families, fi.ModTime(), nil
-}
-
-// textfileOwned returns every metric name the other registered probes
-// Describe. They are built with an empty Env: Describe sends package-level
-// descriptors, whatever the options.
-func textfileOwned(logger *slog.Logger) map[string]bool {
-	owned := map[string]bool{}
-	for _, n := range Names() {
-		if n == "textfile" {
-			continue
-		}
-		p, err := New(n, Env{})
-		if err != nil {
-			continue
-		}
-		ch := make(chan *prometheus.Desc)
-		go func() { p.Describe(ch); close(ch) }()
-		for d := range ch {
-			name, ok := textfileDescName(d)
-			if !ok {
-				// Should client_golang change Desc.String, refuse the
-				// whole namespace rather than risk a clash (and the test
-				// of textfileOwned fails).
-				logger.Error("cannot read a descriptor's name; refusing every textfile name in the exporter's namespace", "desc", d.String())
-				owned[Namespace+"_"] = true
-				continue
-			}
-			owned[name] = true
-		}
-	}
-	return owned
-}
-
-// textfileDescName reads a descriptor's fully-qualified name from its
-// String form (Desc{fqName: "name", help: ...}): client_golang exports no
-// accessor for it.
-func textfileDescName(d *prometheus.Desc) (string, bool) {
-	s, ok := strings.CutPrefix(d.String(), "Desc{fqName: ")
-	if !ok {
-		return "", false
-	}
-	q, err := strconv.QuotedPrefix(s)
-	if err != nil {
-		return "", false
-	}
-	name, err := strconv.Unquote(q)
-	return name, err == nil && name != ""
 }
 
 // textfileFamily is one metric family merged from every file defining it.

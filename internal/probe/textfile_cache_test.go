@@ -5,6 +5,7 @@ package probe_test
 
 import (
 	"context"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strings"
 	"testing"
 	"time"
@@ -23,32 +24,31 @@ import (
 // the hwmon probe's own hardware_hwmon_fan_rpm is in.
 func TestTextfileThroughMetricCache(t *testing.T) {
 	paths, dir := probe.TextfileTestFixture(t)
-	var all []probe.Probe
+	all := map[string]probe.Probe{}
+	var describers []metriccache.Describer
 	for _, n := range probe.Names() {
-		opts := probe.Options{}
-		if n == "textfile" {
-			opts.Directory = dir
-		}
-		p, err := probe.New(n, probe.Env{Paths: paths, Options: opts})
+		p, err := probe.New(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		all = append(all, p)
+		all[n] = p
+		describers = append(describers, p)
 	}
-	cache := metriccache.New(all...)
+	cache := metriccache.New(describers...)
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(cache); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range all {
-		if p.Name() != "textfile" && p.Name() != "hwmon" {
-			continue
+	for _, name := range []string{"textfile", "hwmon"} {
+		env := probe.Env{Paths: paths}
+		if name == "textfile" {
+			env.Options = &probe.TextfileOptions{Directory: confval.Path(dir)}
 		}
-		ms, err := p.Probe(context.Background(), probe.NewSkips(nil))
+		ms, err := all[name].Probe(context.Background(), env, probe.NewSkips(nil))
 		if err != nil {
-			t.Fatalf("%s: %v", p.Name(), err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		cache.Store(p.Name(), metriccache.Result{Metrics: ms, Start: time.Unix(1717988400, 0)})
+		cache.Store(name, metriccache.Result{Metrics: ms, Start: time.Unix(1717988400, 0)})
 	}
 	if _, err := reg.Gather(); err != nil {
 		t.Fatalf("gather: %v", err)
@@ -93,7 +93,7 @@ megaraid_virtual_drive_state{controller="0",vd="1"} 0
 // probe's name with other help, were it let through, makes Gather fail (the
 // server then serves what remains, less whichever series came second).
 func TestTextfileClashWouldBreakGather(t *testing.T) {
-	hwmon, err := probe.New("hwmon", probe.Env{})
+	hwmon, err := probe.New("hwmon")
 	if err != nil {
 		t.Fatal(err)
 	}

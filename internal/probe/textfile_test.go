@@ -3,6 +3,7 @@ package probe
 import (
 	"bytes"
 	"context"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func init() {
 		panic(err)
 	}
 	textfileFixtureDir = dir
-	fixtureOptions["textfile"] = Options{Directory: dir}
+	fixtureOptions["textfile"] = &TextfileOptions{Directory: confval.Path(dir)}
 }
 
 // textfileCopy copies the named files of testdata/textfile (all of them if
@@ -94,12 +95,13 @@ func (c textfileUnchecked) Collect(ch chan<- prometheus.Metric) {
 // textfileRun runs the textfile probe on dir once.
 func textfileRun(t *testing.T, dir string) (textfileUnchecked, *Skips) {
 	t.Helper()
-	p, err := New("textfile", Env{Paths: fixturePaths, Options: Options{Directory: dir}})
+	env := Env{Paths: fixturePaths, Options: &TextfileOptions{Directory: confval.Path(dir)}}
+	p, err := New("textfile")
 	if err != nil {
 		t.Fatal(err)
 	}
 	skips := NewSkips(nil)
-	ms, err := p.Probe(context.Background(), skips)
+	ms, err := p.Probe(context.Background(), env, skips)
 	if err != nil {
 		t.Fatalf("probe: %v", err)
 	}
@@ -144,7 +146,7 @@ func TestTextfileGolden(t *testing.T) {
 // The fixed metrics are described, so a checked collector's registry
 // accepts them.
 func TestTextfileDescribed(t *testing.T) {
-	p, err := New("textfile", Env{})
+	p, err := New("textfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +202,8 @@ func TestTextfileUnavailable(t *testing.T) {
 		{"a file", file, "is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := New("textfile", Env{Options: Options{Directory: tc.dir}})
+			env := Env{Options: &TextfileOptions{Directory: confval.Path(tc.dir)}}
+			p, err := New("textfile")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -208,16 +211,17 @@ func TestTextfileUnavailable(t *testing.T) {
 			if !ok {
 				t.Fatal("textfile probe does not implement Conditional")
 			}
-			if err := c.Available(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if err := c.Available(env); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Available() = %v, want %q", err, tc.want)
 			}
-			if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Probe() err = %v, want %q", err, tc.want)
 			}
 		})
 	}
-	p, _ := New("textfile", Env{Options: Options{Directory: t.TempDir()}})
-	if err := p.(Conditional).Available(); err != nil {
+	env := Env{Options: &TextfileOptions{Directory: confval.Path(t.TempDir())}}
+	p, _ := New("textfile")
+	if err := p.(Conditional).Available(env); err != nil {
 		t.Errorf("Available() on an existing directory = %v", err)
 	}
 }
@@ -399,17 +403,13 @@ func TestTextfileBadFiles(t *testing.T) {
 	}
 }
 
-// The exact check knows every name the other probes Describe, and reads
-// them from client_golang's Desc.String, which has no other accessor.
+// The exact check knows every name the probes declare with newDesc.
 func TestTextfileOwned(t *testing.T) {
-	owned := textfileOwned(nil)
+	owned := declaredNames
 	for _, n := range []string{"hardware_hwmon_fan_rpm", "hardware_memory_total_bytes", "hardware_cpu_info"} {
 		if !owned[n] {
 			t.Errorf("%s is not among the owned names", n)
 		}
-	}
-	if owned[Namespace+"_"] {
-		t.Error("a descriptor's name could not be read: every hardware_ name is refused")
 	}
 	for n := range owned {
 		if !strings.HasPrefix(n, Namespace+"_") {
@@ -437,14 +437,15 @@ func TextfileTestFixture(t *testing.T) (paths Paths, dir string) {
 func TestTextfileLogs(t *testing.T) {
 	dir := textfileCopy(t)
 	var buf bytes.Buffer
-	p, err := New("textfile", Env{
-		Options: Options{Directory: dir},
+	env := Env{
+		Options: &TextfileOptions{Directory: confval.Path(dir)},
 		Logger:  slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	p, err := New("textfile")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Probe(context.Background(), NewSkips(nil)); err != nil {
+	if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {
 		t.Fatal(err)
 	}
 	for file, why := range map[string]string{

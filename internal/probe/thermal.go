@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,7 +32,15 @@ var (
 const thermalTempInvalid = -274000
 
 func init() {
-	register("thermal", func(env Env) Probe { return thermalProbe{paths: env.Paths} })
+	Register(Spec{
+		Name:      "thermal",
+		Summary:   "Thermal zones and cooling devices that hwmon does not already show.",
+		Reads:     "`/sys/class/thermal` zones (temperature, trip points) that have no hwmon twin, and cooling devices",
+		Privilege: "none",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return thermalProbe{} },
+	})
 }
 
 // thermalProbe reports the kernel's thermal zones and cooling devices.
@@ -47,8 +56,6 @@ type thermalProbe struct {
 	paths Paths
 }
 
-func (thermalProbe) Name() string { return "thermal" }
-
 func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- thermalZoneTemperature
 	ch <- thermalZoneTripPoint
@@ -56,7 +63,8 @@ func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- thermalCoolingMaxState
 }
 
-func (p thermalProbe) Probe(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
+func (p thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	p.paths = env.Paths // this run's settings, on this run's copy of p
 	classDir := filepath.Join(p.paths.SysFS, "class/thermal")
 	var ms []prometheus.Metric
 	for _, zone := range indexedEntries(classDir, "thermal_zone", skips) {

@@ -143,14 +143,15 @@ func TestRunToolRetriesBusyExecutable(t *testing.T) {
 // toolProbeRun runs the tool probe called name with command under a timeout.
 func toolProbeRun(t *testing.T, name string, command string, timeout time.Duration) (collected, *Skips, error) {
 	t.Helper()
-	p, err := New(name, Env{Options: Options{Command: command}})
+	env := Env{Options: withCommand(name, command)}
+	p, err := New(name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	skips := NewSkips(nil)
-	ms, err := p.Probe(ctx, skips)
+	ms, err := p.Probe(ctx, env, skips)
 	return collected{p: p, metrics: ms}, skips, err
 }
 
@@ -161,7 +162,8 @@ func TestToolProbesMissingOrHung(t *testing.T) {
 	for name, tool := range map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"} {
 		t.Run(name, func(t *testing.T) {
 			missing := filepath.Join(t.TempDir(), tool)
-			p, err := New(name, Env{Options: Options{Command: missing}})
+			env := Env{Options: withCommand(name, missing)}
+			p, err := New(name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,18 +171,19 @@ func TestToolProbesMissingOrHung(t *testing.T) {
 			if !ok {
 				t.Fatalf("%s does not implement Conditional", name)
 			}
-			if err := c.Available(); !errors.Is(err, errToolMissing) {
+			if err := c.Available(env); !errors.Is(err, errToolMissing) {
 				t.Errorf("Available() = %v, want errToolMissing", err)
 			}
-			if _, err := p.Probe(context.Background(), NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
+			if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err == nil || !strings.Contains(err.Error(), missing) {
 				t.Errorf("Probe err = %v, want one naming %s", err, missing)
 			}
 
-			fixture, err := New(name, Env{Paths: fixturePaths, Options: fixtureOptions[name]})
+			env = Env{Paths: fixturePaths, Options: fixtureOptions[name]}
+			fixture, err := New(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := fixture.(Conditional).Available(); err != nil {
+			if err := fixture.(Conditional).Available(env); err != nil {
 				t.Errorf("fixture %s: Available() = %v", tool, err)
 			}
 

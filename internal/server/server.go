@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/respcache"
+	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 // Options wire the server to the rest of the daemon. Functions rather than
@@ -30,6 +31,9 @@ type Options struct {
 	// Exporter is the exporter's own registry (served live on
 	// /exporter/metrics); the server registers its request metrics there.
 	Exporter *prometheus.Registry
+	// MetricsPath is where the hardware metrics are served (default
+	// /metrics, --web.telemetry-path).
+	MetricsPath string
 	// Generation is the metric cache's generation.
 	Generation func() uint64
 	CacheTTL   time.Duration
@@ -68,6 +72,9 @@ func New(opts Options) (*Server, error) {
 	if opts.RefreshTimeout <= 0 {
 		opts.RefreshTimeout = 5 * time.Minute
 	}
+	if opts.MetricsPath == "" {
+		opts.MetricsPath = "/metrics"
+	}
 	s := &Server{opts: opts}
 
 	requests := prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -104,7 +111,7 @@ func New(opts Options) (*Server, error) {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", instrument("metrics", s.cache))
+	mux.Handle(opts.MetricsPath, instrument("metrics", s.cache))
 	mux.Handle("/exporter/metrics", instrument("exporter_metrics",
 		promhttp.HandlerFor(opts.Exporter, promhttp.HandlerOpts{ErrorLog: errorLog, ErrorHandling: promhttp.ContinueOnError})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
@@ -125,7 +132,7 @@ func New(opts Options) (*Server, error) {
 		Version:     opts.Version,
 		Profiling:   fmt.Sprint(opts.PprofEnabled),
 		Links: []web.LandingLinks{
-			{Address: "/metrics", Text: "Metrics", Description: "Hardware metrics (cached between probe runs)"},
+			{Address: opts.MetricsPath, Text: "Metrics", Description: "Hardware metrics (cached between probe runs)"},
 			{Address: "/exporter/metrics", Text: "Exporter metrics", Description: "The exporter's own metrics (live)"},
 			{Address: "/-/ready", Text: "Ready", Description: "200 once every enabled probe has run"},
 		},
@@ -184,8 +191,13 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	start := time.Now()
 	if err := s.opts.Refresh(ctx, names...); err != nil {
-		code := http.StatusBadRequest
-		if ctx.Err() != nil {
+		// A bad name is the client's mistake; a probe that failed in this
+		// run is the server's news, named with why in the body.
+		code := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, scheduler.ErrUnknownProbe):
+			code = http.StatusBadRequest
+		case ctx.Err() != nil:
 			code = http.StatusGatewayTimeout
 		}
 		http.Error(w, "Refresh failed: "+err.Error(), code)

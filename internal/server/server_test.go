@@ -15,6 +15,7 @@ import (
 
 	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 var readingDesc = prometheus.NewDesc("hardware_test_reading", "A reading.", nil, nil)
@@ -25,9 +26,8 @@ type countingProbe struct {
 	gate chan struct{}
 }
 
-func (p *countingProbe) Name() string                        { return "counting" }
 func (p *countingProbe) Describe(ch chan<- *prometheus.Desc) { ch <- readingDesc }
-func (p *countingProbe) Probe(ctx context.Context, _ *probe.Skips) ([]prometheus.Metric, error) {
+func (p *countingProbe) Probe(ctx context.Context, _ probe.Env, _ *probe.Skips) ([]prometheus.Metric, error) {
 	select {
 	case <-p.gate:
 	case <-ctx.Done():
@@ -61,8 +61,8 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := metriccache.NewScheduler(cache, []metriccache.Job{{Probe: p, Interval: time.Hour, Timeout: time.Minute}},
-		metriccache.Options{OnStore: func(string) { f.srv.Cache().Warm() }})
+	sched := scheduler.New(cache, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
+		scheduler.Options{OnStore: func(string) { f.srv.Cache().Warm() }})
 	f.srv.opts.Refresh = sched.Refresh
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

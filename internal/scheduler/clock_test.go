@@ -1,4 +1,4 @@
-package metriccache
+package scheduler
 
 import (
 	"sync"

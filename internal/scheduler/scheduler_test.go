@@ -1,4 +1,4 @@
-package metriccache
+package scheduler
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
@@ -24,9 +25,8 @@ type fakeProbe struct {
 	behave func(ctx context.Context, call int64) (float64, error)
 }
 
-func (p *fakeProbe) Name() string                        { return p.name }
 func (p *fakeProbe) Describe(ch chan<- *prometheus.Desc) { ch <- testValueDesc }
-func (p *fakeProbe) Probe(ctx context.Context, _ *probe.Skips) ([]prometheus.Metric, error) {
+func (p *fakeProbe) Probe(ctx context.Context, _ probe.Env, _ *probe.Skips) ([]prometheus.Metric, error) {
 	v, err := p.behave(ctx, p.calls.Add(1))
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func (p *fakeProbe) Probe(ctx context.Context, _ *probe.Skips) ([]prometheus.Met
 type harness struct {
 	t      *testing.T
 	clock  *fakeClock
-	cache  *Cache
+	cache  *metriccache.Cache
 	sched  *Scheduler
 	stored chan string
 	stop   func()
@@ -47,14 +47,14 @@ type harness struct {
 func newHarness(t *testing.T, opts Options, jobs ...Job) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(), stored: make(chan string, 100)}
-	probes := make([]probe.Probe, len(jobs))
+	probes := make([]metriccache.Describer, len(jobs))
 	for i, j := range jobs {
 		probes[i] = j.Probe
 	}
-	h.cache = New(probes...)
+	h.cache = metriccache.New(probes...)
 	opts.Clock = h.clock
 	opts.OnStore = func(name string) { h.stored <- name }
-	h.sched = NewScheduler(h.cache, jobs, opts)
+	h.sched = New(h.cache, jobs, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -87,7 +87,7 @@ func (h *harness) waitStored() string {
 
 // value returns the sample of metric name for probe p from the cache, and
 // fails the test if there is none: an absent series must not pass for 0.
-func value(t *testing.T, c *Cache, name, p string) float64 {
+func value(t *testing.T, c *metriccache.Cache, name, p string) float64 {
 	t.Helper()
 	ch := make(chan prometheus.Metric, 100)
 	c.Collect(ch)
@@ -115,7 +115,7 @@ func TestSchedulerCutsHungProbeAtTimeout(t *testing.T) {
 		<-ctx.Done() // honours cancellation, but only that
 		return 0, ctx.Err()
 	}}
-	h := newHarness(t, Options{}, Job{Probe: p, Interval: time.Hour, Timeout: 2 * time.Minute})
+	h := newHarness(t, Options{}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: 2 * time.Minute})
 	h.clock.waitTimers(t, 1) // the run's timeout timer
 	h.clock.advance(2 * time.Minute)
 	h.waitStored()
@@ -137,7 +137,7 @@ func TestSchedulerDoesNotStackRunsOnAProbeIgnoringItsContext(t *testing.T) {
 		}
 		return float64(call), nil
 	}}
-	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	defer close(release)
 
 	h.clock.waitTimers(t, 1)
@@ -180,7 +180,7 @@ func TestSchedulerRecoversPanic(t *testing.T) {
 		}
 		return 7, nil
 	}}
-	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	h.waitStored()
 	if v := value(t, h.cache, "hardware_probe_success", "panicky"); v != 0 {
 		t.Fatalf("success after panic = %v, want 0", v)
@@ -200,7 +200,7 @@ func TestSchedulerKeepsLastGoodMetricsOnFailure(t *testing.T) {
 		}
 		return float64(call * 10), nil
 	}}
-	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h := newHarness(t, Options{RetryMin: time.Minute}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	h.waitStored()
 	first := value(t, h.cache, "hardware_probe_last_success_timestamp_seconds", "flaky")
 	gen := h.cache.Generation()
@@ -240,7 +240,7 @@ func TestSchedulerHonoursIntervalAndBackoff(t *testing.T) {
 		}
 		return 1, nil
 	}}
-	h := newHarness(t, Options{RetryMin: 30 * time.Second}, Job{Probe: p, Interval: 6 * time.Hour, Timeout: time.Minute})
+	h := newHarness(t, Options{RetryMin: 30 * time.Second}, Job{Name: p.name, Probe: p, Interval: 6 * time.Hour, Timeout: time.Minute})
 	start := h.clock.Now()
 	h.waitStored()
 	h.clock.waitTimers(t, 1)
@@ -268,11 +268,11 @@ func TestSchedulerHonoursIntervalAndBackoff(t *testing.T) {
 }
 
 func TestRetryDelayIsCappedAtInterval(t *testing.T) {
-	s := NewScheduler(New(), nil, Options{RetryMin: 30 * time.Second})
-	j := &job{Job: Job{Interval: 5 * time.Minute}}
+	s := New(metriccache.New(), nil, Options{RetryMin: 30 * time.Second})
+	j := &job{}
 	for failures, want := range map[int]time.Duration{1: 30 * time.Second, 2: time.Minute, 4: 4 * time.Minute, 5: 5 * time.Minute, 60: 5 * time.Minute} {
 		j.failures = failures
-		if got := s.retryDelay(j); got != want {
+		if got := s.retryDelay(j, 5*time.Minute); got != want {
 			t.Errorf("retryDelay after %d failures = %v, want %v", failures, got, want)
 		}
 	}
@@ -281,7 +281,7 @@ func TestRetryDelayIsCappedAtInterval(t *testing.T) {
 func TestSchedulerJitterStaysInBounds(t *testing.T) {
 	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
 	const jitter = 10 * time.Minute
-	h := newHarness(t, Options{Jitter: jitter}, Job{Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h := newHarness(t, Options{Jitter: jitter}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
 	// The first run waits a random [0, jitter).
 	h.clock.waitTimers(t, 1)
 	start := h.clock.Now()
@@ -317,7 +317,7 @@ func TestRefreshRunsNowAndCoalesces(t *testing.T) {
 		}
 		return float64(call), nil
 	}}
-	h := newHarness(t, Options{}, Job{Probe: p, Interval: 6 * time.Hour, Timeout: 24 * time.Hour})
+	h := newHarness(t, Options{}, Job{Name: p.name, Probe: p, Interval: 6 * time.Hour, Timeout: 24 * time.Hour})
 	h.waitStored()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -372,22 +372,5 @@ func TestRefreshRunsNowAndCoalesces(t *testing.T) {
 	}
 	if err := h.sched.Refresh(ctx, "nonexistent"); err == nil {
 		t.Error("refresh of an unknown probe succeeded")
-	}
-}
-
-func TestCacheRetainDropsDisabledProbes(t *testing.T) {
-	c := New()
-	c.Store("a", Result{Start: time.Unix(1, 0)})
-	c.Store("b", Result{Start: time.Unix(1, 0)})
-	gen := c.Generation()
-	c.Retain("a")
-	if !c.Ran("a") || c.Ran("b") {
-		t.Errorf("after Retain(a): ran a %v, ran b %v; want only a kept", c.Ran("a"), c.Ran("b"))
-	}
-	if c.Generation() == gen {
-		t.Error("retain did not change the generation")
-	}
-	if !c.Ran("a") || c.Ran("a", "b") {
-		t.Error("Ran does not reflect stored probes")
 	}
 }
