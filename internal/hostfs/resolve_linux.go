@@ -1,0 +1,103 @@
+package hostfs
+
+import (
+	"io/fs"
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// openat2Missing remembers ENOSYS, so a kernel without openat2 costs one
+// failed call per process, not one per read. EPERM is not remembered: a
+// seccomp filter gives it, but so can a file, and the fallback then reports
+// the file's own answer.
+var openat2Missing atomic.Bool
+
+func withBeneath[T any](root string, op func(resolver) (T, error)) (T, error) {
+	var zero T
+	if openat2Missing.Load() {
+		return zero, errNoOpenat2
+	}
+	// The root is trusted configuration, so it may be a symlink itself.
+	dirfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return zero, &fs.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dirfd)
+	return op(beneath{dirfd})
+}
+
+// beneath resolves with openat2(2): the kernel walks the whole name in one
+// call and refuses, with EXDEV, any step that leaves the directory, whether
+// by "..", an absolute symlink or a relative one; magic links such as
+// /proc/PID/fd/N are refused too.
+type beneath struct{ dirfd int }
+
+func (b beneath) open(name string, flags int) (int, error) {
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC),
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for tries := 0; ; tries++ {
+		fd, err := unix.Openat2(b.dirfd, name, &how)
+		switch {
+		case err == nil:
+			return fd, nil
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && tries < 8:
+			// A rename or mount raced the walk of a ".."; the kernel asks
+			// for a retry rather than risk an escape.
+			continue
+		case err == unix.ENOSYS:
+			openat2Missing.Store(true)
+			return -1, errNoOpenat2
+		case err == unix.EPERM:
+			return -1, errNoOpenat2
+		}
+		return -1, err
+	}
+}
+
+func (b beneath) stat(name string, follow bool) (fs.FileInfo, error) {
+	flags := unix.O_PATH
+	if !follow {
+		flags |= unix.O_NOFOLLOW
+	}
+	fd, err := b.open(name, flags)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	return f.Stat()
+}
+
+func (b beneath) readlink(name string) (string, error) {
+	fd, err := b.open(name, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(fd)
+	// readlinkat on the link's own descriptor says ENOENT for a file that is
+	// not a link; say EINVAL, as readlink(2) and os.Readlink do.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return "", unix.EINVAL
+	}
+	for size := 256; size <= 1<<16; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", unix.ENAMETOOLONG
+}
