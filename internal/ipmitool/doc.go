@@ -10,7 +10,6 @@
 package ipmitool
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"strings"
@@ -33,15 +32,19 @@ var ErrUnsupported = errors.New("not supported by this BMC")
 // keyValues reads "Key : value" lines, as sel info, chassis status and mc
 // info print them. Keys are trimmed; a line without a colon is passed to
 // other (with its leading spaces intact), so that callers can read
-// indented continuation lines. Lines longer than MaxLineLength are skipped.
+// indented continuation lines. A line longer than MaxLineLength is
+// skipped, the lines after it are read.
 func keyValues(out []byte, each func(key, value string), other func(line string)) {
 	if len(out) > MaxOutput {
 		out = out[:MaxOutput]
 	}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 512), MaxLineLength)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), " \t\r")
+	for len(out) > 0 {
+		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
+		out = rest
+		if len(raw) > MaxLineLength {
+			continue
+		}
+		line := strings.TrimRight(string(raw), " \t\r")
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {
 			if other != nil {
@@ -51,6 +54,4 @@ func keyValues(out []byte, each func(key, value string), other func(line string)
 		}
 		each(strings.TrimSpace(key), strings.TrimSpace(value))
 	}
-	// A line over MaxLineLength stops bufio.Scanner; what came before it
-	// stands, and key/value outputs never have such a line legitimately.
 }

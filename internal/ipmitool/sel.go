@@ -182,7 +182,7 @@ func parseEventLine(line string, loc *time.Location, cols []string) (Event, bool
 			// A line whose date is not a date is not a SEL line; dates
 			// before 1987 (1.8.18's Pre-Init times) and 1.8.19's
 			// "Unspecified" are unknown times.
-			if !looksLikeDate(cols[0]) && cols[0] != "Unspecified" {
+			if !isPreInitDate(cols[0]) && cols[0] != "Unspecified" {
 				return Event{}, false
 			}
 		}
@@ -260,8 +260,15 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-func looksLikeDate(s string) bool {
-	return (len(s) == 8 || len(s) == 10) && s[2] == '/' && s[5] == '/'
+// isPreInitDate is a real date before 1987, which older ipmitool prints
+// for times counted from the BMC's start.
+func isPreInitDate(s string) bool {
+	for _, layout := range []string{"01/02/2006", "01/02/06"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.Before(preInitLimit)
+		}
+	}
+	return false
 }
 
 // SensorTypes are the sensor type names ipmitool prints (IPMI 2.0 table
