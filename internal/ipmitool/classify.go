@@ -153,7 +153,7 @@ var rules = []rule{
 
 	{"Drive Fault", nil, KindDriveFailure, SeverityCritical},
 	{"In Failed Array", nil, KindDriveFailure, SeverityCritical},
-	{"Predictive Failure", []string{"Drive Slot / Bay"}, KindDriveFailure, SeverityWarning},
+	{"Predictive Failure", []string{"Drive Slot / Bay", "Drive Slot"}, KindDriveFailure, SeverityWarning},
 	{"In Critical Array", nil, KindDriveFailure, SeverityWarning},
 	{"Rebuild Aborted", nil, KindDriveFailure, SeverityWarning},
 

@@ -203,10 +203,7 @@ func parseEventLine(line string, loc *time.Location, cols []string) (Event, bool
 			break
 		}
 	}
-	joiner := " | "
-	if sep == ',' {
-		joiner = ","
-	}
+	joiner := joinerFor(sep)
 	if dir < 0 {
 		ev.Description = strings.Join(cols, joiner)
 	} else {
@@ -225,11 +222,7 @@ func parseEventLine(line string, loc *time.Location, cols []string) (Event, bool
 // record name as the sensor, the data as the description.
 func finishOEM(ev Event, sep byte, cols []string) Event {
 	ev.Sensor = cols[0]
-	joiner := " | "
-	if sep == ',' {
-		joiner = ","
-	}
-	ev.Description = strings.Join(cols[1:], joiner)
+	ev.Description = strings.Join(cols[1:], joinerFor(sep))
 	if strings.HasPrefix(cols[0], "Linux kernel panic") {
 		ev.Sensor, ev.Description = "Linux kernel panic", strings.TrimSpace(strings.TrimPrefix(cols[0], "Linux kernel panic:"))
 		ev.Kind, ev.Severity = KindOther, SeverityCritical
@@ -237,6 +230,16 @@ func finishOEM(ev Event, sep byte, cols []string) Event {
 	}
 	ev.Kind, ev.Severity = KindOther, SeverityInfo
 	return ev
+}
+
+// joinerFor rebuilds text that held the separator: ipmitool's own texts
+// put a space after a comma ("AC out-of-range, but present") and spaces
+// around a bar.
+func joinerFor(sep byte) string {
+	if sep == ',' {
+		return ", "
+	}
+	return " | "
 }
 
 // splitColumns splits s at sep into trimmed columns appended to dst; nil
@@ -272,8 +275,9 @@ func isPreInitDate(s string) bool {
 }
 
 // SensorTypes are the sensor type names ipmitool prints (IPMI 2.0 table
-// 42-3, lib/ipmi_strings.c), plus the names older ipmitool releases and
-// OpenBMC's ipmitool used.
+// 42-3, lib/ipmi_strings.c), plus the differing names of releases up to
+// 1.8.12 (include/ipmitool/ipmi_sel.h there), which OpenPOWER's and
+// other vendors' older builds still print.
 var SensorTypes = []string{
 	"reserved", "Temperature", "Voltage", "Current", "Fan",
 	"Physical Security", "Platform Security", "Processor",
@@ -289,9 +293,11 @@ var SensorTypes = []string{
 	"Entity Presence", "Monitor ASIC", "LAN",
 	"Management Subsys Health", "Battery", "Session Audit",
 	"Version Change", "FRU State", "Unknown",
-	// Older names.
-	"System Firmware Progress", "Drive Slot (Bay)", "Watchdog", "Module/Board",
-	"Cable/Interconnect", "System Boot/Restart Initiated",
+	// ipmitool 1.8.12 and older.
+	"Reserved", "Drive Slot", "System Firmware Progress", "System Firmware Error",
+	"System Firmware Hang", "Watchdog 1", "Watchdog 2", "Module/Board",
+	"Microcontroller/Coprocessor", "Cable/Interconnect", "Slot/Connector",
+	"OS Stop/Shutdown", "Monitor ASIC/IC", "Management Subsystem Health",
 }
 
 // sensorTypesLongestFirst lets "Power Supply" win over a shorter type
