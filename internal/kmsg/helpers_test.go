@@ -43,3 +43,10 @@ func captureLines(t testing.TB, name string) []string {
 	}
 	return lines
 }
+
+func writeBenchFile(b *testing.B, path string, n int) {
+	b.Helper()
+	if err := os.WriteFile(path, []byte(records(0, n)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+}
