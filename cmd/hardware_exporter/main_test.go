@@ -5,18 +5,26 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 // fixtureFlags point the daemon at the probes' fixture server, materialized
@@ -51,24 +59,105 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
+// fixturePaths are the absolute paths every probe option of type
+// confval.Path takes in tests, by probe and key: the fake tools that print
+// captured output, and the textfile test directory. No test may run a host
+// tool, even on a server that has smartctl, ipmitool and a BMC.
+var fixturePaths = map[string]map[string]string{
+	"smart":    {"command": "tools/smartctl"},
+	"ipmi":     {"command": "tools/ipmitool"},
+	"gpu":      {"command": "tools/nvidia-smi"},
+	"textfile": {"directory": "textfile"},
+}
+
+// writeConfig writes content as a config file, adding for every tool probe
+// the fixture's fake tool where content names none, so that the daemon
+// under test never runs a host tool.
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
+	doc := map[string]any{}
+	if err := yaml.Unmarshal([]byte(content), &doc); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	probes, _ := doc["probes"].(map[string]any)
+	if probes == nil {
+		probes = map[string]any{}
+	}
+	testdata, err := filepath.Abs("../../internal/probe/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, keys := range fixturePaths {
+		section, _ := probes[name].(map[string]any)
+		if section == nil {
+			section = map[string]any{}
+		}
+		for key, rel := range keys {
+			if _, set := section[key]; !set {
+				section[key] = filepath.Join(testdata, rel)
+			}
+		}
+		probes[name] = section
+	}
+	doc["probes"] = probes
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
 }
 
+// Every path option of every registered probe is pointed into testdata by
+// writeConfig: a new tool probe without a fake tool fails here rather than
+// running the host's tool in the tests below.
+func TestTestConfigIsHermetic(t *testing.T) {
+	cfg, err := config.Load(writeConfig(t, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testdata, _ := filepath.Abs("../../internal/probe/testdata")
+	for _, name := range probe.Names() {
+		o := cfg.Probe(name).Options
+		if o == nil {
+			continue
+		}
+		v := reflect.ValueOf(o).Elem()
+		for i := range v.NumField() {
+			if p, ok := v.Field(i).Interface().(confval.Path); ok && !strings.HasPrefix(string(p), testdata+"/") {
+				t.Errorf("probes.%s: %s = %s is not a fixture path; add it to fixturePaths", name, v.Type().Field(i).Name, p)
+			}
+		}
+	}
+}
+
 func TestConfigCheck(t *testing.T) {
 	code, out, _ := runCmd("--config.check", "--config.file=../../configs/hardware_exporter.yml")
-	if code != 0 || !strings.Contains(out, "config valid") {
-		t.Errorf("shipped config: exit %d, stdout %q", code, out)
+	if code != 0 || !strings.Contains(out, "config valid") || !strings.Contains(out, "hwmon     true     1m        30s") {
+		t.Errorf("shipped config: exit %d, stdout %q; want valid and the probes' schedules", code, out)
 	}
-	bad := writeConfig(t, "cache:\n  ttl: 6h\nprobes:\n  hwmon:\n    interval: fast\n")
-	code, _, errOut := runCmd("--config.check", "--config.file="+bad)
-	if code != 1 || !strings.Contains(errOut, "line 5") || !strings.Contains(errOut, `"fast"`) {
-		t.Errorf("bad config: exit %d, stderr %q; want exit 1 naming line 5 and the value", code, errOut)
+	// --config.check runs no probe, so the file is written as is.
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	for _, tc := range []struct{ doc, want string }{
+		{"cache:\n  ttl: 6h\nprobes:\n  hwmon:\n    interval: fast\n", `line 5: probes.hwmon.interval: invalid duration "fast"`},
+		{"probes:\n  hwmon:\n    intervall: 1m\n", "line 3: probes.hwmon.intervall: unknown key"},
+		{"probes:\n  defaults:\n    intervall: 1m\n", "line 3: probes.defaults.intervall: unknown key"},
+		{"probes:\n  smart:\n    timout: 1m\n", "line 3: probes.smart.timout: unknown key"},
+		{"probes:\n  hwmon:\n    enabled: ture\n", `line 3: probes.hwmon.enabled: want true or false, got "ture"`},
+	} {
+		if err := os.WriteFile(bad, []byte(tc.doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := runCmd("--config.check", "--config.file="+bad)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("bad config %q: exit %d, stderr %q; want exit 1 and %q", tc.doc, code, errOut, tc.want)
+		}
 	}
 	if code, _, _ := runCmd("--config.check"); code != 0 {
 		t.Errorf("built-in defaults: exit %d, want 0", code)
@@ -76,7 +165,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestOncePrintsOneRound(t *testing.T) {
-	code, out, errOut := runCmd(append([]string{"--once", "--log.level=error"}, fixtureFlags...)...)
+	code, out, errOut := runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + writeConfig(t, "")}, fixtureFlags...)...)
 	if code != 0 {
 		t.Fatalf("--once exit %d; stderr:\n%s", code, errOut)
 	}
@@ -96,7 +185,7 @@ func TestOncePrintsOneRound(t *testing.T) {
 
 func TestOnceFailsWhenAProbeFails(t *testing.T) {
 	empty := t.TempDir() // no cpuinfo, no meminfo: those probes fail
-	code, out, errOut := runCmd("--once", "--path.procfs="+empty, "--path.sysfs="+empty, "--path.rootfs="+empty)
+	code, out, errOut := runCmd("--once", "--config.file="+writeConfig(t, ""), "--path.procfs="+empty, "--path.sysfs="+empty, "--path.rootfs="+empty)
 	if code == 0 {
 		t.Fatalf("--once on an empty tree exited 0")
 	}
@@ -295,4 +384,45 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
+}
+
+// Probes are built once and kept across reloads: each reload hands the
+// same instances new settings, so what a probe remembers (the smart probe's
+// sleeping disks) survives. Each probe-off line is logged once per load.
+func TestProbesBuiltOnceAcrossReloads(t *testing.T) {
+	all := buildProbes()
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	missing := filepath.Join(t.TempDir(), "smartctl")
+	first, err := config.Load(writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := config.Load(writeConfig(t, "probes:\n  hwmon:\n    interval: 2m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := jobs(first, all, logger)
+	if n := strings.Count(logs.String(), "probe off"); n != 1 {
+		t.Errorf("%d probe-off lines for one load, want 1:\n%s", n, logs.String())
+	}
+	after := jobs(second, all, logger)
+	byName := map[string]scheduler.Job{}
+	for _, j := range before {
+		byName[j.Name] = j
+	}
+	if _, ok := byName["smart"]; ok {
+		t.Error("smart scheduled though its tool is missing")
+	}
+	for _, j := range after {
+		if j.Probe != all[j.Name] {
+			t.Errorf("%s: a reload built a new probe", j.Name)
+		}
+		if b, ok := byName[j.Name]; ok && b.Probe != j.Probe {
+			t.Errorf("%s: jobs of two loads hold different probes", j.Name)
+		}
+		if j.Name == "hwmon" && j.Interval != 2*time.Minute {
+			t.Errorf("hwmon interval after reload = %v, want 2m", j.Interval)
+		}
+	}
 }

@@ -374,3 +374,128 @@ func TestRefreshRunsNowAndCoalesces(t *testing.T) {
 		t.Error("refresh of an unknown probe succeeded")
 	}
 }
+
+// A reload (Update with the same probes) must not forget a run that hung
+// past its timeout: stacking a second run on a stuck driver leaked a thread
+// per reload until the process died.
+func TestUpdateRemembersHungRun(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	p := &fakeProbe{name: "stuck", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 1 {
+			close(entered)
+			<-release // ignores ctx entirely
+		}
+		return float64(call), nil
+	}}
+	job := Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute}
+	h := newHarness(t, Options{RetryMin: time.Minute}, job)
+	defer close(release)
+	h.clock.waitTimers(t, 1)
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("probe not called within 5s")
+	}
+	h.clock.advance(time.Minute) // timeout: the call is abandoned, still running
+	h.waitStored()
+
+	for range 3 {
+		h.sched.Update([]Job{job})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.sched.Refresh(ctx, "stuck")
+	if !errors.Is(err, ErrHung) || !strings.Contains(err.Error(), "stuck") {
+		t.Errorf("refresh after reloads = %v, want ErrHung naming the probe", err)
+	}
+	if got := p.calls.Load(); got != 1 {
+		t.Errorf("probe called %d times while its first call hung, want 1", got)
+	}
+}
+
+// A refresh waiting when a reload lands is answered by the run it waited
+// for; one whose probe the reload turned off is told so at once.
+func TestRefreshAcrossUpdate(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{}, 10)
+	p := &fakeProbe{name: "p", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 2 {
+			started <- struct{}{}
+			<-gate
+		}
+		return float64(call), nil
+	}}
+	job := Job{Name: p.name, Probe: p, Interval: 6 * time.Hour, Timeout: 24 * time.Hour}
+	h := newHarness(t, Options{}, job)
+	h.waitStored()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	done := make(chan error, 1)
+	go func() { done <- h.sched.Refresh(ctx, "p") }()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("refresh did not start a run within 5s")
+	}
+	job.Interval = time.Hour
+	h.sched.Update([]Job{job}) // a reload while the refreshed run is under way
+	close(gate)
+	if err := <-done; err != nil {
+		t.Errorf("refresh across a reload = %v, want nil", err)
+	}
+
+	// A refresh queued behind a slow run, then the probe is disabled.
+	slow := make(chan struct{})
+	q := &fakeProbe{name: "q", behave: func(ctx context.Context, call int64) (float64, error) {
+		if call == 1 {
+			<-slow
+		}
+		return 1, nil
+	}}
+	h2 := newHarness(t, Options{}, Job{Name: q.name, Probe: q, Interval: time.Hour, Timeout: 24 * time.Hour})
+	defer close(slow)
+	go func() { done <- h2.sched.Refresh(ctx, "q") }()
+	deadline := time.Now().Add(5 * time.Second)
+	for q.calls.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	h2.sched.Update(nil)
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrDisabled) && !errors.Is(err, ErrStopped) {
+			t.Errorf("refresh of a probe disabled meanwhile = %v, want ErrDisabled or ErrStopped", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("refresh of a disabled probe was not answered within 5s")
+	}
+	if names := h2.sched.Names(); len(names) != 0 {
+		t.Errorf("enabled after Update(nil): %v", names)
+	}
+}
+
+// Refresh says which probes failed in its run, and why.
+func TestRefreshNamesFailedProbes(t *testing.T) {
+	good := &fakeProbe{name: "good", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	bad := &fakeProbe{name: "bad", behave: func(context.Context, int64) (float64, error) {
+		return 0, errors.New("ipmitool: no BMC")
+	}}
+	h := newHarness(t, Options{RetryMin: time.Hour},
+		Job{Name: good.name, Probe: good, Interval: time.Hour, Timeout: time.Minute},
+		Job{Name: bad.name, Probe: bad, Interval: time.Hour, Timeout: time.Minute})
+	h.waitStored()
+	h.waitStored()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.sched.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "bad: ipmitool: no BMC") || strings.Contains(err.Error(), "good") {
+		t.Errorf("refresh = %v, want only bad's failure, named", err)
+	}
+	if err := h.sched.Refresh(ctx, "good"); err != nil {
+		t.Errorf("refresh of the good probe = %v", err)
+	}
+	if err := h.sched.Refresh(ctx, "nosuch"); !errors.Is(err, ErrUnknownProbe) {
+		t.Errorf("refresh of an unknown probe = %v, want ErrUnknownProbe", err)
+	}
+}
