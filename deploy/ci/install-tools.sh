@@ -4,15 +4,23 @@
 # ("prometheus-alertmanager"). Idempotent: it calls apt-get only when a tool
 # is missing, so a second run is a no-op and needs no network or root.
 # Used by `make tools`; CI runs it on a fresh Debian machine.
+#
+# With --server-tools it also installs smartmontools and ipmitool, the tools
+# a real server has: CI runs the suite with them present to prove that no
+# test runs a host tool (the tests point every tool probe at fake tools).
 set -eu
 
 missing=""
+if [ "${1:-}" = "--server-tools" ]; then
+	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
+	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
+fi
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 
 if [ -z "$missing" ]; then
-	echo "tools: prometheus, promtool and amtool present"
+	echo "tools: all present"
 	exit 0
 fi
 
@@ -32,7 +40,8 @@ echo "tools: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
 # --no-install-recommends: the packages recommend node-exporter and friends,
-# which we do not want running on a build machine. policy-rc.d keeps the
+# which we do not want running on a build machine (smartmontools would also
+# pull in a mail agent). policy-rc.d keeps the
 # packages' own services from starting (we start Prometheus ourselves, on
 # free ports, in the end-to-end test).
 policy=/usr/sbin/policy-rc.d
