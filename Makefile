@@ -45,9 +45,11 @@ demo: build
 	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(DEMO_TREE)
 	$(BIN) --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
 
-# One probe round printed to stdout.
-once: build
-	$(BIN) --once $(ARGS)
+# One probe round printed to stdout, and only that: `make once > f.prom` is a
+# valid exposition (the build's own output goes to stderr).
+once:
+	@$(MAKE) -s --no-print-directory build >&2
+	@$(BIN) --once $(ARGS)
 
 # The whole suite, with the race detector: every goroutine has an owner.
 # The deploy tests check the rules and the dashboard with promtool, so the

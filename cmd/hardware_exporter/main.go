@@ -234,7 +234,7 @@ func runOnce(cfg *config.Config, stdout io.Writer, logger *slog.Logger) int {
 	all := buildProbes()
 	cache := metriccache.New(describers(all)...)
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(cache); err != nil {
+	if err := errors.Join(reg.Register(cache), reg.Register(versioncollector.NewCollector(name))); err != nil {
 		logger.Error("cannot register probes", "err", err)
 		return 1
 	}

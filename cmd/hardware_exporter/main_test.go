@@ -176,6 +176,7 @@ func TestOncePrintsOneRound(t *testing.T) {
 		`hardware_probe_success{probe="hwmon"} 1`,
 		`hardware_probe_success{probe="memory"} 1`,
 		`# HELP hardware_cpu_threads`,
+		`hardware_exporter_build_info{`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--once output lacks %q", want)

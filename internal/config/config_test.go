@@ -198,6 +198,9 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2: paths.sysfs: must not be empty"}},
 		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
+		{"README's example", "probes:\n  hwmon:\n    intervall: 1m\n    enabled: ture\n", []string{
+			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout)",
+			`line 4: probes.hwmon.enabled: want true or false, got "ture"`}},
 		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,7 +111,7 @@ func New(opts Options) (*Server, error) {
 	})
 
 	mux := http.NewServeMux()
-	mux.Handle(opts.MetricsPath, instrument("metrics", s.cache))
+	mux.Handle(opts.MetricsPath, instrument("metrics", readOnly(s.cache)))
 	mux.Handle("/exporter/metrics", instrument("exporter_metrics",
 		promhttp.HandlerFor(opts.Exporter, promhttp.HandlerOpts{ErrorLog: errorLog, ErrorHandling: promhttp.ContinueOnError})))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
@@ -164,6 +164,20 @@ func (s *Server) HTTPServer() *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.opts.Logger.Handler(), slog.LevelWarn),
 	}
+}
+
+// readOnly answers methods other than GET and HEAD with 405: a POST to
+// /metrics is a client's mistake, and each one would otherwise cost a
+// fresh render, since only GET and HEAD share the cached entries.
+func readOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "Use GET or HEAD to read metrics.", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -202,10 +204,31 @@ func TestRefreshRefusals(t *testing.T) {
 		{"GET", "/-/refresh", local, http.StatusMethodNotAllowed},
 		{"POST", "/-/refresh", remote, http.StatusForbidden},
 		{"POST", "/-/refresh?probe=nosuch", local, http.StatusBadRequest},
+		{"POST", "/metrics", local, http.StatusMethodNotAllowed},
+		{"PUT", "/metrics", local, http.StatusMethodNotAllowed},
 	} {
 		if w := f.do(tc.method, tc.target, tc.remote, nil); w.Code != tc.want {
 			t.Errorf("%s %s from %s = %d, want %d", tc.method, tc.target, tc.remote, w.Code, tc.want)
+		} else if tc.want == http.StatusMethodNotAllowed && tc.target == "/metrics" && w.Header().Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s /metrics: Allow = %q, want GET, HEAD", tc.method, w.Header().Get("Allow"))
 		}
+	}
+	if w := f.do("HEAD", "/metrics", local, nil); w.Code != http.StatusOK {
+		t.Errorf("HEAD /metrics = %d, want 200", w.Code)
+	}
+}
+
+// A refresh whose run had a probe fail answers 500, naming the probe and
+// why: the client asked for fresh data and did not get it.
+func TestRefreshReportsProbeFailure(t *testing.T) {
+	f := newFixture(t, Options{})
+	close(f.probe.gate)
+	f.srv.opts.Refresh = func(context.Context, ...string) error {
+		return errors.Join(fmt.Errorf("ipmi: %w", errors.New("no BMC answered")))
+	}
+	w := f.do("POST", "/-/refresh", local, nil)
+	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "ipmi: no BMC answered") {
+		t.Errorf("refresh with a failed probe = %d %q, want 500 naming ipmi and why", w.Code, w.Body.String())
 	}
 }
 
