@@ -37,13 +37,16 @@ run: build
 	$(BIN) $(ARGS)
 
 # Run on the bundled fixture tree of a 2-socket server: the full output on
-# a laptop or VM. Then: curl localhost:9816/metrics
-# The tree is unpacked first because fixture names spell ":" as "%3A" (Go
-# module zips refuse colons; see internal/fixture).
+# a laptop or VM, every probe included (the tool probes run the fixture's
+# fake tools, which print captured output). Then: curl localhost:9816/metrics
+# The tree is unpacked first because fixture names spell ":" as "%3A" (see
+# internal/fixture), and removed when the demo stops.
 DEMO_TREE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-demo
 demo: build
-	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(DEMO_TREE)
-	$(BIN) --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
+	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize -config $(DEMO_TREE).yml $(FIXTURE) $(DEMO_TREE)
+	trap 'rm -rf $(DEMO_TREE) $(DEMO_TREE).yml' EXIT INT TERM; \
+	$(BIN) --config.file=$(DEMO_TREE).yml --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys \
+		--path.rootfs=$(DEMO_TREE)/root $(ARGS)
 
 # One probe round printed to stdout, and only that: `make once > f.prom` is a
 # valid exposition (the build's own output goes to stderr).

@@ -59,17 +59,6 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// fixturePaths are the absolute paths every probe option of type
-// confval.Path takes in tests, by probe and key: the fake tools that print
-// captured output, and the textfile test directory. No test may run a host
-// tool, even on a server that has smartctl, ipmitool and a BMC.
-var fixturePaths = map[string]map[string]string{
-	"smart":    {"command": "tools/smartctl"},
-	"ipmi":     {"command": "tools/ipmitool"},
-	"gpu":      {"command": "tools/nvidia-smi"},
-	"textfile": {"directory": "textfile"},
-}
-
 // writeConfig writes content as a config file, adding for every tool probe
 // the fixture's fake tool where content names none, so that the daemon
 // under test never runs a host tool.
@@ -90,14 +79,14 @@ func writeConfig(t *testing.T, content string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, keys := range fixturePaths {
+	for name, fake := range fixture.ToolConfig(testdata) {
 		section, _ := probes[name].(map[string]any)
 		if section == nil {
 			section = map[string]any{}
 		}
-		for key, rel := range keys {
+		for key, path := range fake.(map[string]any) {
 			if _, set := section[key]; !set {
-				section[key] = filepath.Join(testdata, rel)
+				section[key] = path
 			}
 		}
 		probes[name] = section
@@ -131,7 +120,7 @@ func TestTestConfigIsHermetic(t *testing.T) {
 		v := reflect.ValueOf(o).Elem()
 		for i := range v.NumField() {
 			if p, ok := v.Field(i).Interface().(confval.Path); ok && !strings.HasPrefix(string(p), testdata+"/") {
-				t.Errorf("probes.%s: %s = %s is not a fixture path; add it to fixturePaths", name, v.Type().Field(i).Name, p)
+				t.Errorf("probes.%s: %s = %s is not a fixture path; add it to fixture.ToolPaths", name, v.Type().Field(i).Name, p)
 			}
 		}
 	}
