@@ -201,6 +201,10 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	names := r.URL.Query()["probe"]
+	// A refresh may take longer than the server's write timeout (a BMC, a
+	// chassis of disks): extend this response's deadline to the refresh's
+	// own, or the client would get an empty reply to a refresh that worked.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.opts.RefreshTimeout + 10*time.Second))
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
@@ -211,6 +215,8 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, scheduler.ErrUnknownProbe):
 			code = http.StatusBadRequest
+		case errors.Is(err, scheduler.ErrStopped):
+			code = http.StatusServiceUnavailable // shutting down
 		case ctx.Err() != nil:
 			code = http.StatusGatewayTimeout
 		}

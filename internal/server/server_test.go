@@ -218,6 +218,37 @@ func TestRefreshRefusals(t *testing.T) {
 	}
 }
 
+// A refresh that outlasts the server's write timeout still gets its answer.
+func TestRefreshOutlastsWriteTimeout(t *testing.T) {
+	f := newFixture(t, Options{RefreshTimeout: 5 * time.Second})
+	close(f.probe.gate)
+	f.srv.opts.Refresh = func(ctx context.Context, _ ...string) error {
+		select {
+		case <-time.After(600 * time.Millisecond):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	hs := f.srv.HTTPServer()
+	hs.WriteTimeout = 200 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	t.Cleanup(func() { _ = hs.Close() })
+	resp, err := http.Post("http://"+ln.Addr().String()+"/-/refresh", "", nil)
+	if err != nil {
+		t.Fatalf("refresh longer than the write timeout: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Refreshed") {
+		t.Errorf("refresh = %d %q, want 200 Refreshed", resp.StatusCode, body)
+	}
+}
+
 // A refresh whose run had a probe fail answers 500, naming the probe and
 // why: the client asked for fresh data and did not get it.
 func TestRefreshReportsProbeFailure(t *testing.T) {
