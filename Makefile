@@ -24,7 +24,7 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e
+.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e fuzz
 
 all: lint test build
 
@@ -84,6 +84,11 @@ check-deploy: tools build
 # that loads the repository's rules (internal/e2e).
 e2e: tools
 	$(GO) test -tags e2e -count=1 -v -timeout 5m ./internal/e2e/
+
+# Every fuzz target briefly, FUZZ_TOTAL seconds in all (CI: about 2 minutes).
+FUZZ_TOTAL ?= 120
+fuzz:
+	FUZZ_TOTAL=$(FUZZ_TOTAL) sh deploy/ci/fuzz.sh
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -230,3 +230,30 @@ func TestLoadNamesTheFile(t *testing.T) {
 		t.Error("Load of a missing file succeeded")
 	}
 }
+
+// Any document either fails with an error or gives a config that renders
+// (Example) and parses back to itself; nothing panics.
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile("../../configs/hardware_exporter.yml"); err == nil {
+		f.Add(b)
+	}
+	for _, doc := range []string{
+		"", "probes:\n  hwmon:\n    intervall: 1m\n", "cache: [1, 2]\n", "probes:\n  smart:\n    include: \"(\"\n",
+		"probes:\n  smart:\n    enabled: true\n    exclude: \"n2$\"\n    device_timeout: 1d\n", "a: &x 1\nb: *x\n",
+	} {
+		f.Add([]byte(doc))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		c, err := Parse(doc)
+		if err != nil {
+			return
+		}
+		back, err := Parse(Example(c))
+		if err != nil {
+			t.Fatalf("rendered config does not parse: %v\n%s", err, Example(c))
+		}
+		if !reflect.DeepEqual(c, back) {
+			t.Fatalf("round trip changed the config:\n%s", Example(c))
+		}
+	})
+}
