@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -123,7 +125,7 @@ func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why nvidia-smi cannot run on this host.
 func (p gpuProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newGPUOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newGPUOptions).Command))
 }
 
 func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -131,17 +133,17 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(command); err != nil {
+	if err := toolrun.Available(command); err != nil {
 		return nil, err
 	}
 
 	src := command + " --query-gpu"
-	out, err := runTool(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
+	out, err := toolrun.Run(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	rows, lineErrs := gpuParseCSV(out.Stdout, gpuQueryFields)
-	if err := toolFailed(out, len(rows) > 0, "no GPU lines"); err != nil {
+	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
 		// No driver, no GPU ("No devices were found"): the run says nothing.
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
@@ -154,14 +156,14 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	ms := gpuMetrics(rows, gpuQueryFields, "uuid", src, skips)
 
 	remapSrc := command + " --query-remapped-rows"
-	out, err = runTool(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
+	out, err = toolrun.Run(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", remapSrc, err)
 	}
 	var remap [][]string
 	if err == nil {
 		remap, lineErrs = gpuParseCSV(out.Stdout, gpuRemapFields)
-		err = toolFailed(out, len(remap) > 0, "no GPU lines")
+		err = out.Failed(len(remap) > 0, "no GPU lines")
 	}
 	switch {
 	case err != nil && gpuNotSupported(out):
@@ -179,7 +181,7 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 
 // gpuNotSupported reports whether a failed nvidia-smi run said the query
 // does not apply to this GPU.
-func gpuNotSupported(out toolOutput) bool {
+func gpuNotSupported(out toolrun.Output) bool {
 	msg := strings.ToLower(string(out.Stdout) + string(out.Stderr))
 	return strings.Contains(msg, "not supported")
 }

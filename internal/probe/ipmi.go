@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -69,7 +71,7 @@ func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why ipmitool cannot run on this host.
 func (p ipmiProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newIPMIOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newIPMIOptions).Command))
 }
 
 func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -77,14 +79,14 @@ func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(command); err != nil {
+	if err := toolrun.Available(command); err != nil {
 		return nil, err
 	}
 
 	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
 	// behind a PMBus mux) still reports its sensors, and the other way round.
 	sdrSrc := command + " sdr elist"
-	sdrOut, sdrErr := runTool(ctx, command, "sdr", "elist")
+	sdrOut, sdrErr := toolrun.Run(ctx, command, "sdr", "elist")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
 	}
@@ -92,18 +94,18 @@ func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	var lineErrs []error
 	if sdrErr == nil {
 		sensors, lineErrs = ipmiParseSDR(sdrOut.Stdout)
-		sdrErr = toolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
+		sdrErr = sdrOut.Failed(len(sensors) > 0, "no sensor lines")
 	}
 
 	fruSrc := command + " fru print"
-	fruOut, fruErr := runTool(ctx, command, "fru", "print")
+	fruOut, fruErr := toolrun.Run(ctx, command, "fru", "print")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
 	}
 	var frus []ipmiFRU
 	if fruErr == nil {
 		frus = ipmiParseFRU(fruOut.Stdout)
-		fruErr = toolFailed(fruOut, len(frus) > 0, "no FRU Device Description lines")
+		fruErr = fruOut.Failed(len(frus) > 0, "no FRU Device Description lines")
 	}
 
 	switch {

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -158,7 +160,7 @@ func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why smartctl cannot run here, or nil.
 func (p *smartProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newSmartOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newSmartOptions).Command))
 }
 
 func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -166,7 +168,7 @@ func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		return nil, err
 	}
 	o := optionsOf(env, newSmartOptions)
-	if err := toolAvailable(string(o.Command)); err != nil {
+	if err := toolrun.Available(string(o.Command)); err != nil {
 		return nil, err
 	}
 	devices, err := p.scan(ctx, o, skips)
@@ -203,14 +205,14 @@ func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 
 // scan lists the devices smartctl can open, filtered by Include/Exclude.
 func (p *smartProbe) scan(ctx context.Context, o *SmartOptions, skips *Skips) ([]smartScanDevice, error) {
-	out, err := runTool(ctx, string(o.Command), "--scan-open", "--json")
+	out, err := toolrun.Run(ctx, string(o.Command), "--scan-open", "--json")
 	if err != nil {
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
 	}
 	scan, err := smartParseScan(out.Stdout)
 	switch {
 	case err != nil && out.ExitCode != 0:
-		return nil, fmt.Errorf("smartctl --scan-open exited %d: %w%s", out.ExitCode, err, smartStderr(out.Stderr))
+		return nil, fmt.Errorf("smartctl --scan-open exited %d: %w: %s", out.ExitCode, err, out.Message())
 	case err != nil:
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
 	case out.ExitCode&0b11 != 0:
@@ -265,7 +267,7 @@ func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartSca
 	if d.Type != "" {
 		args = append(args, "--device="+d.Type)
 	}
-	out, err := runTool(dctx, string(o.Command), append(args, d.Name)...)
+	out, err := toolrun.Run(dctx, string(o.Command), append(args, d.Name)...)
 	if err != nil {
 		return smartResult{err: err}
 	}
@@ -273,7 +275,7 @@ func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartSca
 	r.data, err = smartParseDevice(out.Stdout)
 	switch {
 	case err != nil:
-		r.err = fmt.Errorf("exit status %d: %w%s", out.ExitCode, err, smartStderr(out.Stderr))
+		r.err = fmt.Errorf("exit status %d: %w: %s", out.ExitCode, err, out.Message())
 	case !r.data.standby && out.ExitCode&0b11 != 0:
 		// Bit 0: smartctl did not understand us; bit 1: it could not open
 		// the device. Either way the JSON holds no SMART data.
@@ -303,7 +305,7 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 		return append(ms, gauge(smartReadSuccess, 0))
 	}
 	data := r.data
-	ms = append(ms, gauge(smartReadSuccess, 1), gauge(smartStandby, smartBool(data.standby)))
+	ms = append(ms, gauge(smartReadSuccess, 1), gauge(smartStandby, boolValue(data.standby)))
 
 	id := data.identity
 	if id.typ == "" {
@@ -321,7 +323,7 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 	}
 
 	if data.passed != nil {
-		ms = append(ms, gauge(smartHealthPassed, smartBool(*data.passed)))
+		ms = append(ms, gauge(smartHealthPassed, boolValue(*data.passed)))
 	}
 	for _, v := range []struct {
 		desc    *prometheus.Desc
@@ -349,25 +351,6 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 		}
 	}
 	return ms
-}
-
-func smartBool(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// smartStderr formats what a tool wrote to stderr for an error message.
-func smartStderr(stderr []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
-		return ""
-	}
-	return ": " + s
 }
 
 // smartMessages formats smartctl's JSON messages for an error message.

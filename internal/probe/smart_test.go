@@ -90,7 +90,7 @@ func smartFlatten(d smartData) smartWant {
 	}
 	passed := -1.0
 	if d.passed != nil {
-		passed = smartBool(*d.passed)
+		passed = boolValue(*d.passed)
 	}
 	return smartWant{
 		d.identity, d.standby, passed,
