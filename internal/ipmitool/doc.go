@@ -1,7 +1,8 @@
 // Package ipmitool parses the text that ipmitool prints (run with
 // LC_ALL=C) for the BMC's System Event Log, its SEL information, the DCMI
-// power reading, the chassis status and the management controller's
-// identity. The parsers are pure: bytes in, plain structs out. They never
+// power reading, the chassis status, the management controller's
+// identity, the sensor list (sdr elist) and the FRU inventory (fru
+// print). The parsers are pure: bytes in, plain structs out. They never
 // run ipmitool and know nothing of metrics.
 //
 // Output from the host is untrusted: inputs are bounded (see MaxOutput

@@ -1,14 +1,14 @@
 package probe
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/nvidiasmi"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -82,11 +82,15 @@ var gpuRemapFields = []gpuField{
 
 // gpuArgs is the nvidia-smi command line for one query.
 func gpuArgs(query string, fields []gpuField) []string {
+	return nvidiasmi.QueryArgs(query, gpuFieldNames(fields))
+}
+
+func gpuFieldNames(fields []gpuField) []string {
 	names := make([]string, len(fields))
 	for i, f := range fields {
 		names[i] = f.name
 	}
-	return []string{"--" + query + "=" + strings.Join(names, ","), "--format=csv,noheader,nounits"}
+	return names
 }
 
 func init() {
@@ -123,7 +127,7 @@ func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why nvidia-smi cannot run on this host.
 func (p gpuProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newGPUOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newGPUOptions).Command))
 }
 
 func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -131,17 +135,17 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(command); err != nil {
+	if err := toolrun.Available(command); err != nil {
 		return nil, err
 	}
 
 	src := command + " --query-gpu"
-	out, err := runTool(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
+	out, err := toolrun.Run(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	rows, lineErrs := gpuParseCSV(out.Stdout, gpuQueryFields)
-	if err := toolFailed(out, len(rows) > 0, "no GPU lines"); err != nil {
+	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(gpuQueryFields))
+	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
 		// No driver, no GPU ("No devices were found"): the run says nothing.
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
@@ -154,14 +158,14 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	ms := gpuMetrics(rows, gpuQueryFields, "uuid", src, skips)
 
 	remapSrc := command + " --query-remapped-rows"
-	out, err = runTool(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
+	out, err = toolrun.Run(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", remapSrc, err)
 	}
-	var remap [][]string
+	var remap []nvidiasmi.Row
 	if err == nil {
-		remap, lineErrs = gpuParseCSV(out.Stdout, gpuRemapFields)
-		err = toolFailed(out, len(remap) > 0, "no GPU lines")
+		remap, lineErrs = nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(gpuRemapFields))
+		err = out.Failed(len(remap) > 0, "no GPU lines")
 	}
 	switch {
 	case err != nil && gpuNotSupported(out):
@@ -179,62 +183,24 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 
 // gpuNotSupported reports whether a failed nvidia-smi run said the query
 // does not apply to this GPU.
-func gpuNotSupported(out toolOutput) bool {
+func gpuNotSupported(out toolrun.Output) bool {
 	msg := strings.ToLower(string(out.Stdout) + string(out.Stderr))
 	return strings.Contains(msg, "not supported")
 }
 
-// gpuParseCSV parses --format=csv,noheader,nounits output: a line per GPU,
-// values in the order of fields, separated by ", ". nvidia-smi does not
-// quote values, so a line with the wrong number of values cannot be
-// realigned and is returned as an error.
-func gpuParseCSV(out []byte, fields []gpuField) ([][]string, []error) {
-	var rows [][]string
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		values := strings.Split(line, ",")
-		if len(values) != len(fields) {
-			errs = append(errs, fmt.Errorf("line %d: %d values, want %d: %q", n, len(values), len(fields), line))
-			continue
-		}
-		for i := range values {
-			values[i] = strings.TrimSpace(values[i])
-		}
-		rows = append(rows, values)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return rows, errs
-}
-
-// gpuNoValue reports whether v is nvidia-smi's way of saying a property has
-// no value on this GPU: "[N/A]", "[Not Supported]", "[Unknown Error]",
-// "[Insufficient Permissions]", or a bare "N/A". Such a property has no
-// series; it is not a skip.
-func gpuNoValue(v string) bool {
-	return v == "" || v == "N/A" || strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")
-}
-
 // gpuMetrics exports rows of one query. key names the field that holds the
 // GPU's UUID; a row without one cannot be labelled and is skipped.
-func gpuMetrics(rows [][]string, fields []gpuField, key, src string, skips *Skips) []prometheus.Metric {
-	col := map[string]int{}
-	for i, f := range fields {
-		col[f.name] = i
-	}
+func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips *Skips) []prometheus.Metric {
 	var ms []prometheus.Metric
 	seen := map[string]bool{}
 	for _, row := range rows {
-		uuid := row[col[key]]
-		if gpuNoValue(uuid) {
-			skips.Add(src, fmt.Errorf("GPU without a UUID: %q", strings.Join(row, ", ")))
+		uuid := row[key]
+		if nvidiasmi.NoValue(uuid) {
+			values := make([]string, len(fields))
+			for i, f := range fields {
+				values[i] = row[f.name]
+			}
+			skips.Add(src, fmt.Errorf("GPU without a UUID: %q", strings.Join(values, ", ")))
 			continue
 		}
 		uuid = labelValue(uuid)
@@ -244,23 +210,23 @@ func gpuMetrics(rows [][]string, fields []gpuField, key, src string, skips *Skip
 		}
 		seen[uuid] = true
 
-		if _, ok := col["pci.bus_id"]; ok { // the --query-gpu row describes the GPU
+		if _, ok := row["pci.bus_id"]; ok { // the --query-gpu row describes the GPU
 			label := func(name string) string {
-				if v := row[col[name]]; !gpuNoValue(v) {
+				if v := row[name]; !nvidiasmi.NoValue(v) {
 					return labelValue(v)
 				}
 				return ""
 			}
 			ms = append(ms, prometheus.MustNewConstMetric(gpuInfo, prometheus.GaugeValue, 1,
-				uuid, label("index"), label("name"), label("serial"), gpuBusID(label("pci.bus_id")),
+				uuid, label("index"), label("name"), label("serial"), nvidiasmi.KernelBusID(label("pci.bus_id")),
 				label("driver_version"), label("vbios_version")))
 		}
 
-		for i, f := range fields {
-			if f.desc == nil || gpuNoValue(row[i]) {
+		for _, f := range fields {
+			if f.desc == nil || nvidiasmi.NoValue(row[f.name]) {
 				continue
 			}
-			v, err := gpuValue(row[i], f.flag)
+			v, err := nvidiasmi.Number(row[f.name], f.flag)
 			if err != nil {
 				skips.Add(src, fmt.Errorf("GPU %s %s: %w", uuid, f.name, err))
 				continue
@@ -276,33 +242,4 @@ func gpuMetrics(rows [][]string, fields []gpuField, key, src string, skips *Skip
 		}
 	}
 	return ms
-}
-
-// gpuValue parses a number, or for a flag Yes/No (some drivers print
-// flags as 0/1, which is accepted too).
-func gpuValue(s string, flag bool) (float64, error) {
-	if flag {
-		switch strings.ToLower(s) {
-		case "yes":
-			return 1, nil
-		case "no":
-			return 0, nil
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return 0, fmt.Errorf("malformed value %q", s)
-	}
-	return v, nil
-}
-
-// gpuBusID turns nvidia-smi's PCI address (00000000:17:00.0: a 32-bit
-// domain, upper-case hex) into the kernel's (0000:17:00.0), the address
-// label of the pci probe. Anything of another shape is kept as it is.
-func gpuBusID(s string) string {
-	domain, rest, ok := strings.Cut(s, ":")
-	if !ok || len(domain) != 8 || !strings.HasPrefix(domain, "0000") {
-		return s
-	}
-	return strings.ToLower(domain[4:] + ":" + rest)
 }

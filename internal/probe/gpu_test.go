@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/nvidiasmi"
 )
 
 func init() {
@@ -37,7 +39,7 @@ func TestGPUArgsMatchCapturedOutput(t *testing.T) {
 func gpuSeries(t *testing.T, out string, fields []gpuField, key string) (map[string]float64, *Skips) {
 	t.Helper()
 	skips := NewSkips(nil)
-	rows, errs := gpuParseCSV([]byte(out), fields)
+	rows, errs := nvidiasmi.ParseCSV([]byte(out), gpuFieldNames(fields))
 	for _, err := range errs {
 		skips.Add("nvidia-smi", err)
 	}

@@ -1,14 +1,15 @@
 package probe
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -69,7 +70,7 @@ func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why ipmitool cannot run on this host.
 func (p ipmiProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newIPMIOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newIPMIOptions).Command))
 }
 
 func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -77,33 +78,33 @@ func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := toolAvailable(command); err != nil {
+	if err := toolrun.Available(command); err != nil {
 		return nil, err
 	}
 
 	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
 	// behind a PMBus mux) still reports its sensors, and the other way round.
 	sdrSrc := command + " sdr elist"
-	sdrOut, sdrErr := runTool(ctx, command, "sdr", "elist")
+	sdrOut, sdrErr := toolrun.Run(ctx, command, "sdr", "elist")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
 	}
-	var sensors []ipmiSensor
+	var sensors []ipmitool.Sensor
 	var lineErrs []error
 	if sdrErr == nil {
-		sensors, lineErrs = ipmiParseSDR(sdrOut.Stdout)
-		sdrErr = toolFailed(sdrOut, len(sensors) > 0, "no sensor lines")
+		sensors, lineErrs = ipmitool.ParseSDR(sdrOut.Stdout)
+		sdrErr = sdrOut.Failed(len(sensors) > 0, "no sensor lines")
 	}
 
 	fruSrc := command + " fru print"
-	fruOut, fruErr := runTool(ctx, command, "fru", "print")
+	fruOut, fruErr := toolrun.Run(ctx, command, "fru", "print")
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
 	}
-	var frus []ipmiFRU
+	var frus []ipmitool.FRU
 	if fruErr == nil {
-		frus = ipmiParseFRU(fruOut.Stdout)
-		fruErr = toolFailed(fruOut, len(frus) > 0, "no FRU Device Description lines")
+		frus = ipmitool.ParseFRU(fruOut.Stdout)
+		fruErr = fruOut.Failed(len(frus) > 0, "no FRU Device Description lines")
 	}
 
 	switch {
@@ -126,66 +127,6 @@ func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 		ms = append(ms, ipmiFRUMetrics(frus, fruSrc, skips)...)
 	}
 	return ms, nil
-}
-
-// ipmiSensor is one line of ipmitool sdr elist:
-//
-//	Inlet Temp       | 04h | ok  |  7.1 | 23 degrees C
-//
-// name (at most 16 characters, padded), sensor number, status, entity
-// (id.instance in decimal) and the reading: a value and its unit for an
-// analog sensor, the asserted events separated by ", " for a discrete one
-// (possibly none), or "No Reading", "Disabled", "Event-Only" when the
-// status is ns.
-type ipmiSensor struct {
-	Name, Number, Status, Entity, Reading string
-}
-
-// ipmiParseSDR parses sdr elist output. A line that is not five columns
-// with a known status is returned as an error, one per line.
-func ipmiParseSDR(out []byte) ([]ipmiSensor, []error) {
-	var sensors []ipmiSensor
-	var errs []error
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
-		cols := strings.Split(line, "|")
-		if len(cols) != 5 {
-			errs = append(errs, fmt.Errorf("line %d: %d columns, want 5: %q", n, len(cols), line))
-			continue
-		}
-		for i := range cols {
-			cols[i] = strings.TrimSpace(cols[i])
-		}
-		s := ipmiSensor{Name: cols[0], Number: cols[1], Status: cols[2], Entity: cols[3], Reading: cols[4]}
-		if _, ok := ipmiStatusStates[s.Status]; !ok && s.Status != "ns" {
-			errs = append(errs, fmt.Errorf("line %d: unknown status %q", n, s.Status))
-			continue
-		}
-		if s.Name == "" {
-			errs = append(errs, fmt.Errorf("line %d: no sensor name", n))
-			continue
-		}
-		sensors = append(sensors, s)
-	}
-	if err := sc.Err(); err != nil {
-		errs = append(errs, err)
-	}
-	return sensors, errs
-}
-
-// ipmiStatusStates maps the status column to a state. sdr elist prints the
-// threshold crossed with its side (lnc, ucr, ...); sdr list prints nc, cr,
-// nr. ns (no reading, scanning disabled, event-only) has no state.
-var ipmiStatusStates = map[string]float64{
-	"ok": 0,
-	"nc": 1, "lnc": 1, "unc": 1,
-	"cr": 2, "lcr": 2, "ucr": 2,
-	"nr": 3, "lnr": 3, "unr": 3,
 }
 
 // ipmiUnits are the analog units ipmitool prints after a reading that this
@@ -314,15 +255,15 @@ type ipmiReading struct {
 // ipmiRead interprets a parsed sensor line. ok=false means the line is no
 // sensor (an MC locator record) or has no reading (ns). An error means the
 // analog value is malformed: it costs the value, the state stands.
-func ipmiRead(s ipmiSensor) (r ipmiReading, ok bool, err error) {
-	state, known := ipmiStatusStates[s.Status]
+func ipmiRead(s ipmitool.Sensor) (r ipmiReading, ok bool, err error) {
+	level, known := ipmitool.SDRStatusLevel(s.Status)
 	if !known { // ns
 		return r, false, nil
 	}
 	if strings.HasPrefix(s.Reading, "Static MC @") || strings.HasPrefix(s.Reading, "Dynamic MC @") {
 		return r, false, nil
 	}
-	r = ipmiReading{state: state, hasState: true}
+	r = ipmiReading{state: float64(level), hasState: true}
 	events := strings.Split(s.Reading, ", ")
 	if s.Reading == "" {
 		events = nil
@@ -362,7 +303,7 @@ func ipmiRead(s ipmiSensor) (r ipmiReading, ok bool, err error) {
 // than once is qualified with its entity on every line it occurs, whether
 // or not that line has a reading now, so labels do not change when one of
 // them stops reading.
-func ipmiSensorMetrics(sensors []ipmiSensor, src string, skips *Skips) []prometheus.Metric {
+func ipmiSensorMetrics(sensors []ipmitool.Sensor, src string, skips *Skips) []prometheus.Metric {
 	count := map[string]int{}
 	for _, s := range sensors {
 		count[s.Name]++
@@ -395,44 +336,6 @@ func ipmiSensorMetrics(sensors []ipmiSensor, src string, skips *Skips) []prometh
 	return ms
 }
 
-// ipmiFRU is one "FRU Device Description" block of ipmitool fru print.
-type ipmiFRU struct {
-	Name   string
-	Fields map[string]string
-}
-
-// ipmiParseFRU parses fru print output: a block per FRU, opened by
-//
-//	FRU Device Description : Builtin FRU Device (ID 0)
-//
-// and followed by indented "Key : value" lines. A FRU that could not be
-// read has a block with a message line instead (" Device not present
-// (...)"), and so no fields.
-func ipmiParseFRU(out []byte) []ipmiFRU {
-	var frus []ipmiFRU
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		key, value, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if key == "FRU Device Description" {
-			frus = append(frus, ipmiFRU{Name: value, Fields: map[string]string{}})
-			continue
-		}
-		if len(frus) == 0 || !strings.HasPrefix(line, " ") {
-			continue
-		}
-		if f := frus[len(frus)-1].Fields; f[key] == "" { // the first of repeated keys ("Board Extra")
-			f[key] = value
-		}
-	}
-	return frus
-}
-
 // ipmiFRUFields are the fru print keys exported, in label order.
 var ipmiFRUFields = []string{
 	"Board Mfg", "Board Product", "Board Serial", "Board Part Number",
@@ -440,7 +343,7 @@ var ipmiFRUFields = []string{
 }
 
 // ipmiFRUMetrics exports each FRU that has at least one of ipmiFRUFields.
-func ipmiFRUMetrics(frus []ipmiFRU, src string, skips *Skips) []prometheus.Metric {
+func ipmiFRUMetrics(frus []ipmitool.FRU, src string, skips *Skips) []prometheus.Metric {
 	var ms []prometheus.Metric
 	seen := map[string]bool{}
 	for _, f := range frus {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
 )
 
 func init() {
@@ -22,7 +24,7 @@ func TestIPMIGolden(t *testing.T) {
 func ipmiSeries(t *testing.T, out string) (map[string]float64, *Skips) {
 	t.Helper()
 	skips := NewSkips(nil)
-	sensors, errs := ipmiParseSDR([]byte(out))
+	sensors, errs := ipmitool.ParseSDR([]byte(out))
 	for _, err := range errs {
 		skips.Add("sdr", err)
 	}
@@ -155,7 +157,7 @@ func TestIPMIParseFRU(t *testing.T) {
 		"\n" +
 		"FRU Device Description : CPU1 DIMM\n" +
 		" Memory Type           : DDR4 SDRAM\n"
-	frus := ipmiParseFRU([]byte(out))
+	frus := ipmitool.ParseFRU([]byte(out))
 	if len(frus) != 3 {
 		t.Fatalf("got %d FRUs, want 3: %+v", len(frus), frus)
 	}

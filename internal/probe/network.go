@@ -189,16 +189,16 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 		if flags, err := strconv.ParseUint(s, 0, 64); err != nil {
 			skips.Add(filepath.Join(dir, "flags"), err)
 		} else {
-			gauge(networkInterfaceAdminUp, networkBool(flags&networkIFFUp != 0))
+			gauge(networkInterfaceAdminUp, boolValue(flags&networkIFFUp != 0))
 		}
 	}
 	if s, ok := a.String("operstate"); ok {
-		gauge(networkInterfaceOperUp, networkBool(s == "up"))
+		gauge(networkInterfaceOperUp, boolValue(s == "up"))
 	}
 	if s, ok := networkLinkAttr(a, "carrier"); ok {
 		switch s {
 		case "0", "1":
-			gauge(networkInterfaceCarrier, networkBool(s == "1"))
+			gauge(networkInterfaceCarrier, boolValue(s == "1"))
 		default:
 			skips.Add(filepath.Join(dir, "carrier"), fmt.Errorf("carrier is %q, want 0 or 1", s))
 		}
@@ -268,7 +268,7 @@ func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
 		if s == "up" {
 			up++
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(networkBondMemberUp, prometheus.GaugeValue, networkBool(s == "up"), bond, labelValue(m)))
+		ms = append(ms, prometheus.MustNewConstMetric(networkBondMemberUp, prometheus.GaugeValue, boolValue(s == "up"), bond, labelValue(m)))
 	}
 	ms = append(ms,
 		prometheus.MustNewConstMetric(networkBondMembers, prometheus.GaugeValue, float64(len(members)), bond),
@@ -296,7 +296,7 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 			skips.Add(filepath.Join(dir, file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
 			return
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, networkBool(id == want), dev, port))
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, boolValue(id == want), dev, port))
 	}
 	state("state", 4, networkIBPortActive)          // IB_PORT_ACTIVE
 	state("phys_state", 5, networkIBPortPhysicalUp) // LinkUp
@@ -316,11 +316,4 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 		}
 	}
 	return ms
-}
-
-func networkBool(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -132,3 +132,11 @@ func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	declaredNames[fqName] = true
 	return prometheus.NewDesc(fqName, help+scheduledHelp, labels, nil)
 }
+
+// boolValue is a yes/no fact as a sample value, 1 or 0.
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,17 +1,16 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/smartctl"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -87,18 +86,6 @@ var (
 		"device", "flag")
 )
 
-// smartExitFlags name smartctl's exit status bits, bit 0 first.
-var smartExitFlags = [8]string{
-	"command_line_parse",       // 0: command line did not parse
-	"device_open_failed",       // 1: device open failed, or device in low-power mode (-n)
-	"command_failed",           // 2: a SMART or other ATA command failed, or a checksum error
-	"disk_failing",             // 3: SMART status check returned "DISK FAILING"
-	"prefail_below_threshold",  // 4: prefail attributes <= threshold
-	"usage_below_threshold",    // 5: usage or prefail attributes <= threshold in the past
-	"error_log_has_errors",     // 6: the device error log contains records of errors
-	"self_test_log_has_errors", // 7: the self-test log contains records of errors
-}
-
 const (
 	// smartParallel is how many smartctl processes run at once. Each spends
 	// most of its ~1.6 s waiting on the device; a few at a time shortens a
@@ -130,7 +117,7 @@ func init() {
 		Privilege: "root, or `CAP_SYS_RAWIO` (ATA/SCSI) and `CAP_SYS_ADMIN` (NVMe)",
 		Timeout:   2 * time.Minute,
 		Options:   func() any { return newSmartOptions() },
-		New:       func() Probe { return &smartProbe{known: map[string]smartIdentity{}} },
+		New:       func() Probe { return &smartProbe{known: map[string]smartctl.Identity{}} },
 	})
 }
 
@@ -141,7 +128,7 @@ type smartProbe struct {
 	// spin-down would count as an inventory change; its last known identity
 	// stands in until it is read again.
 	mu    sync.Mutex
-	known map[string]smartIdentity
+	known map[string]smartctl.Identity
 }
 
 func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
@@ -158,7 +145,7 @@ func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why smartctl cannot run here, or nil.
 func (p *smartProbe) Available(env Env) error {
-	return toolAvailable(string(optionsOf(env, newSmartOptions).Command))
+	return toolrun.Available(string(optionsOf(env, newSmartOptions).Command))
 }
 
 func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -166,7 +153,7 @@ func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		return nil, err
 	}
 	o := optionsOf(env, newSmartOptions)
-	if err := toolAvailable(string(o.Command)); err != nil {
+	if err := toolrun.Available(string(o.Command)); err != nil {
 		return nil, err
 	}
 	devices, err := p.scan(ctx, o, skips)
@@ -202,27 +189,28 @@ func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 }
 
 // scan lists the devices smartctl can open, filtered by Include/Exclude.
-func (p *smartProbe) scan(ctx context.Context, o *SmartOptions, skips *Skips) ([]smartScanDevice, error) {
-	out, err := runTool(ctx, string(o.Command), "--scan-open", "--json")
+func (p *smartProbe) scan(ctx context.Context, o *SmartOptions, skips *Skips) ([]smartDevice, error) {
+	out, err := toolrun.Run(ctx, string(o.Command), "--scan-open", "--json")
 	if err != nil {
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
 	}
-	scan, err := smartParseScan(out.Stdout)
+	scan, err := smartctl.ParseScan(out.Stdout)
 	switch {
 	case err != nil && out.ExitCode != 0:
-		return nil, fmt.Errorf("smartctl --scan-open exited %d: %w%s", out.ExitCode, err, smartStderr(out.Stderr))
+		return nil, fmt.Errorf("smartctl --scan-open exited %d: %w: %s", out.ExitCode, err, out.Message())
 	case err != nil:
 		return nil, fmt.Errorf("smartctl --scan-open: %w", err)
-	case out.ExitCode&0b11 != 0:
+	case out.ExitCode&smartctl.ExitNoData != 0:
 		// Bit 0 or 1: the scan itself did not run; an empty list would
 		// wrongly say the host has no disks.
-		return nil, fmt.Errorf("smartctl --scan-open exited %d%s", out.ExitCode, smartMessages(scan.messages))
+		return nil, fmt.Errorf("smartctl --scan-open exited %d%s", out.ExitCode, smartMessages(scan.Messages))
 	}
 
-	var devices []smartScanDevice
+	var devices []smartDevice
 	seen := map[[2]string]bool{} // name and type: one device, however listed
 	names := map[string]int{}
-	for _, d := range scan.devices {
+	for _, sd := range scan.Devices {
+		d := smartDevice{ScanDevice: sd}
 		if !strings.HasPrefix(d.Name, "/") {
 			// It would be smartctl's last argument: never an option.
 			skips.Add(d.Name, errors.New("smartctl --scan-open listed a device name that is not a path"))
@@ -252,12 +240,12 @@ func (p *smartProbe) scan(ctx context.Context, o *SmartOptions, skips *Skips) ([
 type smartResult struct {
 	ran  bool // smartctl ran to its exit: exit is meaningful
 	exit int
-	data smartData
+	data smartctl.Device
 	err  error // no usable data: why
 }
 
 // readDevice runs smartctl on one device under the device timeout.
-func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartScanDevice) smartResult {
+func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartDevice) smartResult {
 	dctx, cancel := context.WithTimeoutCause(ctx, time.Duration(o.DeviceTimeout),
 		fmt.Errorf("no answer from %s within %v", d.Name, time.Duration(o.DeviceTimeout)))
 	defer cancel()
@@ -265,25 +253,25 @@ func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartSca
 	if d.Type != "" {
 		args = append(args, "--device="+d.Type)
 	}
-	out, err := runTool(dctx, string(o.Command), append(args, d.Name)...)
+	out, err := toolrun.Run(dctx, string(o.Command), append(args, d.Name)...)
 	if err != nil {
 		return smartResult{err: err}
 	}
 	r := smartResult{ran: true, exit: out.ExitCode}
-	r.data, err = smartParseDevice(out.Stdout)
+	r.data, err = smartctl.ParseDevice(out.Stdout)
 	switch {
 	case err != nil:
-		r.err = fmt.Errorf("exit status %d: %w%s", out.ExitCode, err, smartStderr(out.Stderr))
-	case !r.data.standby && out.ExitCode&0b11 != 0:
+		r.err = fmt.Errorf("exit status %d: %w: %s", out.ExitCode, err, out.Message())
+	case !r.data.Standby && out.ExitCode&smartctl.ExitNoData != 0:
 		// Bit 0: smartctl did not understand us; bit 1: it could not open
 		// the device. Either way the JSON holds no SMART data.
-		r.err = fmt.Errorf("exit status %d%s", out.ExitCode, smartMessages(r.data.messages))
+		r.err = fmt.Errorf("exit status %d%s", out.ExitCode, smartMessages(r.data.Messages))
 	}
 	return r
 }
 
 // deviceMetrics turns one device's result into series.
-func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skips) []prometheus.Metric {
+func (p *smartProbe) deviceMetrics(d smartDevice, r smartResult, skips *Skips) []prometheus.Metric {
 	dev := d.label
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
 		return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{dev}, labels...)...)
@@ -293,8 +281,8 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 	}
 
 	var ms []prometheus.Metric
-	if r.ran && !(r.err == nil && r.data.standby) {
-		for bit, flag := range smartExitFlags {
+	if r.ran && !(r.err == nil && r.data.Standby) {
+		for bit, flag := range smartctl.ExitBitNames {
 			ms = append(ms, gauge(smartExitStatusFlag, float64(r.exit>>bit&1), flag))
 		}
 	}
@@ -303,42 +291,42 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 		return append(ms, gauge(smartReadSuccess, 0))
 	}
 	data := r.data
-	ms = append(ms, gauge(smartReadSuccess, 1), gauge(smartStandby, smartBool(data.standby)))
+	ms = append(ms, gauge(smartReadSuccess, 1), gauge(smartStandby, boolValue(data.Standby)))
 
-	id := data.identity
-	if id.typ == "" {
-		id.typ = d.Type
+	id := data.Identity
+	if id.Type == "" {
+		id.Type = d.Type
 	}
 	p.mu.Lock()
-	if data.standby {
+	if data.Standby {
 		id = p.known[dev]
 	} else {
 		p.known[dev] = id
 	}
 	p.mu.Unlock()
-	if id.model != "" || id.serial != "" {
-		ms = append(ms, gauge(smartDeviceInfo, 1, id.typ, labelValue(id.model), labelValue(id.serial), labelValue(id.firmware)))
+	if id.Model != "" || id.Serial != "" {
+		ms = append(ms, gauge(smartDeviceInfo, 1, id.Type, labelValue(id.Model), labelValue(id.Serial), labelValue(id.Firmware)))
 	}
 
-	if data.passed != nil {
-		ms = append(ms, gauge(smartHealthPassed, smartBool(*data.passed)))
+	if data.Passed != nil {
+		ms = append(ms, gauge(smartHealthPassed, boolValue(*data.Passed)))
 	}
 	for _, v := range []struct {
 		desc    *prometheus.Desc
 		value   *float64
 		counter bool
 	}{
-		{smartTemperature, data.temperature, false},
-		{smartPowerOnSeconds, data.powerOnSeconds, true},
-		{smartPowerCycles, data.powerCycles, true},
-		{smartReallocated, data.reallocated, false},
-		{smartPending, data.pending, false},
-		{smartOfflineUncorrectable, data.offlineUncorrectable, false},
-		{smartNVMeCriticalWarning, data.criticalWarning, false},
-		{smartNVMeAvailableSpare, data.availableSpare, false},
-		{smartNVMeAvailableSpareThreshold, data.availableSpareThreshold, false},
-		{smartNVMePercentageUsed, data.percentageUsed, false},
-		{smartMediaErrors, data.mediaErrors, true},
+		{smartTemperature, data.Temperature, false},
+		{smartPowerOnSeconds, data.PowerOnSeconds, true},
+		{smartPowerCycles, data.PowerCycles, true},
+		{smartReallocated, data.Reallocated, false},
+		{smartPending, data.Pending, false},
+		{smartOfflineUncorrectable, data.OfflineUncorrectable, false},
+		{smartNVMeCriticalWarning, data.CriticalWarning, false},
+		{smartNVMeAvailableSpare, data.AvailableSpare, false},
+		{smartNVMeAvailableSpareThreshold, data.AvailableSpareThreshold, false},
+		{smartNVMePercentageUsed, data.PercentageUsed, false},
+		{smartMediaErrors, data.MediaErrors, true},
 	} {
 		switch {
 		case v.value == nil:
@@ -351,27 +339,8 @@ func (p *smartProbe) deviceMetrics(d smartScanDevice, r smartResult, skips *Skip
 	return ms
 }
 
-func smartBool(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// smartStderr formats what a tool wrote to stderr for an error message.
-func smartStderr(stderr []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if len(s) > 200 {
-		s = s[:200] + "..."
-	}
-	if s == "" {
-		return ""
-	}
-	return ": " + s
-}
-
 // smartMessages formats smartctl's JSON messages for an error message.
-func smartMessages(msgs []smartMessage) string {
+func smartMessages(msgs []smartctl.Message) string {
 	var b strings.Builder
 	for _, m := range msgs {
 		b.WriteString(": ")
@@ -380,291 +349,8 @@ func smartMessages(msgs []smartMessage) string {
 	return b.String()
 }
 
-// --- Parsing: pure functions of smartctl's JSON output ---
-
-// smartScanDevice is one entry of smartctl --scan-open --json.
-type smartScanDevice struct {
-	Name     string `json:"name"`
-	InfoName string `json:"info_name"`
-	Type     string `json:"type"`
-	Protocol string `json:"protocol"`
-	// OpenError is set by --scan-open for a device it listed but could
-	// not open; the per-device run then reports why.
-	OpenError string `json:"open_error"`
-
+// smartDevice is a device the scan listed, with its label.
+type smartDevice struct {
+	smartctl.ScanDevice
 	label string // the device label, set by scan
-}
-
-type smartMessage struct {
-	String   string `json:"string"`
-	Severity string `json:"severity"`
-}
-
-type smartScan struct {
-	devices  []smartScanDevice
-	messages []smartMessage
-}
-
-// smartParseScan parses smartctl --scan-open --json. No "devices" member
-// means smartctl found none.
-func smartParseScan(b []byte) (smartScan, error) {
-	var v struct {
-		smartJSONHeader
-		Devices []smartScanDevice `json:"devices"`
-	}
-	if err := smartUnmarshal(b, &v); err != nil {
-		return smartScan{}, err
-	}
-	for _, d := range v.Devices {
-		if d.Name == "" {
-			return smartScan{}, errors.New("scan lists a device without a name")
-		}
-	}
-	return smartScan{devices: v.Devices, messages: v.Smartctl.Messages}, nil
-}
-
-// smartIdentity is what a device is, for hardware_smart_device_info.
-type smartIdentity struct {
-	typ, model, serial, firmware string
-}
-
-// smartData is what the probe exports of one device's smartctl output.
-// A nil pointer is a value smartctl did not report.
-type smartData struct {
-	identity smartIdentity
-	standby  bool
-	messages []smartMessage
-
-	passed                  *bool
-	temperature             *float64
-	powerOnSeconds          *float64
-	powerCycles             *float64
-	reallocated             *float64
-	pending                 *float64
-	offlineUncorrectable    *float64
-	criticalWarning         *float64
-	availableSpare          *float64
-	availableSpareThreshold *float64
-	percentageUsed          *float64
-	mediaErrors             *float64
-}
-
-// smartDeviceJSON is the part of smartctl's per-device JSON the probe reads.
-// Numbers are float64: NVMe counters are 128-bit and smartctl prints them
-// in full, which would fail a uint64 field and with it the whole device.
-type smartDeviceJSON struct {
-	smartJSONHeader
-	Device struct {
-		Type     string `json:"type"`
-		Protocol string `json:"protocol"`
-	} `json:"device"`
-	ModelName       string `json:"model_name"`
-	SerialNumber    string `json:"serial_number"`
-	FirmwareVersion string `json:"firmware_version"`
-	// smartctl 7.3 names SCSI devices by vendor and product, and their
-	// firmware "revision", rather than model_name and firmware_version.
-	SCSIModelName string `json:"scsi_model_name"`
-	SCSIRevision  string `json:"scsi_revision"`
-
-	SmartStatus *struct {
-		Passed *bool `json:"passed"`
-	} `json:"smart_status"`
-	Temperature struct {
-		Current *float64 `json:"current"`
-	} `json:"temperature"`
-	PowerOnTime struct {
-		Hours   *float64 `json:"hours"`
-		Minutes *float64 `json:"minutes"`
-	} `json:"power_on_time"`
-	PowerCycleCount *float64 `json:"power_cycle_count"`
-
-	ATASmartAttributes struct {
-		Table []struct {
-			ID  int `json:"id"`
-			Raw struct {
-				Value  float64 `json:"value"`
-				String string  `json:"string"`
-			} `json:"raw"`
-		} `json:"table"`
-	} `json:"ata_smart_attributes"`
-
-	NVMeLog *struct {
-		CriticalWarning         *float64 `json:"critical_warning"`
-		Temperature             *float64 `json:"temperature"`
-		AvailableSpare          *float64 `json:"available_spare"`
-		AvailableSpareThreshold *float64 `json:"available_spare_threshold"`
-		PercentageUsed          *float64 `json:"percentage_used"`
-		PowerCycles             *float64 `json:"power_cycles"`
-		PowerOnHours            *float64 `json:"power_on_hours"`
-		MediaErrors             *float64 `json:"media_errors"`
-	} `json:"nvme_smart_health_information_log"`
-
-	SCSIGrownDefectList *float64 `json:"scsi_grown_defect_list"`
-	SCSIErrorCounterLog map[string]struct {
-		TotalUncorrectedErrors *float64 `json:"total_uncorrected_errors"`
-	} `json:"scsi_error_counter_log"`
-}
-
-// smartStandbyMessage is how smartctl says it left a device asleep
-// (--nocheck): "Device is in STANDBY mode, exit(2)", "Device is in SLEEP
-// mode, exit(2)", or "Device is in STANDBY (OS) mode, exit(2)" when the
-// kernel already knew.
-var smartStandbyMessage = regexp.MustCompile(`^Device is in [A-Z_ ()]+ mode, exit\(\d+\)$`)
-
-// smartParseDevice parses smartctl --json output for one device.
-func smartParseDevice(b []byte) (smartData, error) {
-	var v smartDeviceJSON
-	if err := smartUnmarshal(b, &v); err != nil {
-		return smartData{}, err
-	}
-	d := smartData{
-		identity: smartIdentity{
-			typ:      strings.ToLower(v.Device.Type),
-			model:    smartFirstNonEmpty(v.ModelName, v.SCSIModelName),
-			serial:   v.SerialNumber,
-			firmware: smartFirstNonEmpty(v.FirmwareVersion, v.SCSIRevision),
-		},
-		messages:    v.Smartctl.Messages,
-		temperature: v.Temperature.Current,
-		powerCycles: v.PowerCycleCount,
-	}
-	for _, m := range v.Smartctl.Messages {
-		if m.Severity == "information" && smartStandbyMessage.MatchString(m.String) {
-			d.standby = true
-		}
-	}
-	if v.SmartStatus != nil {
-		d.passed = v.SmartStatus.Passed
-	}
-	if h := v.PowerOnTime.Hours; h != nil {
-		s := *h * 3600
-		if m := v.PowerOnTime.Minutes; m != nil {
-			s += *m * 60
-		}
-		d.powerOnSeconds = &s
-	}
-
-	// ATA: the attributes whose raw value is a sector count. The count is
-	// the first number of raw.string, as smartctl prints it: attribute 5 is
-	// raw16(raw16) by default, whose raw.value also holds two vendor words.
-	for _, a := range v.ATASmartAttributes.Table {
-		var dst **float64
-		switch a.ID {
-		case 5:
-			dst = &d.reallocated
-		case 197:
-			dst = &d.pending
-		case 198:
-			dst = &d.offlineUncorrectable
-		default:
-			continue
-		}
-		n := a.Raw.Value
-		if f, _, _ := strings.Cut(a.Raw.String, " "); f != "" {
-			if u, err := strconv.ParseUint(f, 10, 64); err == nil {
-				n = float64(u)
-			}
-		}
-		*dst = &n
-	}
-
-	if l := v.NVMeLog; l != nil {
-		d.criticalWarning = l.CriticalWarning
-		d.availableSpare = smartRatio(l.AvailableSpare)
-		d.availableSpareThreshold = smartRatio(l.AvailableSpareThreshold)
-		d.percentageUsed = smartRatio(l.PercentageUsed)
-		d.mediaErrors = l.MediaErrors
-		// smartctl copies these to the top level only while they fit 64 bits.
-		if d.temperature == nil {
-			d.temperature = l.Temperature
-		}
-		if d.powerCycles == nil {
-			d.powerCycles = l.PowerCycles
-		}
-		if d.powerOnSeconds == nil && l.PowerOnHours != nil {
-			s := *l.PowerOnHours * 3600
-			d.powerOnSeconds = &s
-		}
-	}
-
-	// SCSI: the grown defect list counts blocks the drive has reassigned,
-	// which is what ATA attribute 5 counts. The error counter log's
-	// uncorrected errors are read, write and verify operations whose data
-	// ECC could not recover: events over the drive's life, like NVMe's media
-	// errors, not a count of sectors unreadable now, so they go to
-	// media_errors_total and not to offline_uncorrectable_sectors. SCSI has
-	// no pending-sector count, and its start-stop cycles are spin-ups, not
-	// power cycles: those series are absent for SCSI devices.
-	if v.SCSIGrownDefectList != nil {
-		d.reallocated = v.SCSIGrownDefectList
-	}
-	if len(v.SCSIErrorCounterLog) > 0 && d.mediaErrors == nil {
-		var sum float64
-		var any bool
-		for _, op := range []string{"read", "write", "verify"} {
-			if n := v.SCSIErrorCounterLog[op].TotalUncorrectedErrors; n != nil {
-				sum += *n
-				any = true
-			}
-		}
-		if any {
-			d.mediaErrors = &sum
-		}
-	}
-	return d, nil
-}
-
-// smartJSONHeader is what every smartctl JSON output starts with.
-type smartJSONHeader struct {
-	JSONFormatVersion []int `json:"json_format_version"`
-	Smartctl          struct {
-		Messages []smartMessage `json:"messages"`
-	} `json:"smartctl"`
-}
-
-func (h smartJSONHeader) header() smartJSONHeader { return h }
-
-// smartUnmarshal decodes smartctl JSON into v. Output that is not a JSON
-// object from smartctl (an old smartctl without --json prints text) is an
-// error.
-func smartUnmarshal(b []byte, v interface{ header() smartJSONHeader }) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return errors.New("no output")
-	}
-	if b[0] != '{' {
-		return fmt.Errorf("not JSON: %q", smartFirstLine(b))
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("parsing smartctl JSON: %w", err)
-	}
-	if len(v.header().JSONFormatVersion) == 0 {
-		return errors.New("not smartctl JSON: no json_format_version")
-	}
-	return nil
-}
-
-func smartFirstLine(b []byte) string {
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	if len(line) > 80 {
-		line = line[:80]
-	}
-	return string(line)
-}
-
-func smartRatio(p *float64) *float64 {
-	if p == nil {
-		return nil
-	}
-	r := *p / 100
-	return &r
-}
-
-func smartFirstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -5,14 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/smartctl"
 )
 
 // smartFixtureTool is the fake smartctl that prints the fixture host's
@@ -30,164 +31,6 @@ func TestSmartGolden(t *testing.T) {
 	checkGolden(t, "smart")
 	if _, skips := runProbe(t, "smart", fixturePaths); skips.Count() != 0 {
 		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
-	}
-}
-
-// --- Parsers, on captured output ---
-
-func smartReadCaptured(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(smartFixtureOutput, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func TestSmartParseScan(t *testing.T) {
-	scan, err := smartParseScan(smartReadCaptured(t, "scan.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(scan.devices) != 12 {
-		t.Fatalf("got %d devices, want 12: %+v", len(scan.devices), scan.devices)
-	}
-	if d := scan.devices[1]; d.Name != "/dev/sdb" || d.Type != "sat" || d.Protocol != "ATA" {
-		t.Errorf("devices[1] = %+v", d)
-	}
-	if d := scan.devices[11]; d.Name != "/dev/nvme7" || d.Type != "nvme" {
-		t.Errorf("devices[11] = %+v", d)
-	}
-
-	// A host without disks: smartctl prints no "devices" at all.
-	scan, err = smartParseScan([]byte(`{"json_format_version":[1,0],"smartctl":{"version":[7,3],"exit_status":0}}`))
-	if err != nil || len(scan.devices) != 0 {
-		t.Errorf("empty scan: %+v, %v", scan, err)
-	}
-	for _, bad := range []string{"", "/dev/sda -d sat # /dev/sda [SAT], ATA device\n", `{"devices":[]}`, `{"json_format_version":[1,0],"devices":[{"type":"sat"}]}`, `{"json_format_version":[1,0]`} {
-		if _, err := smartParseScan([]byte(bad)); err == nil {
-			t.Errorf("smartParseScan(%q) succeeded", bad)
-		}
-	}
-}
-
-// smartWant is a smartData with plain values, for comparison; -1 is absent.
-type smartWant struct {
-	identity                                            smartIdentity
-	standby                                             bool
-	passed                                              float64
-	temperature, powerOnSeconds, powerCycles            float64
-	reallocated, pending, offlineUncorrectable          float64
-	criticalWarning, spare, spareThreshold, used, media float64
-}
-
-func smartFlatten(d smartData) smartWant {
-	v := func(p *float64) float64 {
-		if p == nil {
-			return -1
-		}
-		return *p
-	}
-	passed := -1.0
-	if d.passed != nil {
-		passed = smartBool(*d.passed)
-	}
-	return smartWant{
-		d.identity, d.standby, passed,
-		v(d.temperature), v(d.powerOnSeconds), v(d.powerCycles),
-		v(d.reallocated), v(d.pending), v(d.offlineUncorrectable),
-		v(d.criticalWarning), v(d.availableSpare), v(d.availableSpareThreshold), v(d.percentageUsed), v(d.mediaErrors),
-	}
-}
-
-func TestSmartParseDevice(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		want smartWant
-	}{
-		{"sdb.json", smartWant{
-			identity: smartIdentity{"sat", "SAMSUNG MZ7L3480HCHQ-00B7C", "S6JNNG0R412346", "JXTC404Q"},
-			passed:   1, temperature: 30, powerOnSeconds: 26416 * 3600, powerCycles: 37,
-			reallocated: 0, pending: 8, offlineUncorrectable: 2,
-			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
-		}},
-		{"sdc.json", smartWant{
-			identity: smartIdentity{"sat", "ST4000NM000A-2HZ100", "ZC1A2B3C", "SN04"},
-			passed:   1, temperature: 34, powerOnSeconds: 26420 * 3600, powerCycles: 38,
-			reallocated: 0, pending: 0, offlineUncorrectable: 0,
-			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
-		}},
-		{"sdd.json", smartWant{
-			identity: smartIdentity{typ: "sat"}, standby: true,
-			passed: -1, temperature: -1, powerOnSeconds: -1, powerCycles: -1,
-			reallocated: -1, pending: -1, offlineUncorrectable: -1,
-			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: -1,
-		}},
-		{"nvme6.json", smartWant{
-			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S5YNNA0R600126", "EPK9CB5Q"},
-			passed:   0, temperature: 41, powerOnSeconds: 26410 * 3600, powerCycles: 41,
-			reallocated: -1, pending: -1, offlineUncorrectable: -1,
-			criticalWarning: 1, spare: 0.08, spareThreshold: 0.1, used: 0.87, media: 0,
-		}},
-		{"nvme3.json", smartWant{
-			identity: smartIdentity{"nvme", "SAMSUNG MZWLJ3T8HBLS-00007", "S5YNNA0R600123", "EPK9CB5Q"},
-			passed:   1, temperature: 38, powerOnSeconds: 26410 * 3600, powerCycles: 41,
-			reallocated: -1, pending: -1, offlineUncorrectable: -1,
-			criticalWarning: 0, spare: 1, spareThreshold: 0.1, used: 0.03, media: 12,
-		}},
-		// SCSI: model and firmware come from scsi_model_name and
-		// scsi_revision; the grown defect list is the reallocated count;
-		// uncorrected read (2) + write (0) + verify (1) errors are media
-		// errors; no pending or offline-uncorrectable counts, no power
-		// cycles (start-stop cycles are spin-ups).
-		{"other/sas-ST1200MM0009.json", smartWant{
-			identity: smartIdentity{"scsi", "SEAGATE ST1200MM0009", "W3A0K1ZB0000E8421A7Q", "CN03"},
-			passed:   1, temperature: 33, powerOnSeconds: 41887*3600 + 26*60, powerCycles: -1,
-			reallocated: 14, pending: -1, offlineUncorrectable: -1,
-			criticalWarning: -1, spare: -1, spareThreshold: -1, used: -1, media: 3,
-		}},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			d, err := smartParseDevice(smartReadCaptured(t, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := smartFlatten(d); got != tc.want {
-				t.Errorf("got  %+v\nwant %+v", got, tc.want)
-			}
-		})
-	}
-}
-
-func TestSmartParseDeviceEdgeCases(t *testing.T) {
-	// Attribute 5 is raw16(raw16): raw.value also carries two vendor words,
-	// the count is the first number smartctl prints.
-	d, err := smartParseDevice([]byte(`{"json_format_version":[1,0],"ata_smart_attributes":{"table":[
-		{"id":5,"name":"Reallocated_Sector_Ct","raw":{"value":281479271677955,"string":"3 (1 1)"}},
-		{"id":197,"name":"Current_Pending_Sector","raw":{"value":16,"string":"16"}}]}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *d.reallocated != 3 || *d.pending != 16 || d.offlineUncorrectable != nil {
-		t.Errorf("reallocated %v pending %v offline %v", *d.reallocated, *d.pending, d.offlineUncorrectable)
-	}
-
-	// NVMe counters are 128-bit; smartctl prints them whole and leaves the
-	// top-level copies out when they do not fit 64 bits.
-	d, err = smartParseDevice([]byte(`{"json_format_version":[1,0],"nvme_smart_health_information_log":{
-		"critical_warning":0,"temperature":40,"media_errors":340282366920938463463374607431768211455,
-		"power_on_hours":18446744073709551616,"power_cycles":7}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *d.mediaErrors < 3.4e38 || *d.powerOnSeconds < 6.6e22 || *d.powerCycles != 7 || *d.temperature != 40 {
-		t.Errorf("got %+v", smartFlatten(d))
-	}
-
-	for _, bad := range []string{"", "garbage\n", "smartctl 6.2 2013-07-26 r3841\nUNRECOGNIZED OPTION: json\n", `{"smart_status":{"passed":true}}`, `{"json_format_version":[1,0],"temperature":{"current":"hot"}}`} {
-		if _, err := smartParseDevice([]byte(bad)); err == nil {
-			t.Errorf("smartParseDevice(%q) succeeded", bad)
-		}
 	}
 }
 
@@ -252,7 +95,7 @@ func smartRun(t *testing.T, opts any) (map[string]float64, *Skips, error) {
 // smartFlagSeries are the eight exit status flag series of device for status.
 func smartFlagSeries(device string, status int) map[string]float64 {
 	m := map[string]float64{}
-	for bit, flag := range smartExitFlags {
+	for bit, flag := range smartctl.ExitBitNames {
 		m[fmt.Sprintf(`hardware_smart_exit_status_flag{device=%q,flag=%q}`, device, flag)] = float64(status >> bit & 1)
 	}
 	return m
