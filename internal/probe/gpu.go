@@ -2,11 +2,16 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/nvidiasmi"
 	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 
@@ -125,10 +130,36 @@ func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Available reports why nvidia-smi cannot run on this host.
+// Available reports why the probe has nothing to read on this host: no
+// nvidia-smi, or no device bound to the nvidia driver (nvidia-smi installed
+// on a host without an NVIDIA GPU, or with the driver unloaded, would only
+// ever fail). It reads the configured sysfs root, so fixtures can test it.
 func (p gpuProbe) Available(env Env) error {
-	return toolrun.Available(string(optionsOf(env, newGPUOptions).Command))
+	if err := toolrun.Available(string(optionsOf(env, newGPUOptions).Command)); err != nil {
+		return err
+	}
+	return nvidiaBound(env.Paths.SysFS)
 }
+
+// nvidiaDriver is where sysfs lists the PCI devices the nvidia driver has
+// bound, one link per device named by its address.
+const nvidiaDriver = "bus/pci/drivers/nvidia"
+
+func nvidiaBound(sysfs string) error {
+	entries, err := hostfs.New(sysfs).ReadDir(nvidiaDriver)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if pciAddress.MatchString(e.Name()) {
+			return nil
+		}
+	}
+	return fmt.Errorf("no NVIDIA GPU: no PCI device is bound to the nvidia driver (%s)", filepath.Join(sysfs, nvidiaDriver))
+}
+
+// pciAddress is a PCI device's name in sysfs: domain:bus:device.function.
+var pciAddress = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 
 func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	command := string(optionsOf(env, newGPUOptions).Command)

@@ -189,3 +189,30 @@ esac
 		})
 	}
 }
+
+// nvidia-smi installed on a host with no NVIDIA GPU bound to the driver
+// leaves the probe off rather than failing every run.
+func TestGPUAvailableNeedsABoundDevice(t *testing.T) {
+	p, err := New("gpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Paths: fixturePaths, Options: fixtureOptions["gpu"]}
+	if err := p.(Conditional).Available(env); err != nil {
+		t.Errorf("fixture with an A100 bound to nvidia: Available() = %v", err)
+	}
+	root := t.TempDir()
+	plantTree(t, root, map[string]string{
+		"sys/bus/pci/drivers/nvme/0000:5e:00.0": "-> ../../../../devices/pci0000:5d/0000:5e:00.0",
+		"sys/bus/pci/drivers/nvidia/bind":       "",
+		"sys/bus/pci/drivers/nvidia/module":     "-> ../../../../module/nvidia",
+	})
+	env.Paths = treePaths(root)
+	if err := p.(Conditional).Available(env); err == nil || !strings.Contains(err.Error(), "no NVIDIA GPU") {
+		t.Errorf("driver loaded, no device bound: Available() = %v, want no NVIDIA GPU", err)
+	}
+	env.Paths = treePaths(t.TempDir())
+	if err := p.(Conditional).Available(env); err == nil {
+		t.Error("no nvidia driver at all: Available() = nil")
+	}
+}
