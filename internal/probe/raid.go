@@ -86,7 +86,7 @@ func init() {
 		Summary: "Hardware RAID controllers, their virtual and physical drives, through storcli64/perccli64 (MegaRAID, PERC) and ssacli (HPE Smart Array). Every controller, not only the first.",
 		Reads: "`storcli64 /call show all J nolog` and `/call/eall/sall show all J nolog` (or perccli64): controller model, serial, firmware, status, temperature, memory errors, BBU/CacheVault; virtual drive level, size, state; physical drive state, errors, predictive failures, SMART alert, temperature. " +
 			"`ssacli ctrl all show config detail`: controller, cache battery, logical and physical drives. A tool that is not installed or finds no controller leaves its family off.",
-		Privilege: "root (`CAP_SYS_ADMIN` and `CAP_SYS_RAWIO`: the tools send ioctls to `/dev/megaraid_sas_ioctl_node` and the SCSI generic devices)",
+		Privilege: "root; under the hardened unit storcli/perccli need `CAP_SYS_ADMIN` and `/dev/megaraid_sas_ioctl_node`, ssacli `CAP_SYS_RAWIO` and `/dev/sg*` (see Hardware RAID controllers)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
 		Options:   func() any { return newRAIDOptions() },
