@@ -48,6 +48,8 @@ var unexercised = map[string]struct{ typ, why string }{
 	"hardware_gpu_retired_pages": {"gauge", "the fixture's A100 remaps rows instead; gpu_test.go covers it with a V100"},
 	// x86_pkg_temp zones have no programmed trip points (-274000).
 	"hardware_thermal_zone_trip_point_celsius": {"gauge", "the fixture's zones have none programmed; thermal_test.go covers it"},
+	// storcli's VD list carries no progress; only ssacli prints one.
+	"hardware_raid_virtual_drive_progress_ratio": {"gauge", "the fixture's Smart Array rebuilds nothing; raid_test.go covers it"},
 }
 
 // row is one metric in the document.
@@ -92,6 +94,8 @@ func fixtureOptions(name string) any {
 		o.Command = path("tools", "ipmitool")
 	case *probe.GPUOptions:
 		o.Command = path("tools", "nvidia-smi")
+	case *probe.RAIDOptions:
+		o.Storcli, o.Ssacli = path("tools", "storcli64"), path("tools", "ssacli")
 	case *probe.TextfileOptions:
 		o.Directory = path("textfile")
 	}
