@@ -31,6 +31,9 @@ import (
 // by TestMain with real colons in its names (see package fixture).
 var fixtureFlags []string
 
+// fixtureRoot is where TestMain materialized the fixture server.
+var fixtureRoot string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "daemon-fixture-")
 	if err != nil {
@@ -38,6 +41,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	root := filepath.Join(dir, "server")
+	fixtureRoot = root
 	if err := fixture.Materialize("../../internal/probe/testdata/server", root); err != nil {
 		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
 		os.RemoveAll(dir)
@@ -59,9 +63,10 @@ func runCmd(args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errb.String()
 }
 
-// writeConfig writes content as a config file, adding for every tool probe
-// the fixture's fake tool where content names none, so that the daemon
-// under test never runs a host tool.
+// writeConfig writes content as a config file, adding the fixture's roots
+// and, for every tool probe, the fixture's fake tool where content names
+// none, so that the daemon under test never runs a host tool or reads the
+// host's /sys, /proc or /dev.
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
 	doc := map[string]any{}
@@ -71,6 +76,16 @@ func writeConfig(t *testing.T, content string) string {
 	if doc == nil {
 		doc = map[string]any{}
 	}
+	paths, _ := doc["paths"].(map[string]any)
+	if paths == nil {
+		paths = map[string]any{}
+	}
+	for key, dir := range map[string]string{"procfs": "proc", "sysfs": "sys", "rootfs": "root"} {
+		if _, set := paths[key]; !set {
+			paths[key] = filepath.Join(fixtureRoot, dir)
+		}
+	}
+	doc["paths"] = paths
 	probes, _ := doc["probes"].(map[string]any)
 	if probes == nil {
 		probes = map[string]any{}
@@ -112,6 +127,11 @@ func TestTestConfigIsHermetic(t *testing.T) {
 		t.Fatal(err)
 	}
 	testdata, _ := filepath.Abs("../../internal/probe/testdata")
+	for _, root := range []string{cfg.Paths.ProcFS, cfg.Paths.SysFS, cfg.Paths.RootFS} {
+		if !strings.HasPrefix(root, fixtureRoot+"/") {
+			t.Errorf("root %s is not in the fixture", root)
+		}
+	}
 	for _, name := range probe.Names() {
 		o := cfg.Probe(name).Options
 		if o == nil {

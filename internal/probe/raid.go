@@ -15,6 +15,7 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/ssacli"
 	"github.com/hardware-exporter/hardware_exporter/internal/storcli"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 )
 
 // Series are keyed by the tool's own address of a thing, so an operator can
@@ -122,8 +123,8 @@ func (raidProbe) Describe(ch chan<- *prometheus.Desc) {
 // Available reports why neither tool can run on this host.
 func (raidProbe) Available(env Env) error {
 	o := optionsOf(env, newRAIDOptions)
-	errStorcli := toolAvailable(string(o.Storcli))
-	errSsacli := toolAvailable(string(o.Ssacli))
+	errStorcli := toolrun.Available(string(o.Storcli))
+	errSsacli := toolrun.Available(string(o.Ssacli))
 	if errStorcli == nil || errSsacli == nil {
 		return nil
 	}
@@ -157,7 +158,7 @@ func (p raidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 		ran    int
 	)
 	for _, f := range families {
-		if err := toolAvailable(f.command); err != nil {
+		if err := toolrun.Available(f.command); err != nil {
 			log.Debug("raid family left off: tool not available", "family", f.name, "err", err)
 			continue
 		}
@@ -238,13 +239,6 @@ func (r *raidMetrics) stateSet(d *prometheus.Desc, known []string, current strin
 	}
 }
 
-func boolValue(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // --- MegaRAID through storcli64 / perccli64 ---------------------------------
 
 // raidReadStorcli runs storcli twice: the controllers with their drive
@@ -253,7 +247,7 @@ func boolValue(b bool) float64 {
 // log file in its working directory on every call.
 func raidReadStorcli(ctx context.Context, command string, skips *Skips) (*raidMetrics, error) {
 	src := command + " /call show all J nolog"
-	out, err := runTool(ctx, command, "/call", "show", "all", "J", "nolog")
+	out, err := toolrun.Run(ctx, command, "/call", "show", "all", "J", "nolog")
 	if err != nil {
 		return nil, err
 	}
@@ -262,14 +256,14 @@ func raidReadStorcli(ctx context.Context, command string, skips *Skips) (*raidMe
 	case errors.Is(err, storcli.ErrNoController):
 		return nil, fmt.Errorf("%w: %w", errNoRAIDController, err)
 	case err != nil:
-		if failed := toolFailed(out, false, "no storcli JSON"); failed != nil {
+		if failed := out.Failed(false, "no storcli JSON"); failed != nil {
 			return nil, fmt.Errorf("%w (%w)", failed, err)
 		}
 		return nil, err
 	}
 
 	drivesSrc := command + " /call/eall/sall show all J nolog"
-	out, err = runTool(ctx, command, "/call/eall/sall", "show", "all", "J", "nolog")
+	out, err = toolrun.Run(ctx, command, "/call/eall/sall", "show", "all", "J", "nolog")
 	if ctx.Err() != nil {
 		return nil, err
 	}
@@ -373,7 +367,7 @@ func raidControllerStatus(s string) string {
 var raidSsacliNoController = []byte("No controllers detected")
 
 func raidReadSsacli(ctx context.Context, command string, skips *Skips) (*raidMetrics, error) {
-	out, err := runTool(ctx, command, "ctrl", "all", "show", "config", "detail")
+	out, err := toolrun.Run(ctx, command, "ctrl", "all", "show", "config", "detail")
 	if err != nil {
 		return nil, err
 	}
@@ -383,9 +377,9 @@ func raidReadSsacli(ctx context.Context, command string, skips *Skips) (*raidMet
 	}
 	if len(ctrls) == 0 {
 		if bytes.Contains(out.Stdout, raidSsacliNoController) || bytes.Contains(out.Stderr, raidSsacliNoController) {
-			return nil, fmt.Errorf("%w: %s", errNoRAIDController, toolMessage(out))
+			return nil, fmt.Errorf("%w: %s", errNoRAIDController, out.Message())
 		}
-		if err := toolFailed(out, false, "no controller"); err != nil {
+		if err := out.Failed(false, "no controller"); err != nil {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: ssacli printed nothing", errNoRAIDController)

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"errors"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -246,11 +247,11 @@ func TestRAIDFamiliesLeftOff(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "missing")
 	env := Env{Options: &RAIDOptions{Storcli: confval.Path(missing), Ssacli: confval.Path(missing)}}
-	if err := (raidProbe{}).Available(env); !errors.Is(err, errToolMissing) {
-		t.Errorf("Available() = %v, want errToolMissing", err)
+	if err := (raidProbe{}).Available(env); !errors.Is(err, toolrun.ErrMissing) {
+		t.Errorf("Available() = %v, want toolrun.ErrMissing", err)
 	}
-	if _, err := (raidProbe{}).Probe(context.Background(), env, NewSkips(nil)); !errors.Is(err, errToolMissing) {
-		t.Errorf("Probe() = %v, want errToolMissing", err)
+	if _, err := (raidProbe{}).Probe(context.Background(), env, NewSkips(nil)); !errors.Is(err, toolrun.ErrMissing) {
+		t.Errorf("Probe() = %v, want toolrun.ErrMissing", err)
 	}
 	if err := (raidProbe{}).Available(Env{Options: fixtureOptions["raid"]}); err != nil {
 		t.Errorf("fixture tools: Available() = %v", err)
@@ -299,7 +300,7 @@ func TestRAIDHungTool(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("err = %v, want context.DeadlineExceeded", err)
 			}
-			if d := time.Since(start); d > toolWaitDelay+5*time.Second {
+			if d := time.Since(start); d > toolrun.WaitDelay+5*time.Second {
 				t.Errorf("Probe returned after %v", d)
 			}
 		})
