@@ -111,7 +111,8 @@ func fixtureMetricNames(t *testing.T) map[string]bool {
 }
 
 // fixtureConfig enables the tool probes with the fake tools of the probe
-// tests (smartctl, ipmitool, nvidia-smi), so their series are in the output.
+// tests (smartctl, ipmitool for ipmi and sel, nvidia-smi), so their series
+// are in the output.
 func fixtureConfig(t *testing.T) string {
 	t.Helper()
 	tools, err := filepath.Abs(filepath.Join(repoRoot, "internal/probe/testdata/tools"))
@@ -120,7 +121,7 @@ func fixtureConfig(t *testing.T) string {
 	}
 	var b strings.Builder
 	b.WriteString("probes:\n")
-	for probe, tool := range map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"} {
+	for probe, tool := range map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "sel": "ipmitool", "gpu": "nvidia-smi"} {
 		if p := filepath.Join(tools, tool); fileExists(p) {
 			fmt.Fprintf(&b, "  %s: {enabled: true, command: %q}\n", probe, p)
 		}

@@ -56,8 +56,9 @@ func TestSystemdUnit(t *testing.T) {
 		"PrivateTmp":            "yes",
 		"StateDirectory":        "hardware_exporter hardware_exporter/textfile",
 		"User":                  "hardware_exporter",
-		"CapabilityBoundingSet": "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH",
-		"AmbientCapabilities":   "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH",
+		"CapabilityBoundingSet": "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH CAP_SYSLOG",
+		"AmbientCapabilities":   "CAP_SYS_RAWIO CAP_DAC_READ_SEARCH CAP_SYSLOG",
+		"ProtectKernelLogs":     "no",
 		"DevicePolicy":          "closed",
 	}
 	for k, v := range want {
@@ -79,9 +80,9 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	allowed := strings.Join(svc["DeviceAllow"], ",")
-	for _, dev := range []string{"block-sd r", "block-blkext r", "char-nvme r", "char-ipmidev rw", "char-nvidia-frontend rw"} {
+	for _, dev := range []string{"block-sd r", "block-blkext r", "char-nvme r", "char-ipmidev rw", "char-nvidia-frontend rw", "/dev/kmsg r"} {
 		if !strings.Contains(allowed, dev) {
-			t.Errorf("%s: DeviceAllow lacks %q (smartctl, ipmitool or nvidia-smi open it)", unit, dev)
+			t.Errorf("%s: DeviceAllow lacks %q (smartctl, ipmitool, nvidia-smi or the kmsg probe open it)", unit, dev)
 		}
 	}
 	if !strings.HasPrefix(strings.Join(svc["ExecStart"], ""), "/usr/local/bin/hardware_exporter ") {

@@ -92,6 +92,8 @@ func fixtureOptions(name string) any {
 		o.Command, o.DeviceTimeout = path("tools", "smartctl"), confval.Duration(10*time.Second)
 	case *probe.IPMIOptions:
 		o.Command = path("tools", "ipmitool")
+	case *probe.SELOptions:
+		o.Command = path("tools", "ipmitool")
 	case *probe.GPUOptions:
 		o.Command = path("tools", "nvidia-smi")
 	case *probe.RAIDOptions:

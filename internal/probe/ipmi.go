@@ -3,6 +3,8 @@ package probe
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
 	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -68,9 +71,46 @@ func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Available reports why ipmitool cannot run on this host.
+// Available reports why the probe has nothing to read on this host: no
+// ipmitool, or no BMC it may talk to. ipmitool installed on a host without
+// a BMC would only ever fail.
 func (p ipmiProbe) Available(env Env) error {
-	return toolrun.Available(string(optionsOf(env, newIPMIOptions).Command))
+	if err := toolrun.Available(string(optionsOf(env, newIPMIOptions).Command)); err != nil {
+		return err
+	}
+	return bmcAvailable(env.Paths)
+}
+
+// bmcDevices are where a BMC's device appears: the class directory the
+// ipmi_devintf driver populates (under SysFS), and the device nodes
+// ipmitool opens (under RootFS), in the order it tries them.
+var (
+	bmcSysfsClass = filepath.Join("class", "ipmi")
+	bmcDevNodes   = []string{"dev/ipmi0", "dev/ipmi/0", "dev/ipmidev/0"}
+)
+
+// bmcAvailable reports why ipmitool cannot reach a local BMC, decided from
+// the configured roots so that fixtures can test it: no IPMI device at all
+// (no BMC, or ipmi_si and ipmi_devintf not loaded), or a device node this
+// process may not open read-write, as ipmitool does (the udev rule in
+// deploy/udev grants that to the hardware_exporter group; without it the
+// probes stay off rather than fail every run).
+func bmcAvailable(paths Paths) error {
+	for _, n := range bmcDevNodes {
+		node := filepath.Join(paths.RootFS, n)
+		if _, err := os.Stat(node); err != nil {
+			continue
+		}
+		if err := unix.Access(node, unix.R_OK|unix.W_OK); err != nil {
+			return fmt.Errorf("no access to %s (%v): ipmitool opens it read-write; see deploy/udev", node, err)
+		}
+		return nil
+	}
+	if matches, _ := filepath.Glob(filepath.Join(paths.SysFS, bmcSysfsClass, "ipmi*")); len(matches) > 0 {
+		return nil
+	}
+	return fmt.Errorf("no BMC: %s has no ipmi device and none of /dev/ipmi0, /dev/ipmi/0, /dev/ipmidev/0 exists (load ipmi_si and ipmi_devintf)",
+		filepath.Join(paths.SysFS, bmcSysfsClass))
 }
 
 func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -241,5 +242,37 @@ func TestIPMIToolFailures(t *testing.T) {
 			}
 			checkSeries(t, "\n"+string(exposition(t, c)), tt.want, tt.absent)
 		})
+	}
+}
+
+// ipmitool installed on a host without a BMC leaves the probe off rather
+// than failing every run; a device node it may not open read-write (no
+// udev rule) does too.
+func TestIPMIAvailableNeedsABMC(t *testing.T) {
+	p, err := New("ipmi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.(Conditional)
+	if err := c.Available(Env{Paths: fixturePaths, Options: fixtureOptions["ipmi"]}); err != nil {
+		t.Errorf("fixture host with a BMC: %v", err)
+	}
+	err = c.Available(Env{Paths: treePaths(t.TempDir()), Options: fixtureOptions["ipmi"]})
+	if err == nil || !strings.Contains(err.Error(), "no BMC") {
+		t.Errorf("host without a BMC: Available() = %v, want no BMC", err)
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root may open any device node: the access check cannot be shown")
+	}
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "dev/ipmi0"), "")
+	if err := os.Chmod(filepath.Join(root, "dev/ipmi0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(root, "dev/ipmi0"), 0, 0); err != nil {
+		t.Skip("cannot give the node to root:", err)
+	}
+	if err := c.Available(Env{Paths: treePaths(root), Options: fixtureOptions["ipmi"]}); err == nil || !strings.Contains(err.Error(), "no access") {
+		t.Errorf("root-only /dev/ipmi0: Available() = %v, want no access", err)
 	}
 }

@@ -1,0 +1,176 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/kmsg"
+)
+
+// The kmsg probe counts the hardware errors the kernel logs. /dev/kmsg is
+// drained without blocking each run from a cursor kept in the probe, so a
+// record is counted once however many runs see it in the ring; the first
+// run starts at the oldest record still held, so the counts mean "since
+// boot" (as far as the ring reaches back) rather than "since the exporter
+// started". Sequence numbers restart with the kernel, and so does the
+// probe, so the cursor needs no persisting.
+
+var (
+	kmsgErrors = newDesc("kmsg", "errors_total",
+		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, nvme, disk_io), severity (corrected, uncorrected, fatal, or error when the line says no more) "+
+			"and device: a PCI address for aer and xid, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
+			"An EDAC line that folds repeats counts each. Records the ring overwrote before the exporter read them are not counted (see hardware_kmsg_records_lost_total).",
+		"source", "severity", "device")
+	kmsgXidErrors = newDesc("kmsg", "gpu_xid_errors_total",
+		"NVIDIA driver Xid errors the kernel logged since boot (NVRM: Xid), by GPU (PCI address, function 0) and Xid number. Also counted in hardware_kmsg_errors_total{source=\"xid\"}.",
+		"device", "xid")
+	kmsgRecords = newDesc("kmsg", "records_read_total",
+		"Kernel log records the probe read from /dev/kmsg since the exporter started, hardware errors or not.")
+	kmsgLost = newDesc("kmsg", "records_lost_total",
+		"Kernel log records never read because the ring buffer wrapped over them: gaps in the sequence numbers, including those overwritten before the first run. Errors among them are not counted.")
+	kmsgOverruns = newDesc("kmsg", "ring_overruns_total",
+		"Times the ring buffer wrapped under an open read (read(2) returned EPIPE): records were lost during the run.")
+	kmsgMalformed = newDesc("kmsg", "records_malformed_total",
+		"Kernel log records that did not parse or were longer than 8 KiB, each skipped and counted here.")
+)
+
+func init() {
+	Register(Spec{
+		Name:      "kmsg",
+		Summary:   "Hardware errors in the kernel log (/dev/kmsg): machine checks, APEI/GHES, EDAC, PCIe AER, NVIDIA Xid, NVMe resets, disk I/O errors.",
+		Reads:     "`/dev/kmsg` under the root filesystem, without blocking, from where the last run stopped: machine checks, APEI/GHES, EDAC, PCIe AER (with the device), NVIDIA Xid (with the GPU and the Xid), NVMe timeouts and resets, disk I/O errors",
+		Privilege: "`CAP_SYSLOG` where `kernel.dmesg_restrict=1`",
+		Interval:  time.Minute,
+		Timeout:   30 * time.Second,
+		New:       func() Probe { return &kmsgProbe{errors: map[kmsgKey]float64{}, xids: map[kmsgXidKey]float64{}} },
+	})
+}
+
+// kmsgMaxRecordsPerRun bounds one run's reading: the ring holds a few
+// thousand records on most hosts and a few hundred thousand at the most
+// (log_buf_len=128M), so only a flood reaches it, and the next run goes on
+// from there.
+const kmsgMaxRecordsPerRun = 1 << 20
+
+type kmsgKey struct{ source, severity, device string }
+
+type kmsgXidKey struct {
+	device string
+	xid    int
+}
+
+// kmsgProbe holds the cursor and the counts since boot.
+type kmsgProbe struct {
+	mu                                     sync.Mutex
+	cursor                                 kmsg.Cursor
+	errors                                 map[kmsgKey]float64
+	xids                                   map[kmsgXidKey]float64
+	records, lost, overruns, malformedRecs float64
+}
+
+func (*kmsgProbe) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{kmsgErrors, kmsgXidErrors, kmsgRecords, kmsgLost, kmsgOverruns, kmsgMalformed} {
+		ch <- d
+	}
+}
+
+func kmsgPath(paths Paths) string { return filepath.Join(paths.RootFS, "dev", "kmsg") }
+
+// Available opens the log once: the kernel checks the reader's privilege at
+// open, so this says whether the runs will be refused.
+func (p *kmsgProbe) Available(env Env) error {
+	path := kmsgPath(env.Paths)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return kmsgOpenError(path, err)
+	}
+	syscall.Close(fd)
+	return nil
+}
+
+// kmsgOpenError names the capability when the kernel refused the open.
+func kmsgOpenError(path string, err error) error {
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("reading %s needs CAP_SYSLOG where kernel.dmesg_restrict=1: %w", path, err)
+	}
+	return fmt.Errorf("opening %s: %w", path, err)
+}
+
+func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	path := kmsgPath(env.Paths)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+
+	cursor, st, err := kmsg.Read(ctx, path, p.cursor, kmsgMaxRecordsPerRun, p.count)
+	// Whatever was delivered is counted, errors or not: the cursor moved
+	// past it, and a failed run must not count it again.
+	p.cursor = cursor
+	p.records += float64(st.Records)
+	p.lost += float64(st.Lost)
+	p.overruns += float64(st.Overruns)
+	p.malformedRecs += float64(st.Malformed)
+	for range st.Malformed {
+		skips.Add(path, errors.New("malformed or oversized kernel log record"))
+	}
+	if err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return nil, fmt.Errorf("%w (needs CAP_SYSLOG where kernel.dmesg_restrict=1)", err)
+		}
+		return nil, err
+	}
+	if st.Wrapped() {
+		env.logger().Debug("kernel log ring wrapped before it was read", "path", path, "lost", st.Lost, "overruns", st.Overruns)
+	}
+	return p.metrics(), nil
+}
+
+// count adds one record's hardware error, if it is one.
+func (p *kmsgProbe) count(r kmsg.Record) {
+	e, ok := kmsg.Classify(r)
+	if !ok {
+		return
+	}
+	p.errors[kmsgKey{e.Source, e.Severity, e.Device}] += float64(e.Count)
+	if e.Source == kmsg.SourceXid {
+		p.xids[kmsgXidKey{e.Device, e.Xid}] += float64(e.Count)
+	}
+}
+
+func (p *kmsgProbe) metrics() []prometheus.Metric {
+	ms := []prometheus.Metric{
+		prometheus.MustNewConstMetric(kmsgRecords, prometheus.CounterValue, p.records),
+		prometheus.MustNewConstMetric(kmsgLost, prometheus.CounterValue, p.lost),
+		prometheus.MustNewConstMetric(kmsgOverruns, prometheus.CounterValue, p.overruns),
+		prometheus.MustNewConstMetric(kmsgMalformed, prometheus.CounterValue, p.malformedRecs),
+	}
+	keys := make([]kmsgKey, 0, len(p.errors))
+	for k := range p.errors {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.source != b.source {
+			return a.source < b.source
+		}
+		if a.severity != b.severity {
+			return a.severity < b.severity
+		}
+		return a.device < b.device
+	})
+	for _, k := range keys {
+		ms = append(ms, prometheus.MustNewConstMetric(kmsgErrors, prometheus.CounterValue, p.errors[k], k.source, k.severity, labelValue(k.device)))
+	}
+	for k, v := range p.xids {
+		ms = append(ms, prometheus.MustNewConstMetric(kmsgXidErrors, prometheus.CounterValue, v, labelValue(k.device), strconv.Itoa(k.xid)))
+	}
+	return ms
+}

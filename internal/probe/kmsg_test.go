@@ -1,0 +1,170 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestKmsgGolden(t *testing.T) {
+	checkGolden(t, "kmsg")
+	c, skips := runProbe(t, "kmsg", fixturePaths)
+	if skips.Count() != 0 {
+		t.Errorf("fixture run skipped %d inputs, want 0", skips.Count())
+	}
+	// One of each fault the fixture's kernel log carries.
+	assertSeries(t, gatherSeries(t, c), "hardware_kmsg_", map[string]float64{
+		`hardware_kmsg_errors_total{device="",severity="error",source="mce"}`:                                      1,
+		`hardware_kmsg_errors_total{device="",severity="fatal",source="mce"}`:                                      1,
+		`hardware_kmsg_errors_total{device="",severity="uncorrected",source="ghes"}`:                               1,
+		`hardware_kmsg_errors_total{device="CPU_SrcID#0_Ha#0_Chan#2_DIMM#0",severity="corrected",source="edac"}`:   1,
+		`hardware_kmsg_errors_total{device="CPU_SrcID#0_Ha#0_Chan#2_DIMM#0",severity="uncorrected",source="edac"}`: 1,
+		`hardware_kmsg_errors_total{device="0000:50:00.0",severity="fatal",source="aer"}`:                          1,
+		`hardware_kmsg_errors_total{device="0000:17:00.0",severity="error",source="xid"}`:                          1,
+		`hardware_kmsg_errors_total{device="nvme2",severity="error",source="nvme"}`:                                1,
+		`hardware_kmsg_errors_total{device="sdb",severity="error",source="disk_io"}`:                               1,
+		`hardware_kmsg_gpu_xid_errors_total{device="0000:17:00.0",xid="79"}`:                                       1,
+		`hardware_kmsg_records_read_total{}`:                                                                       21,
+		`hardware_kmsg_records_lost_total{}`:                                                                       0,
+		`hardware_kmsg_ring_overruns_total{}`:                                                                      0,
+		`hardware_kmsg_records_malformed_total{}`:                                                                  0,
+	})
+}
+
+// kmsgHost is a kernel log in a file (the form kmsg.Read takes for
+// regular files) that a test appends to between runs of one probe.
+type kmsgHost struct {
+	t     *testing.T
+	paths Paths
+	probe Probe
+}
+
+func newKmsgHost(t *testing.T) *kmsgHost {
+	t.Helper()
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "dev", "kmsg"), "")
+	p, err := New("kmsg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &kmsgHost{t: t, paths: treePaths(root), probe: p}
+}
+
+func (h *kmsgHost) appendLog(s string) {
+	h.t.Helper()
+	f, err := os.OpenFile(kmsgPath(h.paths), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *kmsgHost) run() (map[string]float64, *Skips) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	skips := NewSkips(nil)
+	ms, err := h.probe.Probe(ctx, Env{Paths: h.paths}, skips)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return gatherSeries(h.t, collected{p: h.probe, metrics: ms}), skips
+}
+
+const kmsgXid79 = `hardware_kmsg_gpu_xid_errors_total{device="0000:17:00.0",xid="79"}`
+
+func TestKmsgCountsEachRecordOnceAcrossRuns(t *testing.T) {
+	h := newKmsgHost(t)
+	h.appendLog("6,0,1000,-;Linux version 6.8.0\n" +
+		"4,1,2000,-;NVRM: Xid (PCI:0000:17:00): 79, GPU has fallen off the bus\n")
+	got, _ := h.run()
+	if got[kmsgXid79] != 1 || got[`hardware_kmsg_records_read_total{}`] != 2 {
+		t.Fatalf("first run: xid %v, records %v", got[kmsgXid79], got[`hardware_kmsg_records_read_total{}`])
+	}
+	// The file still holds the first records, as the ring does: not counted again.
+	got, _ = h.run()
+	if got[kmsgXid79] != 1 || got[`hardware_kmsg_records_read_total{}`] != 2 {
+		t.Errorf("second run: xid %v, records %v; want 1, 2", got[kmsgXid79], got[`hardware_kmsg_records_read_total{}`])
+	}
+	// New records, after a gap of three the ring overwrote unread.
+	h.appendLog("4,5,9000,-;NVRM: Xid (PCI:0000:17:00): 79, GPU has fallen off the bus\n" +
+		"4,6,9100,-;EDAC MC1: 262 CE memory read error on CPU_SrcID#1_Ha#0_Chan#0_DIMM#0 (channel:0 slot:0 page:0x0 offset:0x0 grain:32 syndrome:0x0 - OVERFLOW area:DRAM err_code:0001:0090)\n")
+	got, _ = h.run()
+	assertSeries(t, got, "hardware_kmsg_", map[string]float64{
+		kmsgXid79: 2,
+		`hardware_kmsg_errors_total{device="0000:17:00.0",severity="error",source="xid"}`:                        2,
+		`hardware_kmsg_errors_total{device="CPU_SrcID#1_Ha#0_Chan#0_DIMM#0",severity="corrected",source="edac"}`: 262,
+		`hardware_kmsg_records_read_total{}`:      4,
+		`hardware_kmsg_records_lost_total{}`:      3,
+		`hardware_kmsg_ring_overruns_total{}`:     0,
+		`hardware_kmsg_records_malformed_total{}`: 0,
+	})
+}
+
+func TestKmsgHostileRecordsCostTheirOwnCount(t *testing.T) {
+	h := newKmsgHost(t)
+	h.appendLog("3,0,1000,-;blk_update_request: I/O error, dev sda, sector 2048 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0\n" +
+		"3,1,1100,-;" + strings.Repeat("A", 1<<20) + "\n" + // 1 MiB message
+		"this is not a record\n" +
+		"3,3,1300,-;blk_update_request: I/O error, dev sda, sector 4096 op 0x0:(READ) flags 0x0 phys_seg 1 prio class 0\n" +
+		// A user-space write (facility 1) cannot fake a machine check.
+		"12,4,1400,-;mce: [Hardware Error]: CPU 0: Machine Check Exception: 4 Bank 0: b200000080060001\n")
+	got, skips := h.run()
+	if skips.Count() != 2 {
+		t.Errorf("skips = %d, want 2 (the 1 MiB record and the malformed line)", skips.Count())
+	}
+	assertSeries(t, got, "hardware_kmsg_", map[string]float64{
+		`hardware_kmsg_errors_total{device="sda",severity="error",source="disk_io"}`: 2,
+		`hardware_kmsg_records_read_total{}`:                                         3,
+		`hardware_kmsg_records_lost_total{}`:                                         2, // seq 1 (oversized) and 2 (never seen): a malformed record is a gap too
+		`hardware_kmsg_ring_overruns_total{}`:                                        0,
+		`hardware_kmsg_records_malformed_total{}`:                                    2,
+	})
+}
+
+func TestKmsgManyRecordsInOneRun(t *testing.T) {
+	h := newKmsgHost(t)
+	var b strings.Builder
+	const n = 30000 // more than kmsg.DefaultMaxRecords, fewer than the probe's bound
+	for i := range n {
+		fmt.Fprintf(&b, "4,%d,%d,-;EDAC MC0: 1 CE memory read error on DIMM_A1 (channel:0 slot:0)\n", i, 1000+i)
+	}
+	h.appendLog(b.String())
+	got, _ := h.run()
+	if v := got[`hardware_kmsg_errors_total{device="DIMM_A1",severity="corrected",source="edac"}`]; v != n {
+		t.Errorf("corrected errors on DIMM_A1 = %v, want %d", v, n)
+	}
+}
+
+func TestKmsgAvailable(t *testing.T) {
+	p, _ := New("kmsg")
+	c := p.(Conditional)
+	if err := c.Available(Env{Paths: fixturePaths}); err != nil {
+		t.Errorf("fixture host: %v", err)
+	}
+	empty := treePaths(t.TempDir())
+	if err := c.Available(Env{Paths: empty}); err == nil {
+		t.Error("no /dev/kmsg: Available said yes")
+	}
+	if _, err := p.Probe(context.Background(), Env{Paths: empty}, NewSkips(nil)); err == nil {
+		t.Error("no /dev/kmsg: Probe did not fail")
+	}
+	if os.Geteuid() == 0 {
+		t.Skip("root opens files whatever their mode")
+	}
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "dev", "kmsg"), "")
+	if err := os.Chmod(filepath.Join(root, "dev", "kmsg"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Available(Env{Paths: treePaths(root)}); err == nil || !strings.Contains(err.Error(), "CAP_SYSLOG") {
+		t.Errorf("unreadable /dev/kmsg: err = %v, want one naming CAP_SYSLOG", err)
+	}
+}
