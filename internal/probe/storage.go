@@ -1,18 +1,15 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/scsi"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs/blockdevice"
 )
@@ -183,32 +180,18 @@ func storageIdentify(blockDir string, skips *Skips) storageIdentity {
 }
 
 // storageVPDSerial returns the serial number from the Unit Serial Number VPD
-// page (vpd_pg80, SPC-4 7.8.18): a 4-byte header whose last two bytes are
-// the length, then that many ASCII bytes, space padded on either side. A
-// missing page is "" with no skip; a malformed one is "" and a skip.
+// page. A missing page is "" with no skip; a malformed one is "" and a skip.
 func storageVPDSerial(dev attrs) string {
 	b, ok := dev.read("vpd_pg80")
 	if !ok {
 		return ""
 	}
-	if len(b) < 4 || b[1] != 0x80 || len(b) < 4+int(binary.BigEndian.Uint16(b[2:4])) {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), fmt.Errorf("not a unit serial number VPD page (%d bytes)", len(b)))
-		return ""
+	serial, err := scsi.UnitSerialNumber(b)
+	if err != nil {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), err)
 	}
-	return string(bytes.Trim(b[4:4+int(binary.BigEndian.Uint16(b[2:4]))], " \x00"))
+	return serial
 }
-
-// Offsets in the ATA Information VPD page (vpd_pg89, SAT-4 12.4.2) and in
-// the IDENTIFY DEVICE data it embeds (ACS-4 7.13.6: words 23-26 firmware,
-// 27-46 model).
-const (
-	storageVPD89Command   = 56
-	storageVPD89Identify  = 60
-	storageIdentifyFWRev  = 23 * 2
-	storageIdentifyModel  = 27 * 2
-	storageIdentifyEnd    = 47 * 2
-	storageATAIdentifyCmd = 0xec
-)
 
 // storageVPDATA returns the model and firmware of an ATA disk behind a SAT
 // layer (libata) from vpd_pg89, kernels 5.19 and later. Devices that are not
@@ -219,29 +202,11 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	if len(b) < storageVPD89Identify+512 || b[1] != 0x89 {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), fmt.Errorf("not an ATA information VPD page (%d bytes)", len(b)))
-		return "", "", false
+	model, firmware, ok, err := scsi.ATAIdentity(b)
+	if err != nil {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), err)
 	}
-	if b[storageVPD89Command] != storageATAIdentifyCmd {
-		return "", "", false
-	}
-	id := b[storageVPD89Identify : storageVPD89Identify+512]
-	model = storageATAString(id[storageIdentifyModel:storageIdentifyEnd])
-	firmware = storageATAString(id[storageIdentifyFWRev:storageIdentifyModel])
-	return model, firmware, model != ""
-}
-
-// storageATAString decodes an IDENTIFY string: two characters per 16-bit
-// word, first character in the high byte. libata stores the words in CPU
-// order, little-endian on the hosts this exporter runs on, so each byte pair
-// is swapped.
-func storageATAString(b []byte) string {
-	s := make([]byte, len(b))
-	for i := 0; i+1 < len(b); i += 2 {
-		s[i], s[i+1] = b[i+1], b[i]
-	}
-	return strings.Trim(string(s), " \x00")
+	return model, firmware, ok
 }
 
 // nvmeControllers reads /sys/class/nvme. procfs's NVMeClass parses it but
