@@ -121,9 +121,6 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 	a := attrs{dir: dir, skips: skips}
 	addr := labelValue(address)
 	var ms []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, addr))
-	}
 
 	// Every PCI device has these; one that does not parse costs the info
 	// series, since a half-filled identity would be a different device.
@@ -152,14 +149,14 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			skips.Add(filepath.Join(dir, "driver"), err)
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(pciDeviceInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, gauge(pciDeviceInfo, 1,
 			addr, vendorID, deviceID, subVendorID, subDeviceID, classID, revision,
 			labelValue(ids.Vendor(uint16(vendor))), labelValue(ids.Device(uint16(vendor), uint16(device))),
 			labelValue(ids.Class(uint32(class))), labelValue(driver)))
 	}
 
 	if node, ok := a.Int("numa_node"); ok && node >= 0 {
-		gauge(pciDeviceNUMANode, float64(node))
+		ms = append(ms, gauge(pciDeviceNUMANode, float64(node), addr))
 	}
 
 	// Conventional PCI devices and integrated endpoints have no link
@@ -183,10 +180,10 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 		case !known:
 			continue
 		default:
-			gauge(l.speedDesc, speed)
+			ms = append(ms, gauge(l.speedDesc, speed, addr))
 		}
 		if w, ok := a.Uint(l.widthFile); ok {
-			gauge(l.widthDesc, float64(w))
+			ms = append(ms, gauge(l.widthDesc, float64(w), addr))
 		}
 	}
 	return ms

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/scsi"
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,20 +112,17 @@ func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) 
 	}
 	name := labelValue(dev)
 	id := storageIdentify(dir, skips)
-	ms := []prometheus.Metric{prometheus.MustNewConstMetric(storageDeviceInfo, prometheus.GaugeValue, 1,
+	ms := []prometheus.Metric{gauge(storageDeviceInfo, 1,
 		name, labelValue(id.model), labelValue(id.vendor), labelValue(id.serial), labelValue(id.firmware), labelValue(id.wwn))}
-	gauge := func(d *prometheus.Desc, v uint64) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), name))
-	}
 
 	// blockdevice reads size (converting sectors to bytes) and rotational.
 	if size, err := bfs.SysBlockDeviceSize(dev); err == nil {
-		gauge(storageDeviceSize, size)
+		ms = append(ms, gauge(storageDeviceSize, float64(size), name))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skips.Add(filepath.Join(dir, "size"), err)
 	}
 	if rot, err := bfs.SysBlockDeviceRotational(dev); err == nil {
-		gauge(storageDeviceRotational, rot)
+		ms = append(ms, gauge(storageDeviceRotational, float64(rot), name))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skips.Add(filepath.Join(dir, "queue/rotational"), err)
 	}
@@ -135,10 +131,10 @@ func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) 
 	// and which exist depends on the kernel version.
 	q := attrs{dir: filepath.Join(dir, "queue"), skips: skips}
 	if v, ok := q.Uint("logical_block_size"); ok {
-		gauge(storageDeviceLogicalBlockSize, v)
+		ms = append(ms, gauge(storageDeviceLogicalBlockSize, float64(v), name))
 	}
 	if v, ok := q.Uint("physical_block_size"); ok {
-		gauge(storageDevicePhysicalBlockSize, v)
+		ms = append(ms, gauge(storageDevicePhysicalBlockSize, float64(v), name))
 	}
 	return ms
 }
@@ -228,21 +224,11 @@ func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prom
 		firmware, _ := a.String("firmware_rev")
 		transport, _ := a.String("transport")
 		address, _ := a.String("address")
-		ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, gauge(storageNVMeControllerInfo, 1,
 			ctrl, labelValue(model), labelValue(serial), labelValue(firmware), labelValue(transport), labelValue(address)))
 
 		if state, ok := a.String("state"); ok {
-			states := storageNVMeStates
-			if !slices.Contains(states, state) {
-				states = append(slices.Clip(states), labelValue(state))
-			}
-			for _, s := range states {
-				v := 0.0
-				if s == state {
-					v = 1
-				}
-				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerState, prometheus.GaugeValue, v, ctrl, s))
-			}
+			ms = append(ms, stateSet(storageNVMeControllerState, storageNVMeStates, state, ctrl)...)
 		}
 
 		for _, e := range readDir(dir, skips) {
@@ -252,8 +238,7 @@ func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prom
 			if size, ok := (attrs{dir: filepath.Join(dir, e.Name()), skips: skips}).Uint("size"); ok {
 				// The block layer counts 512-byte sectors whatever the
 				// namespace's LBA format.
-				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeNamespaceCapacity, prometheus.GaugeValue,
-					float64(size)*512, ctrl, e.Name()))
+				ms = append(ms, gauge(storageNVMeNamespaceCapacity, float64(size)*512, ctrl, e.Name()))
 			}
 		}
 	}
