@@ -85,31 +85,41 @@ func (a attrs) Int(name string) (int64, bool) {
 }
 
 // RestrictedString is String for attributes that only root may read, such as
-// DMI serial numbers (mode 0400) or powercap energy counters. Permission
-// denied is the expected answer when the exporter does not run as root, so it
-// is logged at debug level and not counted as a skip; any other failure is.
+// DMI serial numbers (mode 0400) or powercap energy counters.
 func (a attrs) RestrictedString(name string) (string, bool) {
+	b, ok := a.RestrictedBytes(name)
+	if !ok {
+		return "", false
+	}
+	s := strings.TrimSpace(string(b))
+	return s, s != ""
+}
+
+// RestrictedBytes returns the raw content of a root-only file, such as an
+// SMBIOS entry's raw structure. Permission denied is the expected answer
+// when the exporter does not run as root, so it is logged at debug level and
+// not counted as a skip; any other failure but a missing file is.
+func (a attrs) RestrictedBytes(name string) ([]byte, bool) {
 	path := filepath.Join(a.dir, name)
 	f, err := os.Open(path)
 	switch {
 	case err == nil:
 	case errors.Is(err, fs.ErrPermission):
 		a.skips.logger.Debug("not permitted to read root-only attribute", "path", path)
-		return "", false
+		return nil, false
 	case errors.Is(err, fs.ErrNotExist):
-		return "", false
+		return nil, false
 	default:
 		a.skips.Add(path, err)
-		return "", false
+		return nil, false
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxAttrSize))
 	if err != nil {
 		a.skips.Add(path, err)
-		return "", false
+		return nil, false
 	}
-	s := strings.TrimSpace(string(b))
-	return s, s != ""
+	return b, true
 }
 
 // readDir lists dir like os.ReadDir. A missing dir has no entries and is not

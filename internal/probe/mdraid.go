@@ -138,30 +138,14 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 	a := attrs{dir: dir, skips: skips}
 	array := labelValue(name)
 	var ms []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{array}, lv...)...))
-	}
-	stateSet := func(d *prometheus.Desc, known []string, current string) {
-		if !slices.Contains(known, current) {
-			known = append(slices.Clip(known), labelValue(current))
-		}
-		for _, s := range known {
-			v := 0.0
-			if s == current {
-				v = 1
-			}
-			gauge(d, v, s)
-		}
-	}
-
 	level, _ := a.String("level")
 	if level == "" && haveSt && st.Type != "unknown" {
 		level = st.Type
 	}
-	gauge(mdraidArrayInfo, 1, labelValue(level))
+	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
 
 	if state, ok := a.String("array_state"); ok {
-		stateSet(mdraidArrayState, mdraidArrayStates, state)
+		ms = append(ms, stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
 	}
 
 	required, haveRequired := mdraidRaidDisks(a)
@@ -169,13 +153,13 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 		required, haveRequired = uint64(st.DisksTotal), true
 	}
 	if haveRequired {
-		gauge(mdraidDisksRequired, float64(required))
+		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
 	}
 
 	if v, ok := a.Uint("degraded"); ok {
-		gauge(mdraidDegradedDisks, float64(v))
+		ms = append(ms, gauge(mdraidDegradedDisks, float64(v), array))
 	} else if haveSt && st.DisksTotal > 0 {
-		gauge(mdraidDegradedDisks, float64(st.DisksTotal-st.DisksActive))
+		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.DisksTotal-st.DisksActive), array))
 	}
 
 	var active, failed, spare uint64
@@ -200,32 +184,34 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 			spare++
 		}
 		for _, f := range flags {
-			gauge(mdraidMemberState, 1, labelValue(dev), labelValue(f))
+			ms = append(ms, gauge(mdraidMemberState, 1, array, labelValue(dev), labelValue(f)))
 		}
 	}
 	switch {
 	case members > 0:
-		gauge(mdraidDisks, float64(active), "active")
-		gauge(mdraidDisks, float64(failed), "failed")
-		gauge(mdraidDisks, float64(spare), "spare")
+		ms = append(ms,
+			gauge(mdraidDisks, float64(active), array, "active"),
+			gauge(mdraidDisks, float64(failed), array, "failed"),
+			gauge(mdraidDisks, float64(spare), array, "spare"))
 		if haveRequired {
-			gauge(mdraidDisks, float64(required-min(active, required)), "missing")
+			ms = append(ms, gauge(mdraidDisks, float64(required-min(active, required)), array, "missing"))
 		}
 	case haveSt:
-		gauge(mdraidDisks, float64(st.DisksActive), "active")
-		gauge(mdraidDisks, float64(st.DisksFailed), "failed")
-		gauge(mdraidDisks, float64(st.DisksSpare), "spare")
-		gauge(mdraidDisks, float64(st.DisksDown), "missing")
+		ms = append(ms,
+			gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
+			gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
+			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
+			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
 	}
 
 	if action, ok := a.String("sync_action"); ok {
-		stateSet(mdraidSyncAction, mdraidSyncActions, action)
+		ms = append(ms, stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
 	}
 	if ratio, ok := mdraidReadSyncCompleted(a); ok {
-		gauge(mdraidSyncCompleted, ratio)
+		ms = append(ms, gauge(mdraidSyncCompleted, ratio, array))
 	} else if haveSt && !mdraidFileExists(filepath.Join(dir, "sync_completed")) && st.BlocksToBeSynced > 0 &&
 		slices.Contains([]string{"recovering", "resyncing", "checking", "reshaping"}, st.ActivityState) {
-		gauge(mdraidSyncCompleted, float64(st.BlocksSynced)/float64(st.BlocksToBeSynced))
+		ms = append(ms, gauge(mdraidSyncCompleted, float64(st.BlocksSynced)/float64(st.BlocksToBeSynced), array))
 	}
 	return ms
 }

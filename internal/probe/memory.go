@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs"
 	gopsutilcommon "github.com/shirou/gopsutil/v3/common"
@@ -58,6 +59,18 @@ var (
 		"Correctable memory errors attributed to the DIMM since boot or the controller's last counter reset.", "controller", "dimm")
 	memoryDIMMUncorrectable = newDesc("memory", "dimm_uncorrectable_errors_total",
 		"Uncorrectable memory errors attributed to the DIMM since boot or the controller's last counter reset.", "controller", "dimm")
+
+	memoryModuleInfo = Inventory(newDesc("memory", "module_info",
+		"Memory module in a slot, value 1, from SMBIOS type 17 (Memory Device); strings are as firmware gives them (manufacturer may be a JEDEC ID), rank is \"\" when unknown.",
+		"locator", "bank", "type", "form_factor", "manufacturer", "part_number", "serial", "rank"))
+	memoryModuleSize = Inventory(newDesc("memory", "module_size_bytes",
+		"Size of the memory module (SMBIOS type 17 Size or Extended Size).", "locator"))
+	memoryModuleSpeed = Inventory(newDesc("memory", "module_speed_transfers_per_second",
+		"Maximum speed the memory module is rated for (SMBIOS type 17 Speed).", "locator"))
+	memoryModuleConfiguredSpeed = newDesc("memory", "module_configured_speed_transfers_per_second",
+		"Speed the memory controller runs the memory module at (SMBIOS type 17 Configured Memory Speed).", "locator")
+	memoryModuleSlots = Inventory(newDesc("memory", "module_slots",
+		"Memory device slots SMBIOS describes, by whether a module is installed.", "state"))
 )
 
 func init() {
@@ -71,7 +84,7 @@ func init() {
 }
 
 // memoryProbe reports memory size, huge page pools, EDAC error counts and
-// the DIMM inventory from SMBIOS (smbios.go).
+// the DIMM inventory from SMBIOS.
 type memoryProbe struct {
 	paths Paths
 }
@@ -103,7 +116,7 @@ func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		// No meminfo means the procfs root is wrong, not that the host lacks memory.
 		return nil, err
 	default:
-		ms = append(ms, prometheus.MustNewConstMetric(memoryTotalBytes, prometheus.GaugeValue, float64(total)))
+		ms = append(ms, gauge(memoryTotalBytes, float64(total)))
 	}
 
 	ms = append(ms, p.swapDevices(ctx, skips)...)
@@ -163,8 +176,7 @@ func (p memoryProbe) swapDevices(ctx context.Context, skips *Skips) []prometheus
 			continue
 		}
 		seen[name] = true
-		ms = append(ms, prometheus.MustNewConstMetric(memorySwapDeviceSize, prometheus.GaugeValue,
-			float64(d.UsedBytes+d.FreeBytes), name))
+		ms = append(ms, gauge(memorySwapDeviceSize, float64(d.UsedBytes+d.FreeBytes), name))
 	}
 	return ms
 }
@@ -189,7 +201,7 @@ func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
 			{"surplus_hugepages", memoryHugepagesSurplus},
 		} {
 			if v, ok := a.Uint(f.file); ok {
-				ms = append(ms, prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, float64(v), size))
+				ms = append(ms, gauge(f.desc, float64(v), size))
 			}
 		}
 	}
@@ -203,24 +215,22 @@ func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
 func edacController(dir, mc string, skips *Skips) []prometheus.Metric {
 	a := attrs{dir: dir, skips: skips}
 	var ms []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...))
-	}
-	counter := func(d *prometheus.Desc, file string, lv ...string) {
+	// uintCounter adds the counter in file, when it reads.
+	uintCounter := func(d *prometheus.Desc, file string, lv ...string) {
 		if v, ok := a.Uint(file); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lv...))
+			ms = append(ms, counter(d, float64(v), lv...))
 		}
 	}
 
 	name, _ := a.String("mc_name")
-	gauge(memoryEDACControllerInfo, 1, mc, labelValue(name))
+	ms = append(ms, gauge(memoryEDACControllerInfo, 1, mc, labelValue(name)))
 	if mb, ok := a.Uint("size_mb"); ok {
-		gauge(memoryEDACControllerSize, float64(mb)*(1<<20), mc)
+		ms = append(ms, gauge(memoryEDACControllerSize, float64(mb)*(1<<20), mc))
 	}
-	counter(memoryEDACCorrectable, "ce_count", mc)
-	counter(memoryEDACUncorrectable, "ue_count", mc)
-	counter(memoryEDACUnattributedCorrectable, "ce_noinfo_count", mc)
-	counter(memoryEDACUnattributedUncorrectable, "ue_noinfo_count", mc)
+	uintCounter(memoryEDACCorrectable, "ce_count", mc)
+	uintCounter(memoryEDACUncorrectable, "ue_count", mc)
+	uintCounter(memoryEDACUnattributedCorrectable, "ce_noinfo_count", mc)
+	uintCounter(memoryEDACUnattributedUncorrectable, "ue_noinfo_count", mc)
 
 	dimms := indexedEntries(dir, "dimm", skips)
 	if len(dimms) == 0 {
@@ -245,16 +255,16 @@ func edacDIMM(dir, mc, dimm string, skips *Skips) []prometheus.Metric {
 	memType, _ := a.String("dimm_mem_type")
 	devType, _ := a.String("dimm_dev_type")
 	edacMode, _ := a.String("dimm_edac_mode")
-	ms := []prometheus.Metric{prometheus.MustNewConstMetric(memoryDIMMInfo, prometheus.GaugeValue, 1,
+	ms := []prometheus.Metric{gauge(memoryDIMMInfo, 1,
 		mc, dimm, labelValue(label), labelValue(location), labelValue(memType), labelValue(devType), labelValue(edacMode))}
 	if mib, ok := a.Uint("size"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMSize, prometheus.GaugeValue, float64(mib)*(1<<20), mc, dimm))
+		ms = append(ms, gauge(memoryDIMMSize, float64(mib)*(1<<20), mc, dimm))
 	}
 	if v, ok := a.Uint("dimm_ce_count"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMCorrectable, prometheus.CounterValue, float64(v), mc, dimm))
+		ms = append(ms, counter(memoryDIMMCorrectable, float64(v), mc, dimm))
 	}
 	if v, ok := a.Uint("dimm_ue_count"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMUncorrectable, prometheus.CounterValue, float64(v), mc, dimm))
+		ms = append(ms, counter(memoryDIMMUncorrectable, float64(v), mc, dimm))
 	}
 	return ms
 }
@@ -268,10 +278,10 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 	a := attrs{dir: dir, skips: skips}
 	var ms []prometheus.Metric
 	if v, ok := a.Uint("ce_count"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(memoryEDACCsrowCorrectable, prometheus.CounterValue, float64(v), mc, csrow))
+		ms = append(ms, counter(memoryEDACCsrowCorrectable, float64(v), mc, csrow))
 	}
 	if v, ok := a.Uint("ue_count"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(memoryEDACCsrowUncorrectable, prometheus.CounterValue, float64(v), mc, csrow))
+		ms = append(ms, counter(memoryEDACCsrowUncorrectable, float64(v), mc, csrow))
 	}
 	memType, _ := a.String("mem_type")
 	devType, _ := a.String("dev_type")
@@ -283,59 +293,103 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 		chN := strconv.FormatUint(ch.n, 10)
 		dimm := csrow + "_ch" + chN
 		label, _ := a.String("ch" + chN + "_dimm_label")
-		ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, gauge(memoryDIMMInfo, 1,
 			mc, dimm, labelValue(label), "csrow "+csN+" channel "+chN, labelValue(memType), labelValue(devType), labelValue(edacMode)))
 		if v, ok := a.Uint("ch" + chN + "_ce_count"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(memoryDIMMCorrectable, prometheus.CounterValue, float64(v), mc, dimm))
+			ms = append(ms, counter(memoryDIMMCorrectable, float64(v), mc, dimm))
 		}
 	}
 	return ms
 }
 
-// indexedEntries lists the entries of dir named prefix followed by a decimal
-// index (mc0, dimm12, hwmon3), ordered by index so that mc10 follows mc9. A
-// missing dir has no entries.
-func indexedEntries(dir, prefix string, skips *Skips) []string {
-	found := numberedEntries(dir, prefix, "", skips)
-	names := make([]string, len(found))
-	for i, f := range found {
-		names[i] = f.name
+// DIMM inventory from SMBIOS type 17 (Memory Device) structures, which the
+// kernel exposes one per directory in /sys/firmware/dmi/entries/17-N/raw,
+// decoded by internal/smbios. The raw files are root-only (mode 0400): run
+// as another user, the probe exports no module series and counts no skips.
+// memoryModules reads every type 17 entry below sysfs and returns the module
+// and slot series. An unreadable or malformed entry is skipped; the others
+// are kept.
+func memoryModules(ctx context.Context, sysfs string, skips *Skips) ([]prometheus.Metric, error) {
+	dir := filepath.Join(sysfs, "firmware/dmi/entries")
+	type module struct {
+		path string
+		d    smbios.MemoryDevice
 	}
-	return names
-}
-
-// numbered is a directory entry whose name carries a number.
-type numbered struct {
-	name string
-	n    uint64
-}
-
-// numberedEntries lists the entries of dir named prefix, a decimal number,
-// suffix (hugepages-2048kB, ch1_ce_count), ordered by that number. Names of
-// any other shape are not what the caller looks for and are passed over.
-func numberedEntries(dir, prefix, suffix string, skips *Skips) []numbered {
-	var found []numbered
-	for _, e := range readDir(dir, skips) {
-		s, ok := strings.CutPrefix(e.Name(), prefix)
+	var (
+		modules       []module
+		read, empties int
+	)
+	for _, e := range numberedEntries(dir, "17-", "", skips) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, e.name, "raw")
+		b, ok := (attrs{dir: filepath.Join(dir, e.name), skips: skips}).RestrictedBytes("raw")
 		if !ok {
 			continue
 		}
-		if s, ok = strings.CutSuffix(s, suffix); !ok || s == "" || strings.TrimLeft(s, "0123456789") != "" {
-			continue
-		}
-		n, err := strconv.ParseUint(s, 10, 64)
+		d, err := smbios.ParseMemoryDevice(b)
 		if err != nil {
+			skips.Add(path, err)
 			continue
 		}
-		found = append(found, numbered{e.Name(), n})
+		read++
+		if !d.Installed {
+			empties++
+			continue
+		}
+		modules = append(modules, module{path, d})
 	}
-	sort.Slice(found, func(i, j int) bool { return found[i].n < found[j].n })
-	return found
-}
+	if read == 0 {
+		return nil, nil // no SMBIOS (a VM, an ARM board) or not root
+	}
 
-// labelValue makes a string read from hardware safe as a label value:
-// firmware strings are not always UTF-8, and MustNewConstMetric panics on
-// invalid UTF-8.
-func labelValue(s string) string {
-	return strings.ToValidUTF8(s, "\uFFFD")
+	// Device Locators name slots uniquely on most boards, but some (AMI
+	// firmware on AMD boards) repeat "DIMM 0" in every channel and tell
+	// them apart by Bank Locator only. A repeated locator is qualified with
+	// its bank; one still repeated after that would make duplicate series,
+	// which fail the whole scrape, so it is skipped.
+	count := map[string]int{}
+	for _, m := range modules {
+		count[m.d.Locator]++
+	}
+	locators := make([]string, len(modules))
+	qualified := map[string]int{}
+	for i, m := range modules {
+		l := m.d.Locator
+		if count[l] > 1 && m.d.BankLocator != "" {
+			l = m.d.BankLocator + "/" + l
+		}
+		locators[i] = labelValue(l)
+		qualified[locators[i]]++
+	}
+
+	ms := []prometheus.Metric{
+		gauge(memoryModuleSlots, float64(read-empties), "populated"),
+		gauge(memoryModuleSlots, float64(empties), "empty"),
+	}
+	for i, m := range modules {
+		l, d := locators[i], m.d
+		if qualified[l] > 1 {
+			skips.Add(m.path, fmt.Errorf("memory device locator %q is not unique", l))
+			continue
+		}
+		rank := ""
+		if d.Rank != 0 {
+			rank = strconv.Itoa(int(d.Rank))
+		}
+		ms = append(ms, gauge(memoryModuleInfo, 1,
+			l, labelValue(d.BankLocator), d.Type, d.FormFactor, labelValue(d.Manufacturer),
+			labelValue(d.PartNumber), labelValue(d.Serial), rank))
+		if d.SizeBytes != 0 {
+			ms = append(ms, gauge(memoryModuleSize, float64(d.SizeBytes), l))
+		}
+		if d.Speed != 0 {
+			ms = append(ms, gauge(memoryModuleSpeed, float64(d.Speed)*1e6, l))
+		}
+		if d.ConfiguredSpeed != 0 {
+			ms = append(ms, gauge(memoryModuleConfiguredSpeed, float64(d.ConfiguredSpeed)*1e6, l))
+		}
+	}
+	return ms, nil
 }

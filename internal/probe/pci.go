@@ -1,17 +1,16 @@
 package probe
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/pciids"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -71,7 +70,10 @@ func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if len(entries) == 0 {
 		return nil, nil // no PCI bus (some VMs, containers without /sys/bus)
 	}
-	ids := pciLoadIDs(p.paths.RootFS, skips)
+	ids, err := pciLoadIDs(ctx, p.paths.RootFS, skips)
+	if err != nil {
+		return nil, err
+	}
 	var ms []prometheus.Metric
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -89,8 +91,8 @@ var pciIDsPaths = []string{"usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids",
 
 // pciLoadIDs reads the first pci.ids found. None installed means no names,
 // which is not an error; a malformed line costs that line (one skip for the
-// file).
-func pciLoadIDs(root string, skips *Skips) *pciIDs {
+// file). Only the run's context ending is an error.
+func pciLoadIDs(ctx context.Context, root string, skips *Skips) (*pciids.DB, error) {
 	for _, rel := range pciIDsPaths {
 		path := filepath.Join(root, rel)
 		f, err := os.Open(path)
@@ -101,24 +103,24 @@ func pciLoadIDs(root string, skips *Skips) *pciIDs {
 			skips.Add(path, err)
 			continue
 		}
-		ids, err := pciParseIDs(f)
+		ids, err := pciids.Parse(ctx, f)
 		f.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
 		if err != nil {
 			skips.Add(path, err)
 		}
-		return ids
+		return ids, nil
 	}
-	return &pciIDs{}
+	return &pciids.DB{}, nil
 }
 
 // pciDevice reads one device directory.
-func pciDevice(dir, address string, ids *pciIDs, skips *Skips) []prometheus.Metric {
+func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.Metric {
 	a := attrs{dir: dir, skips: skips}
 	addr := labelValue(address)
 	var ms []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, addr))
-	}
 
 	// Every PCI device has these; one that does not parse costs the info
 	// series, since a half-filled identity would be a different device.
@@ -147,14 +149,14 @@ func pciDevice(dir, address string, ids *pciIDs, skips *Skips) []prometheus.Metr
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			skips.Add(filepath.Join(dir, "driver"), err)
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(pciDeviceInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, gauge(pciDeviceInfo, 1,
 			addr, vendorID, deviceID, subVendorID, subDeviceID, classID, revision,
-			labelValue(ids.vendor(uint16(vendor))), labelValue(ids.device(uint16(vendor), uint16(device))),
-			labelValue(ids.class(uint32(class))), labelValue(driver)))
+			labelValue(ids.Vendor(uint16(vendor))), labelValue(ids.Device(uint16(vendor), uint16(device))),
+			labelValue(ids.Class(uint32(class))), labelValue(driver)))
 	}
 
 	if node, ok := a.Int("numa_node"); ok && node >= 0 {
-		gauge(pciDeviceNUMANode, float64(node))
+		ms = append(ms, gauge(pciDeviceNUMANode, float64(node), addr))
 	}
 
 	// Conventional PCI devices and integrated endpoints have no link
@@ -178,10 +180,10 @@ func pciDevice(dir, address string, ids *pciIDs, skips *Skips) []prometheus.Metr
 		case !known:
 			continue
 		default:
-			gauge(l.speedDesc, speed)
+			ms = append(ms, gauge(l.speedDesc, speed, addr))
 		}
 		if w, ok := a.Uint(l.widthFile); ok {
-			gauge(l.widthDesc, float64(w))
+			ms = append(ms, gauge(l.widthDesc, float64(w), addr))
 		}
 	}
 	return ms
@@ -202,158 +204,4 @@ func pciParseLinkSpeed(s string) (float64, bool, error) {
 		}
 	}
 	return 0, false, fmt.Errorf("link speed %q, want \"N GT/s PCIe\"", s)
-}
-
-// pciIDs holds the names of the pci.ids database (https://pci-ids.ucw.cz/)
-// the probe uses: vendors, devices, and classes with their subclasses and
-// programming interfaces. Subsystem names are not kept. The zero value has
-// no names.
-type pciIDs struct {
-	vendors    map[uint16]string
-	devices    map[uint32]string // vendor<<16 | device
-	classes    map[uint8]string
-	subclasses map[uint16]string // class<<8 | subclass
-	progIfs    map[uint32]string // class<<16 | subclass<<8 | prog-if
-}
-
-func (db *pciIDs) vendor(v uint16) string { return db.vendors[v] }
-
-func (db *pciIDs) device(v, d uint16) string { return db.devices[uint32(v)<<16|uint32(d)] }
-
-// class names a 24-bit class code as lspci does: the subclass name (or the
-// class name when pci.ids has no subclass entry), then the programming
-// interface's in parentheses when it has one ("SATA controller (AHCI 1.0)").
-func (db *pciIDs) class(code uint32) string {
-	name := db.subclasses[uint16(code>>8)]
-	if name == "" {
-		name = db.classes[uint8(code>>16)]
-	}
-	if name == "" {
-		return ""
-	}
-	if pi := db.progIfs[code]; pi != "" {
-		name += " (" + pi + ")"
-	}
-	return name
-}
-
-// pciParseIDs reads a pci.ids file:
-//
-//	vendor  vendor_name
-//		device  device_name
-//			subvendor subdevice  subsystem_name
-//	C class  class_name
-//		subclass  subclass_name
-//			prog-if  prog-if_name
-//
-// with # comments and blank lines between. A malformed line is passed
-// over, and so are the lines nested below it, since they would otherwise
-// be filed under the wrong parent; the returned error counts them and
-// quotes the first. The database holds what could be read either way.
-func pciParseIDs(r io.Reader) (*pciIDs, error) {
-	db := &pciIDs{
-		vendors:    map[uint16]string{},
-		devices:    map[uint32]string{},
-		classes:    map[uint8]string{},
-		subclasses: map[uint16]string{},
-		progIfs:    map[uint32]string{},
-	}
-	const (
-		none = iota
-		inVendor
-		inClass
-	)
-	var (
-		section          = none
-		vendor           uint16
-		class, subclass  uint8
-		haveSubclass     bool
-		bad, firstBadNum int
-		firstBad         string
-	)
-	malformed := func(n int, line string) {
-		if bad == 0 {
-			firstBadNum, firstBad = n, line
-		}
-		bad++
-	}
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		body := strings.TrimLeft(line, "\t")
-		depth := len(line) - len(body)
-		if strings.TrimSpace(body) == "" || strings.HasPrefix(body, "#") {
-			continue
-		}
-		switch {
-		case depth == 0 && strings.HasPrefix(body, "C "):
-			id, name, ok := pciIDLine(strings.TrimPrefix(body, "C "), 2)
-			if !ok {
-				malformed(n, line)
-				section = none
-				continue
-			}
-			section, class, haveSubclass = inClass, uint8(id), false
-			db.classes[class] = name
-		case depth == 0:
-			id, name, ok := pciIDLine(body, 4)
-			if !ok {
-				malformed(n, line)
-				section = none
-				continue
-			}
-			section, vendor = inVendor, uint16(id)
-			db.vendors[vendor] = name
-		case section == inVendor && depth == 1:
-			id, name, ok := pciIDLine(body, 4)
-			if !ok {
-				malformed(n, line)
-				continue
-			}
-			db.devices[uint32(vendor)<<16|uint32(id)] = name
-		case section == inVendor && depth == 2:
-			// Subsystem names are not exported.
-		case section == inClass && depth == 1:
-			id, name, ok := pciIDLine(body, 2)
-			if !ok {
-				malformed(n, line)
-				haveSubclass = false
-				continue
-			}
-			subclass, haveSubclass = uint8(id), true
-			db.subclasses[uint16(class)<<8|uint16(subclass)] = name
-		case section == inClass && depth == 2 && haveSubclass:
-			id, name, ok := pciIDLine(body, 2)
-			if !ok {
-				malformed(n, line)
-				continue
-			}
-			db.progIfs[uint32(class)<<16|uint32(subclass)<<8|uint32(id)] = name
-		case section == none || section == inClass && depth == 2:
-			// Below a malformed line: already counted.
-		default:
-			malformed(n, line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return db, err
-	}
-	if bad > 0 {
-		return db, fmt.Errorf("%d malformed lines, the first line %d: %q", bad, firstBadNum, firstBad)
-	}
-	return db, nil
-}
-
-// pciIDLine splits "id  name" with id of digits hex digits.
-func pciIDLine(s string, digits int) (uint64, string, bool) {
-	id, name, ok := strings.Cut(s, " ")
-	name = strings.TrimSpace(name)
-	if !ok || len(id) != digits || name == "" {
-		return 0, "", false
-	}
-	v, err := strconv.ParseUint(id, 16, digits*4)
-	if err != nil {
-		return 0, "", false
-	}
-	return v, name, true
 }

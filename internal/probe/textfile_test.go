@@ -3,7 +3,6 @@ package probe
 import (
 	"bytes"
 	"context"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,9 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/textfile"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // textfileFixtureDir is testdata/textfile: an operator's directory with
@@ -365,7 +365,7 @@ func TestTextfileBadFiles(t *testing.T) {
 		{"timestamp", func(t *testing.T, path string) { writeFile(t, path, "raid_ok 1 1717988400000\n") }},
 		{"syntax", func(t *testing.T, path string) { writeFile(t, path, "raid_ok{vd=\"0\" 1\n") }},
 		{"too large", func(t *testing.T, path string) {
-			writeFile(t, path, "# "+strings.Repeat("x", textfileMaxSize)+"\nraid_ok 1\n")
+			writeFile(t, path, "# "+strings.Repeat("x", textfile.MaxFileSize)+"\nraid_ok 1\n")
 		}},
 		{"directory", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o755); err != nil {
@@ -415,14 +415,6 @@ func TestTextfileOwned(t *testing.T) {
 		if !strings.HasPrefix(n, Namespace+"_") {
 			t.Errorf("owned name %q outside the namespace", n)
 		}
-	}
-	// A summary or histogram is refused for the names it expands to.
-	m := textfileMerge{owned: map[string]bool{"hardware_x_count": true}, families: map[string]*textfileFamily{}}
-	if err := m.clash("hardware_x", dto.MetricType_SUMMARY); err == nil {
-		t.Error("a summary expanding to an owned name was accepted")
-	}
-	if err := m.clash("hardware_x", dto.MetricType_GAUGE); err != nil {
-		t.Errorf("a gauge not expanding to an owned name was refused: %v", err)
 	}
 }
 

@@ -8,107 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
 )
 
-// Type 17 structures as `dmidecode -u` dumps them ("Header and Data", then
-// "Strings"), one row of 16 bytes a line.
+// The SMBIOS captures live with their decoder (internal/smbios/testdata,
+// origins in its README.md); these tests map them to series.
+var (
+	memorySMBIOSRDIMM = memorySMBIOSCapture("ddr4-rdimm-smbios3.2.raw")
+	memorySMBIOSEmpty = memorySMBIOSCapture("empty-slot-smbios3.1.raw")
+	memorySMBIOSDDR   = memorySMBIOSCapture("ddr-dimm-smbios2.3.raw")
+)
 
-// memorySMBIOSRDIMM is a populated slot on an AMD EPYC board with AMI
-// firmware, SMBIOS 3.2 (84 bytes): a 32 GB DDR4-2933 RDIMM run at 2666 MT/s.
-var memorySMBIOSRDIMM = []byte{
-	// Header and Data:
-	0x11, 0x54, 0x39, 0x00, 0x31, 0x00, 0xFE, 0xFF, 0x48, 0x00, 0x40, 0x00, 0xFF, 0x7F, 0x09, 0x00, // 0x00
-	0x01, 0x02, 0x1A, 0x80, 0x20, 0x75, 0x0B, 0x03, 0x04, 0x05, 0x06, 0x02, 0x00, 0x80, 0x00, 0x00, // 0x10
-	0x6A, 0x0A, 0xB0, 0x04, 0xB0, 0x04, 0xB0, 0x04, 0x03, 0x08, 0x00, 0x00, 0x80, 0xCE, 0x00, 0x00, // 0x20
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x30
-	0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x40
-	0x00, 0x00, 0x00, 0x00, // 0x50
-	// Strings:
-	0x44, 0x49, 0x4D, 0x4D, 0x20, 0x31, 0x00, // "DIMM 1"
-	0x50, 0x30, 0x20, 0x43, 0x48, 0x41, 0x4E, 0x4E, 0x45, 0x4C, 0x20, 0x41, 0x00, // "P0 CHANNEL A"
-	0x53, 0x61, 0x6D, 0x73, 0x75, 0x6E, 0x67, 0x00, // "Samsung"
-	0x34, 0x34, 0x30, 0x46, 0x45, 0x42, 0x35, 0x44, 0x00, // "440FEB5D"
-	0x4E, 0x6F, 0x74, 0x20, 0x53, 0x70, 0x65, 0x63, 0x69, 0x66, 0x69, 0x65, 0x64, 0x00, // "Not Specified"
-	0x4D, 0x33, 0x39, 0x33, 0x41, 0x34, 0x4B, 0x34, 0x30, 0x44, 0x42, 0x32, 0x2D, 0x43, 0x56, 0x46,
-	0x20, 0x20, 0x20, 0x20, 0x00, // "M393A4K40DB2-CVF    "
-	0x00, // end of the string set
-}
-
-var memorySMBIOSRDIMMDecoded = memorySMBIOSDevice{
-	Handle: 0x0039, ArrayHandle: 0x0031, TotalWidth: 72, DataWidth: 64,
-	Installed: true, SizeBytes: 32 << 30, FormFactor: "DIMM",
-	Locator: "DIMM 1", BankLocator: "P0 CHANNEL A", Type: "DDR4", TypeDetail: 0x2080,
-	Speed: 2933, Manufacturer: "Samsung", Serial: "440FEB5D", AssetTag: "Not Specified",
-	PartNumber: "M393A4K40DB2-CVF", Rank: 2, ConfiguredSpeed: 2666,
-}
-
-// memorySMBIOSEmpty is an empty slot on a Supermicro X11 board, SMBIOS 3.1
-// (40 bytes), whose firmware fills every string of an empty slot with
-// "NO DIMM".
-var memorySMBIOSEmpty = []byte{
-	// Header and Data:
-	0x11, 0x28, 0x2B, 0x00, 0x29, 0x00, 0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x09, 0x00, // 0x00
-	0x01, 0x02, 0x02, 0x04, 0x00, 0x00, 0x00, 0x03, 0x04, 0x05, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x10
-	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // 0x20
-	// Strings:
-	0x50, 0x31, 0x2D, 0x44, 0x49, 0x4D, 0x4D, 0x42, 0x32, 0x00, // "P1-DIMMB2"
-	0x50, 0x30, 0x5F, 0x4E, 0x6F, 0x64, 0x65, 0x30, 0x5F, 0x43, 0x68, 0x61, 0x6E, 0x6E, 0x65, 0x6C,
-	0x31, 0x5F, 0x44, 0x69, 0x6D, 0x6D, 0x31, 0x00, // "P0_Node0_Channel1_Dimm1"
-	0x4E, 0x4F, 0x20, 0x44, 0x49, 0x4D, 0x4D, 0x00, // "NO DIMM"
-	0x4E, 0x4F, 0x20, 0x44, 0x49, 0x4D, 0x4D, 0x00, // "NO DIMM"
-	0x4E, 0x4F, 0x20, 0x44, 0x49, 0x4D, 0x4D, 0x00, // "NO DIMM"
-	0x4E, 0x4F, 0x20, 0x44, 0x49, 0x4D, 0x4D, 0x00, // "NO DIMM"
-	0x00, // end of the string set
-}
-
-var memorySMBIOSEmptyDecoded = memorySMBIOSDevice{
-	Handle: 0x002B, ArrayHandle: 0x0029, FormFactor: "DIMM",
-	Locator: "P1-DIMMB2", BankLocator: "P0_Node0_Channel1_Dimm1", Type: "Unknown", TypeDetail: 0x0004,
-	Manufacturer: "NO DIMM", Serial: "NO DIMM", AssetTag: "NO DIMM", PartNumber: "NO DIMM",
-}
-
-// memorySMBIOSDDR is an SMBIOS 2.3 structure (27 bytes, no Attributes,
-// Extended Size or Configured Speed): a 512 MB DDR-400 DIMM.
-var memorySMBIOSDDR = []byte{
-	// Header and Data:
-	0x11, 0x1B, 0x20, 0x00, 0x1F, 0x00, 0xFE, 0xFF, 0x40, 0x00, 0x40, 0x00, 0x00, 0x02, 0x09, 0x00, // 0x00
-	0x01, 0x02, 0x12, 0x80, 0x00, 0x90, 0x01, 0x03, 0x04, 0x00, 0x05, // 0x10
-	// Strings:
-	0x44, 0x49, 0x4D, 0x4D, 0x30, 0x00, // "DIMM0"
-	0x42, 0x41, 0x4E, 0x4B, 0x30, 0x00, // "BANK0"
-	0x4B, 0x69, 0x6E, 0x67, 0x73, 0x74, 0x6F, 0x6E, 0x00, // "Kingston"
-	0x30, 0x44, 0x30, 0x36, 0x31, 0x35, 0x41, 0x32, 0x00, // "0D0615A2"
-	0x4B, 0x56, 0x52, 0x34, 0x30, 0x30, 0x58, 0x36, 0x34, 0x43, 0x33, 0x41, 0x2F, 0x35, 0x31, 0x32, 0x00, // "KVR400X64C3A/512"
-	0x00, // end of the string set
-}
-
-func TestMemorySMBIOSParseCaptured(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		raw  []byte
-		want memorySMBIOSDevice
-	}{
-		{"DDR4 RDIMM, SMBIOS 3.2", memorySMBIOSRDIMM, memorySMBIOSRDIMMDecoded},
-		{"empty slot, SMBIOS 3.1", memorySMBIOSEmpty, memorySMBIOSEmptyDecoded},
-		// Rank, Extended Size and Configured Speed lie beyond the length:
-		// the byte after the formatted area is the first string's, not a rank.
-		{"DDR DIMM, SMBIOS 2.3", memorySMBIOSDDR, memorySMBIOSDevice{
-			Handle: 0x0020, ArrayHandle: 0x001F, TotalWidth: 64, DataWidth: 64,
-			Installed: true, SizeBytes: 512 << 20, FormFactor: "DIMM",
-			Locator: "DIMM0", BankLocator: "BANK0", Type: "DDR", TypeDetail: 0x0080,
-			Speed: 400, Manufacturer: "Kingston", Serial: "0D0615A2", PartNumber: "KVR400X64C3A/512",
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := memorySMBIOSParse(tc.raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tc.want {
-				t.Errorf("decoded\n %+v\nwant\n %+v", got, tc.want)
-			}
-		})
+func memorySMBIOSCapture(name string) []byte {
+	b, err := os.ReadFile(filepath.Join("..", "smbios", "testdata", name))
+	if err != nil {
+		panic(err)
 	}
+	return b
 }
 
 // memorySMBIOSEdit returns a copy of raw with the bytes at off replaced.
@@ -116,125 +33,6 @@ func memorySMBIOSEdit(raw []byte, off int, b ...byte) []byte {
 	out := append([]byte(nil), raw...)
 	copy(out[off:], b)
 	return out
-}
-
-// memorySMBIOSShorten makes raw an older version's structure: its formatted
-// area cut to length, its string set kept.
-func memorySMBIOSShorten(raw []byte, length int) []byte {
-	out := append([]byte(nil), raw[:length]...)
-	out[1] = byte(length)
-	return append(out, raw[raw[1]:]...)
-}
-
-// memorySMBIOSWithExtended is the RDIMM grown to SMBIOS 3.3 (92 bytes) with
-// Extended Speed and Extended Configured Memory Speed set to a and b.
-func memorySMBIOSWithExtended(a, b uint32) []byte {
-	l := int(memorySMBIOSRDIMM[1])
-	out := append([]byte(nil), memorySMBIOSRDIMM[:l]...)
-	out = binary.LittleEndian.AppendUint32(out, a)
-	out = binary.LittleEndian.AppendUint32(out, b)
-	out[1] = 0x5C
-	return append(out, memorySMBIOSRDIMM[l:]...)
-}
-
-// Variations on the captured RDIMM: each edit changes what the listed
-// fields decode to and nothing else.
-func TestMemorySMBIOSParseFields(t *testing.T) {
-	rdimm := memorySMBIOSRDIMM
-	for _, tc := range []struct {
-		name string
-		raw  []byte
-		edit func(d *memorySMBIOSDevice)
-	}{
-		{"string number beyond the set", memorySMBIOSEdit(rdimm, 0x1A, 9),
-			func(d *memorySMBIOSDevice) { d.PartNumber = "" }},
-		{"string number 0: none", memorySMBIOSEdit(rdimm, 0x11, 0),
-			func(d *memorySMBIOSDevice) { d.BankLocator = "" }},
-		{"one string number for two fields", memorySMBIOSEdit(rdimm, 0x19, 4),
-			func(d *memorySMBIOSDevice) { d.AssetTag = "440FEB5D" }},
-		{"string set without its final NUL", rdimm[:len(rdimm)-1], nil},
-		{"last string unterminated", rdimm[:len(rdimm)-2], nil},
-		{"no string set at all", rdimm[:rdimm[1]], func(d *memorySMBIOSDevice) {
-			d.Locator, d.BankLocator, d.Manufacturer, d.Serial, d.AssetTag, d.PartNumber = "", "", "", "", "", ""
-		}},
-		{"size in MiB", memorySMBIOSEdit(rdimm, 0x0C, 0x00, 0x40),
-			func(d *memorySMBIOSDevice) { d.SizeBytes = 16 << 30 }},
-		{"size in KiB", memorySMBIOSEdit(rdimm, 0x0C, 0x00, 0x82),
-			func(d *memorySMBIOSDevice) { d.SizeBytes = 512 << 10 }},
-		{"size unknown", memorySMBIOSEdit(rdimm, 0x0C, 0xFF, 0xFF),
-			func(d *memorySMBIOSDevice) { d.SizeBytes = 0 }},
-		{"extended size 2 TiB, reserved bit 31 set", memorySMBIOSEdit(rdimm, 0x1C, 0x00, 0x00, 0x20, 0x80),
-			func(d *memorySMBIOSDevice) { d.SizeBytes = 2 << 40 }},
-		{"extended size 0: empty", memorySMBIOSEdit(rdimm, 0x1C, 0, 0, 0, 0),
-			func(d *memorySMBIOSDevice) { d.Installed, d.SizeBytes = false, 0 }},
-		// Before SMBIOS 2.7 there is no Extended Size: 7FFFh is 32767 MiB.
-		{"SMBIOS 2.6: 7FFFh is a size", memorySMBIOSShorten(rdimm, 0x1C), func(d *memorySMBIOSDevice) {
-			d.SizeBytes, d.ConfiguredSpeed = 0x7FFF<<20, 0
-		}},
-		{"SMBIOS 2.3: no rank", memorySMBIOSShorten(rdimm, 0x1B), func(d *memorySMBIOSDevice) {
-			d.SizeBytes, d.ConfiguredSpeed, d.Rank = 0x7FFF<<20, 0, 0
-		}},
-		{"SMBIOS 2.1: no speed, no strings but the locators", memorySMBIOSShorten(rdimm, 0x15), func(d *memorySMBIOSDevice) {
-			d.SizeBytes, d.ConfiguredSpeed, d.Rank, d.Speed = 0x7FFF<<20, 0, 0, 0
-			d.Manufacturer, d.Serial, d.AssetTag, d.PartNumber = "", "", "", ""
-		}},
-		{"speed unknown", memorySMBIOSEdit(rdimm, 0x15, 0, 0),
-			func(d *memorySMBIOSDevice) { d.Speed = 0 }},
-		{"FFFFh speeds without the 3.3 extended fields", memorySMBIOSEdit(memorySMBIOSEdit(rdimm, 0x15, 0xFF, 0xFF), 0x20, 0xFF, 0xFF),
-			func(d *memorySMBIOSDevice) { d.Speed, d.ConfiguredSpeed = 0, 0 }},
-		{"extended speeds, SMBIOS 3.3", memorySMBIOSEdit(memorySMBIOSEdit(memorySMBIOSWithExtended(70000, 0x80011170), 0x15, 0xFF, 0xFF), 0x20, 0xFF, 0xFF),
-			func(d *memorySMBIOSDevice) { d.Speed, d.ConfiguredSpeed = 70000, 70000 }},
-		{"extended speeds ignored below FFFFh", memorySMBIOSWithExtended(70000, 70000), nil},
-		{"DDR5 SODIMM", memorySMBIOSEdit(memorySMBIOSEdit(rdimm, 0x12, 0x22), 0x0E, 0x0D),
-			func(d *memorySMBIOSDevice) { d.Type, d.FormFactor = "DDR5", "SODIMM" }},
-		{"DDR3", memorySMBIOSEdit(rdimm, 0x12, 0x18),
-			func(d *memorySMBIOSDevice) { d.Type = "DDR3" }},
-		{"enums beyond the tables", memorySMBIOSEdit(memorySMBIOSEdit(rdimm, 0x12, 0xF0), 0x0E, 0xF0),
-			func(d *memorySMBIOSDevice) { d.Type, d.FormFactor = "", "" }},
-		{"attributes: rank in the low nibble", memorySMBIOSEdit(rdimm, 0x1B, 0x34),
-			func(d *memorySMBIOSDevice) { d.Rank = 4 }},
-		{"rank unknown", memorySMBIOSEdit(rdimm, 0x1B, 0x00),
-			func(d *memorySMBIOSDevice) { d.Rank = 0 }},
-		{"widths unknown", memorySMBIOSEdit(rdimm, 0x08, 0xFF, 0xFF, 0xFF, 0xFF),
-			func(d *memorySMBIOSDevice) { d.TotalWidth, d.DataWidth = 0, 0 }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			want := memorySMBIOSRDIMMDecoded
-			if tc.edit != nil {
-				tc.edit(&want)
-			}
-			got, err := memorySMBIOSParse(tc.raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("decoded\n %+v\nwant\n %+v", got, want)
-			}
-		})
-	}
-}
-
-func TestMemorySMBIOSParseMalformed(t *testing.T) {
-	rdimm := memorySMBIOSRDIMM
-	for _, tc := range []struct {
-		name string
-		raw  []byte
-		want string
-	}{
-		{"empty file", nil, "shorter than its header"},
-		{"half a header", rdimm[:3], "shorter than its header"},
-		{"another type", memorySMBIOSEdit(rdimm, 0, 16), "type 16"},
-		{"length below SMBIOS 2.1", memorySMBIOSEdit(rdimm, 1, 0x14), "below the minimum"},
-		{"formatted area truncated", rdimm[:0x40], "truncated"},
-		{"garbage", []byte("not an SMBIOS structure\n"), "type 110"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := memorySMBIOSParse(tc.raw)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("err = %v, want one saying %q", err, tc.want)
-			}
-		})
-	}
 }
 
 // The fixture's entries are shaped as the kernel's dmi-sysfs makes them:
@@ -251,7 +49,7 @@ func TestMemorySMBIOSFixtureEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := memorySMBIOSParse(raw)
+		d, err := smbios.ParseMemoryDevice(raw)
 		if err != nil {
 			t.Errorf("%s: %v", e.name, err)
 			continue

@@ -1,0 +1,387 @@
+// Package textfile reads the *.prom files that an operator's own scripts
+// write (a vendor RAID tool's state, an SSD wear report from a cron job) and
+// merges them into const metrics, as node_exporter's textfile collector
+// does. Its rules, and why:
+//
+//   - A file is read whole or not at all when it cannot be read, is larger
+//     than MaxFileSize, does not parse, or carries client-side timestamps
+//     (which make series vanish from instant queries five minutes after the
+//     timestamp). Only files read whole are listed in Result.Files.
+//   - Files are merged in name order, and a family may span several files.
+//     The first file that defines a family fixes its type, and the first
+//     explicit HELP its help; a later file's family with another type or
+//     another explicit HELP is dropped (node_exporter's behaviour). A family
+//     no file gives HELP for gets "Metric read from <files>".
+//   - A family is dropped when its name, or a _sum/_count/_bucket name it
+//     expands to, is Reserved: the names the caller exports itself. Also
+//     dropped: a family whose name collides with another file family's
+//     expanded names, the way the registry's suffix check would refuse it.
+//   - A series that duplicates one already read (same name and non-empty
+//     labels, in any file) is dropped, as is one the client library refuses
+//     (a label name starting with "__", a label value that is not UTF-8).
+//
+// Each of these costs what it names and is returned as a Problem naming the
+// file. Everything else is kept. The point of all the checks is that nothing
+// an operator's file says can make a registry's Gather report an error: a
+// server that serves on (promhttp.ContinueOnError) still drops whichever of
+// two clashing series was collected second, so a file could otherwise make
+// the exporter's own series vanish at random.
+//
+// HELP and TYPE are kept as the file wrote them: the metrics are the
+// operator's.
+package textfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// MaxFileSize bounds one file: a runaway script must not make the reader
+// allocate without bound. A textfile near it is a script gone wrong.
+const MaxFileSize = 16 << 20
+
+// Reserved are the metric names no file may export: Names exactly, and
+// any name starting with one of Prefixes.
+type Reserved struct {
+	Names    map[string]bool
+	Prefixes []string
+}
+
+// File is a *.prom file read whole.
+type File struct {
+	Name    string // base name
+	ModTime time.Time
+}
+
+// Problem is a file, family or series refused, and why.
+type Problem struct {
+	File string // base name
+	Err  error
+}
+
+// Result is what ReadDir read.
+type Result struct {
+	// Metrics are the merged families' series, in family name order.
+	Metrics []prometheus.Metric
+	// Files are the files read whole, in name order.
+	Files []File
+	// Problems are in the order they were found: each file's as it was
+	// read, then those found building the metrics.
+	Problems []Problem
+}
+
+// ReadDir reads and merges the *.prom files in dir, in name order; other
+// names (editors' and atomic writers' temporary files) are passed over.
+// Only a directory that cannot be listed, and ctx ending, are errors.
+func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error) {
+	var r Result
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return r, err
+	}
+	m := merger{reserved: reserved, families: map[string]*family{}, seen: map[string]bool{}}
+	for _, e := range entries { // sorted by name: the merge order
+		if !strings.HasSuffix(e.Name(), ".prom") {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		families, mtime, err := readFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			r.Problems = append(r.Problems, Problem{File: e.Name(), Err: err})
+			continue
+		}
+		for _, err := range m.add(e.Name(), families) {
+			r.Problems = append(r.Problems, Problem{File: e.Name(), Err: err})
+		}
+		r.Files = append(r.Files, File{Name: e.Name(), ModTime: mtime})
+	}
+	var problems []Problem
+	r.Metrics, problems = m.metrics()
+	r.Problems = append(r.Problems, problems...)
+	return r, nil
+}
+
+// readFile reads and parses one file, refusing it whole when it is not
+// a regular file, is too large, does not parse or has timestamps.
+func readFile(path string) (map[string]*dto.MetricFamily, time.Time, error) {
+	// O_NONBLOCK: opening a FIFO someone named x.prom must not hang the
+	// probe; it changes nothing for a regular file.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, time.Time{}, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, time.Time{}, fmt.Errorf("larger than %d bytes", MaxFileSize)
+	}
+	families, err := parse(b)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return families, fi.ModTime(), nil
+}
+
+// parse reads one file's content, refusing it whole when it does not parse
+// or has timestamps.
+func parse(b []byte) (map[string]*dto.MetricFamily, error) {
+	// Legacy names, as node_exporter: a script's file is read by the same
+	// rules whatever escaping a scraper negotiates.
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parsing: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(families)) {
+		for _, mt := range families[name].GetMetric() {
+			if mt.TimestampMs != nil {
+				return nil, fmt.Errorf("%s has a client-side timestamp, which the textfile probe does not support", name)
+			}
+		}
+	}
+	return families, nil
+}
+
+// family is one metric family merged from every file defining it.
+type family struct {
+	name   string
+	typ    dto.MetricType
+	help   string   // the first explicit HELP, "" while none
+	files  []string // base names of the files contributing series
+	series []series
+}
+
+type series struct {
+	file string
+	m    *dto.Metric
+}
+
+// merger merges the files' families in the order they are added.
+type merger struct {
+	reserved Reserved
+	families map[string]*family
+	seen     map[string]bool // series keys, for duplicates
+}
+
+// expansions are the names the text format adds to a summary's or
+// a histogram's samples, and which the registry therefore refuses as other
+// families' names.
+func expansions(typ dto.MetricType) []string {
+	switch typ {
+	case dto.MetricType_SUMMARY:
+		return []string{"_sum", "_count"}
+	case dto.MetricType_HISTOGRAM:
+		return []string{"_sum", "_count", "_bucket"}
+	}
+	return nil
+}
+
+// has reports whether name is reserved.
+func (r Reserved) has(name string) bool {
+	if r.Names[name] {
+		return true
+	}
+	for _, p := range r.Prefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// add merges one file's families and returns why any were (partly) refused.
+func (m *merger) add(file string, families map[string]*dto.MetricFamily) []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(families)) {
+		mf := families[name]
+		typ := mf.GetType()
+		if expansions(typ) == nil && typ != dto.MetricType_COUNTER && typ != dto.MetricType_GAUGE && typ != dto.MetricType_UNTYPED {
+			errs = append(errs, fmt.Errorf("family %s: type %s is not supported", name, strings.ToLower(typ.String())))
+			continue
+		}
+		if err := m.clash(name, typ); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		f := m.families[name]
+		switch {
+		case f == nil:
+			f = &family{name: name, typ: typ}
+			m.families[name] = f
+		case f.typ != typ:
+			errs = append(errs, fmt.Errorf("family %s is a %s here but a %s in %s",
+				name, strings.ToLower(typ.String()), strings.ToLower(f.typ.String()), f.files[0]))
+			continue
+		case mf.GetHelp() != "" && f.help != "" && mf.GetHelp() != f.help:
+			errs = append(errs, fmt.Errorf("family %s has help %q here but %q in %s", name, mf.GetHelp(), f.help, strings.Join(f.files, ", ")))
+			continue
+		}
+		if f.help == "" {
+			f.help = mf.GetHelp()
+		}
+		added := false
+		for _, s := range mf.GetMetric() {
+			key, err := seriesKey(name, s)
+			if err == nil && m.seen[key] {
+				err = fmt.Errorf("duplicate series %s", key)
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			m.seen[key] = true
+			f.series = append(f.series, series{file: file, m: s})
+			added = true
+		}
+		if added && !slices.Contains(f.files, file) {
+			f.files = append(f.files, file)
+		}
+	}
+	return errs
+}
+
+// clash reports why a family called name of type typ cannot be exported
+// next to the exporter's own metrics and the families merged so far.
+func (m *merger) clash(name string, typ dto.MetricType) error {
+	for _, n := range append([]string{name}, suffixed(name, typ)...) {
+		if m.reserved.has(n) {
+			return fmt.Errorf("family %s: %s is a name this exporter exports itself", name, n)
+		}
+	}
+	for _, suf := range []string{"_sum", "_count", "_bucket"} {
+		base, ok := strings.CutSuffix(name, suf)
+		if !ok {
+			continue
+		}
+		if f := m.families[base]; f != nil && slices.Contains(expansions(f.typ), suf) {
+			return fmt.Errorf("family %s collides with the %s %s in %s", name, strings.ToLower(f.typ.String()), base, strings.Join(f.files, ", "))
+		}
+	}
+	for _, n := range suffixed(name, typ) {
+		if f := m.families[n]; f != nil {
+			return fmt.Errorf("%s %s collides with the family %s in %s", strings.ToLower(typ.String()), name, n, strings.Join(f.files, ", "))
+		}
+	}
+	return nil
+}
+
+func suffixed(name string, typ dto.MetricType) []string {
+	var out []string
+	for _, suf := range expansions(typ) {
+		out = append(out, name+suf)
+	}
+	return out
+}
+
+// seriesKey identifies a series as Prometheus does: its name and
+// non-empty labels (an empty label is an absent one), sorted. A label named
+// twice is refused, as the registry would.
+func seriesKey(name string, s *dto.Metric) (string, error) {
+	var pairs []string
+	seen := map[string]bool{}
+	for _, l := range s.GetLabel() {
+		if seen[l.GetName()] {
+			return "", fmt.Errorf("series of %s has the label %s twice", name, l.GetName())
+		}
+		seen[l.GetName()] = true
+		if l.GetValue() != "" {
+			pairs = append(pairs, l.GetName()+"="+strconv.Quote(l.GetValue()))
+		}
+	}
+	sort.Strings(pairs)
+	return name + "{" + strings.Join(pairs, ",") + "}", nil
+}
+
+// metrics builds the merged families' const metrics, in name order.
+func (m *merger) metrics() ([]prometheus.Metric, []Problem) {
+	var out []prometheus.Metric
+	var problems []Problem
+	for _, name := range slices.Sorted(maps.Keys(m.families)) {
+		f := m.families[name]
+		help := f.help
+		if help == "" {
+			help = "Metric read from " + strings.Join(f.files, ", ")
+		}
+		// One descriptor per label set, so each series keeps exactly the
+		// labels its file gave it.
+		descs := map[string]*prometheus.Desc{}
+		for _, s := range f.series {
+			var labels, values []string
+			for _, l := range s.m.GetLabel() {
+				labels = append(labels, l.GetName())
+				values = append(values, l.GetValue())
+			}
+			key := strings.Join(labels, "\xff")
+			d := descs[key]
+			if d == nil {
+				d = prometheus.NewDesc(name, help, labels, nil)
+				descs[key] = d
+			}
+			metric, err := constMetric(d, f.typ, s.m, values)
+			if err != nil {
+				problems = append(problems, Problem{File: s.file, Err: fmt.Errorf("series of %s: %w", name, err)})
+				continue
+			}
+			out = append(out, metric)
+		}
+	}
+	return out, problems
+}
+
+// constMetric turns one parsed series into a const metric.
+func constMetric(d *prometheus.Desc, typ dto.MetricType, s *dto.Metric, values []string) (prometheus.Metric, error) {
+	switch typ {
+	case dto.MetricType_COUNTER:
+		return prometheus.NewConstMetric(d, prometheus.CounterValue, s.GetCounter().GetValue(), values...)
+	case dto.MetricType_GAUGE:
+		return prometheus.NewConstMetric(d, prometheus.GaugeValue, s.GetGauge().GetValue(), values...)
+	case dto.MetricType_UNTYPED:
+		return prometheus.NewConstMetric(d, prometheus.UntypedValue, s.GetUntyped().GetValue(), values...)
+	case dto.MetricType_SUMMARY:
+		q := map[float64]float64{}
+		for _, v := range s.GetSummary().GetQuantile() {
+			q[v.GetQuantile()] = v.GetValue()
+		}
+		return prometheus.NewConstSummary(d, s.GetSummary().GetSampleCount(), s.GetSummary().GetSampleSum(), q, values...)
+	case dto.MetricType_HISTOGRAM:
+		h := s.GetHistogram()
+		if h.SampleCountFloat != nil {
+			return nil, errors.New("histogram counts are not whole numbers")
+		}
+		b := map[float64]uint64{}
+		for _, v := range h.GetBucket() {
+			b[v.GetUpperBound()] = v.GetCumulativeCount()
+		}
+		return prometheus.NewConstHistogram(d, h.GetSampleCount(), h.GetSampleSum(), b, values...)
+	}
+	return nil, fmt.Errorf("type %s is not supported", typ)
+}
