@@ -96,16 +96,18 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// batch keeps conns requests in flight against t for d and adds what it
-// saw, including the CPU t used meanwhile, to r.
+// batch keeps conns requests in flight against t for d, then lets those in
+// flight finish, and adds what it saw, including the CPU t used meanwhile,
+// to r. Requests are not cut off at the deadline: a server that keeps
+// working on a cancelled request (node_exporter finishes its collectors)
+// would spend CPU that no counted scrape pays for.
 func batch(ctx context.Context, t *target, conns int, d time.Duration, r *loadResult) error {
 	before, err := cpuOf(t.proc.pid())
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 	start := time.Now()
+	deadline := start.Add(d)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for range conns {
@@ -114,11 +116,10 @@ func batch(ctx context.Context, t *target, conns int, d time.Duration, r *loadRe
 			var n, fails int
 			var bytes int64
 			var first error
-			for ctx.Err() == nil {
-				t0 := time.Now()
+			for t0 := time.Now(); t0.Before(deadline) && ctx.Err() == nil; t0 = time.Now() {
 				b, err := t.scrape(ctx)
 				if ctx.Err() != nil {
-					break // cut off by the end of the batch: not a sample
+					break // the run is ending
 				}
 				if err != nil {
 					fails++

@@ -108,12 +108,21 @@ func (r *report) print(w io.Writer) {
 	}
 	slices.Sort(names)
 	fmt.Fprint(w, "exporter probe runs in the window (due at the default interval):")
+	var missed []string
 	for _, name := range names {
 		if n, ok := delta(d, "runs:"+name); ok {
-			fmt.Fprintf(w, " %s %.0f (%.1f)", name, n, simulated.Seconds()/intervals[name].Seconds())
+			due := simulated.Seconds() / intervals[name].Seconds()
+			fmt.Fprintf(w, " %s %.0f (%.1f)", name, n, due)
+			if n == 0 && due >= 1 {
+				missed = append(missed, name)
+			}
 		}
 	}
 	fmt.Fprintln(w)
+	if len(missed) > 0 {
+		fmt.Fprintf(w, "WARNING: %s did not run in the window although due (late under load?): the exporter's CPU per day is low by their cost\n",
+			strings.Join(missed, ", "))
+	}
 	if simulated < longest {
 		fmt.Fprintf(w, "WARNING: the window simulates %v, less than the longest interval (%v): probes on it may not have run in the window, and the exporter's CPU per day is low by their cost\n",
 			simulated.Round(time.Second), longest)
