@@ -24,7 +24,7 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e fuzz
+.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e fuzz costtest
 
 all: lint test build
 
@@ -89,6 +89,13 @@ e2e: tools
 FUZZ_TOTAL ?= 120
 fuzz:
 	FUZZ_TOTAL=$(FUZZ_TOTAL) sh deploy/ci/fuzz.sh
+
+# The whole daemon's cost next to node_exporter's and a static replay of its
+# own bytes, on the fixture host, with a simulated day (docs/benchmarks.md).
+# A benchmark, never a pass/fail on numbers. COSTTEST_FLAGS='-smoke' runs
+# it in seconds; '-pprof-top FILE' also profiles the daemon's steady state.
+costtest: tools
+	$(GO) run ./internal/costtest $(COSTTEST_FLAGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

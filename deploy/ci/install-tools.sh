@@ -1,8 +1,10 @@
 #!/bin/sh
-# Installs the tools the deploy checks and the end-to-end test need:
-# prometheus and promtool (Debian's "prometheus" package) and amtool
-# ("prometheus-alertmanager"). Idempotent: it calls apt-get only when a tool
-# is missing, so a second run is a no-op and needs no network or root.
+# Installs the tools the deploy checks, the end-to-end test and the cost
+# test need: prometheus and promtool (Debian's "prometheus" package), amtool
+# ("prometheus-alertmanager") and node_exporter ("prometheus-node-exporter",
+# the baseline `make costtest` measures the exporter against). Idempotent:
+# it calls apt-get only when a tool is missing, so a second run is a no-op
+# and needs no network or root.
 # Used by `make tools`; CI runs it on a fresh Debian machine.
 #
 # With --server-tools it also installs smartmontools and ipmitool, the tools
@@ -18,6 +20,9 @@ fi
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+# Debian names node_exporter's binary after its package; the cost test runs
+# it by this path.
+[ -x /usr/bin/prometheus-node-exporter ] || missing="$missing prometheus-node-exporter"
 
 if [ -z "$missing" ]; then
 	echo "tools: all present"
@@ -39,11 +44,12 @@ fi
 echo "tools: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q
-# --no-install-recommends: the packages recommend node-exporter and friends,
-# which we do not want running on a build machine (smartmontools would also
-# pull in a mail agent). policy-rc.d keeps the
-# packages' own services from starting (we start Prometheus ourselves, on
-# free ports, in the end-to-end test).
+# --no-install-recommends: the packages recommend node-exporter's textfile
+# collectors and friends, which we do not want running on a build machine
+# (smartmontools would also pull in a mail agent).
+# policy-rc.d keeps the packages' own services from starting, node_exporter's
+# included (we start Prometheus and node_exporter ourselves, on free
+# loopback ports, in the end-to-end and cost tests).
 policy=/usr/sbin/policy-rc.d
 created_policy=""
 if [ ! -e "$policy" ]; then
@@ -59,4 +65,5 @@ if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
 for t in prometheus promtool amtool; do
 	command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
 done
-echo "tools: $(promtool --version 2>&1 | head -1); $(amtool --version 2>&1 | head -1)"
+[ -x /usr/bin/prometheus-node-exporter ] || { echo "tools: prometheus-node-exporter still missing after install" >&2; exit 1; }
+echo "tools: $(promtool --version 2>&1 | head -1); $(amtool --version 2>&1 | head -1); $(/usr/bin/prometheus-node-exporter --version 2>&1 | head -1)"
