@@ -181,15 +181,15 @@ func (p cpuProbe) topology(cpuinfo []procfs.CPUInfo, packages map[int]string, sk
 	slices.SortFunc(keys, func(a, b [7]string) int { return slices.Compare(a[:], b[:]) })
 	var ms []prometheus.Metric
 	for _, k := range keys {
-		ms = append(ms, prometheus.MustNewConstMetric(cpuInfoDesc, prometheus.GaugeValue, 1, k[:]...))
+		ms = append(ms, constMetric(cpuInfoDesc, prometheus.GaugeValue, 1, k[:]...))
 	}
 	// Without topology a count of sockets or cores would be a guess.
 	if known {
 		ms = append(ms,
-			prometheus.MustNewConstMetric(cpuSockets, prometheus.GaugeValue, float64(len(sockets))),
-			prometheus.MustNewConstMetric(cpuCores, prometheus.GaugeValue, float64(len(cores))))
+			constMetric(cpuSockets, prometheus.GaugeValue, float64(len(sockets))),
+			constMetric(cpuCores, prometheus.GaugeValue, float64(len(cores))))
 	}
-	ms = append(ms, prometheus.MustNewConstMetric(cpuThreads, prometheus.GaugeValue, float64(len(cpuinfo))))
+	ms = append(ms, constMetric(cpuThreads, prometheus.GaugeValue, float64(len(cpuinfo))))
 	return ms
 }
 
@@ -256,7 +256,7 @@ func (p cpuProbe) cpufreq(ctx context.Context, sfs sysfs.FS, packages map[int]st
 	})
 	var ms []prometheus.Metric
 	for _, k := range lkeys {
-		ms = append(ms, prometheus.MustNewConstMetric(cpufreqLimits[k.limit].desc, prometheus.GaugeValue,
+		ms = append(ms, constMetric(cpufreqLimits[k.limit].desc, prometheus.GaugeValue,
 			float64(k.hertz), k.pkg, cpuList(limits[k])))
 	}
 
@@ -271,7 +271,7 @@ func (p cpuProbe) cpufreq(ctx context.Context, sfs sysfs.FS, packages map[int]st
 		return slices.Min(scaling[a]) - slices.Min(scaling[b])
 	})
 	for _, k := range skeys {
-		ms = append(ms, prometheus.MustNewConstMetric(cpuScalingInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, constMetric(cpuScalingInfo, prometheus.GaugeValue, 1,
 			k.pkg, cpuList(scaling[k]), k.driver, k.governor))
 	}
 	return ms, nil
@@ -320,7 +320,7 @@ func (p cpuProbe) vulnerabilities(sfs sysfs.FS, skips *Skips) []prometheus.Metri
 	ms := make([]prometheus.Metric, 0, len(names))
 	for _, name := range names {
 		v := vulns[name]
-		ms = append(ms, prometheus.MustNewConstMetric(cpuVulnerabilityInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, constMetric(cpuVulnerabilityInfo, prometheus.GaugeValue, 1,
 			name, sysfs.VulnerabilityHumanEncoding[v.State], v.Mitigation))
 	}
 	return ms

@@ -248,7 +248,7 @@ func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips 
 				}
 				return ""
 			}
-			ms = append(ms, prometheus.MustNewConstMetric(gpuInfo, prometheus.GaugeValue, 1,
+			ms = append(ms, constMetric(gpuInfo, prometheus.GaugeValue, 1,
 				uuid, label("index"), label("name"), label("serial"), nvidiasmi.KernelBusID(label("pci.bus_id")),
 				label("driver_version"), label("vbios_version")))
 		}
@@ -269,7 +269,7 @@ func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips 
 			if f.label != "" {
 				lv = append(lv, f.label)
 			}
-			ms = append(ms, prometheus.MustNewConstMetric(f.desc, f.vt, v, lv...))
+			ms = append(ms, constMetric(f.desc, f.vt, v, lv...))
 		}
 	}
 	return ms

@@ -170,7 +170,7 @@ func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
+		ms = append(ms, constMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
 		ms = append(ms, hwmonSensors(c, skips)...)
 	}
 	return ms, nil
@@ -321,7 +321,7 @@ func hwmonSensors(c hwmonChip, skips *Skips) []prometheus.Metric {
 						continue
 					}
 					if v, ok := a.Int(file); ok {
-						ms = append(ms, prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, float64(v)/r.div, c.id, sensor, label))
+						ms = append(ms, constMetric(r.desc, prometheus.GaugeValue, float64(v)/r.div, c.id, sensor, label))
 					}
 					break
 				}
@@ -332,7 +332,7 @@ func hwmonSensors(c hwmonChip, skips *Skips) []prometheus.Metric {
 					continue
 				}
 				if v, ok := a.Uint(file); ok {
-					ms = append(ms, prometheus.MustNewConstMetric(hwmonAlarm, prometheus.GaugeValue, float64(v), c.id, sensor, label, al.alarm))
+					ms = append(ms, constMetric(hwmonAlarm, prometheus.GaugeValue, float64(v), c.id, sensor, label, al.alarm))
 				}
 			}
 		}

@@ -368,9 +368,9 @@ func ipmiSensorMetrics(sensors []ipmitool.Sensor, src string, skips *Skips) []pr
 			continue
 		}
 		seen[label] = true
-		ms = append(ms, prometheus.MustNewConstMetric(ipmiSensorState, prometheus.GaugeValue, r.state, label, r.typ))
+		ms = append(ms, constMetric(ipmiSensorState, prometheus.GaugeValue, r.state, label, r.typ))
 		if r.desc != nil {
-			ms = append(ms, prometheus.MustNewConstMetric(r.desc, prometheus.GaugeValue, r.value, label))
+			ms = append(ms, constMetric(r.desc, prometheus.GaugeValue, r.value, label))
 		}
 	}
 	return ms
@@ -402,7 +402,7 @@ func ipmiFRUMetrics(frus []ipmitool.FRU, src string, skips *Skips) []prometheus.
 			continue
 		}
 		seen[values[0]] = true
-		ms = append(ms, prometheus.MustNewConstMetric(ipmiFRUInfo, prometheus.GaugeValue, 1, values...))
+		ms = append(ms, constMetric(ipmiFRUInfo, prometheus.GaugeValue, 1, values...))
 	}
 	return ms
 }

@@ -147,10 +147,10 @@ func (p *kmsgProbe) count(r kmsg.Record) {
 
 func (p *kmsgProbe) metrics() []prometheus.Metric {
 	ms := []prometheus.Metric{
-		prometheus.MustNewConstMetric(kmsgRecords, prometheus.CounterValue, p.records),
-		prometheus.MustNewConstMetric(kmsgLost, prometheus.CounterValue, p.lost),
-		prometheus.MustNewConstMetric(kmsgOverruns, prometheus.CounterValue, p.overruns),
-		prometheus.MustNewConstMetric(kmsgMalformed, prometheus.CounterValue, p.malformedRecs),
+		constMetric(kmsgRecords, prometheus.CounterValue, p.records),
+		constMetric(kmsgLost, prometheus.CounterValue, p.lost),
+		constMetric(kmsgOverruns, prometheus.CounterValue, p.overruns),
+		constMetric(kmsgMalformed, prometheus.CounterValue, p.malformedRecs),
 	}
 	keys := make([]kmsgKey, 0, len(p.errors))
 	for k := range p.errors {
@@ -167,10 +167,10 @@ func (p *kmsgProbe) metrics() []prometheus.Metric {
 		return a.device < b.device
 	})
 	for _, k := range keys {
-		ms = append(ms, prometheus.MustNewConstMetric(kmsgErrors, prometheus.CounterValue, p.errors[k], k.source, k.severity, labelValue(k.device)))
+		ms = append(ms, constMetric(kmsgErrors, prometheus.CounterValue, p.errors[k], k.source, k.severity, labelValue(k.device)))
 	}
 	for k, v := range p.xids {
-		ms = append(ms, prometheus.MustNewConstMetric(kmsgXidErrors, prometheus.CounterValue, v, labelValue(k.device), strconv.Itoa(k.xid)))
+		ms = append(ms, constMetric(kmsgXidErrors, prometheus.CounterValue, v, labelValue(k.device), strconv.Itoa(k.xid)))
 	}
 	return ms
 }

@@ -3,6 +3,7 @@ package probe
 import (
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,16 +15,32 @@ func labelValue(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// gauge is the gauge series of d with value v. Label values must already be
-// valid UTF-8 (labelValue): MustNewConstMetric panics otherwise, and the
-// panic is the test's way of saying a probe forgot one.
+// constMetric is how every probe builds a series: label values come from
+// the host (DMI strings, cpuinfo, tool output) and are not always UTF-8
+// (unprogrammed DMI fields are often 0xFF-filled), and MustNewConstMetric
+// panics on invalid UTF-8, which cost the whole probe. So every label value
+// passes labelValue here, in the one place all series are built.
+func constMetric(d *prometheus.Desc, vt prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	for i, l := range labels {
+		if !utf8.ValidString(l) {
+			labels = slices.Clone(labels) // the caller's slice is not ours to change
+			for j := i; j < len(labels); j++ {
+				labels[j] = labelValue(labels[j])
+			}
+			break
+		}
+	}
+	return prometheus.MustNewConstMetric(d, vt, v, labels...)
+}
+
+// gauge is the gauge series of d with value v.
 func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	return constMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
 // counter is the counter series of d with value v.
 func counter(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-	return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	return constMetric(d, prometheus.CounterValue, v, labels...)
 }
 
 // stateSet is a series of d per state in known, its last label the state,

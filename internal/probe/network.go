@@ -142,7 +142,7 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 	iface := labelValue(name)
 	var ms []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64) {
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, iface))
+		ms = append(ms, constMetric(d, prometheus.GaugeValue, v, iface))
 	}
 
 	// A bond sets every member's live address to its own; the permanent
@@ -157,7 +157,7 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skips.Add(filepath.Join(dir, "device/driver"), err)
 	}
-	ms = append(ms, prometheus.MustNewConstMetric(networkInterfaceInfo, prometheus.GaugeValue, 1,
+	ms = append(ms, constMetric(networkInterfaceInfo, prometheus.GaugeValue, 1,
 		iface, labelValue(mac), labelValue(driver), labelValue(filepath.Base(target))))
 
 	if s, ok := networkLinkAttr(a, "speed"); ok {
@@ -204,7 +204,7 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 		}
 	}
 	if v, ok := a.Uint("carrier_changes"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(networkInterfaceCarrierChanges, prometheus.CounterValue, float64(v), iface))
+		ms = append(ms, constMetric(networkInterfaceCarrierChanges, prometheus.CounterValue, float64(v), iface))
 	}
 	return ms
 }
@@ -249,7 +249,7 @@ func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
 
 	if mode, ok := a.String("mode"); ok {
 		// "802.3ad 4": the name, then the number.
-		ms = append(ms, prometheus.MustNewConstMetric(networkBondInfo, prometheus.GaugeValue, 1, bond, labelValue(strings.Fields(mode)[0])))
+		ms = append(ms, constMetric(networkBondInfo, prometheus.GaugeValue, 1, bond, labelValue(strings.Fields(mode)[0])))
 	}
 	// An empty slaves file is a bond with no members, not a missing one.
 	b, ok := a.read("slaves")
@@ -268,11 +268,11 @@ func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
 		if s == "up" {
 			up++
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(networkBondMemberUp, prometheus.GaugeValue, boolValue(s == "up"), bond, labelValue(m)))
+		ms = append(ms, constMetric(networkBondMemberUp, prometheus.GaugeValue, boolValue(s == "up"), bond, labelValue(m)))
 	}
 	ms = append(ms,
-		prometheus.MustNewConstMetric(networkBondMembers, prometheus.GaugeValue, float64(len(members)), bond),
-		prometheus.MustNewConstMetric(networkBondMembersUp, prometheus.GaugeValue, float64(up), bond))
+		constMetric(networkBondMembers, prometheus.GaugeValue, float64(len(members)), bond),
+		constMetric(networkBondMembersUp, prometheus.GaugeValue, float64(up), bond))
 	return ms
 }
 
@@ -281,7 +281,7 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 	a := attrs{dir: dir, skips: skips}
 	dev := labelValue(device)
 	linkLayer, _ := a.String("link_layer")
-	ms := []prometheus.Metric{prometheus.MustNewConstMetric(networkIBPortInfo, prometheus.GaugeValue, 1, dev, port, labelValue(linkLayer))}
+	ms := []prometheus.Metric{constMetric(networkIBPortInfo, prometheus.GaugeValue, 1, dev, port, labelValue(linkLayer))}
 
 	// state and phys_state are "ID: NAME" ("4: ACTIVE", "5: LinkUp"); the
 	// IDs are the IBA spec's port states.
@@ -296,7 +296,7 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 			skips.Add(filepath.Join(dir, file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
 			return
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, boolValue(id == want), dev, port))
+		ms = append(ms, constMetric(d, prometheus.GaugeValue, boolValue(id == want), dev, port))
 	}
 	state("state", 4, networkIBPortActive)          // IB_PORT_ACTIVE
 	state("phys_state", 5, networkIBPortPhysicalUp) // LinkUp
@@ -312,7 +312,7 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 		if err != nil {
 			skips.Add(filepath.Join(dir, "rate"), err)
 		} else {
-			ms = append(ms, prometheus.MustNewConstMetric(networkIBPortRate, prometheus.GaugeValue, gbps*1e9/8, dev, port))
+			ms = append(ms, constMetric(networkIBPortRate, prometheus.GaugeValue, gbps*1e9/8, dev, port))
 		}
 	}
 	return ms

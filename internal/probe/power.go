@@ -95,16 +95,16 @@ func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
 		model, _ := a.String("model_name")
 		serial, _ := a.String("serial_number")
 		label := labelValue(supply)
-		ms = append(ms, prometheus.MustNewConstMetric(powerSupplyInfo, prometheus.GaugeValue, 1,
+		ms = append(ms, constMetric(powerSupplyInfo, prometheus.GaugeValue, 1,
 			label, labelValue(typ), labelValue(manufacturer), labelValue(model), labelValue(serial)))
 		if v, ok := a.Uint("online"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyOnline, prometheus.GaugeValue, float64(v), label))
+			ms = append(ms, constMetric(powerSupplyOnline, prometheus.GaugeValue, float64(v), label))
 		}
 		if v, ok := a.Uint("present"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyPresent, prometheus.GaugeValue, float64(v), label))
+			ms = append(ms, constMetric(powerSupplyPresent, prometheus.GaugeValue, float64(v), label))
 		}
 		if h, ok := a.String("health"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h)))
+			ms = append(ms, constMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h)))
 		}
 	}
 	return ms
@@ -123,10 +123,10 @@ func (p powerProbe) meters(skips *Skips) []prometheus.Metric {
 		}
 		a := attrs{dir: filepath.Join(driverDir, meter), skips: skips}
 		if v, ok := a.Int("power1_average"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(powerMeterWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
+			ms = append(ms, constMetric(powerMeterWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
 		}
 		if v, ok := a.Int("power1_cap"); ok {
-			ms = append(ms, prometheus.MustNewConstMetric(powerMeterCapWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
+			ms = append(ms, constMetric(powerMeterCapWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
 		}
 	}
 	return ms
@@ -202,7 +202,7 @@ func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
 		// the interval stays well below the wrap time (max_energy_range_uj is
 		// about 262 kJ, some 20 minutes for a 200 W package), which the
 		// power probe's one-minute default keeps.
-		ms = append(ms, prometheus.MustNewConstMetric(powerRAPLEnergy, prometheus.CounterValue, float64(uj)/1e6, z.label))
+		ms = append(ms, constMetric(powerRAPLEnergy, prometheus.CounterValue, float64(uj)/1e6, z.label))
 	}
 	return ms
 }

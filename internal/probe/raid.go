@@ -198,7 +198,7 @@ func (r *raidMetrics) gauge(d *prometheus.Desc, v float64, lv ...string) {
 	for i := range lv {
 		lv[i] = labelValue(lv[i])
 	}
-	r.metrics = append(r.metrics, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...))
+	r.metrics = append(r.metrics, constMetric(d, prometheus.GaugeValue, v, lv...))
 }
 
 func (r *raidMetrics) counter(d *prometheus.Desc, v *uint64, lv ...string) {
@@ -208,7 +208,7 @@ func (r *raidMetrics) counter(d *prometheus.Desc, v *uint64, lv ...string) {
 	for i := range lv {
 		lv[i] = labelValue(lv[i])
 	}
-	r.metrics = append(r.metrics, prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(*v), lv...))
+	r.metrics = append(r.metrics, constMetric(d, prometheus.CounterValue, float64(*v), lv...))
 }
 
 func (r *raidMetrics) optional(d *prometheus.Desc, v *float64, lv ...string) {

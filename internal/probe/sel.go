@@ -187,17 +187,17 @@ func (p *selProbe) readLog(ctx context.Context, command string, env Env, skips *
 
 func selInfoMetrics(info ipmitool.SELInfo) []prometheus.Metric {
 	ms := []prometheus.Metric{
-		prometheus.MustNewConstMetric(selEntries, prometheus.GaugeValue, float64(info.Entries)),
-		prometheus.MustNewConstMetric(selOverflow, prometheus.GaugeValue, selBool(info.Overflow)),
+		constMetric(selEntries, prometheus.GaugeValue, float64(info.Entries)),
+		constMetric(selOverflow, prometheus.GaugeValue, selBool(info.Overflow)),
 	}
 	if info.PercentUsedKnown {
-		ms = append(ms, prometheus.MustNewConstMetric(selUsed, prometheus.GaugeValue, info.PercentUsed/100))
+		ms = append(ms, constMetric(selUsed, prometheus.GaugeValue, info.PercentUsed/100))
 	}
 	if !info.LastAdd.IsZero() {
-		ms = append(ms, prometheus.MustNewConstMetric(selLastAdd, prometheus.GaugeValue, selUnixSeconds(info.LastAdd)))
+		ms = append(ms, constMetric(selLastAdd, prometheus.GaugeValue, selUnixSeconds(info.LastAdd)))
 	}
 	if !info.LastErase.IsZero() {
-		ms = append(ms, prometheus.MustNewConstMetric(selLastErase, prometheus.GaugeValue, selUnixSeconds(info.LastErase)))
+		ms = append(ms, constMetric(selLastErase, prometheus.GaugeValue, selUnixSeconds(info.LastErase)))
 	}
 	return ms
 }
@@ -215,11 +215,11 @@ func selSummaryMetrics(sum ipmitool.SELSummary) []prometheus.Metric {
 	})
 	var ms []prometheus.Metric
 	for _, k := range keys {
-		ms = append(ms, prometheus.MustNewConstMetric(selEvents, prometheus.GaugeValue, float64(sum.Counts[k]),
+		ms = append(ms, constMetric(selEvents, prometheus.GaugeValue, float64(sum.Counts[k]),
 			labelValue(k.SensorType), string(k.Kind), string(k.Severity), string(k.Direction)))
 	}
 	for typ, t := range sum.Newest {
-		ms = append(ms, prometheus.MustNewConstMetric(selNewestEvent, prometheus.GaugeValue, selUnixSeconds(t), labelValue(typ)))
+		ms = append(ms, constMetric(selNewestEvent, prometheus.GaugeValue, selUnixSeconds(t), labelValue(typ)))
 	}
 	return ms
 }

@@ -274,10 +274,10 @@ func (p *smartProbe) readDevice(ctx context.Context, o *SmartOptions, d smartDev
 func (p *smartProbe) deviceMetrics(d smartDevice, r smartResult, skips *Skips) []prometheus.Metric {
 	dev := d.label
 	gauge := func(desc *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
-		return prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v, append([]string{dev}, labels...)...)
+		return constMetric(desc, prometheus.GaugeValue, v, append([]string{dev}, labels...)...)
 	}
 	counter := func(desc *prometheus.Desc, v float64) prometheus.Metric {
-		return prometheus.MustNewConstMetric(desc, prometheus.CounterValue, v, dev)
+		return constMetric(desc, prometheus.CounterValue, v, dev)
 	}
 
 	var ms []prometheus.Metric

@@ -102,7 +102,7 @@ func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
 
 	var ms []prometheus.Metric
 	if v, ok := a.Int("temp"); ok && v != thermalTempInvalid {
-		ms = append(ms, prometheus.MustNewConstMetric(thermalZoneTemperature, prometheus.GaugeValue, float64(v)/1000, zone, typ))
+		ms = append(ms, constMetric(thermalZoneTemperature, prometheus.GaugeValue, float64(v)/1000, zone, typ))
 	}
 	for _, trip := range numberedEntries(dir, "trip_point_", "_temp", skips) {
 		n := strconv.FormatUint(trip.n, 10)
@@ -116,7 +116,7 @@ func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
 		if !ok {
 			continue
 		}
-		ms = append(ms, prometheus.MustNewConstMetric(thermalZoneTripPoint, prometheus.GaugeValue, float64(v)/1000, zone, typ, n, labelValue(tripType)))
+		ms = append(ms, constMetric(thermalZoneTripPoint, prometheus.GaugeValue, float64(v)/1000, zone, typ, n, labelValue(tripType)))
 	}
 	return ms
 }
@@ -140,11 +140,11 @@ func thermalCoolingDevice(dir, dev string, skips *Skips) []prometheus.Metric {
 			skips.Add(filepath.Join(dir, "cur_state"), fmt.Errorf("negative cooling state %d", v))
 		}
 		if v >= 0 {
-			ms = append(ms, prometheus.MustNewConstMetric(thermalCoolingState, prometheus.GaugeValue, float64(v), dev, typ))
+			ms = append(ms, constMetric(thermalCoolingState, prometheus.GaugeValue, float64(v), dev, typ))
 		}
 	}
 	if v, ok := a.Uint("max_state"); ok {
-		ms = append(ms, prometheus.MustNewConstMetric(thermalCoolingMaxState, prometheus.GaugeValue, float64(v), dev, typ))
+		ms = append(ms, constMetric(thermalCoolingMaxState, prometheus.GaugeValue, float64(v), dev, typ))
 	}
 	return ms
 }
