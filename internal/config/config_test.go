@@ -234,7 +234,7 @@ func TestStatePath(t *testing.T) {
 		t.Errorf("default state.path = %q, want %q", got, DefaultStatePath)
 	}
 	for doc, want := range map[string]string{
-		"state:\n  path: \"\"\n":        "",
+		"state:\n  path: \"\"\n":       "",
 		"state:\n  path: /srv/state\n": "/srv/state",
 	} {
 		c, err := Parse([]byte(doc))
