@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
 // fixtureFlags point the daemon at the probes' fixture server, materialized
@@ -43,6 +45,23 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// hostToolsOff turns off the probes that would run a tool at its default
+// path: tests never run the host's tools (a host with ipmitool installed
+// would fail them).
+func hostToolsOff(except ...string) []string {
+	var flags []string
+	for _, name := range probe.Names() {
+		if slices.Contains(except, name) {
+			continue
+		}
+		switch name {
+		case "smart", "ipmi", "sel", "gpu", "raid":
+			flags = append(flags, "--no-probe."+name)
+		}
+	}
+	return flags
 }
 
 func runCmd(args ...string) (code int, stdout, stderr string) {
@@ -76,7 +95,7 @@ func TestConfigCheck(t *testing.T) {
 }
 
 func TestOncePrintsOneRound(t *testing.T) {
-	code, out, errOut := runCmd(append([]string{"--once", "--log.level=error"}, fixtureFlags...)...)
+	code, out, errOut := runCmd(append(append([]string{"--once", "--log.level=error"}, hostToolsOff()...), fixtureFlags...)...)
 	if code != 0 {
 		t.Fatalf("--once exit %d; stderr:\n%s", code, errOut)
 	}
@@ -113,7 +132,7 @@ func TestOnceFailsWhenAProbeFails(t *testing.T) {
 func TestMissingToolProbe(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "smartctl")
 	auto := writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n")
-	code, out, errOut := runCmd(append([]string{"--once", "--config.file=" + auto}, fixtureFlags...)...)
+	code, out, errOut := runCmd(append(append([]string{"--once", "--config.file=" + auto}, hostToolsOff("smart")...), fixtureFlags...)...)
 	if code != 0 {
 		t.Fatalf("--once with smartctl missing, not enabled explicitly: exit %d; stderr:\n%s", code, errOut)
 	}
@@ -125,7 +144,7 @@ func TestMissingToolProbe(t *testing.T) {
 	}
 
 	explicit := writeConfig(t, "probes:\n  smart:\n    enabled: true\n    command: "+missing+"\n")
-	code, out, errOut = runCmd(append([]string{"--once", "--config.file=" + explicit}, fixtureFlags...)...)
+	code, out, errOut = runCmd(append(append([]string{"--once", "--config.file=" + explicit}, hostToolsOff("smart")...), fixtureFlags...)...)
 	if code == 0 {
 		t.Fatal("--once with an explicitly enabled probe whose tool is missing exited 0")
 	}
@@ -137,7 +156,7 @@ func TestMissingToolProbe(t *testing.T) {
 
 func TestFlagsWinOverFile(t *testing.T) {
 	cfg := writeConfig(t, "paths:\n  procfs: /nonexistent\n")
-	code, out, _ := runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg}, fixtureFlags...)...)
+	code, out, _ := runCmd(append(append([]string{"--once", "--log.level=error", "--config.file=" + cfg}, hostToolsOff()...), fixtureFlags...)...)
 	if code != 0 || !strings.Contains(out, "hardware_cpu_sockets 2") {
 		t.Errorf("--path.procfs did not override paths.procfs: exit %d", code)
 	}
@@ -159,14 +178,14 @@ func TestDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "hardware_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t)
 	addr := freeAddr(t)
 	cfg := writeConfig(t, "scheduler:\n  jitter: 1s\n")
 	var logs syncBuffer
-	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--config.file=" + cfg}, fixtureFlags...)...)
+	// The tool probes are off: the reloads below write configs that would
+	// point them at the host's tools.
+	args := append([]string{"--web.listen-address=" + addr, "--config.file=" + cfg, "--state.path=" + t.TempDir()}, hostToolsOff()...)
+	cmd := exec.Command(bin, append(args, fixtureFlags...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -233,6 +252,16 @@ func TestDaemon(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("daemon did not exit within 15s of SIGTERM")
 	}
+}
+
+// buildDaemon builds the binary into a temp dir.
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hardware_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // syncBuffer is a bytes.Buffer the daemon's output goroutine and the test
