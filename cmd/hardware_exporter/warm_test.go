@@ -57,6 +57,7 @@ func startDaemon(t *testing.T, bin string, args ...string) *runningDaemon {
 // stop sends SIGTERM and waits for a clean exit.
 func (d *runningDaemon) stop(t *testing.T) {
 	t.Helper()
+	defer func(start time.Time) { t.Logf("SIGTERM to exit: %v", time.Since(start).Round(time.Millisecond)) }(time.Now())
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
