@@ -7,7 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/config"
 )
+
+// within reports whether path is dir or below it.
+func within(path, dir string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+}
 
 // unitDirectives parses a systemd unit or drop-in: section -> key -> values
 // (a key may repeat).
@@ -94,6 +102,35 @@ func TestSystemdUnit(t *testing.T) {
 	for _, k := range []string{"CapabilityBoundingSet", "AmbientCapabilities"} {
 		if got := strings.Join(dd[k], " "); got != "CAP_SYS_ADMIN" {
 			t.Errorf("%s: %s=%q, want CAP_SYS_ADMIN", dropIn, k, got)
+		}
+	}
+
+	// The default state path must be writable under ProtectSystem=strict:
+	// below a StateDirectory= or a ReadWritePaths= entry, and not
+	// overridden by ExecStart.
+	covered := false
+	for _, dir := range strings.Fields(strings.Join(svc["StateDirectory"], " ")) {
+		if within(config.DefaultStatePath, "/var/lib/"+dir) {
+			covered = true
+		}
+	}
+	for _, dir := range strings.Fields(strings.Join(svc["ReadWritePaths"], " ")) {
+		if within(config.DefaultStatePath, strings.TrimPrefix(dir, "-")) {
+			covered = true
+		}
+	}
+	if !covered {
+		t.Errorf("%s: the default state path %s is under no StateDirectory= or ReadWritePaths=; ProtectSystem=strict makes it read-only",
+			unit, config.DefaultStatePath)
+	}
+	if strings.Contains(strings.Join(svc["ExecStart"], " "), "--state.path") {
+		t.Errorf("%s: ExecStart moves the state path away from the StateDirectory", unit)
+	}
+	for _, k := range []string{"InaccessiblePaths", "ReadOnlyPaths"} {
+		for _, p := range strings.Fields(strings.Join(svc[k], " ")) {
+			if within(config.DefaultStatePath, strings.TrimPrefix(p, "-")) {
+				t.Errorf("%s: %s=%s hides the state path", unit, k, p)
+			}
 		}
 	}
 

@@ -49,6 +49,7 @@ type flags struct {
 	procfs        pathFlag
 	sysfs         pathFlag
 	rootfs        pathFlag
+	statePath     pathFlag
 	telemetryPath string
 	// probes holds --[no-]probe.NAME for every registered probe.
 	probes map[string]*probeFlag
@@ -80,6 +81,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 	app.Flag("path.procfs", "procfs mountpoint (overrides paths.procfs).").IsSetByUser(&f.procfs.set).Default("/proc").StringVar(&f.procfs.value)
 	app.Flag("path.sysfs", "sysfs mountpoint (overrides paths.sysfs).").IsSetByUser(&f.sysfs.set).Default("/sys").StringVar(&f.sysfs.value)
 	app.Flag("path.rootfs", "Root of the host's file system (overrides paths.rootfs).").IsSetByUser(&f.rootfs.set).Default("/").StringVar(&f.rootfs.value)
+	app.Flag("state.path", "Directory of the state files that carry probe results across restarts; empty turns them off (overrides state.path).").IsSetByUser(&f.statePath.set).Default(config.DefaultStatePath).StringVar(&f.statePath.value)
 	app.Flag("web.telemetry-path", "Path under which to expose the hardware metrics.").Default("/metrics").StringVar(&f.telemetryPath)
 	f.probes = map[string]*probeFlag{}
 	for _, s := range probe.Specs() {
@@ -157,7 +159,7 @@ func loadConfig(f *flags) (*config.Config, error) {
 	for _, p := range []struct {
 		flag pathFlag
 		dst  *string
-	}{{f.procfs, &cfg.Paths.ProcFS}, {f.sysfs, &cfg.Paths.SysFS}, {f.rootfs, &cfg.Paths.RootFS}} {
+	}{{f.procfs, &cfg.Paths.ProcFS}, {f.sysfs, &cfg.Paths.SysFS}, {f.rootfs, &cfg.Paths.RootFS}, {f.statePath, &cfg.State.Path}} {
 		if p.flag.set {
 			*p.dst = p.flag.value
 		}
@@ -280,6 +282,7 @@ type daemon struct {
 	cache  *metriccache.Cache
 	srv    *server.Server
 	sched  *scheduler.Scheduler
+	state  *metriccache.State // nil when state files are off
 }
 
 func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
@@ -320,14 +323,27 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 		Jitter:        time.Duration(cfg.Scheduler.Jitter),
 		Logger:        logger,
 		Registerer:    exporter,
-		// Re-render the cached responses now, so the next scrape after a
-		// probe run is a replay too.
-		OnStore: func(string) { d.srv.Cache().Warm() },
+		OnStore: func(name string) {
+			if d.state != nil {
+				d.state.Save(name) // does not wait for the disk
+			}
+			// Re-render the cached responses now, so the next scrape
+			// after a probe run is a replay too.
+			d.srv.Cache().Warm()
+		},
 	})
 	d.apply(cfg)
+	d.state = openState(cfg, d.cache, exporter, logger)
+	if d.state != nil {
+		d.restore(cfg)
+	}
+	primeResponses(d.srv.Cache(), f.telemetryPath)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// Signals are taken from a channel, not signal.NotifyContext, so that
+	// a second SIGTERM during a slow shutdown can still be seen.
+	stopSignals := make(chan os.Signal, 2)
+	signal.Notify(stopSignals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stopSignals)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -340,7 +356,16 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	}()
 	halt := func() {
 		stopSched()
-		<-schedDone
+		// Probes that ignore their context are left behind; their tools
+		// were killed with the run's context.
+		select {
+		case <-schedDone:
+		case <-time.After(schedulerStopLimit):
+			logger.Warn("probes still running at exit", "waited", schedulerStopLimit)
+		}
+		if d.state != nil && !d.state.Close(stateFlushLimit) {
+			logger.Warn("state files not all written at exit", "waited", stateFlushLimit)
+		}
 	}
 
 	httpSrv := d.srv.HTTPServer()
@@ -355,12 +380,29 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 			return err
 		case <-hup:
 			d.reload()
-		case <-ctx.Done():
-			logger.Info("shutting down")
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		case sig := <-stopSignals:
+			logger.Info("shutting down; a second signal exits at once", "signal", sig)
+			go func() {
+				sig := <-stopSignals
+				logger.Warn("second signal; exiting now", "signal", sig)
+				os.Exit(1)
+			}()
+			// Probes are cancelled (their tools killed) while in-flight
+			// scrapes finish: a scrape is a replay and needs no probe.
+			halted := make(chan struct{})
+			go func() {
+				defer close(halted)
+				halt()
+			}()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), httpShutdownLimit)
 			err := httpSrv.Shutdown(shutdownCtx)
 			cancel()
-			halt()
+			if errors.Is(err, context.DeadlineExceeded) {
+				logger.Warn("scrapes still in flight at exit; closing them", "waited", httpShutdownLimit)
+				httpSrv.Close()
+				err = nil
+			}
+			<-halted
 			<-serveErr
 			return err
 		}
@@ -389,8 +431,10 @@ func (d *daemon) reload() {
 	d.logger.Info("config reloaded", "config", describeSource(d.flags.configFile), "probes", d.sched.Names())
 }
 
+// ready is true once every enabled probe has data to serve: a completed
+// run, or a snapshot restored from its state file.
 func (d *daemon) ready() bool {
-	return d.cache.Ran(d.sched.Names()...)
+	return d.cache.Ready(d.sched.Names()...)
 }
 
 func (d *daemon) refresh(ctx context.Context, names ...string) error {

@@ -258,14 +258,14 @@ func TestDaemon(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "hardware_exporter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildDaemon(t)
 	addr := freeAddr(t)
 	cfg := writeConfig(t, "scheduler:\n  jitter: 1s\n")
 	var logs syncBuffer
-	cmd := exec.Command(bin, append([]string{"--web.listen-address=" + addr, "--config.file=" + cfg}, fixtureFlags...)...)
+	// The tool probes are off: the reloads below write configs that would
+	// point them at the host's tools.
+	args := []string{"--web.listen-address=" + addr, "--config.file=" + cfg, "--state.path=" + t.TempDir()}
+	cmd := exec.Command(bin, append(args, fixtureFlags...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -332,6 +332,16 @@ func TestDaemon(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("daemon did not exit within 15s of SIGTERM")
 	}
+}
+
+// buildDaemon builds the binary into a temp dir.
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "hardware_exporter")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // syncBuffer is a bytes.Buffer the daemon's output goroutine and the test

@@ -31,6 +31,7 @@ type Config struct {
 	Cache     Cache     `yaml:"cache" help:"The response cache replays the encoded /metrics body per format and encoding until a probe refresh changes the data or the TTL lapses."`
 	Scheduler Scheduler `yaml:"scheduler"`
 	Pprof     Pprof     `yaml:"pprof" help:"Go's profiler at /debug/pprof/. Remote peers get 403 unless allow_remote."`
+	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
 	Probes    Probes    `yaml:"probes"`
 }
 
@@ -59,6 +60,14 @@ type Scheduler struct {
 type Pprof struct {
 	Enabled     bool `yaml:"enabled"`
 	AllowRemote bool `yaml:"allow_remote"`
+}
+
+// State configures the state files that carry probe results across
+// restarts.
+type State struct {
+	// Path is a plain string, not a confval.Path: empty is valid and
+	// turns state files off.
+	Path string `yaml:"path" help:"Directory of the state files (one per probe); empty turns them off. The systemd unit's StateDirectory creates the default."`
 }
 
 // Probes holds per-probe settings. Defaults applies to every probe that
@@ -121,6 +130,10 @@ func (c *Config) Probe(name string) Resolved {
 	return r
 }
 
+// DefaultStatePath is below the directory the systemd unit's
+// StateDirectory= creates and makes writable.
+const DefaultStatePath = "/var/lib/hardware_exporter/state"
+
 // Default returns the built-in configuration: the values below, and each
 // registered probe's own defaults.
 func Default() *Config {
@@ -129,6 +142,7 @@ func Default() *Config {
 		Cache:     Cache{TTL: Duration(6 * time.Hour), MaxEntries: 32},
 		Scheduler: Scheduler{MaxConcurrent: 4, Jitter: Duration(10 * time.Second)},
 		Pprof:     Pprof{Enabled: true, AllowRemote: false},
+		State:     State{Path: DefaultStatePath},
 		Probes: Probes{
 			Defaults: ProbeDefaults{Interval: Duration(6 * time.Hour), Timeout: Duration(time.Minute)},
 			ByName:   map[string]*Probe{},

@@ -257,3 +257,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// An empty state path is valid: it turns state files off.
+func TestStatePath(t *testing.T) {
+	if got := Default().State.Path; got != DefaultStatePath {
+		t.Errorf("default state.path = %q, want %q", got, DefaultStatePath)
+	}
+	for doc, want := range map[string]string{
+		"state:\n  path: \"\"\n":       "",
+		"state:\n  path: /srv/state\n": "/srv/state",
+	} {
+		c, err := Parse([]byte(doc))
+		if err != nil {
+			t.Fatalf("%q: %v", doc, err)
+		}
+		if c.State.Path != want {
+			t.Errorf("%q: state.path = %q, want %q", doc, c.State.Path, want)
+		}
+	}
+	if _, err := Parse([]byte("state:\n  file: x\n")); err == nil {
+		t.Error("unknown key state.file accepted")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
 // The day's config must load in the exporter (it is parsed by the same
@@ -36,7 +37,7 @@ func TestExporterConfigDividesSchedulingByCompression(t *testing.T) {
 		if c.Paths.SysFS != filepath.Join(tree, "sys") || c.Paths.ProcFS != filepath.Join(tree, "proc") || c.Paths.RootFS != filepath.Join(tree, "root") {
 			t.Errorf("K=%g: paths %+v", k, c.Paths)
 		}
-		for _, name := range config.ProbeNames {
+		for _, name := range probe.Names() {
 			got, want := c.Probe(name), def.Probe(name)
 			if got.Interval != scaled(want.Interval) {
 				t.Errorf("K=%g: probes.%s.interval %v, want %v", k, name, got.Interval, scaled(want.Interval))
@@ -45,10 +46,10 @@ func TestExporterConfigDividesSchedulingByCompression(t *testing.T) {
 				t.Errorf("K=%g: probes.%s.timeout %v, want it unscaled (%v)", k, name, got.Timeout, want.Timeout)
 			}
 		}
-		if r := c.Probe("smart"); !r.Explicit || r.Command != "/t/tools/smartctl" {
+		if r := c.Probe("smart"); !r.Explicit || r.Options.(*probe.SmartOptions).Command != "/t/tools/smartctl" {
 			t.Errorf("K=%g: smart %+v, want enabled on the fake smartctl", k, r)
 		}
-		if r := c.Probe("textfile"); r.Explicit || r.Directory != "/t/work/no-textfile-directory" {
+		if r := c.Probe("textfile"); r.Explicit || r.Options.(*probe.TextfileOptions).Directory != "/t/work/no-textfile-directory" {
 			t.Errorf("K=%g: textfile %+v, want left to its default on a missing directory", k, r)
 		}
 	}

@@ -11,16 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
-
-// toolProbes are the probes that run a tool, and the fake tool of the probe
-// tests each runs here.
-var toolProbes = map[string]string{"smart": "smartctl", "ipmi": "ipmitool", "gpu": "nvidia-smi"}
 
 // exporterConfig is the built-in configuration with every duration that
 // sets how often the daemon works (probe intervals, the scheduler's jitter,
@@ -42,13 +41,24 @@ func exporterConfig(tree, tools, work string, compress float64) string {
 	fmt.Fprintf(&b, "scheduler: {jitter: %s}\n", scaled(time.Duration(def.Scheduler.Jitter)))
 	b.WriteString("pprof: {enabled: true}\n")
 	fmt.Fprintf(&b, "probes:\n  defaults: {interval: %s}\n", scaled(time.Duration(def.Probes.Defaults.Interval)))
-	for _, name := range config.ProbeNames {
+	// The tool probes run the fake tools (fixture.ToolConfig), enabled
+	// explicitly so that a missing fake fails loudly rather than leaving a
+	// probe's cost out.
+	fakes := fixture.ToolConfig(filepath.Dir(tools))
+	for _, name := range probe.Names() {
 		fmt.Fprintf(&b, "  %s: {interval: %s", name, scaled(def.Probe(name).Interval))
-		if tool, ok := toolProbes[name]; ok {
-			fmt.Fprintf(&b, ", enabled: true, command: %q", filepath.Join(tools, tool))
-		}
 		if name == "textfile" {
 			fmt.Fprintf(&b, ", directory: %q", filepath.Join(work, "no-textfile-directory"))
+		} else if section, ok := fakes[name].(map[string]any); ok {
+			b.WriteString(", enabled: true")
+			keys := make([]string, 0, len(section))
+			for k := range section {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(&b, ", %s: %q", k, section[k])
+			}
 		}
 		b.WriteString("}\n")
 	}
@@ -59,7 +69,7 @@ func exporterConfig(tree, tools, work string, compress float64) string {
 func defaultIntervals() map[string]time.Duration {
 	def := config.Default()
 	m := map[string]time.Duration{}
-	for _, name := range config.ProbeNames {
+	for _, name := range probe.Names() {
 		m[name] = def.Probe(name).Interval
 	}
 	return m

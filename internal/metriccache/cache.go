@@ -41,6 +41,9 @@ var (
 	inventoryChangeDesc = prometheus.NewDesc("hardware_inventory_last_change_timestamp_seconds",
 		"When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then.",
 		[]string{"probe"}, nil)
+	restoredDesc = prometheus.NewDesc("hardware_probe_restored",
+		"Whether the probe's metrics were restored from the state file at start (1) and it has not completed a run since, or come from a run of this process (0).",
+		[]string{"probe"}, nil)
 )
 
 // Result is the outcome of one probe run.
@@ -67,6 +70,12 @@ type snapshot struct {
 
 	inventory       uint64    // fingerprint of the last good run's inventory series
 	inventoryChange time.Time // zero if the probe reported no inventory
+
+	// What the state file keeps of the last run, beside the above.
+	run      time.Time
+	duration time.Duration
+	skipped  int
+	restored bool // from a state file; no run of this process yet
 }
 
 // Cache is a prometheus.Collector that replays stored probe results. The zero
@@ -102,7 +111,7 @@ func (c *Cache) Store(name string, r Result) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := c.snapshots[name]
-	s := &snapshot{ran: true, expires: r.Expires, err: r.Err}
+	s := &snapshot{ran: true, expires: r.Expires, err: r.Err, run: r.Start, duration: r.Duration, skipped: r.Skipped}
 	if r.Err == nil {
 		s.metrics = r.Metrics
 		s.lastSuccess = r.Start
@@ -117,14 +126,7 @@ func (c *Cache) Store(name string, r Result) {
 		s.lastSuccess = prev.lastSuccess
 		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}
-	s.status = statusMetrics(name, r, s.lastSuccess)
-	if r.Interval > 0 {
-		s.status = append(s.status, prometheus.MustNewConstMetric(intervalDesc, prometheus.GaugeValue, r.Interval.Seconds(), name))
-	}
-	if !s.inventoryChange.IsZero() {
-		s.status = append(s.status, prometheus.MustNewConstMetric(inventoryChangeDesc, prometheus.GaugeValue,
-			float64(s.inventoryChange.UnixNano())/1e9, name))
-	}
+	s.status = s.statusMetrics(name, r.Err == nil, r.Interval)
 	c.snapshots[name] = s
 	c.generation.Add(1)
 }
@@ -163,19 +165,31 @@ func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 	return h.Sum64() | 1 // never 0, which means "no inventory"
 }
 
-func statusMetrics(name string, r Result, lastSuccess time.Time) []prometheus.Metric {
-	success := 0.0
-	if r.Err == nil {
+// statusMetrics builds the hardware_probe_* series of s.
+func (s *snapshot) statusMetrics(name string, succeeded bool, interval time.Duration) []prometheus.Metric {
+	success, restored := 0.0, 0.0
+	if succeeded {
 		success = 1
+	}
+	if s.restored {
+		restored = 1
 	}
 	m := []prometheus.Metric{
 		prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, success, name),
-		prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, r.Duration.Seconds(), name),
-		prometheus.MustNewConstMetric(readErrorsDesc, prometheus.GaugeValue, float64(r.Skipped), name),
+		prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, s.duration.Seconds(), name),
+		prometheus.MustNewConstMetric(readErrorsDesc, prometheus.GaugeValue, float64(s.skipped), name),
+		prometheus.MustNewConstMetric(restoredDesc, prometheus.GaugeValue, restored, name),
 	}
-	if !lastSuccess.IsZero() {
+	if !s.lastSuccess.IsZero() {
 		m = append(m, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue,
-			float64(lastSuccess.UnixNano())/1e9, name))
+			float64(s.lastSuccess.UnixNano())/1e9, name))
+	}
+	if interval > 0 {
+		m = append(m, prometheus.MustNewConstMetric(intervalDesc, prometheus.GaugeValue, interval.Seconds(), name))
+	}
+	if !s.inventoryChange.IsZero() {
+		m = append(m, prometheus.MustNewConstMetric(inventoryChangeDesc, prometheus.GaugeValue,
+			float64(s.inventoryChange.UnixNano())/1e9, name))
 	}
 	return m
 }
@@ -210,6 +224,19 @@ func (c *Cache) Ran(names ...string) bool {
 	defer c.mu.RUnlock()
 	for _, n := range names {
 		if s, ok := c.snapshots[n]; !ok || !s.ran {
+			return false
+		}
+	}
+	return true
+}
+
+// Ready reports whether every named probe has data to serve: a run of this
+// process, or a snapshot restored at start.
+func (c *Cache) Ready(names ...string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, n := range names {
+		if _, ok := c.snapshots[n]; !ok {
 			return false
 		}
 	}
@@ -258,6 +285,7 @@ func (c *Cache) Describe(ch chan<- *prometheus.Desc) {
 	ch <- readErrorsDesc
 	ch <- intervalDesc
 	ch <- inventoryChangeDesc
+	ch <- restoredDesc
 	for _, p := range c.describe {
 		p.Describe(ch)
 	}

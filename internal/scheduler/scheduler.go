@@ -40,8 +40,10 @@ type Options struct {
 	// exporter must stay a small guest on the host it watches.
 	MaxConcurrent int
 	// Jitter is the upper bound of a random delay added to every scheduled
-	// run, the first included, so that a fleet restarted together does not
-	// probe its BMCs and disks in lockstep.
+	// run, so that a fleet's probes of its BMCs and disks drift apart. A
+	// probe with nothing to serve yet (no run, no restored state) runs at
+	// once: delaying it would only prolong a partial /metrics, and the
+	// jitter of each later run spreads the fleet out from there.
 	Jitter time.Duration
 	// RetryMin is the first retry delay after a failure; it doubles on each
 	// further failure up to the probe's interval (default 30s).
@@ -381,18 +383,19 @@ func (s *Scheduler) logFailure(j *job, err error, retry time.Time) {
 	s.opts.Logger.Warn(msg, "probe", j.name, "err", err, "failures", j.failures, "retry_at", retry.Round(time.Second))
 }
 
-// due is when j should next run: when its stored data expires, or sooner if
-// its interval is now shorter than that; after jitter.
+// due is when j should next run: now if the cache has no data of it;
+// otherwise when its stored (or restored) data expires, or sooner if its
+// interval is now shorter than that, after jitter.
 func (s *Scheduler) due(j *job) time.Time {
 	j.mu.Lock()
 	interval := j.settings.Interval
 	j.mu.Unlock()
 	now := s.opts.Clock.Now()
-	next := now
-	if exp, ok := s.cache.Expires(j.name); ok {
-		next = minTime(exp, now.Add(interval))
+	exp, ok := s.cache.Expires(j.name)
+	if !ok {
+		return now
 	}
-	return next.Add(s.jitter())
+	return minTime(exp, now.Add(interval)).Add(s.jitter())
 }
 
 // jitter returns a random delay in [0, Jitter).

@@ -46,12 +46,22 @@ type harness struct {
 
 func newHarness(t *testing.T, opts Options, jobs ...Job) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newFakeClock(), stored: make(chan string, 100)}
+	return newHarnessWith(t, newFakeClock(), nil, opts, jobs...)
+}
+
+// newHarnessWith is newHarness on a given clock, whose cache is filled by
+// prefill (as a restore at start does) before the scheduler starts.
+func newHarnessWith(t *testing.T, clock *fakeClock, prefill func(*metriccache.Cache), opts Options, jobs ...Job) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: clock, stored: make(chan string, 100)}
 	probes := make([]metriccache.Describer, len(jobs))
 	for i, j := range jobs {
 		probes[i] = j.Probe
 	}
 	h.cache = metriccache.New(probes...)
+	if prefill != nil {
+		prefill(h.cache)
+	}
 	opts.Clock = h.clock
 	opts.OnStore = func(name string) { h.stored <- name }
 	h.sched = New(h.cache, jobs, opts)
@@ -282,29 +292,57 @@ func TestSchedulerJitterStaysInBounds(t *testing.T) {
 	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
 	const jitter = 10 * time.Minute
 	h := newHarness(t, Options{Jitter: jitter}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
-	// The first run waits a random [0, jitter).
-	h.clock.waitTimers(t, 1)
+	// The first run, with nothing to serve yet, is not delayed: it
+	// happens without the clock moving.
 	start := h.clock.Now()
-	at, _ := h.clock.nextTimer()
-	if d := at.Sub(start); d < 0 || d >= jitter {
-		t.Fatalf("first run delayed %v, want within [0, %v)", d, jitter)
+	h.waitStored()
+	if got := h.cache.LastSuccess(p.name); !got.Equal(start) {
+		t.Fatalf("first run at %v, want at once (%v)", got, start)
 	}
+	h.clock.waitTimers(t, 1)
+	at, _ := h.clock.nextTimer()
+	runAt := start
 	delays := map[time.Duration]bool{}
 	for i := 0; i < 5; i++ {
-		h.clock.advance(at.Sub(h.clock.Now()))
-		h.waitStored()
-		runAt := h.clock.Now()
-		h.clock.waitTimers(t, 1)
-		at, _ = h.clock.nextTimer()
 		d := at.Sub(runAt) - time.Hour
 		if d < 0 || d >= jitter {
 			t.Fatalf("run %d: next run %v after the interval, want within [0, %v)", i, d, jitter)
 		}
 		delays[d] = true
+		h.clock.advance(at.Sub(h.clock.Now()))
+		h.waitStored()
+		runAt = h.clock.Now()
+		h.clock.waitTimers(t, 1)
+		at, _ = h.clock.nextTimer()
 	}
 	if len(delays) < 2 {
 		t.Errorf("jitter gave the same delay every time: %v", delays)
 	}
+}
+
+// A probe whose data was restored at start waits until that data is due,
+// plus jitter, instead of running at once.
+func TestRestoredDataWaitsUntilDue(t *testing.T) {
+	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	const jitter = time.Minute
+	clock := newFakeClock()
+	due := clock.Now().Add(20 * time.Minute)
+	h := newHarnessWith(t, clock, func(c *metriccache.Cache) {
+		c.Store(p.name, metriccache.Result{Start: clock.Now().Add(-40 * time.Minute), Expires: due})
+	}, Options{Jitter: jitter}, Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute})
+	h.clock.waitTimers(t, 1)
+	at, _ := h.clock.nextTimer()
+	if d := at.Sub(due); d < 0 || d >= jitter {
+		t.Fatalf("first run at due%+v, want within [0, %v) after the restored data's expiry", d, jitter)
+	}
+	h.clock.advance(at.Sub(h.clock.Now()) - time.Second)
+	select {
+	case n := <-h.stored:
+		t.Fatalf("%s ran before its restored data was due", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.clock.advance(time.Second)
+	h.waitStored()
 }
 
 func TestRefreshRunsNowAndCoalesces(t *testing.T) {

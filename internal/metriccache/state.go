@@ -1,0 +1,302 @@
+package metriccache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/statefile"
+)
+
+// StateStore is where snapshots are kept: a *statefile.Dir, or a fake in
+// tests.
+type StateStore interface {
+	Write(statefile.Snapshot) error
+	Load(probe string) (statefile.Snapshot, error)
+}
+
+// errNotRestorable marks a snapshot that is well formed but not to be
+// served: too old, or of a probe that never succeeded.
+var errNotRestorable = errors.New("not restorable")
+
+// snapshotOf returns name's stored data as a state file snapshot, and
+// false when there is none or it holds no good metrics. It converts the
+// metrics (a private Gather), so it runs once per probe run, never on a
+// scrape.
+func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
+	c.mu.RLock()
+	s, ok := c.snapshots[name]
+	c.mu.RUnlock()
+	// A snapshot is immutable once stored, so it is read unlocked.
+	if !ok || s.lastSuccess.IsZero() {
+		return statefile.Snapshot{}, false, nil
+	}
+	fams, err := statefile.FromMetrics(s.metrics)
+	if err != nil {
+		return statefile.Snapshot{}, false, err
+	}
+	return statefile.Snapshot{
+		Probe:           name,
+		Run:             s.run,
+		Success:         s.err == nil,
+		Duration:        s.duration,
+		ReadErrors:      s.skipped,
+		LastSuccess:     s.lastSuccess,
+		Inventory:       s.inventory,
+		InventoryChange: s.inventoryChange,
+		Families:        fams,
+	}, true, nil
+}
+
+// restore stores snap as name's data, unless the probe already has data of
+// its own (a run beat the restore). The restored data is due for a refresh
+// one interval after its last success, as it would have been had the
+// process not restarted.
+func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
+	ms, err := statefile.Metrics(snap.Families)
+	if err != nil {
+		return err
+	}
+	s := &snapshot{
+		metrics:         ms,
+		lastSuccess:     snap.LastSuccess,
+		expires:         snap.LastSuccess.Add(interval),
+		inventory:       snap.Inventory,
+		inventoryChange: snap.InventoryChange,
+		run:             snap.Run,
+		duration:        snap.Duration,
+		skipped:         snap.ReadErrors,
+		restored:        true,
+	}
+	if !snap.Success {
+		// The last run before the restart failed: retry at once, as the
+		// old process would have soon.
+		s.err = errors.New("last run before the restart failed")
+		s.expires = time.Time{}
+	}
+	s.status = s.statusMetrics(snap.Probe, snap.Success, interval)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.snapshots[snap.Probe]; ok {
+		return fmt.Errorf("%w: the probe has already run", errNotRestorable)
+	}
+	c.snapshots[snap.Probe] = s
+	c.generation.Add(1)
+	return nil
+}
+
+// State keeps the cache's snapshots in a StateStore: it writes each probe's
+// snapshot after the probe's result is stored, and restores them at start.
+//
+// Writes happen on a goroutine of State's own, so a slow or hung disk
+// delays state files, never a probe or a scrape. Save only marks a probe;
+// the writer takes the cache's latest snapshot when it gets to it, so
+// there is at most one write per probe run, and fewer when runs come faster
+// than the disk takes them.
+type State struct {
+	store  StateStore
+	cache  *Cache
+	logger *slog.Logger
+
+	writeErrors *prometheus.CounterVec
+	writeTime   prometheus.Histogram
+
+	mu      sync.Mutex
+	pending map[string]bool
+	failing map[string]bool // probes whose last write failed, logged once
+	kick    chan struct{}   // buffered(1)
+	idle    *sync.Cond      // signalled when pending empties and no write runs
+	writing bool
+	closed  bool
+	done    chan struct{}
+}
+
+// NewState returns a State writing cache's snapshots to store. Its metrics
+// (write errors and times) go to reg when reg is not nil.
+func NewState(store StateStore, cache *Cache, logger *slog.Logger, reg prometheus.Registerer) (*State, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	st := &State{
+		store: store, cache: cache, logger: logger,
+		writeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hardware_exporter_state_write_errors_total",
+			Help: "State file writes that failed (full disk, read-only or unwritable directory), by probe. The probe's data is still served; only a restart would lose it.",
+		}, []string{"probe"}),
+		writeTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hardware_exporter_state_write_duration_seconds",
+			Help:    "Time to convert and durably write one probe's state file.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .1, .5, 2.5},
+		}),
+		pending: map[string]bool{},
+		failing: map[string]bool{},
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	st.idle = sync.NewCond(&st.mu)
+	if reg != nil {
+		if err := errors.Join(reg.Register(st.writeErrors), reg.Register(st.writeTime)); err != nil {
+			return nil, err
+		}
+	}
+	go st.writer()
+	return st, nil
+}
+
+// Save asks for name's snapshot to be written. It does not wait.
+func (st *State) Save(name string) {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return
+	}
+	st.pending[name] = true
+	st.mu.Unlock()
+	select {
+	case st.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Flush waits until every Save so far is written or limit has passed, and
+// reports whether it finished.
+func (st *State) Flush(limit time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		st.mu.Lock()
+		for len(st.pending) > 0 || st.writing {
+			st.idle.Wait()
+		}
+		st.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+// Close writes what is pending, waiting at most limit, and stops the
+// writer; later Saves are ignored.
+func (st *State) Close(limit time.Duration) bool {
+	ok := st.Flush(limit)
+	st.mu.Lock()
+	if !st.closed {
+		st.closed = true
+		close(st.done)
+	}
+	st.mu.Unlock()
+	return ok
+}
+
+func (st *State) writer() {
+	for {
+		select {
+		case <-st.kick:
+		case <-st.done:
+			return
+		}
+		for {
+			st.mu.Lock()
+			var name string
+			for n := range st.pending {
+				name = n
+				break
+			}
+			if name == "" {
+				st.writing = false
+				st.idle.Broadcast()
+				st.mu.Unlock()
+				break
+			}
+			delete(st.pending, name)
+			st.writing = true
+			st.mu.Unlock()
+			st.write(name)
+		}
+	}
+}
+
+func (st *State) write(name string) {
+	start := time.Now()
+	snap, ok, err := st.cache.snapshotOf(name)
+	if err != nil {
+		// The textfile probe may pass summaries and histograms through,
+		// which state files do not hold. Remove the older file rather
+		// than restore data older than what was last served.
+		st.fail(name, "probe's metrics cannot be kept in a state file; it starts empty after a restart", err)
+		if p, ok := st.store.(interface{ Path(string) string }); ok {
+			os.Remove(p.Path(name))
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	if err := st.store.Write(snap); err != nil {
+		st.writeErrors.WithLabelValues(name).Inc()
+		st.fail(name, "cannot write state file; the probe's data is served but a restart will not restore it", err)
+		return
+	}
+	st.writeTime.Observe(time.Since(start).Seconds())
+	st.mu.Lock()
+	recovered := st.failing[name]
+	delete(st.failing, name)
+	st.mu.Unlock()
+	if recovered {
+		st.logger.Info("state file written again", "probe", name)
+	}
+}
+
+// fail logs err for name once, until a write of name succeeds again: a
+// full disk must not add a log line to every run of every probe.
+func (st *State) fail(name, msg string, err error) {
+	st.mu.Lock()
+	first := !st.failing[name]
+	st.failing[name] = true
+	st.mu.Unlock()
+	if first {
+		st.logger.Warn(msg, "probe", name, "err", err)
+	}
+}
+
+// Restore loads name's snapshot into the cache when it belongs to this host
+// (the store checks) and its last success is younger than maxAge. A missing
+// file is silent; a damaged, foreign or stale one costs one log line and
+// is replaced by the probe's next write. It reports whether name now
+// serves restored data.
+func (st *State) Restore(name string, interval, maxAge time.Duration, now time.Time) bool {
+	snap, err := st.store.Load(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if err == nil {
+		switch age := now.Sub(snap.LastSuccess); {
+		case snap.LastSuccess.IsZero():
+			err = fmt.Errorf("%w: the probe never succeeded", errNotRestorable)
+		case age > maxAge:
+			err = fmt.Errorf("%w: last success %s ago, more than %s", errNotRestorable, age.Round(time.Second), maxAge)
+		default:
+			err = st.cache.restore(snap, interval)
+		}
+	}
+	if err != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, errNotRestorable) {
+			level = slog.LevelInfo // expected after a long outage
+		}
+		st.logger.Log(context.Background(), level, "state file not restored; the probe starts empty and its next run replaces the file", "probe", name, "err", err)
+		return false
+	}
+	st.logger.Info("restored state file", "probe", name, "last_success", snap.LastSuccess.Format(time.RFC3339), "families", len(snap.Families))
+	return true
+}
