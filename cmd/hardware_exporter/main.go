@@ -10,9 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -318,18 +322,23 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Re-render the cached responses once a batch of results has landed,
+	// so the next scrape after a probe run is a replay too.
+	warmer := newBatchWarmer(d.srv.Cache().Warm)
 	d.sched = scheduler.New(d.cache, nil, scheduler.Options{
 		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
-		Jitter:        time.Duration(cfg.Scheduler.Jitter),
-		Logger:        logger,
-		Registerer:    exporter,
+		// A random place on each interval for this host: its probes of an
+		// interval run (and are rendered) together, and a fleet's hosts
+		// spread over the interval.
+		Offset:     time.Duration(rand.Int64N(int64(24 * time.Hour))),
+		Jitter:     time.Duration(cfg.Scheduler.Jitter),
+		Logger:     logger,
+		Registerer: exporter,
 		OnStore: func(name string) {
 			if d.state != nil {
 				d.state.Save(name) // does not wait for the disk
 			}
-			// Re-render the cached responses now, so the next scrape
-			// after a probe run is a replay too.
-			d.srv.Cache().Warm()
+			warmer.Stored()
 		},
 	})
 	d.apply(cfg)
@@ -352,7 +361,13 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
+		warmed := make(chan struct{})
+		go func() {
+			defer close(warmed)
+			warmer.Run(schedCtx)
+		}()
 		d.sched.Run(schedCtx)
+		<-warmed
 	}()
 	halt := func() {
 		stopSched()
@@ -369,8 +384,13 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	}
 
 	httpSrv := d.srv.HTTPServer()
+	serve, err := listen(httpSrv, f.web, logger)
+	if err != nil {
+		halt()
+		return err
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(httpSrv, f.web, logger) }()
+	go func() { serveErr <- serve() }()
 	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.sched.Names())
 
 	for {
@@ -407,6 +427,38 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 			return err
 		}
 	}
+}
+
+// listen binds the listen addresses now, so that "started" is logged only
+// once the port is ours and a port in use is an error before it; serve then
+// serves on them. Socket activation and vsock addresses are left to
+// exporter-toolkit, which binds them itself.
+func listen(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger) (serve func() error, err error) {
+	if flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
+		return func() error { return web.ListenAndServe(srv, flags, logger) }, nil
+	}
+	for _, addr := range *flags.WebListenAddresses {
+		if strings.HasPrefix(addr, "vsock://") {
+			return func() error { return web.ListenAndServe(srv, flags, logger) }, nil
+		}
+	}
+	if flags.WebConfigFile != nil && *flags.WebConfigFile != "" {
+		if err := web.Validate(*flags.WebConfigFile); err != nil {
+			return nil, fmt.Errorf("web config %s: %w", *flags.WebConfigFile, err)
+		}
+	}
+	var listeners []net.Listener
+	for _, addr := range *flags.WebListenAddresses {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return nil, err
+		}
+		listeners = append(listeners, l)
+	}
+	return func() error { return web.ServeMultiple(listeners, srv, flags, logger) }, nil
 }
 
 // apply hands cfg's probe settings to the scheduler and drops the data of

@@ -446,3 +446,31 @@ func TestProbesBuiltOnceAcrossReloads(t *testing.T) {
 		}
 	}
 }
+
+// A port in use is an error before anything says "started".
+func TestPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan struct{})
+	var code int
+	var errOut string
+	go func() {
+		defer close(done)
+		code, _, errOut = runCmd(append([]string{"--web.listen-address=" + l.Addr().String(), "--state.path=",
+			"--config.file=" + writeConfig(t, "")}, fixtureFlags...)...)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon kept running on a port in use")
+	}
+	if code == 0 || !strings.Contains(errOut, "address already in use") {
+		t.Errorf("exit %d, stderr:\n%s\nwant non-zero and the bind error", code, errOut)
+	}
+	if strings.Contains(errOut, `msg=started`) {
+		t.Errorf("logged started before failing to bind:\n%s", errOut)
+	}
+}

@@ -53,7 +53,7 @@ type Cache struct {
 // Scheduler configures how probes are run.
 type Scheduler struct {
 	MaxConcurrent int      `yaml:"max_concurrent" check:"positive" help:"Probes running at once."`
-	Jitter        Duration `yaml:"jitter" help:"Random delay of up to this much added to every scheduled run, so a fleet restarted together does not probe in lockstep."`
+	Jitter        Duration `yaml:"jitter" help:"Probes run on a grid: each host picks, at start, a random place in every interval, and probes of one interval run together there (one render serves the batch). Each tick is delayed by up to this much more, so hosts restarted together still drift apart."`
 }
 
 // Pprof configures /debug/pprof/.

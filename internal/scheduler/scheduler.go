@@ -9,8 +9,10 @@ package scheduler
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
@@ -39,11 +41,18 @@ type Options struct {
 	// MaxConcurrent bounds how many probes run at once (default 4): the
 	// exporter must stay a small guest on the host it watches.
 	MaxConcurrent int
-	// Jitter is the upper bound of a random delay added to every scheduled
-	// run, so that a fleet's probes of its BMCs and disks drift apart. A
-	// probe with nothing to serve yet (no run, no restored state) runs at
-	// once: delaying it would only prolong a partial /metrics, and the
-	// jitter of each later run spreads the fleet out from there.
+	// Offset places this host's runs in time. Probes run on a grid: a
+	// probe of interval I runs at the times t with (t - Offset) mod I == 0,
+	// so the probes of one interval (and those of longer intervals that are
+	// multiples of it) run together and their results are rendered once,
+	// not once per probe. The daemon draws Offset at random, so the hosts
+	// of a fleet spread over each interval; zero aligns runs to the clock.
+	Offset time.Duration
+	// Jitter is the upper bound of a delay added to each tick of the grid,
+	// drawn once per tick and shared by the probes of that tick, so that a
+	// fleet's ticks drift apart without splitting one host's batch. A probe
+	// with nothing to serve yet (no run, no restored state) runs at once:
+	// delaying it would only prolong a partial /metrics.
 	Jitter time.Duration
 	// RetryMin is the first retry delay after a failure; it doubles on each
 	// further failure up to the probe's interval (default 30s).
@@ -78,8 +87,9 @@ type Scheduler struct {
 	cache *metriccache.Cache
 	opts  Options
 	sem   chan struct{}
-	// jitter is Options.Jitter, retunable by SetJitter.
+	// jitterMax is Options.Jitter, retunable by SetJitter.
 	jitterMax atomic.Int64
+	seed      uint64 // for jitterAt
 
 	runs     *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -145,6 +155,7 @@ func New(cache *metriccache.Cache, jobs []Job, opts Options) *Scheduler {
 			}
 		}
 	}
+	s.seed = rand.Uint64()
 	s.SetJitter(opts.Jitter)
 	s.Update(jobs)
 	return s
@@ -395,16 +406,44 @@ func (s *Scheduler) due(j *job) time.Time {
 	if !ok {
 		return now
 	}
-	return minTime(exp, now.Add(interval)).Add(s.jitter())
+	// On the grid if that is less than half an interval away, so this
+	// probe joins its interval's batch; otherwise when due (a retry, or
+	// restored data), and later successful runs move onto the grid.
+	due := minTime(exp, now.Add(interval))
+	if tick := s.align(due, interval); tick.Sub(due) <= interval/2 {
+		due = tick
+	}
+	return due.Add(s.jitterAt(due))
 }
 
-// jitter returns a random delay in [0, Jitter).
-func (s *Scheduler) jitter() time.Duration {
+// align returns the first of this host's run times for interval at or
+// after t (see Options.Offset).
+func (s *Scheduler) align(t time.Time, interval time.Duration) time.Time {
+	if interval <= 0 {
+		return t
+	}
+	off := int64(s.opts.Offset % interval)
+	n := t.UnixNano() - off
+	k := n / int64(interval)
+	if n%int64(interval) > 0 {
+		k++
+	}
+	return time.Unix(0, k*int64(interval)+off).In(t.Location())
+}
+
+// jitterAt is the delay of the tick at t, in [0, Jitter): the same for every
+// probe of that tick, different from tick to tick.
+func (s *Scheduler) jitterAt(tick time.Time) time.Duration {
 	j := time.Duration(s.jitterMax.Load())
 	if j <= 0 {
 		return 0
 	}
-	return rand.N(j)
+	h := fnv.New64a()
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], s.seed)
+	binary.LittleEndian.PutUint64(b[8:], uint64(tick.UnixNano()))
+	h.Write(b[:])
+	return time.Duration(h.Sum64() % uint64(j))
 }
 
 // run runs j once under a concurrency slot and its timeout, stores the
@@ -432,7 +471,9 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 	var next time.Time
 	if err == nil {
 		j.failures = 0
-		next = start.Add(settings.Interval)
+		// The next tick of the grid: one interval on when this run began on
+		// a tick, as scheduled runs do.
+		next = s.align(start.Add(settings.Interval/2), settings.Interval)
 		s.runs.WithLabelValues(name, "success").Inc()
 	} else {
 		j.failures++
@@ -450,7 +491,10 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 	if s.opts.OnStore != nil {
 		s.opts.OnStore(name)
 	}
-	return next.Add(s.jitter()), err
+	if err == nil {
+		return next.Add(s.jitterAt(next)), nil
+	}
+	return next, err
 }
 
 // retryDelay backs off exponentially from RetryMin, never beyond the

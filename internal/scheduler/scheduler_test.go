@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -288,6 +289,8 @@ func TestRetryDelayIsCappedAtInterval(t *testing.T) {
 	}
 }
 
+// Runs are on this host's grid (Offset 0: the clock's hours here), each
+// tick delayed by a jitter in [0, Jitter) that differs from tick to tick.
 func TestSchedulerJitterStaysInBounds(t *testing.T) {
 	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
 	const jitter = 10 * time.Minute
@@ -301,22 +304,77 @@ func TestSchedulerJitterStaysInBounds(t *testing.T) {
 	}
 	h.clock.waitTimers(t, 1)
 	at, _ := h.clock.nextTimer()
-	runAt := start
+	tick := start
 	delays := map[time.Duration]bool{}
 	for i := 0; i < 5; i++ {
-		d := at.Sub(runAt) - time.Hour
+		tick = tick.Add(time.Hour)
+		d := at.Sub(tick)
 		if d < 0 || d >= jitter {
-			t.Fatalf("run %d: next run %v after the interval, want within [0, %v)", i, d, jitter)
+			t.Fatalf("run %d at %v: %v after its tick %v, want within [0, %v)", i, at, d, tick, jitter)
 		}
 		delays[d] = true
 		h.clock.advance(at.Sub(h.clock.Now()))
 		h.waitStored()
-		runAt = h.clock.Now()
 		h.clock.waitTimers(t, 1)
 		at, _ = h.clock.nextTimer()
 	}
 	if len(delays) < 2 {
 		t.Errorf("jitter gave the same delay every time: %v", delays)
+	}
+}
+
+// Probes of one interval, and of intervals that are multiples of it, run
+// at the same ticks, so that one render serves the batch; Offset moves the
+// grid.
+func TestProbesOfAnIntervalRunTogether(t *testing.T) {
+	var mu sync.Mutex
+	runs := map[string][]time.Time{}
+	var clock *fakeClock
+	mk := func(name string) *fakeProbe {
+		return &fakeProbe{name: name, behave: func(context.Context, int64) (float64, error) {
+			mu.Lock()
+			runs[name] = append(runs[name], clock.Now())
+			mu.Unlock()
+			return 1, nil
+		}}
+	}
+	clock = newFakeClock()
+	a, b, c := mk("a"), mk("b"), mk("c")
+	const offset = 17 * time.Second
+	h := newHarnessWith(t, clock, nil, Options{Offset: offset},
+		Job{Name: "a", Probe: a, Interval: time.Minute, Timeout: time.Second},
+		Job{Name: "b", Probe: b, Interval: time.Minute, Timeout: time.Second},
+		Job{Name: "c", Probe: c, Interval: 5 * time.Minute, Timeout: time.Second})
+	for range 3 {
+		h.waitStored()
+	}
+	for range 6 { // six ticks of the 1m grid
+		h.clock.waitTimers(t, 3)
+		at, _ := h.clock.nextTimer()
+		h.clock.advance(at.Sub(h.clock.Now()))
+		n := 2
+		if at.Sub(time.Unix(0, 0).Add(offset))%(5*time.Minute) == 0 {
+			n = 3
+		}
+		for range n {
+			h.waitStored()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(runs["a"]) != 7 || len(runs["b"]) != 7 {
+		t.Fatalf("runs: a %d, b %d; want 7 each", len(runs["a"]), len(runs["b"]))
+	}
+	for i := 1; i < 7; i++ {
+		if !runs["a"][i].Equal(runs["b"][i]) {
+			t.Errorf("tick %d: a ran at %v, b at %v; want together", i, runs["a"][i], runs["b"][i])
+		}
+		if off := runs["a"][i].Sub(time.Unix(0, 0)) % time.Minute; off != offset {
+			t.Errorf("tick %d at %v: %v past the minute, want the offset %v", i, runs["a"][i], off, offset)
+		}
+	}
+	if len(runs["c"]) != 2 || !slices.ContainsFunc(runs["a"], runs["c"][1].Equal) {
+		t.Errorf("c (5m) ran at %v; want its second run on one of a's ticks %v", runs["c"], runs["a"])
 	}
 }
 
