@@ -123,3 +123,37 @@ func FuzzParseFRU(f *testing.F) {
 		}
 	})
 }
+
+func TestParseSDRHPECapture(t *testing.T) {
+	sensors, errs := ParseSDR(readTestdata(t, "sdr_elist_hpe_dl360.txt"))
+	if len(errs) != 0 || len(sensors) != 20 {
+		t.Fatalf("%d sensors, errs %v", len(sensors), errs)
+	}
+	want := map[int]Sensor{
+		2:  {Name: "UID Light", Number: "03h", Status: "ok", Entity: "23.1", Reading: ""},
+		5:  {Name: "Power Supply 1", Number: "06h", Status: "ok", Entity: "10.1", Reading: "0 Watts, Presence detected, Failure detected"},
+		8:  {Name: "Fan Block 1", Number: "09h", Status: "ok", Entity: "7.1", Reading: "21.56 percent, Transition to Running"},
+		16: {Name: "Temp 4", Number: "11h", Status: "ns", Entity: "8.1", Reading: "Disabled"},
+		19: {Name: "Memory", Number: "2Bh", Status: "ok", Entity: "7.7", Reading: "Correctable ECC, Correctable ECC logging limit reached, Presence Detected"},
+	}
+	for i, w := range want {
+		if sensors[i] != w {
+			t.Errorf("sensor %d = %+v, want %+v", i, sensors[i], w)
+		}
+	}
+}
+
+func TestParseFRUHPECapture(t *testing.T) {
+	frus := ParseFRU(readTestdata(t, "fru_print_hpe_dl360_g6.txt"))
+	if len(frus) != 1 {
+		t.Fatalf("frus = %v", frus)
+	}
+	f := frus[0].Fields
+	if f["Board Mfg Date"] != "Mon Jan  1 00:00:00 1996" || f["Board Product"] != "ProLiant DL360 G6" ||
+		f["Chassis Type"] != "Rack Mount Chassis" || f["Chassis Serial"] != "" || f["Product Manufacturer"] != "HP" {
+		t.Errorf("fields = %q", f)
+	}
+	if _, ok := f["Product Asset Tag"]; !ok {
+		t.Error("Product Asset Tag: key lost")
+	}
+}

@@ -45,7 +45,14 @@ var unexercised = map[string]struct{ typ, why string }{
 	"hardware_power_supply_present": {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
 	"hardware_power_supply_health":  {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
 	// Ampere GPUs remap rows instead of retiring pages: nvidia-smi says [N/A].
-	"hardware_gpu_retired_pages": {"gauge", "the fixture's A100 remaps rows instead; gpu_test.go covers it with a V100"},
+	"hardware_gpu_retired_pages":         {"gauge", "the fixture's A100 remaps rows instead; gpu_test.go covers it with a V100"},
+	"hardware_gpu_retired_pages_pending": {"gauge", "the fixture's A100 remaps rows instead; nvidia-smi says [N/A]"},
+	// A PCIe A100 is passively cooled and has no NVLink bridge.
+	"hardware_gpu_fan_speed_ratio":     {"gauge", "the fixture's A100 has no fan of its own; gpu_test.go covers the parsing"},
+	"hardware_gpu_nvlink_errors_total": {"counter", "the fixture's PCIe A100 has no NVLink; gpu_test.go covers it"},
+	// Dell iDRAC reads fans in RPM; HP iLO reads their duty in percent.
+	"hardware_ipmi_sensor_ratio":                    {"gauge", "the fixture's Dell BMC reads no percent; ipmi_test.go covers it with an HP capture"},
+	"hardware_ipmi_airflow_cubic_meters_per_second": {"gauge", "the fixture's Dell BMC reads no CFM; ipmi_test.go covers it"},
 	// x86_pkg_temp zones have no programmed trip points (-274000).
 	"hardware_thermal_zone_trip_point_celsius": {"gauge", "the fixture's zones have none programmed; thermal_test.go covers it"},
 	// storcli's VD list carries no progress; only ssacli prints one.

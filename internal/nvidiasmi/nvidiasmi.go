@@ -66,14 +66,15 @@ func NoValue(v string) bool {
 	return v == "" || v == "N/A" || strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]")
 }
 
-// Number parses a numeric value, or for a flag Yes/No (some drivers print
-// flags as 0/1, which is accepted too).
+// Number parses a numeric value, or for a flag Yes/No, Active/Not Active
+// (clock event reasons) or Enabled/Disabled (ECC mode); some drivers print
+// flags as 0/1, which is accepted too.
 func Number(s string, flag bool) (float64, error) {
 	if flag {
 		switch strings.ToLower(s) {
-		case "yes":
+		case "yes", "active", "enabled":
 			return 1, nil
-		case "no":
+		case "no", "not active", "disabled":
 			return 0, nil
 		}
 	}
@@ -82,6 +83,45 @@ func Number(s string, flag bool) (float64, error) {
 		return 0, fmt.Errorf("malformed value %q", s)
 	}
 	return v, nil
+}
+
+// PState parses a performance state, P0 (fastest) to P15 (slowest), as
+// its number.
+func PState(s string) (float64, error) {
+	n, ok := strings.CutPrefix(s, "P")
+	if !ok {
+		return 0, fmt.Errorf("malformed performance state %q", s)
+	}
+	v, err := strconv.ParseUint(n, 10, 8)
+	if err != nil || v > 15 {
+		return 0, fmt.Errorf("malformed performance state %q", s)
+	}
+	return float64(v), nil
+}
+
+// UnknownField is the property a failed query named that this driver does
+// not know: nvidia-smi rejects the whole query for one unknown property,
+// printing
+//
+//	Field "compute_cap" is not a valid field to query.
+//
+// and exiting 2. ok is false when out says no such thing.
+func UnknownField(out []byte) (field string, ok bool) {
+	const prefix, suffix = `Field "`, `" is not a valid field to query`
+	text := string(out)
+	if len(text) > MaxLineLength {
+		text = text[:MaxLineLength]
+	}
+	i := strings.Index(text, prefix)
+	if i < 0 {
+		return "", false
+	}
+	rest := text[i+len(prefix):]
+	j := strings.Index(rest, suffix)
+	if j <= 0 || strings.ContainsAny(rest[:j], "\"\n,") {
+		return "", false
+	}
+	return rest[:j], true
 }
 
 // KernelBusID turns nvidia-smi's PCI address (00000000:17:00.0: a 32-bit

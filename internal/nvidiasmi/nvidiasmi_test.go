@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -133,5 +134,110 @@ func FuzzParseCSV(f *testing.F) {
 			}
 			_ = KernelBusID(r["pci.bus_id"])
 		}
+	})
+}
+
+func TestUnknownField(t *testing.T) {
+	out, err := os.ReadFile(filepath.Join("testdata", "unknown_field_inference_snaps.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := UnknownField(out); !ok || f != "compute_cap" {
+		t.Errorf("capture: UnknownField = %q, %v; want compute_cap", f, ok)
+	}
+	for _, s := range []string{"", "No devices were found", `Field "" is not a valid field to query.`, `Field "a,b" is not a valid field to query.`} {
+		if f, ok := UnknownField([]byte(s)); ok {
+			t.Errorf("%q: UnknownField = %q, want none", s, f)
+		}
+	}
+}
+
+// The capture has a header and units (--format=csv): the parser reads the
+// lines after the header with the header's property names.
+func TestParseCSVHeaderCapture(t *testing.T) {
+	out, err := os.ReadFile(filepath.Join("testdata", "query_header_units_nvidia_gpu_exporter.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, body, _ := strings.Cut(string(out), "\n")
+	var props []string
+	for _, h := range strings.Split(header, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(h), " [")
+		props = append(props, name)
+	}
+	rows, errs := ParseCSV([]byte(body), props)
+	if len(errs) != 0 || len(rows) != 2 {
+		t.Fatalf("rows %v errs %v", rows, errs)
+	}
+	r := rows[0]
+	if r["uuid"] != "GPU-df6e7a7c-7314-46f8-abc4-b88b36dcf3aa" || r["name"] != "NVIDIA GeForce RTX 2080 SUPER" ||
+		r["fan.speed"] != "38 %" || r["memory.used"] != "575 MiB" || r["pci.bus_id"] != "00000000:01:00.0" ||
+		!NoValue(r["serial"]) || r["compute_cap"] != "7.5" || r["index"] != "0" {
+		t.Errorf("row 0 = %v", r)
+	}
+	if KernelBusID(rows[1]["pci.bus_id"]) != "0000:02:00.0" || rows[1]["driver_version"] != "123.45" {
+		t.Errorf("row 1 = %v", rows[1])
+	}
+}
+
+func TestPState(t *testing.T) {
+	for in, want := range map[string]float64{"P0": 0, "P8": 8, "P12": 12} {
+		if got, err := PState(in); err != nil || got != want {
+			t.Errorf("PState(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"", "P", "P16", "8", "Px"} {
+		if _, err := PState(in); err == nil {
+			t.Errorf("PState(%q) = nil error", in)
+		}
+	}
+}
+
+func TestParseNVLinkErrorsCapture(t *testing.T) {
+	out, err := os.ReadFile(filepath.Join("testdata", "nvlink_e_gb300_srt_slurm.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, errs := ParseNVLinkErrors(out)
+	want := []NVLinkCounter{{0, "", 0, "replay", 0}, {0, "", 0, "recovery", 0}, {0, "", 0, "crc", 0}}
+	if len(errs) != 0 || !slices.Equal(got, want) {
+		t.Errorf("got %v, %v; want %v", got, errs, want)
+	}
+}
+
+// Written here: nvidia-smi's form with the UUID, an inactive link, a
+// counter line before any GPU and malformed lines.
+func TestParseNVLinkErrorsForms(t *testing.T) {
+	out := "\t Link 0: Replay Errors: 9\n" + // before any GPU: no owner
+		"GPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-aa)\n" +
+		"\t Link 3: Replay Errors: 7\n" +
+		"\t Link 3: CRC Flit Errors: 2\n" +
+		"\t Link 4: Recovery Errors: N/A\n" +
+		"\t Link x: CRC Errors: 1\n" +
+		"\t Link 5: Bad\"Name: 1\n" +
+		"GPU z: broken\n" +
+		"\t Link 6: CRC Errors: 1\n" // after a broken GPU line: no owner
+	got, errs := ParseNVLinkErrors([]byte(out))
+	want := []NVLinkCounter{{1, "GPU-aa", 3, "replay", 7}, {1, "GPU-aa", 3, "crc_flit", 2}}
+	if !slices.Equal(got, want) || len(errs) != 3 {
+		t.Errorf("got %v, errs %v", got, errs)
+	}
+}
+
+func FuzzParseNVLinkErrors(f *testing.F) {
+	out, err := os.ReadFile(filepath.Join("testdata", "nvlink_e_gb300_srt_slurm.txt"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(out)
+	f.Add([]byte("GPU 1: x (UUID: GPU-a)\n Link 1: A B Errors: 3\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cs, _ := ParseNVLinkErrors(b)
+		for _, c := range cs {
+			if c.GPU < 0 || c.Link < 0 || c.Counter == "" {
+				t.Fatalf("bad counter %+v", c)
+			}
+		}
+		_, _ = UnknownField(b)
 	})
 }

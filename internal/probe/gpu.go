@@ -7,7 +7,10 @@ import (
 	"io/fs"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
@@ -25,7 +28,7 @@ var (
 	gpuTemperature = newDesc("gpu", "temperature_celsius",
 		"GPU core temperature (nvidia-smi temperature.gpu).", "uuid")
 	gpuPowerDraw = newDesc("gpu", "power_draw_watts",
-		"Power the whole board draws (nvidia-smi power.draw).", "uuid")
+		"Power the whole board draws (nvidia-smi power.draw; on drivers that print it as [N/A], 580 and later, power.draw.instant, else power.draw.average).", "uuid")
 	gpuPowerLimit = newDesc("gpu", "power_limit_watts",
 		"Power limit the driver enforces on the board (nvidia-smi power.limit).", "uuid")
 	gpuMemoryTotal = Inventory(newDesc("gpu", "memory_total_bytes",
@@ -38,41 +41,100 @@ var (
 		"Frame buffer pages retired for ECC errors: single_bit after repeated single-bit errors, double_bit after a double-bit error. Pre-Ampere GPUs only; Ampere and later remap rows instead.", "uuid", "cause")
 	gpuRemappedRows = newDesc("gpu", "remapped_rows",
 		"Row remapping (Ampere and later, nvidia-smi --query-remapped-rows): rows remapped for correctable and uncorrectable errors; pending is 1 while a remap waits for a GPU reset, failure is 1 when a remap failed (the GPU needs replacing).", "uuid", "kind")
+	gpuRetiredPagesPending = newDesc("gpu", "retired_pages_pending",
+		"1 while a page retirement waits for the next driver reload or reboot (nvidia-smi retired_pages.pending), else 0. Pre-Ampere GPUs only.", "uuid")
+	gpuMemoryTemperature = newDesc("gpu", "memory_temperature_celsius",
+		"Temperature of the GPU's HBM memory (nvidia-smi temperature.memory); boards with GDDR memory report none.", "uuid")
+	gpuUtilization = newDesc("gpu", "utilization_ratio",
+		"Share of the last sample period (1/6 s to 1 s) during which a kernel ran (resource gpu) or device memory was read or written (resource memory), 0 to 1 (nvidia-smi utilization.gpu, utilization.memory).", "uuid", "resource")
+	gpuClock = newDesc("gpu", "clock_hertz",
+		"Current clock of the streaming multiprocessors (clock sm) and of the memory (clock memory) (nvidia-smi clocks.sm, clocks.mem).", "uuid", "clock")
+	gpuPerformanceState = newDesc("gpu", "performance_state",
+		"Performance state, 0 (P0, maximum performance) to 15 (P15, minimum) (nvidia-smi pstate).", "uuid")
+	gpuFanSpeed = newDesc("gpu", "fan_speed_ratio",
+		"Fan speed the driver asks for, as a share of the fan's maximum (nvidia-smi fan.speed); may exceed 1, and is not measured: a blocked fan reads the same. Boards cooled by the chassis report none.", "uuid")
+	gpuPCIeGeneration = newDesc("gpu", "pcie_link_generation",
+		"PCIe generation of the GPU's link now (link current; idle GPUs train down) and the most it and the slot support (link max) (nvidia-smi pcie.link.gen.current, pcie.link.gen.max).", "uuid", "link")
+	gpuPCIeWidth = newDesc("gpu", "pcie_link_width_lanes",
+		"PCIe lanes of the GPU's link now (link current) and the most it and the slot support (link max) (nvidia-smi pcie.link.width.current, pcie.link.width.max).", "uuid", "link")
+	gpuECCMode = newDesc("gpu", "ecc_mode",
+		"1 when ECC is enabled, 0 when disabled: now (mode current) and after the next reboot (mode pending) (nvidia-smi ecc.mode.current, ecc.mode.pending).", "uuid", "mode")
+	gpuClockEventReason = newDesc("gpu", "clock_event_reason",
+		"1 while the reason holds the GPU's clocks below their maximum, else 0 (nvidia-smi clocks_event_reasons.*, clocks_throttle_reasons.* before driver 535). "+
+			"gpu_idle and applications_clocks_setting are normal; sw_power_cap means the power limit, hw_slowdown, hw_thermal_slowdown and hw_power_brake_slowdown a hardware protection (overheating, a PSU's power brake), sw_thermal_slowdown the driver cooling the GPU.", "uuid", "reason")
+	gpuNVLinkErrors = newDesc("gpu", "nvlink_errors_total",
+		"Errors counted on each NVLink of the GPU since the driver loaded (nvidia-smi nvlink -e): replay and recovery are retransmissions and link retraining, crc corrupt flits.", "uuid", "link", "counter")
 )
 
 // gpuField is one nvidia-smi query property and how it is exported. Each
 // query is one slice of them, from which both the command line and the
-// parser's column order are taken, so the two cannot disagree.
+// parser's column order are taken, so the two cannot disagree. Fields that
+// share a descriptor and label are alternatives, the first with a value
+// wins: power.draw, then power.draw.instant (drivers 580 and later print
+// power.draw as [N/A]), then power.draw.average; clocks_event_reasons.*
+// (drivers 535 and later), then the older clocks_throttle_reasons.*.
 type gpuField struct {
 	name  string           // property, as in nvidia-smi --help-query-gpu
 	desc  *prometheus.Desc // nil: not a value (a label, or the row's key)
 	vt    prometheus.ValueType
 	scale float64 // multiplier to the base unit; 0 means 1
 	label string  // value of desc's label after uuid, if it has one
-	flag  bool    // Yes/No rather than a number
+	flag  bool    // Yes/No, Active/Not Active, Enabled/Disabled rather than a number
+	state bool    // a performance state, P0 to P15
 }
 
 const gpuMiB = 1 << 20
 
-// gpuQueryFields are asked of --query-gpu. The info labels come first.
-var gpuQueryFields = []gpuField{
-	{name: "index"},
-	{name: "uuid"},
-	{name: "name"},
-	{name: "serial"},
-	{name: "pci.bus_id"},
-	{name: "driver_version"},
-	{name: "vbios_version"},
-	{name: "temperature.gpu", desc: gpuTemperature, vt: prometheus.GaugeValue},
-	{name: "power.draw", desc: gpuPowerDraw, vt: prometheus.GaugeValue},
-	{name: "power.limit", desc: gpuPowerLimit, vt: prometheus.GaugeValue},
-	{name: "memory.total", desc: gpuMemoryTotal, vt: prometheus.GaugeValue, scale: gpuMiB},
-	{name: "memory.used", desc: gpuMemoryUsed, vt: prometheus.GaugeValue, scale: gpuMiB},
-	{name: "ecc.errors.corrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "corrected"},
-	{name: "ecc.errors.uncorrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "uncorrected"},
-	{name: "retired_pages.single_bit_ecc.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "single_bit"},
-	{name: "retired_pages.double_bit.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "double_bit"},
+// gpuClockEventReasons are the reasons nvidia-smi reports for clocks below
+// their maximum, as its query properties name them.
+var gpuClockEventReasons = []string{
+	"gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown",
+	"hw_thermal_slowdown", "hw_power_brake_slowdown", "sync_boost", "sw_thermal_slowdown",
 }
+
+// gpuQueryFields are asked of --query-gpu. The info labels come first.
+var gpuQueryFields = func() []gpuField {
+	fs := []gpuField{
+		{name: "index"},
+		{name: "uuid"},
+		{name: "name"},
+		{name: "serial"},
+		{name: "pci.bus_id"},
+		{name: "driver_version"},
+		{name: "vbios_version"},
+		{name: "temperature.gpu", desc: gpuTemperature, vt: prometheus.GaugeValue},
+		{name: "temperature.memory", desc: gpuMemoryTemperature, vt: prometheus.GaugeValue},
+		{name: "power.draw", desc: gpuPowerDraw, vt: prometheus.GaugeValue},
+		{name: "power.draw.instant", desc: gpuPowerDraw, vt: prometheus.GaugeValue},
+		{name: "power.draw.average", desc: gpuPowerDraw, vt: prometheus.GaugeValue},
+		{name: "power.limit", desc: gpuPowerLimit, vt: prometheus.GaugeValue},
+		{name: "memory.total", desc: gpuMemoryTotal, vt: prometheus.GaugeValue, scale: gpuMiB},
+		{name: "memory.used", desc: gpuMemoryUsed, vt: prometheus.GaugeValue, scale: gpuMiB},
+		{name: "utilization.gpu", desc: gpuUtilization, vt: prometheus.GaugeValue, scale: 0.01, label: "gpu"},
+		{name: "utilization.memory", desc: gpuUtilization, vt: prometheus.GaugeValue, scale: 0.01, label: "memory"},
+		{name: "clocks.sm", desc: gpuClock, vt: prometheus.GaugeValue, scale: 1e6, label: "sm"},
+		{name: "clocks.mem", desc: gpuClock, vt: prometheus.GaugeValue, scale: 1e6, label: "memory"},
+		{name: "pstate", desc: gpuPerformanceState, vt: prometheus.GaugeValue, state: true},
+		{name: "fan.speed", desc: gpuFanSpeed, vt: prometheus.GaugeValue, scale: 0.01},
+		{name: "pcie.link.gen.current", desc: gpuPCIeGeneration, vt: prometheus.GaugeValue, label: "current"},
+		{name: "pcie.link.gen.max", desc: gpuPCIeGeneration, vt: prometheus.GaugeValue, label: "max"},
+		{name: "pcie.link.width.current", desc: gpuPCIeWidth, vt: prometheus.GaugeValue, label: "current"},
+		{name: "pcie.link.width.max", desc: gpuPCIeWidth, vt: prometheus.GaugeValue, label: "max"},
+		{name: "ecc.mode.current", desc: gpuECCMode, vt: prometheus.GaugeValue, label: "current", flag: true},
+		{name: "ecc.mode.pending", desc: gpuECCMode, vt: prometheus.GaugeValue, label: "pending", flag: true},
+		{name: "ecc.errors.corrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "corrected"},
+		{name: "ecc.errors.uncorrected.aggregate.total", desc: gpuECCErrors, vt: prometheus.CounterValue, label: "uncorrected"},
+		{name: "retired_pages.single_bit_ecc.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "single_bit"},
+		{name: "retired_pages.double_bit.count", desc: gpuRetiredPages, vt: prometheus.GaugeValue, label: "double_bit"},
+		{name: "retired_pages.pending", desc: gpuRetiredPagesPending, vt: prometheus.GaugeValue, flag: true},
+	}
+	for _, prefix := range []string{"clocks_event_reasons.", "clocks_throttle_reasons."} {
+		for _, r := range gpuClockEventReasons {
+			fs = append(fs, gpuField{name: prefix + r, desc: gpuClockEventReason, vt: prometheus.GaugeValue, label: r, flag: true})
+		}
+	}
+	return fs
+}()
 
 // gpuRemapFields are asked of --query-remapped-rows: the remapped_rows.*
 // properties are not --query-gpu properties, and naming one there makes
@@ -102,12 +164,12 @@ func init() {
 	Register(Spec{
 		Name:      "gpu",
 		Summary:   "NVIDIA GPUs through nvidia-smi.",
-		Reads:     "`nvidia-smi --query-gpu=…` and `--query-remapped-rows=…`: name, UUID, serial, PCI bus, driver and VBIOS, temperature, power draw and limit, memory, ECC errors, retired pages, remapped rows. `[N/A]` means no sample.",
+		Reads:     "`nvidia-smi --query-gpu=…`, `--query-remapped-rows=…` and `nvlink -e`: name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
 		Options:   func() any { return newGPUOptions() },
-		New:       func() Probe { return gpuProbe{} },
+		New:       func() Probe { return &gpuProbe{} },
 	})
 }
 
@@ -118,13 +180,24 @@ type GPUOptions struct {
 
 func newGPUOptions() *GPUOptions { return &GPUOptions{Command: "/usr/bin/nvidia-smi"} }
 
-// gpuProbe reads NVIDIA GPUs through nvidia-smi.
-type gpuProbe struct{}
+// gpuProbe reads NVIDIA GPUs through nvidia-smi. It remembers what this
+// host's driver does not know: nvidia-smi rejects a whole query for one
+// property it does not know, so such a property is asked once, then left
+// out for the life of the daemon (a driver upgrade restarts nothing, but
+// only adds properties, so nothing is lost but the new ones until the
+// next restart).
+type gpuProbe struct {
+	mu       sync.Mutex
+	unknown  map[string]bool // properties this driver rejected
+	noNVLink bool            // nvidia-smi nvlink -e failed: no NVLink here
+}
 
-func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
+func (*gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		gpuInfo, gpuTemperature, gpuPowerDraw, gpuPowerLimit, gpuMemoryTotal, gpuMemoryUsed,
-		gpuECCErrors, gpuRetiredPages, gpuRemappedRows,
+		gpuECCErrors, gpuRetiredPages, gpuRemappedRows, gpuRetiredPagesPending, gpuMemoryTemperature,
+		gpuUtilization, gpuClock, gpuPerformanceState, gpuFanSpeed, gpuPCIeGeneration, gpuPCIeWidth,
+		gpuECCMode, gpuClockEventReason, gpuNVLinkErrors,
 	} {
 		ch <- d
 	}
@@ -134,7 +207,7 @@ func (gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 // nvidia-smi, or no device bound to the nvidia driver (nvidia-smi installed
 // on a host without an NVIDIA GPU, or with the driver unloaded, would only
 // ever fail). It reads the configured sysfs root, so fixtures can test it.
-func (p gpuProbe) Available(env Env) error {
+func (p *gpuProbe) Available(env Env) error {
 	if err := toolrun.Available(string(optionsOf(env, newGPUOptions).Command)); err != nil {
 		return err
 	}
@@ -161,7 +234,7 @@ func nvidiaBound(sysfs string) error {
 // pciAddress is a PCI device's name in sysfs: domain:bus:device.function.
 var pciAddress = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 
-func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	command := string(optionsOf(env, newGPUOptions).Command)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -169,13 +242,15 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if err := toolrun.Available(command); err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 
 	src := command + " --query-gpu"
-	out, err := toolrun.Run(ctx, command, gpuArgs("query-gpu", gpuQueryFields)...)
+	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuQueryFields)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
-	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(gpuQueryFields))
+	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
 	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
 		// No driver, no GPU ("No devices were found"): the run says nothing.
 		return nil, fmt.Errorf("%s: %w", src, err)
@@ -186,16 +261,16 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	ms := gpuMetrics(rows, gpuQueryFields, "uuid", src, skips)
+	ms := gpuMetrics(rows, fields, "uuid", src, skips)
 
 	remapSrc := command + " --query-remapped-rows"
-	out, err = toolrun.Run(ctx, command, gpuArgs("query-remapped-rows", gpuRemapFields)...)
+	fields, out, err = p.query(ctx, env, command, "query-remapped-rows", gpuRemapFields)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", remapSrc, err)
 	}
 	var remap []nvidiasmi.Row
 	if err == nil {
-		remap, lineErrs = nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(gpuRemapFields))
+		remap, lineErrs = nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
 		err = out.Failed(len(remap) > 0, "no GPU lines")
 	}
 	switch {
@@ -207,7 +282,93 @@ func (p gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 		for _, err := range lineErrs {
 			skips.Add(remapSrc, err)
 		}
-		ms = append(ms, gpuMetrics(remap, gpuRemapFields, "gpu_uuid", remapSrc, skips)...)
+		ms = append(ms, gpuMetrics(remap, fields, "gpu_uuid", remapSrc, skips)...)
+	}
+
+	nvlink, err := p.nvlinkMetrics(ctx, env, command, rows, skips)
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	return append(ms, nvlink...), nil
+}
+
+// query runs one query of the fields this driver has not rejected. When
+// nvidia-smi rejects one of them, it is remembered and the query asked
+// again without it; the row's key (the UUID) is never dropped, since
+// without it nothing can be labelled.
+func (p *gpuProbe) query(ctx context.Context, env Env, command, query string, fields []gpuField) ([]gpuField, toolrun.Output, error) {
+	for range len(fields) {
+		asked := make([]gpuField, 0, len(fields))
+		for _, f := range fields {
+			if !p.unknown[f.name] {
+				asked = append(asked, f)
+			}
+		}
+		out, err := toolrun.Run(ctx, command, gpuArgs(query, asked)...)
+		if err != nil || out.ExitCode == 0 {
+			return asked, out, err
+		}
+		name, ok := nvidiasmi.UnknownField(append(slices.Clip(out.Stdout), out.Stderr...))
+		if !ok || name == "uuid" || name == "gpu_uuid" || !slices.ContainsFunc(asked, func(f gpuField) bool { return f.name == name }) {
+			return asked, out, nil
+		}
+		if p.unknown == nil {
+			p.unknown = map[string]bool{}
+		}
+		p.unknown[name] = true
+		env.logger().Info("nvidia-smi does not know a property; leaving it out from now on", "query", query, "property", name)
+	}
+	return nil, toolrun.Output{}, errors.New("every property was rejected")
+}
+
+// nvlinkMetrics exports nvidia-smi nvlink -e. A host whose nvidia-smi
+// fails it has no NVLink to report (PCIe boards, drivers that lack the
+// subcommand): that is remembered, and nvlink -e not asked again.
+func (p *gpuProbe) nvlinkMetrics(ctx context.Context, env Env, command string, rows []nvidiasmi.Row, skips *Skips) ([]prometheus.Metric, error) {
+	if p.noNVLink {
+		return nil, nil
+	}
+	src := command + " nvlink -e"
+	out, err := toolrun.Run(ctx, command, "nvlink", "-e")
+	if err != nil {
+		if ctx.Err() == nil {
+			skips.Add(src, err)
+		}
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	counters, lineErrs := nvidiasmi.ParseNVLinkErrors(out.Stdout)
+	if out.ExitCode != 0 && len(counters) == 0 {
+		p.noNVLink = true
+		env.logger().Info("nvidia-smi nvlink -e failed; not asking again", "exit_code", out.ExitCode, "message", out.Message())
+		return nil, nil
+	}
+	for _, err := range lineErrs {
+		skips.Add(src, err)
+	}
+	uuidOf := map[int]string{}
+	for _, r := range rows {
+		if i, err := strconv.Atoi(r["index"]); err == nil && !nvidiasmi.NoValue(r["uuid"]) {
+			uuidOf[i] = r["uuid"]
+		}
+	}
+	var ms []prometheus.Metric
+	seen := map[string]bool{}
+	for _, c := range counters {
+		uuid := c.UUID
+		if uuid == "" {
+			uuid = uuidOf[c.GPU]
+		}
+		if uuid == "" {
+			skips.Add(src, fmt.Errorf("GPU %d: no UUID to label its NVLink counters with", c.GPU))
+			continue
+		}
+		link := strconv.Itoa(c.Link)
+		key := uuid + "\x00" + link + "\x00" + c.Counter
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		ms = append(ms, counter(gpuNVLinkErrors, c.Value, uuid, link, c.Counter))
 	}
 	return ms, nil
 }
@@ -253,11 +414,22 @@ func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips 
 				label("driver_version"), label("vbios_version")))
 		}
 
+		type series struct {
+			desc  *prometheus.Desc
+			label string
+		}
+		done := map[series]bool{} // of alternatives, the first with a value wins
 		for _, f := range fields {
-			if f.desc == nil || nvidiasmi.NoValue(row[f.name]) {
+			if f.desc == nil || nvidiasmi.NoValue(row[f.name]) || done[series{f.desc, f.label}] {
 				continue
 			}
-			v, err := nvidiasmi.Number(row[f.name], f.flag)
+			var v float64
+			var err error
+			if f.state {
+				v, err = nvidiasmi.PState(row[f.name])
+			} else {
+				v, err = nvidiasmi.Number(row[f.name], f.flag)
+			}
 			if err != nil {
 				skips.Add(src, fmt.Errorf("GPU %s %s: %w", uuid, f.name, err))
 				continue
@@ -270,6 +442,7 @@ func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips 
 				lv = append(lv, f.label)
 			}
 			ms = append(ms, constMetric(f.desc, f.vt, v, lv...))
+			done[series{f.desc, f.label}] = true
 		}
 	}
 	return ms

@@ -1,8 +1,10 @@
 package probe
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +46,30 @@ func gpuSeries(t *testing.T, out string, fields []gpuField, key string) (map[str
 		skips.Add("nvidia-smi", err)
 	}
 	ms := gpuMetrics(rows, fields, key, "nvidia-smi", skips)
-	return gatherSeries(t, collected{p: gpuProbe{}, metrics: ms}), skips
+	return gatherSeries(t, collected{p: &gpuProbe{}, metrics: ms}), skips
+}
+
+// gpuFields535 are the properties these tests' rows hold: a subset, as the
+// probe asks of a driver that rejected the others.
+var gpuFields535 = []string{
+	"index", "uuid", "name", "serial", "pci.bus_id", "driver_version", "vbios_version", "temperature.gpu",
+	"power.draw", "power.limit", "memory.total", "memory.used", "ecc.errors.corrected.aggregate.total",
+	"ecc.errors.uncorrected.aggregate.total", "retired_pages.single_bit_ecc.count", "retired_pages.double_bit.count",
+}
+
+// gpuFieldsNamed are the fields of names, in their order in fields.
+func gpuFieldsNamed(t *testing.T, fields []gpuField, names ...string) []gpuField {
+	t.Helper()
+	var out []gpuField
+	for _, f := range fields {
+		if slices.Contains(names, f.name) {
+			out = append(out, f)
+		}
+	}
+	if len(out) != len(names) {
+		t.Fatalf("fields %v: only %d known", names, len(out))
+	}
+	return out
 }
 
 func TestGPUParseQuery(t *testing.T) {
@@ -107,7 +132,7 @@ func TestGPUParseQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, skips := gpuSeries(t, tt.out, gpuQueryFields, "uuid")
+			got, skips := gpuSeries(t, tt.out, gpuFieldsNamed(t, gpuQueryFields, gpuFields535...), "uuid")
 			if skips.Count() != tt.skips {
 				t.Errorf("skips = %d, want %d", skips.Count(), tt.skips)
 			}
@@ -214,5 +239,94 @@ func TestGPUAvailableNeedsABoundDevice(t *testing.T) {
 	env.Paths = treePaths(t.TempDir())
 	if err := p.(Conditional).Available(env); err == nil {
 		t.Error("no nvidia driver at all: Available() = nil")
+	}
+}
+
+// Drivers 580 and later print power.draw as [N/A] and the reading in
+// power.draw.instant; older drivers print the reverse. Clock event
+// reasons fall back the same way to clocks_throttle_reasons.
+func TestGPUAlternativesFirstWithAValueWins(t *testing.T) {
+	fields := gpuFieldsNamed(t, gpuQueryFields, "uuid", "power.draw", "power.draw.instant", "power.draw.average",
+		"clocks_event_reasons.hw_slowdown", "clocks_throttle_reasons.hw_slowdown", "pstate", "ecc.mode.current")
+	// Columns in the order of gpuQueryFields: uuid, power.draw{,.instant,.average},
+	// pstate, ecc.mode.current, clocks_event_reasons, clocks_throttle_reasons.
+	out := "GPU-b200, [N/A], 612.40, 598.00, P2, Enabled, Active, [N/A]\n" +
+		"GPU-old, 41.10, [N/A], [N/A], P8, Disabled, [N/A], Not Active\n" +
+		"GPU-avg, [N/A], [N/A], 77.00, Px, Enabled, [Not Supported], [Not Supported]\n"
+	got, skips := gpuSeries(t, out, fields, "uuid")
+	if skips.Count() != 1 { // Px
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+	assertSeries(t, got, "hardware_gpu_", map[string]float64{
+		`hardware_gpu_power_draw_watts{uuid="GPU-b200"}`:                        612.4,
+		`hardware_gpu_power_draw_watts{uuid="GPU-old"}`:                         41.1,
+		`hardware_gpu_power_draw_watts{uuid="GPU-avg"}`:                         77,
+		`hardware_gpu_clock_event_reason{reason="hw_slowdown",uuid="GPU-b200"}`: 1,
+		`hardware_gpu_clock_event_reason{reason="hw_slowdown",uuid="GPU-old"}`:  0,
+		`hardware_gpu_performance_state{uuid="GPU-b200"}`:                       2,
+		`hardware_gpu_performance_state{uuid="GPU-old"}`:                        8,
+		`hardware_gpu_ecc_mode{mode="current",uuid="GPU-b200"}`:                 1,
+		`hardware_gpu_ecc_mode{mode="current",uuid="GPU-old"}`:                  0,
+		`hardware_gpu_ecc_mode{mode="current",uuid="GPU-avg"}`:                  1,
+	})
+}
+
+// A driver that does not know a property rejects the whole query; the
+// probe asks again without it and does not ask for it on later runs.
+func TestGPUUnknownFieldsAreAskedOnce(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	// Knows neither power.draw.instant nor power.draw.average nor any
+	// clocks_event_reasons property (a driver before 535), and has no NVLink.
+	tool := fakeTool(t, "nvidia-smi", `echo "$*" >> `+log+`
+case "$1" in
+--query-gpu=*)
+	for f in power.draw.instant power.draw.average clocks_event_reasons.gpu_idle clocks_event_reasons.hw_slowdown; do
+		case "$1" in *"$f,"*|*"$f") echo "Field \"$f\" is not a valid field to query."; exit 2 ;; esac
+	done
+	echo "$1" | tr ',' '\n' | wc -l > `+filepath.Join(dir, "n")+`
+	n=$(cat `+filepath.Join(dir, "n")+`)
+	line="0, GPU-x"; i=2; while [ $i -lt $n ]; do line="$line, [N/A]"; i=$((i+1)); done
+	echo "$line" ;;
+--query-remapped-rows=*) echo "GPU-x, 0, 0, No, No" ;;
+nvlink) echo "NVLink is not supported"; exit 3 ;;
+esac
+`)
+	p := &gpuProbe{}
+	env := Env{Options: withCommand("gpu", tool)}
+	for run := 0; run < 2; run++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		skips := NewSkips(nil)
+		ms, err := p.Probe(ctx, env, skips)
+		cancel()
+		if err != nil || skips.Count() != 0 {
+			t.Fatalf("run %d: err %v, skips %d", run, err, skips.Count())
+		}
+		if len(ms) == 0 {
+			t.Fatalf("run %d: no series", run)
+		}
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var queries, nvlink int
+	for _, c := range calls {
+		switch {
+		case strings.HasPrefix(c, "--query-gpu="):
+			queries++
+		case strings.HasPrefix(c, "nvlink"):
+			nvlink++
+		}
+	}
+	// Run 1: rejected by each of the 4 properties the query names (the
+	// two clocks_event_reasons named here; the others it accepts), then
+	// answered; run 2: answered at once.
+	if queries != 5+1 || nvlink != 1 {
+		t.Errorf("--query-gpu asked %d times, nvlink -e %d times; want 6 and 1\n%s", queries, nvlink, strings.Join(calls, "\n"))
+	}
+	if last := calls[len(calls)-2]; strings.Contains(last, "power.draw.instant") || !strings.Contains(last, "clocks_throttle_reasons.hw_slowdown") {
+		t.Errorf("last query still names a rejected property, or lost an accepted one: %s", last)
 	}
 }

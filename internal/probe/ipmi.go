@@ -1,12 +1,16 @@
 package probe
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
@@ -34,22 +38,42 @@ var (
 		"Current the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
 	ipmiPower = newDesc("ipmi", "power_watts",
 		"Power the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
+	ipmiRatio = newDesc("ipmi", "sensor_ratio",
+		"Reading in percent of a BMC sensor, as a share 0 to 1 (ipmitool sdr elist): fan duty, utilisation, humidity; the sensor's type label says which.", "sensor")
+	ipmiAirflow = newDesc("ipmi", "airflow_cubic_meters_per_second",
+		"Airflow the BMC reads from the sensor (ipmitool sdr elist, printed in CFM), in cubic metres per second.", "sensor")
 	ipmiFRUInfo = Inventory(newDesc("ipmi", "fru_info",
-		"Field replaceable unit the BMC describes (ipmitool fru print), value 1; fru is the FRU device description.",
-		"fru", "board_manufacturer", "board_product", "board_serial", "board_part_number",
-		"product_manufacturer", "product_name", "product_serial", "product_part_number"))
+		"Field replaceable unit the BMC describes (ipmitool fru print), value 1; fru is the FRU device description. On Supermicro boards the system's serial is often only the chassis serial.",
+		"fru", "board_manufacturer", "board_product", "board_serial", "board_part_number", "board_mfg_date",
+		"product_manufacturer", "product_name", "product_serial", "product_part_number", "product_version", "product_asset_tag",
+		"chassis_serial", "chassis_part_number"))
+	ipmiDCMIPower = newDesc("ipmi", "dcmi_power_watts",
+		"Power the whole system draws as the BMC's DCMI power meter reads it (ipmitool dcmi power reading): stat instantaneous, and the minimum, maximum and average over the BMC's sampling period. No series on BMCs without DCMI power readings.", "stat")
+	ipmiChassisPowerOn = newDesc("ipmi", "chassis_power_on",
+		"1 when the BMC says the system is powered on (ipmitool chassis status), else 0.")
+	ipmiChassisIntrusion = newDesc("ipmi", "chassis_intrusion",
+		"1 while the BMC reports the chassis open (ipmitool chassis status Chassis Intrusion: active), else 0.")
+	ipmiChassisFrontPanelLockout = newDesc("ipmi", "chassis_front_panel_lockout",
+		"1 while the front panel buttons are locked out (ipmitool chassis status), else 0.")
+	ipmiChassisFault = newDesc("ipmi", "chassis_fault",
+		"1 while the BMC reports the fault (ipmitool chassis status): drive, cooling (Cooling/Fan Fault), main_power, power_control, power_overload, power_interlock; else 0.", "fault")
+	ipmiChassisRestorePolicy = newDesc("ipmi", "chassis_power_restore_policy",
+		"What the system does when AC power returns (ipmitool chassis status Power Restore Policy): 1 for the policy set, 0 for the others.", "policy")
+	ipmiBMCInfo = Inventory(newDesc("ipmi", "bmc_info",
+		"The BMC (management controller) as ipmitool mc info describes it, value 1.",
+		"manufacturer", "manufacturer_id", "product_id", "firmware_revision", "ipmi_version"))
 )
 
 func init() {
 	Register(Spec{
 		Name:      "ipmi",
-		Summary:   "BMC sensors and FRU inventory through ipmitool. A BMC is slow to answer.",
-		Reads:     "`ipmitool sdr elist` (sensor readings and states) and `ipmitool fru print` (board and product serials, part numbers)",
+		Summary:   "BMC sensors, power meter, chassis state and FRU inventory through ipmitool. A BMC is slow to answer.",
+		Reads:     "`ipmitool sdr elist` (sensor readings and states), `ipmitool fru print` (board, product and chassis serials, part numbers), `ipmitool dcmi power reading` (where the BMC has a DCMI power meter), `ipmitool chassis status` (intrusion, faults, restore policy), `ipmitool mc info` (BMC firmware)",
 		Privilege: "root (`/dev/ipmi0`)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
 		Options:   func() any { return newIPMIOptions() },
-		New:       func() Probe { return ipmiProbe{} },
+		New:       func() Probe { return &ipmiProbe{} },
 	})
 }
 
@@ -61,11 +85,24 @@ type IPMIOptions struct {
 func newIPMIOptions() *IPMIOptions { return &IPMIOptions{Command: "/usr/bin/ipmitool"} }
 
 // ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
-type ipmiProbe struct{}
+// It remembers when the BMC said it has no DCMI power meter, so that a
+// BMC without one is not asked every run (re-asked after
+// ipmiReaskUnsupported, as a firmware update can add it).
+type ipmiProbe struct {
+	mu              sync.Mutex
+	dcmiUnsupported time.Time // when the BMC last said it has no DCMI power meter
+	now             func() time.Time
+}
 
-func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
+// ipmiReaskUnsupported is how long a capability the BMC said it lacks is
+// left unasked.
+const ipmiReaskUnsupported = 6 * time.Hour
+
+func (*ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		ipmiSensorState, ipmiTemperature, ipmiFanSpeed, ipmiVoltage, ipmiCurrent, ipmiPower, ipmiFRUInfo,
+		ipmiRatio, ipmiAirflow, ipmiDCMIPower, ipmiChassisPowerOn, ipmiChassisIntrusion,
+		ipmiChassisFrontPanelLockout, ipmiChassisFault, ipmiChassisRestorePolicy, ipmiBMCInfo,
 	} {
 		ch <- d
 	}
@@ -74,7 +111,7 @@ func (ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 // Available reports why the probe has nothing to read on this host: no
 // ipmitool, or no BMC it may talk to. ipmitool installed on a host without
 // a BMC would only ever fail.
-func (p ipmiProbe) Available(env Env) error {
+func (p *ipmiProbe) Available(env Env) error {
 	if err := toolrun.Available(string(optionsOf(env, newIPMIOptions).Command)); err != nil {
 		return err
 	}
@@ -113,7 +150,7 @@ func bmcAvailable(paths Paths) error {
 		filepath.Join(paths.SysFS, bmcSysfsClass))
 }
 
-func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	command := string(optionsOf(env, newIPMIOptions).Command)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -166,7 +203,118 @@ func (p ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	if fruErr == nil {
 		ms = append(ms, ipmiFRUMetrics(frus, fruSrc, skips)...)
 	}
+	more, err := p.bmcMetrics(ctx, env, command, skips)
+	if err != nil {
+		return nil, err
+	}
+	return append(ms, more...), nil
+}
+
+// bmcMetrics reads the DCMI power meter, the chassis status and the BMC's
+// identity. Each is optional: a failure costs its own series (a skip),
+// never the sensors; only a cancelled run fails.
+func (p *ipmiProbe) bmcMetrics(ctx context.Context, env Env, command string, skips *Skips) ([]prometheus.Metric, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	var ms []prometheus.Metric
+
+	if p.dcmiUnsupported.IsZero() || now().Sub(p.dcmiUnsupported) >= ipmiReaskUnsupported {
+		src := command + " dcmi power reading"
+		out, err := toolrun.Run(ctx, command, "dcmi", "power", "reading")
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
+		}
+		if err == nil && out.ExitCode == 0 && len(bytes.TrimSpace(out.Stdout)) == 0 && len(bytes.TrimSpace(out.Stderr)) == 0 {
+			// Nothing printed and exit 0: nothing to report.
+		} else if err == nil {
+			var pr ipmitool.PowerReading
+			pr, err = ipmitool.ParseDCMIPowerReading(append(slices.Clip(out.Stdout), out.Stderr...))
+			switch {
+			case errors.Is(err, ipmitool.ErrUnsupported):
+				p.dcmiUnsupported = now()
+				env.logger().Debug("the BMC has no DCMI power meter; asking again later", "after", ipmiReaskUnsupported, "message", err)
+				err = nil
+			case err == nil && (pr.Active || pr.Instantaneous > 0):
+				p.dcmiUnsupported = time.Time{}
+				ms = append(ms,
+					gauge(ipmiDCMIPower, pr.Instantaneous, "instantaneous"),
+					gauge(ipmiDCMIPower, pr.Minimum, "minimum"),
+					gauge(ipmiDCMIPower, pr.Maximum, "maximum"),
+					gauge(ipmiDCMIPower, pr.Average, "average"))
+			}
+		}
+		if err != nil {
+			skips.Add(src, err)
+		}
+	}
+
+	src := command + " chassis status"
+	out, err := toolrun.Run(ctx, command, "chassis", "status")
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if err == nil {
+		var cs ipmitool.ChassisStatus
+		if cs, err = ipmitool.ParseChassisStatus(out.Stdout); err == nil {
+			ms = append(ms, ipmiChassisMetrics(cs)...)
+		} else {
+			// Nothing printed and exit 0 is a BMC with nothing to say.
+			err = out.Failed(false, "no System Power line")
+		}
+	}
+	if err != nil {
+		skips.Add(src, err)
+	}
+
+	src = command + " mc info"
+	out, err = toolrun.Run(ctx, command, "mc", "info")
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("%s: %w", src, err)
+	}
+	if err == nil {
+		var info ipmitool.MCInfo
+		if info, err = ipmitool.ParseMCInfo(out.Stdout); err == nil {
+			ms = append(ms, gauge(ipmiBMCInfo, 1, info.ManufacturerName, strconv.FormatUint(uint64(info.ManufacturerID), 10),
+				strconv.FormatUint(uint64(info.ProductID), 10), info.FirmwareRevision, info.IPMIVersion))
+		} else {
+			err = out.Failed(false, "no Device ID line")
+		}
+	}
+	if err != nil {
+		skips.Add(src, err)
+	}
 	return ms, nil
+}
+
+// ipmiRestorePolicies are the policies chassis status prints.
+var ipmiRestorePolicies = []string{"always-off", "always-on", "previous", "unknown"}
+
+func ipmiChassisMetrics(cs ipmitool.ChassisStatus) []prometheus.Metric {
+	b := func(v bool) float64 {
+		if v {
+			return 1
+		}
+		return 0
+	}
+	ms := []prometheus.Metric{
+		gauge(ipmiChassisPowerOn, b(cs.PowerOn)),
+		gauge(ipmiChassisIntrusion, b(cs.ChassisIntrusion)),
+		gauge(ipmiChassisFrontPanelLockout, b(cs.FrontPanelLockout)),
+		gauge(ipmiChassisFault, b(cs.DriveFault), "drive"),
+		gauge(ipmiChassisFault, b(cs.CoolingFault), "cooling"),
+		gauge(ipmiChassisFault, b(cs.MainPowerFault), "main_power"),
+		gauge(ipmiChassisFault, b(cs.PowerControlFault), "power_control"),
+		gauge(ipmiChassisFault, b(cs.PowerOverload), "power_overload"),
+		gauge(ipmiChassisFault, b(cs.PowerInterlock), "power_interlock"),
+	}
+	if cs.PowerRestorePolicy != "" {
+		ms = append(ms, stateSet(ipmiChassisRestorePolicy, ipmiRestorePolicies, cs.PowerRestorePolicy)...)
+	}
+	return ms
 }
 
 // ipmiUnits are the analog units ipmitool prints after a reading that this
@@ -183,8 +331,8 @@ var ipmiUnits = []struct {
 	{"Volts", "voltage", ipmiVoltage, nil},
 	{"Amps", "current", ipmiCurrent, nil},
 	{"Watts", "power", ipmiPower, nil},
-	{"percent", "utilization", nil, nil},
-	{"CFM", "airflow", nil, nil},
+	{"percent", "utilization", ipmiRatio, func(p float64) float64 { return p / 100 }},
+	{"CFM", "airflow", ipmiAirflow, func(cfm float64) float64 { return cfm * 0.00047194745 }},
 }
 
 // ipmiEventSeverities are the discrete events (ipmitool's names for the
@@ -255,18 +403,18 @@ func ipmiEventSeverity(events []string) float64 {
 // ipmiEntityTypes name discrete sensors' types by the entity they are on
 // (IPMI entity IDs, which elist prints in decimal).
 var ipmiEntityTypes = map[string]string{
-	"3": "processor", "4": "disk", "7": "system_board", "8": "memory_module",
+	"3": "processor", "4": "disk", "7": "system_board", "8": "memory",
 	"10": "power_supply", "11": "add_in_card", "15": "drive_backplane", "19": "power_unit",
 	"20": "power_module", "23": "system_chassis", "26": "disk_drive_bay", "29": "fan",
-	"30": "cooling_unit", "31": "cable", "32": "memory_device", "34": "bios",
+	"30": "cooling_unit", "31": "cable", "32": "memory", "34": "bios",
 	"35": "operating_system", "40": "battery",
 }
 
-// ipmiDiscreteType derives a discrete sensor's type. sdr elist does not
-// print the IPMI sensor type, so the name's words come first (Dell puts
-// "PS Redundancy" and "Intrusion" on the system board entity), then the
-// entity.
-func ipmiDiscreteType(name, entity string) string {
+// ipmiNameType is the type a sensor's name says, or "". sdr elist does not
+// print the IPMI sensor type, and BMCs put sensors on whatever entity they
+// like: Dell puts "PS Redundancy" and "Intrusion" on the system board, HP
+// its fans' duty (in percent) and its "Memory" ECC sensor there too.
+func ipmiNameType(name string) string {
 	lower := strings.ToLower(name)
 	switch {
 	case strings.Contains(lower, "redundancy"):
@@ -276,11 +424,46 @@ func ipmiDiscreteType(name, entity string) string {
 	case strings.Contains(lower, "watchdog"):
 		return "watchdog"
 	}
+	for _, w := range strings.FieldsFunc(lower, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9')
+	}) {
+		w = strings.TrimRight(w, "0123456789")
+		switch w {
+		case "fan", "fans":
+			return "fan"
+		case "mem", "memory", "dimm", "ecc":
+			return "memory"
+		case "ps", "psu", "supply", "supplies":
+			return "power_supply"
+		case "cpu", "proc", "processor":
+			return "processor"
+		}
+	}
+	return ""
+}
+
+// ipmiDiscreteType derives a discrete sensor's type: the name's words
+// first, then the entity.
+func ipmiDiscreteType(name, entity string) string {
+	if t := ipmiNameType(name); t != "" {
+		return t
+	}
 	id, _, _ := strings.Cut(entity, ".")
 	if t, ok := ipmiEntityTypes[id]; ok {
 		return t
 	}
 	return "other"
+}
+
+// ipmiAbsent reports whether a discrete sensor's events say its part is
+// not there.
+func ipmiAbsent(events []string) bool {
+	for _, e := range events {
+		if strings.EqualFold(e, "Device Absent") || strings.EqualFold(e, "Not Present") || strings.EqualFold(e, "Presence Not Detected") {
+			return true
+		}
+	}
+	return false
 }
 
 // ipmiReading is what one sensor line says.
@@ -319,6 +502,16 @@ func ipmiRead(s ipmitool.Sensor) (r ipmiReading, ok bool, err error) {
 			}
 			events = events[1:]
 			r.typ = u.typ
+			if u.desc == ipmiRatio || u.desc == ipmiAirflow || len(events) > 0 {
+				// A share or an airflow says little of what it measures
+				// (HP's fan blocks read their duty in percent), and a
+				// discrete sensor with a value is a part first: HP's
+				// "Power Supply 1" reads "0 Watts, Presence detected,
+				// Failure detected".
+				if t := ipmiNameType(s.Name); t != "" {
+					r.typ = t
+				}
+			}
 			v, perr := strconv.ParseFloat(num, 64)
 			if perr != nil {
 				err = fmt.Errorf("sensor %q: malformed reading %q: %w", s.Name, s.Reading, perr)
@@ -335,6 +528,11 @@ func ipmiRead(s ipmitool.Sensor) (r ipmiReading, ok bool, err error) {
 		r.typ = ipmiDiscreteType(s.Name, s.Entity)
 	}
 	r.state = max(r.state, ipmiEventSeverity(events))
+	if ipmiAbsent(events) {
+		// An empty slot (a PSU bay, a DIMM socket) is not a failed part,
+		// whatever status column the BMC prints for it.
+		r.state = 0
+	}
 	return r, true, err
 }
 
@@ -378,8 +576,9 @@ func ipmiSensorMetrics(sensors []ipmitool.Sensor, src string, skips *Skips) []pr
 
 // ipmiFRUFields are the fru print keys exported, in label order.
 var ipmiFRUFields = []string{
-	"Board Mfg", "Board Product", "Board Serial", "Board Part Number",
-	"Product Manufacturer", "Product Name", "Product Serial", "Product Part Number",
+	"Board Mfg", "Board Product", "Board Serial", "Board Part Number", "Board Mfg Date",
+	"Product Manufacturer", "Product Name", "Product Serial", "Product Part Number", "Product Version", "Product Asset Tag",
+	"Chassis Serial", "Chassis Part Number",
 }
 
 // ipmiFRUMetrics exports each FRU that has at least one of ipmiFRUFields.

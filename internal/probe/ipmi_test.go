@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +31,7 @@ func ipmiSeries(t *testing.T, out string) (map[string]float64, *Skips) {
 		skips.Add("sdr", err)
 	}
 	ms := ipmiSensorMetrics(sensors, "sdr", skips)
-	return gatherSeries(t, collected{p: ipmiProbe{}, metrics: ms}), skips
+	return gatherSeries(t, collected{p: &ipmiProbe{}, metrics: ms}), skips
 }
 
 func TestIPMIParseSDR(t *testing.T) {
@@ -87,8 +88,8 @@ func TestIPMIParseSDR(t *testing.T) {
 			name: "discrete sensor with an analog value",
 			out:  "Power Supply 1   | 06h | ok  | 10.1 | 0 Watts, Presence detected, Failure detected\n",
 			want: map[string]float64{
-				`hardware_ipmi_sensor_state{sensor="Power Supply 1",type="power"}`: 2,
-				`hardware_ipmi_power_watts{sensor="Power Supply 1"}`:               0,
+				`hardware_ipmi_sensor_state{sensor="Power Supply 1",type="power_supply"}`: 2, // the type comes from the sensor, not its Watts
+				`hardware_ipmi_power_watts{sensor="Power Supply 1"}`:                      0,
 			},
 		},
 		{
@@ -170,9 +171,9 @@ func TestIPMIParseFRU(t *testing.T) {
 		t.Errorf("unreadable FRU has fields %v", frus[1].Fields)
 	}
 	skips := NewSkips(nil)
-	got := gatherSeries(t, collected{p: ipmiProbe{}, metrics: ipmiFRUMetrics(frus, "fru", skips)})
+	got := gatherSeries(t, collected{p: &ipmiProbe{}, metrics: ipmiFRUMetrics(frus, "fru", skips)})
 	assertSeries(t, got, "hardware_ipmi_fru_info", map[string]float64{
-		`hardware_ipmi_fru_info{board_manufacturer="DELL",board_part_number="",board_product="",board_serial="",fru="Builtin FRU Device (ID 0)",product_manufacturer="",product_name="",product_part_number="",product_serial=""}`: 1,
+		`hardware_ipmi_fru_info{board_manufacturer="DELL",board_mfg_date="Wed Jul  7 17:27:00 2021 UTC",board_part_number="",board_product="",board_serial="",chassis_part_number="",chassis_serial="",fru="Builtin FRU Device (ID 0)",product_asset_tag="",product_manufacturer="",product_name="",product_part_number="",product_serial="",product_version=""}`: 1,
 	})
 }
 
@@ -192,7 +193,7 @@ func TestIPMIToolFailures(t *testing.T) {
 	fruFile := filepath.Join(testTools, "ipmitool.d", "fru-print.txt")
 	const (
 		fan1A   = `hardware_ipmi_fan_speed_rpm{sensor="Fan1A"} 6360`
-		builtin = `hardware_ipmi_fru_info{board_manufacturer="DELL",board_part_number="0PJ7YJA04",board_product="PowerEdge R750",board_serial="CNFCP0041J00ZT",fru="Builtin FRU Device (ID 0)",product_manufacturer="DELL",product_name="PowerEdge R750",product_part_number="",product_serial="7XQ2XX3"} 1`
+		builtin = `hardware_ipmi_fru_info{board_manufacturer="DELL",board_mfg_date="Wed Jul  7 17:27:00 2021 UTC",board_part_number="0PJ7YJA04",board_product="PowerEdge R750",board_serial="CNFCP0041J00ZT",chassis_part_number="",chassis_serial="",fru="Builtin FRU Device (ID 0)",product_asset_tag="",product_manufacturer="DELL",product_name="PowerEdge R750",product_part_number="",product_serial="7XQ2XX3",product_version="01"} 1`
 		noDev   = `echo "Could not open device at /dev/ipmi0 or /dev/ipmi/0 or /dev/ipmidev/0: No such file or directory" >&2; exit 1`
 	)
 	tests := []struct {
@@ -274,5 +275,71 @@ func TestIPMIAvailableNeedsABMC(t *testing.T) {
 	}
 	if err := c.Available(Env{Paths: treePaths(root), Options: fixtureOptions["ipmi"]}); err == nil || !strings.Contains(err.Error(), "no access") {
 		t.Errorf("root-only /dev/ipmi0: Available() = %v, want no access", err)
+	}
+}
+
+// HP iLO 2 (a DL360 G7, internal/ipmitool/testdata/sdr_elist_hpe_dl360.txt,
+// from CollegeBoreal/Laboratoires 3202/proliant/IPMI/README.md): fan duty
+// in percent and the memory ECC sensor sit on the system board entity; the
+// type comes from the sensor's name. Two lines written here: an absent PSU
+// the BMC flags critical, and an airflow in CFM.
+func TestIPMISensorTypeComesFromTheSensor(t *testing.T) {
+	out := "" +
+		"Power Supply 1   | 06h | ok  | 10.1 | 0 Watts, Presence detected, Failure detected\n" +
+		"Fan Block 1      | 09h | ok  |  7.1 | 21.56 percent, Transition to Running\n" +
+		"Fans             | 0Dh | ok  |  7.5 | 0 percent, Fully Redundant\n" +
+		"Power Meter      | 2Ah | ok  |  7.6 | 100 Watts, Device Enabled\n" +
+		"Memory           | 2Bh | ok  |  7.7 | Correctable ECC, Correctable ECC logging limit reached, Presence Detected\n" +
+		"PSU3 Status      | 0Eh | cr  | 10.3 | Device Absent\n" +
+		"Sys Airflow      | 0Fh | ok  |  7.1 | 42 CFM\n"
+	sensors, errs := ipmitool.ParseSDR([]byte(out))
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	skips := NewSkips(nil)
+	got := gatherSeries(t, collected{p: &ipmiProbe{}, metrics: ipmiSensorMetrics(sensors, "sdr", skips)})
+	fanDuty := 21.56 // a variable: a constant expression would be exact, the probe's division is not
+	assertSeries(t, got, "hardware_ipmi_", map[string]float64{
+		`hardware_ipmi_sensor_state{sensor="Power Supply 1",type="power_supply"}`: 2,
+		`hardware_ipmi_power_watts{sensor="Power Supply 1"}`:                      0,
+		`hardware_ipmi_sensor_state{sensor="Fan Block 1",type="fan"}`:             0,
+		`hardware_ipmi_sensor_ratio{sensor="Fan Block 1"}`:                        fanDuty / 100,
+		`hardware_ipmi_sensor_state{sensor="Fans",type="fan"}`:                    0,
+		`hardware_ipmi_sensor_ratio{sensor="Fans"}`:                               0,
+		`hardware_ipmi_sensor_state{sensor="Power Meter",type="power"}`:           0,
+		`hardware_ipmi_power_watts{sensor="Power Meter"}`:                         100,
+		`hardware_ipmi_sensor_state{sensor="Memory",type="memory"}`:               1,
+		`hardware_ipmi_sensor_state{sensor="PSU3 Status",type="power_supply"}`:    0,
+		`hardware_ipmi_sensor_state{sensor="Sys Airflow",type="airflow"}`:         0,
+		`hardware_ipmi_airflow_cubic_meters_per_second{sensor="Sys Airflow"}`:     42 * 0.00047194745,
+	})
+}
+
+// A BMC without a DCMI power meter is asked once, then again only after
+// ipmiReaskUnsupported; its answer is no failure.
+func TestIPMIDCMIUnsupportedIsRemembered(t *testing.T) {
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	tool := fakeTool(t, "ipmitool", `case "$1" in
+sdr) cat `+filepath.Join(testTools, "ipmitool.d", "sdr-elist.txt")+` ;;
+dcmi) echo dcmi >> `+calls+`; echo "    DCMI request failed because: Invalid command (c1)"; exit 1 ;;
+esac
+`)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := &ipmiProbe{now: func() time.Time { return now }}
+	env := Env{Options: withCommand("ipmi", tool)}
+	for i, step := range []time.Duration{0, time.Hour, 5 * time.Hour} {
+		now = now.Add(step)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		skips := NewSkips(nil)
+		_, err := p.Probe(ctx, env, skips)
+		cancel()
+		if err != nil || skips.Count() != 0 {
+			t.Fatalf("run %d: err %v, skips %d", i, err, skips.Count())
+		}
+	}
+	b, _ := os.ReadFile(calls)
+	if n := strings.Count(string(b), "dcmi"); n != 2 {
+		t.Errorf("dcmi power reading asked %d times over 6 hours, want 2 (first run, then after 6h)", n)
 	}
 }
