@@ -70,6 +70,7 @@ check-deploy: tools build
 	promtool check rules deploy/prometheus/rules/*.yml
 	promtool test rules deploy/prometheus/tests/*.yml
 	promtool check config deploy/prometheus/prometheus.yml
+	promtool check config deploy/prometheus/federation.yml
 	amtool check-config deploy/alertmanager/alertmanager.yml
 	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(FIXTURE_TREE)
 	$(BIN) --once --log.level=error --path.procfs=$(FIXTURE_TREE)/proc --path.sysfs=$(FIXTURE_TREE)/sys \
@@ -130,7 +131,7 @@ install: build
 		$(DESTDIR)$(DATADIR)/systemd/hardware_exporter.service.d/nvme-smart.conf
 	install -d $(DESTDIR)$(DATADIR)/prometheus/rules $(DESTDIR)$(DATADIR)/prometheus/targets \
 		$(DESTDIR)$(DATADIR)/alertmanager $(DESTDIR)$(DATADIR)/grafana $(DESTDIR)$(DOCDIR)
-	install -m 0644 deploy/prometheus/prometheus.yml $(DESTDIR)$(DATADIR)/prometheus/
+	install -m 0644 deploy/prometheus/prometheus.yml deploy/prometheus/federation.yml $(DESTDIR)$(DATADIR)/prometheus/
 	install -m 0644 deploy/prometheus/rules/*.yml $(DESTDIR)$(DATADIR)/prometheus/rules/
 	install -m 0644 deploy/prometheus/targets/*.yml $(DESTDIR)$(DATADIR)/prometheus/targets/
 	install -m 0644 deploy/alertmanager/alertmanager.yml $(DESTDIR)$(DATADIR)/alertmanager/
