@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
@@ -86,12 +87,7 @@ func TestEndToEnd(t *testing.T) {
 	built := builtProbes()
 
 	// The exporter, on the materialized fixture, with the fake tools.
-	bin := filepath.Join(work, "hardware_exporter")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/hardware_exporter")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildExporter(t, work)
 	tree := filepath.Join(work, "tree")
 	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/server"), tree); err != nil {
 		t.Fatal(err)
@@ -204,6 +200,18 @@ scrape_configs:
 	t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
 }
 
+// buildExporter builds the daemon into dir and returns its path.
+func buildExporter(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "hardware_exporter")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/hardware_exporter")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // builtProbes are the probes compiled into this tree (and so the binary).
 func builtProbes() map[string]bool {
 	m := map[string]bool{}
@@ -213,28 +221,34 @@ func builtProbes() map[string]bool {
 	return m
 }
 
-// exporterConfig runs every probe on the fixture, tool probes with the fake
-// tools of the probe tests, on short intervals and without jitter.
+// exporterConfig runs every probe on the fixture, every tool probe on the
+// fake tools of the probe tests (fixture.ToolConfig: a probe added there is
+// covered here, and none falls back to a host tool on PATH), on short
+// intervals and without jitter.
 func exporterConfig(t *testing.T, tree, work string) string {
 	t.Helper()
-	tools, err := filepath.Abs(filepath.Join(repoRoot, "internal/probe/testdata/tools"))
+	testdata, err := filepath.Abs(filepath.Join(repoRoot, "internal/probe/testdata"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "paths: {procfs: %q, sysfs: %q, rootfs: %q}\n", tree+"/proc", tree+"/sys", tree+"/root")
-	b.WriteString("scheduler: {max_concurrent: 8, jitter: 0s}\n")
-	b.WriteString("probes:\n  defaults: {interval: 1h, timeout: 30s}\n")
-	for _, p := range []struct{ probe, tool string }{{"smart", "smartctl"}, {"ipmi", "ipmitool"}, {"gpu", "nvidia-smi"}} {
-		path := filepath.Join(tools, p.tool)
-		if _, err := os.Stat(path); err != nil {
-			t.Errorf("fake tool %s is missing: %v", path, err)
-			continue
-		}
-		fmt.Fprintf(&b, "  %s: {enabled: true, command: %q}\n", p.probe, path)
+	probes := fixture.ToolConfig(testdata)
+	for _, p := range []string{"smart", "ipmi", "gpu"} {
+		probes[p].(map[string]any)["enabled"] = true
 	}
-	fmt.Fprintf(&b, "  textfile: {directory: %q}\n", filepath.Join(work, "no-textfile-dir"))
-	return b.String()
+	// The probe tests' textfile directory holds hostile files; here the
+	// textfile probe has no directory and stays off.
+	probes["textfile"] = map[string]any{"directory": filepath.Join(work, "no-textfile-dir")}
+	probes["defaults"] = map[string]any{"interval": "1h", "timeout": "30s"}
+	b, err := yaml.Marshal(map[string]any{
+		"paths":     map[string]any{"procfs": tree + "/proc", "sysfs": tree + "/sys", "rootfs": tree + "/root"},
+		"scheduler": map[string]any{"max_concurrent": 8, "jitter": "0s"},
+		"state":     map[string]any{"path": filepath.Join(work, "state")},
+		"probes":    probes,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func writeFile(t *testing.T, path, content string) {
