@@ -45,8 +45,8 @@ DEMO_TREE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-demo
 demo: build
 	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize -config $(DEMO_TREE).yml $(FIXTURE) $(DEMO_TREE)
 	trap 'rm -rf $(DEMO_TREE) $(DEMO_TREE).yml' EXIT INT TERM; \
-	$(BIN) --config.file=$(DEMO_TREE).yml --path.procfs=$(DEMO_TREE)/proc --path.sysfs=$(DEMO_TREE)/sys \
-		--path.rootfs=$(DEMO_TREE)/root $(ARGS)
+	$(BIN) --config.file=$(DEMO_TREE).yml --state.path=$(DEMO_TREE)/state --path.procfs=$(DEMO_TREE)/proc \
+		--path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
 
 # One probe round printed to stdout, and only that: `make once > f.prom` is a
 # valid exposition (the build's own output goes to stderr).
@@ -72,11 +72,11 @@ check-deploy: tools build
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check config deploy/prometheus/federation.yml
 	amtool check-config deploy/alertmanager/alertmanager.yml
-	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/fixture/materialize $(FIXTURE) $(FIXTURE_TREE)
-	$(BIN) --once --log.level=error --path.procfs=$(FIXTURE_TREE)/proc --path.sysfs=$(FIXTURE_TREE)/sys \
-		--path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
+	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/fixture/materialize -config $(FIXTURE_TREE).yml $(FIXTURE) $(FIXTURE_TREE)
+	$(BIN) --once --log.level=error --config.file=$(FIXTURE_TREE).yml --no-probe.textfile --path.procfs=$(FIXTURE_TREE)/proc \
+		--path.sysfs=$(FIXTURE_TREE)/sys --path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
 	promtool check metrics < $(FIXTURE_TREE).prom
-	rm -rf $(FIXTURE_TREE) $(FIXTURE_TREE).prom
+	rm -rf $(FIXTURE_TREE) $(FIXTURE_TREE).prom $(FIXTURE_TREE).yml
 	@if command -v systemd-analyze >/dev/null; then \
 		$(GO) test -count=1 -run 'TestSystemd' ./deploy/; \
 	else echo "systemd-analyze not installed: unit checked by directives only"; $(GO) test -count=1 -run TestSystemdUnit ./deploy/; fi

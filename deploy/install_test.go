@@ -35,6 +35,7 @@ func TestMakeInstall(t *testing.T) {
 		"opt/hwe/share/doc/hardware_exporter/README.md":                                       0o644,
 		"opt/hwe/share/doc/hardware_exporter/runbook.md":                                      0o644,
 		"opt/hwe/share/hardware_exporter/prometheus/prometheus.yml":                           0o644,
+		"opt/hwe/share/hardware_exporter/prometheus/federation.yml":                           0o644,
 		"opt/hwe/share/hardware_exporter/prometheus/rules/hardware_alerts.yml":                0o644,
 		"opt/hwe/share/hardware_exporter/grafana/hardware_exporter.json":                      0o644,
 	}
