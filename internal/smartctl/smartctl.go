@@ -135,6 +135,8 @@ var PredictiveAttributes = map[int]bool{
 // is a value smartctl did not report.
 type Device struct {
 	Identity Identity
+	// Protocol is smartctl's device.protocol: ATA, NVMe or SCSI.
+	Protocol string
 	// Standby is set when smartctl left the device asleep (--nocheck):
 	// it then reports nothing but the device's name.
 	Standby  bool
@@ -334,6 +336,7 @@ func ParseDevice(b []byte) (Device, error) {
 			Firmware: firstNonEmpty(v.FirmwareVersion, v.SCSIRevision, v.Revision),
 			WWN:      wwn(v),
 		},
+		Protocol:    v.Device.Protocol,
 		Messages:    v.Smartctl.Messages,
 		Temperature: v.Temperature.Current,
 		PowerCycles: v.PowerCycleCount,

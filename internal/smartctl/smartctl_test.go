@@ -162,6 +162,15 @@ func TestSmartParseDeviceEdgeCases(t *testing.T) {
 		t.Errorf("got %+v", flatten(d))
 	}
 
+	// A SAS SSD's endurance indicator, in the shape smartctl 7.3 prints it
+	// (no public capture of one was found).
+	d, err = ParseDevice([]byte(`{"json_format_version":[1,0],"device":{"type":"scsi","protocol":"SCSI"},
+		"scsi_percentage_used_endurance_indicator":11}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "SCSI endurance used", d.SCSIPercentageUsed, 0.11)
+
 	for _, bad := range []string{"", "garbage\n", "smartctl 6.2 2013-07-26 r3841\nUNRECOGNIZED OPTION: json\n", `{"smart_status":{"passed":true}}`, `{"json_format_version":[1,0],"temperature":{"current":"hot"}}`} {
 		if _, err := ParseDevice([]byte(bad)); err == nil {
 			t.Errorf("ParseDevice(%q) succeeded", bad)
@@ -363,6 +372,16 @@ func TestSmartParseRealCaptures(t *testing.T) {
 				selfTestsAre(t, d, map[string]SelfTest{SelfTestShort: {SelfTestPassed, 35990}})
 				same(t, "udma crc", f(d.Attributes[199].Raw), 0)
 				same(t, "power-on", d.PowerOnSeconds, 37787*3600)
+			}},
+		// The next disk: its newest short test was aborted by the host
+		// (status 25, no "passed"); an older one passed at the same hour.
+		{"real/scrutiny-smart-megaraid1.json",
+			Identity{"sat+megaraid,1", "WD4000FYYX", "XXXXXXXXXXXX", "00.0D1K4", wwnOf(5, 5358, 11649125727)},
+			func(t *testing.T, d Device) {
+				selfTestsAre(t, d, map[string]SelfTest{SelfTestShort: {SelfTestAborted, 35990}})
+				if d.Protocol != "ATA" {
+					t.Errorf("protocol %q", d.Protocol)
+				}
 			}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
