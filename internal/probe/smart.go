@@ -408,8 +408,8 @@ func controllerOf(d smartctl.ScanDevice) (controller, slot string) {
 // ("sda", "nvme0"). A disk behind a controller is its serial, so its
 // series follow it to another slot or controller: its WWN where two
 // disks of the run share a serial, and its controller path and type
-// ("bus/0:megaraid,5") when neither is told or unique. A disk asleep reports
-// no serial: the one it last had stands in.
+// ("bus/0:megaraid,5") when neither is told or unique. A disk asleep, or
+// one smartctl failed on, reports no serial: the one it last had stands in.
 func (p *smartProbe) label(readings []smartReading) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -419,9 +419,9 @@ func (p *smartProbe) label(readings []smartReading) {
 		key := rd.dev.Name + " " + rd.dev.Type
 		id := rd.res.data.Identity
 		switch {
-		case rd.res.err != nil:
-			id = smartctl.Identity{}
-		case rd.res.data.Standby:
+		case rd.res.err != nil || rd.res.data.Standby:
+			// A controller disk that failed to read keeps its name, so
+			// its read_success 0 lands on its own series.
 			id = p.known[key]
 		default:
 			if id.Type == "" {

@@ -373,7 +373,7 @@ func smartArraySysfs(t *testing.T) string {
 // one hung disk costs only itself.
 func TestSmartBehindControllers(t *testing.T) {
 	dir := t.TempDir()
-	calls, moved := filepath.Join(dir, "calls"), filepath.Join(dir, "moved")
+	calls, moved, broken := filepath.Join(dir, "calls"), filepath.Join(dir, "moved"), filepath.Join(dir, "broken")
 	scan := `{"json_format_version":[1,0],"smartctl":{"version":[7,3],"exit_status":0},"devices":[` +
 		`{"name":"/dev/sda","type":"sat","protocol":"ATA"},` +
 		`{"name":"/dev/bus/0","type":"megaraid,0","protocol":"SCSI"},` +
@@ -384,7 +384,7 @@ if [ -e %s ]; then slot=5; else slot=1; fi
 case " $*" in
 *' --scan-open --json') echo '%s' | sed "s/SLOT/$slot/" ;;
 *' --device=sat /dev/sda') cat "$D/sda.json" ;;
-*' --device=megaraid,0 /dev/bus/0') cat "$D/controllers/megaraid,0.json"; exit 4 ;;
+*' --device=megaraid,0 /dev/bus/0') [ -e %s ] && { echo garbage; exit 2; }; cat "$D/controllers/megaraid,0.json"; exit 4 ;;
 *" --device=megaraid,$slot /dev/bus/0") cat "$D/other/sas-ST1200MM0009.json" ;;
 *' --device=cciss,0 /dev/sdf') cat "$D/controllers/cciss,1.json" ;;
 *' --device=cciss,1 /dev/sdf') sleep 60 ;;
@@ -392,7 +392,7 @@ case " $*" in
 *' --device=cciss,'*' /dev/sdf') echo '{"json_format_version":[1,0],"smartctl":{"exit_status":2}}'; exit 2 ;;
 *) echo "unexpected arguments: $*" >&2; exit 1 ;;
 esac
-`, smartFixtureOutput, calls, moved, scan))
+`, smartFixtureOutput, calls, moved, scan, broken))
 	p, err := New("smart")
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +453,14 @@ esac
 	if got[`hardware_smart_reallocated_sectors{device="W3A0K1ZB0000E8421A7Q"}`] != 14 ||
 		got[`hardware_smart_device_info{controller="megaraid:bus/0",device="W3A0K1ZB0000E8421A7Q",firmware="CN03",model="SEAGATE ST1200MM0009",serial="W3A0K1ZB0000E8421A7Q",slot="5",type="scsi"}`] != 1 {
 		t.Errorf("after the move: %v", got)
+	}
+
+	// A controller disk smartctl fails on keeps its name: the failure
+	// lands on its own series.
+	writeFile(t, broken, "")
+	got, _ = run()
+	if v, ok := got[`hardware_smart_device_read_success{device="XXXXXXXXXXXX"}`]; !ok || v != 0 {
+		t.Errorf("failed read: %v", got)
 	}
 }
 
