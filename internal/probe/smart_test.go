@@ -476,3 +476,34 @@ func TestSmartNoSmartArray(t *testing.T) {
 		t.Errorf("nodes %v, want /dev/sdf", nodes)
 	}
 }
+
+// Controller and slot come from the scan's type; the info series' type
+// drops the controller part, so it does not change with the slot.
+func TestSmartControllerOf(t *testing.T) {
+	for _, tc := range []struct{ name, typ, controller, slot string }{
+		{"/dev/bus/0", "megaraid,5", "megaraid:bus/0", "5"},
+		{"/dev/sdb", "aacraid,0,0,2", "aacraid:sdb", "0,0,2"},
+		{"/dev/sdf", "cciss,12", "cciss:sdf", "12"},
+		{"/dev/bus/1", "sat+megaraid,7", "megaraid:bus/1", "7"},
+		{"/dev/sda", "sat", "", ""},
+		{"/dev/nvme0", "nvme", "", ""},
+	} {
+		c, s := controllerOf(smartctl.ScanDevice{Name: tc.name, Type: tc.typ})
+		if c != tc.controller || s != tc.slot {
+			t.Errorf("controllerOf(%s -d %s) = %q, %q", tc.name, tc.typ, c, s)
+		}
+	}
+	for _, tc := range []struct{ typ, protocol, want string }{
+		{"sat+megaraid,0", "ATA", "sat"},
+		{"megaraid,1", "SCSI", "scsi"},
+		{"cciss,2", "SCSI", "scsi"},
+		{"nvme", "NVMe", "nvme"},
+	} {
+		if got := smartTypeOf(tc.typ, tc.protocol); got != tc.want {
+			t.Errorf("smartTypeOf(%q, %q) = %q, want %q", tc.typ, tc.protocol, got, tc.want)
+		}
+	}
+	if c := compareSlots("2", "10"); c >= 0 {
+		t.Errorf("slot 2 sorts after 10")
+	}
+}
