@@ -57,6 +57,8 @@ var unexercised = map[string]struct{ typ, why string }{
 	"hardware_thermal_zone_trip_point_celsius": {"gauge", "the fixture's zones have none programmed; thermal_test.go covers it"},
 	// storcli's VD list carries no progress; only ssacli prints one.
 	"hardware_raid_virtual_drive_progress_ratio": {"gauge", "the fixture's Smart Array rebuilds nothing; raid_test.go covers it"},
+	// No public capture of a SAS SSD's smartctl JSON was found.
+	"hardware_smart_scsi_percentage_used_ratio": {"gauge", "the fixture's SAS disks are HDDs; internal/smartctl tests parse the indicator"},
 }
 
 // row is one metric in the document.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -163,16 +164,20 @@ func TestSmartExitStatusBits(t *testing.T) {
 	}
 	want := smartFlagSeries("sdc", 36)
 	for k, v := range map[string]float64{
-		`hardware_smart_device_info{device="sdc",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",type="sat"}`: 1,
-		`hardware_smart_device_read_success{device="sdc"}`:                                                                  1,
-		`hardware_smart_device_standby{device="sdc"}`:                                                                       0,
-		`hardware_smart_health_passed{device="sdc"}`:                                                                        1,
-		`hardware_smart_temperature_celsius{device="sdc"}`:                                                                  34,
-		`hardware_smart_power_on_seconds_total{device="sdc"}`:                                                               26420 * 3600,
-		`hardware_smart_power_cycles_total{device="sdc"}`:                                                                   38,
-		`hardware_smart_reallocated_sectors{device="sdc"}`:                                                                  0,
-		`hardware_smart_pending_sectors{device="sdc"}`:                                                                      0,
-		`hardware_smart_offline_uncorrectable_sectors{device="sdc"}`:                                                        0,
+		`hardware_smart_device_info{controller="",device="sdc",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",slot="",type="sat"}`: 1,
+		`hardware_smart_ata_attribute_raw{device="sdc",id="10",name="Spin_Retry_Count"}`:                                                          0,
+		`hardware_smart_ata_attribute_raw{device="sdc",id="187",name="Reported_Uncorrect"}`:                                                       0,
+		`hardware_smart_ata_attribute_raw{device="sdc",id="188",name="Command_Timeout"}`:                                                          0,
+		`hardware_smart_ata_attribute_raw{device="sdc",id="199",name="UDMA_CRC_Error_Count"}`:                                                     0,
+		`hardware_smart_device_read_success{device="sdc"}`:                                                                                        1,
+		`hardware_smart_device_standby{device="sdc"}`:                                                                                             0,
+		`hardware_smart_health_passed{device="sdc"}`:                                                                                              1,
+		`hardware_smart_temperature_celsius{device="sdc"}`:                                                                                        34,
+		`hardware_smart_power_on_seconds_total{device="sdc"}`:                                                                                     26420 * 3600,
+		`hardware_smart_power_cycles_total{device="sdc"}`:                                                                                         38,
+		`hardware_smart_reallocated_sectors{device="sdc"}`:                                                                                        0,
+		`hardware_smart_pending_sectors{device="sdc"}`:                                                                                            0,
+		`hardware_smart_offline_uncorrectable_sectors{device="sdc"}`:                                                                              0,
 	} {
 		want[k] = v
 	}
@@ -240,7 +245,7 @@ func TestSmartStandbyKeepsIdentity(t *testing.T) {
 		}
 		return gatherSeries(t, collected{p: p, metrics: ms})
 	}
-	info := `hardware_smart_device_info{device="sdd",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",type="sat"}`
+	info := `hardware_smart_device_info{controller="",device="sdd",firmware="SN04",model="ST4000NM000A-2HZ100",serial="ZC1A2B3C",slot="",type="sat"}`
 	if got := run(); got[info] != 1 || got[`hardware_smart_device_standby{device="sdd"}`] != 0 {
 		t.Fatalf("awake: %v", got)
 	}
@@ -285,7 +290,9 @@ func TestSmartIncludeExclude(t *testing.T) {
 	}
 }
 
-// Disks behind a MegaRAID controller share one path; the type tells them apart.
+// Disks behind a MegaRAID controller share one path; the type tells them
+// apart. These two report the same serial and WWN (the same capture), so
+// neither names them: they fall back to the path and type.
 func TestSmartSharedPath(t *testing.T) {
 	tool := smartFake(t,
 		smartFakeDevice{"/dev/bus/0", "megaraid,0", `cat "$D/other/sas-ST1200MM0009.json"`},
@@ -347,5 +354,156 @@ func TestSmartRunTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Probe returned after %v", d)
+	}
+}
+
+// smartArraySysfs is a sysfs root where the hpsa driver holds a controller
+// whose logical drive is sdf.
+func smartArraySysfs(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "bus/pci/drivers/hpsa/0000:5c:00.0/host3/target3:1:0/3:1:0:0/block/sdf/dev"), "8:80\n")
+	writeFile(t, filepath.Join(root, "bus/pci/drivers/hpsa/bind"), "")
+	return root
+}
+
+// Disks behind MegaRAID (as the scan lists them) and behind a Smart Array
+// (walked with -d cciss,N until one cannot be opened) are labelled by
+// serial, keep their series when they change slots, are never woken, and
+// one hung disk costs only itself.
+func TestSmartBehindControllers(t *testing.T) {
+	dir := t.TempDir()
+	calls, moved, broken := filepath.Join(dir, "calls"), filepath.Join(dir, "moved"), filepath.Join(dir, "broken")
+	scan := `{"json_format_version":[1,0],"smartctl":{"version":[7,3],"exit_status":0},"devices":[` +
+		`{"name":"/dev/sda","type":"sat","protocol":"ATA"},` +
+		`{"name":"/dev/bus/0","type":"megaraid,0","protocol":"SCSI"},` +
+		`{"name":"/dev/bus/0","type":"megaraid,SLOT","protocol":"SCSI"}]}`
+	tool := fakeTool(t, "smartctl", fmt.Sprintf(`D=%s
+echo "$*" >> %s
+if [ -e %s ]; then slot=5; else slot=1; fi
+case " $*" in
+*' --scan-open --json') echo '%s' | sed "s/SLOT/$slot/" ;;
+*' --device=sat /dev/sda') cat "$D/sda.json" ;;
+*' --device=megaraid,0 /dev/bus/0') [ -e %s ] && { echo garbage; exit 2; }; cat "$D/controllers/megaraid,0.json"; exit 4 ;;
+*" --device=megaraid,$slot /dev/bus/0") cat "$D/other/sas-ST1200MM0009.json" ;;
+*' --device=cciss,0 /dev/sdf') cat "$D/controllers/cciss,1.json" ;;
+*' --device=cciss,1 /dev/sdf') sleep 60 ;;
+*' --device=cciss,2 /dev/sdf') cat "$D/controllers/cciss,0.json" ;;
+*' --device=cciss,'*' /dev/sdf') echo '{"json_format_version":[1,0],"smartctl":{"exit_status":2}}'; exit 2 ;;
+*) echo "unexpected arguments: $*" >&2; exit 1 ;;
+esac
+`, smartFixtureOutput, calls, moved, scan, broken))
+	p, err := New("smart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := Env{Paths: Paths{SysFS: smartArraySysfs(t)}, Options: &SmartOptions{Command: confval.Path(tool), DeviceTimeout: confval.Duration(2 * time.Second)}}
+	run := func() (map[string]float64, *Skips) {
+		t.Helper()
+		skips := NewSkips(nil)
+		ms, err := p.Probe(context.Background(), env, skips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return gatherSeries(t, collected{p: p, metrics: ms}), skips
+	}
+
+	got, skips := run()
+	if skips.Count() != 1 { // cciss,1 hung
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+	for series, v := range map[string]float64{
+		`hardware_smart_device_info{controller="",device="sda",firmware="JXTC404Q",model="SAMSUNG MZ7L3480HCHQ-00B7C",serial="S6JNNG0R412345",slot="",type="sat"}`:                              1,
+		`hardware_smart_device_info{controller="megaraid:bus/0",device="XXXXXXXXXXXX",firmware="00.0D1K4",model="WD4000FYYX",serial="XXXXXXXXXXXX",slot="0",type="sat"}`:                        1,
+		`hardware_smart_device_info{controller="megaraid:bus/0",device="W3A0K1ZB0000E8421A7Q",firmware="CN03",model="SEAGATE ST1200MM0009",serial="W3A0K1ZB0000E8421A7Q",slot="1",type="scsi"}`: 1,
+		`hardware_smart_device_info{controller="cciss:sdf",device="Z4028VRY0000C810BZXB",firmware="N004",model="SEAGATE ST1200MM0088",serial="Z4028VRY0000C810BZXB",slot="0",type="scsi"}`:      1,
+		`hardware_smart_device_info{controller="cciss:sdf",device="REDACTED",firmware="A31A",model="HITACHI H109060SESUN600G",serial="REDACTED",slot="2",type="scsi"}`:                          1,
+		`hardware_smart_device_read_success{device="sdf:cciss,1"}`:                            0,
+		`hardware_smart_reallocated_sectors{device="W3A0K1ZB0000E8421A7Q"}`:                   14,
+		`hardware_smart_self_test_result{device="XXXXXXXXXXXX",result="passed",test="short"}`: 1,
+		`hardware_smart_self_test_age_seconds{device="XXXXXXXXXXXX",test="short"}`:            (37787 - 35990) * 3600,
+		`hardware_smart_exit_status_flag{device="XXXXXXXXXXXX",flag="command_failed"}`:        1,
+		`hardware_smart_scsi_load_unload_cycles_total{device="REDACTED"}`:                     3472,
+	} {
+		if g, ok := got[series]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", series, g, ok, v)
+		}
+	}
+	b, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cciss []string
+	for _, call := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.Contains(call, "--scan-open") && !strings.Contains(call, "--nocheck=standby") {
+			t.Errorf("a call that may wake a disk: %s", call)
+		}
+		if m := regexp.MustCompile(`cciss,\d+`).FindString(call); m != "" {
+			cciss = append(cciss, m)
+		}
+	}
+	slices.Sort(cciss)
+	if strings.Join(cciss, " ") != "cciss,0 cciss,1 cciss,2 cciss,3" {
+		t.Errorf("cciss walk %v, want 0 to 3 and no further", cciss)
+	}
+
+	// The SAS disk moves from slot 1 to slot 5: its series stay its own.
+	writeFile(t, moved, "")
+	got, _ = run()
+	if got[`hardware_smart_reallocated_sectors{device="W3A0K1ZB0000E8421A7Q"}`] != 14 ||
+		got[`hardware_smart_device_info{controller="megaraid:bus/0",device="W3A0K1ZB0000E8421A7Q",firmware="CN03",model="SEAGATE ST1200MM0009",serial="W3A0K1ZB0000E8421A7Q",slot="5",type="scsi"}`] != 1 {
+		t.Errorf("after the move: %v", got)
+	}
+
+	// A controller disk smartctl fails on keeps its name: the failure
+	// lands on its own series.
+	writeFile(t, broken, "")
+	got, _ = run()
+	if v, ok := got[`hardware_smart_device_read_success{device="XXXXXXXXXXXX"}`]; !ok || v != 0 {
+		t.Errorf("failed read: %v", got)
+	}
+}
+
+// Without a Smart Array under the sysfs root, no cciss walk.
+func TestSmartNoSmartArray(t *testing.T) {
+	if nodes := smartArrayNodes(t.TempDir()); nodes != nil {
+		t.Errorf("nodes %v", nodes)
+	}
+	if nodes := smartArrayNodes(""); nodes != nil {
+		t.Errorf("nodes %v for no root", nodes)
+	}
+	if nodes := smartArrayNodes(smartArraySysfs(t)); !slices.Equal(nodes, []string{"/dev/sdf"}) {
+		t.Errorf("nodes %v, want /dev/sdf", nodes)
+	}
+}
+
+// Controller and slot come from the scan's type; the info series' type
+// drops the controller part, so it does not change with the slot.
+func TestSmartControllerOf(t *testing.T) {
+	for _, tc := range []struct{ name, typ, controller, slot string }{
+		{"/dev/bus/0", "megaraid,5", "megaraid:bus/0", "5"},
+		{"/dev/sdb", "aacraid,0,0,2", "aacraid:sdb", "0,0,2"},
+		{"/dev/sdf", "cciss,12", "cciss:sdf", "12"},
+		{"/dev/bus/1", "sat+megaraid,7", "megaraid:bus/1", "7"},
+		{"/dev/sda", "sat", "", ""},
+		{"/dev/nvme0", "nvme", "", ""},
+	} {
+		c, s := controllerOf(smartctl.ScanDevice{Name: tc.name, Type: tc.typ})
+		if c != tc.controller || s != tc.slot {
+			t.Errorf("controllerOf(%s -d %s) = %q, %q", tc.name, tc.typ, c, s)
+		}
+	}
+	for _, tc := range []struct{ typ, protocol, want string }{
+		{"sat+megaraid,0", "ATA", "sat"},
+		{"megaraid,1", "SCSI", "scsi"},
+		{"cciss,2", "SCSI", "scsi"},
+		{"nvme", "NVMe", "nvme"},
+	} {
+		if got := smartTypeOf(tc.typ, tc.protocol); got != tc.want {
+			t.Errorf("smartTypeOf(%q, %q) = %q, want %q", tc.typ, tc.protocol, got, tc.want)
+		}
+	}
+	if c := compareSlots("2", "10"); c >= 0 {
+		t.Errorf("slot 2 sorts after 10")
 	}
 }
