@@ -340,12 +340,12 @@ func (fsys FS) openRegular(name string) (string, int, error) {
 	}
 	fd, err := resolve(fsys, func(r resolver) (int, error) {
 		// Look before opening: opening a FIFO or a device is already too much.
-		fi, err := r.stat(rel, true)
+		look, err := r.lookup(rel)
 		if err != nil {
 			return -1, err
 		}
-		if !fi.Mode().IsRegular() {
-			return -1, notRegular(fi.Mode())
+		if uint32(look.Mode)&unix.S_IFMT != unix.S_IFREG {
+			return -1, notRegular(fileType(uint32(look.Mode)))
 		}
 		fd, err := r.open(rel, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 		if err != nil {
@@ -362,7 +362,7 @@ func (fsys FS) openRegular(name string) (string, int, error) {
 			unix.Close(fd)
 			return -1, notRegular(fs.FileMode(0))
 		}
-		if sys, ok := fi.Sys().(*unix.Stat_t); ok && (sys.Dev != st.Dev || sys.Ino != st.Ino) {
+		if look.Dev != st.Dev || look.Ino != st.Ino {
 			unix.Close(fd)
 			return -1, errChanged
 		}
@@ -375,6 +375,26 @@ func (fsys FS) openRegular(name string) (string, int, error) {
 }
 
 var errChanged = errors.New("file changed while it was opened")
+
+// fileType is the type bits of a stat(2) mode as fs.FileMode spells them,
+// so that ErrNotRegular says what was found instead.
+func fileType(mode uint32) fs.FileMode {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	}
+	return fs.ModeIrregular
+}
 
 func notRegular(m fs.FileMode) error {
 	if t := m.Type(); t != 0 {

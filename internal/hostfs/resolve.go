@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,6 +16,10 @@ type resolver interface {
 	// descriptor the caller closes.
 	open(name string, flags int) (int, error)
 	stat(name string, follow bool) (fs.FileInfo, error)
+	// lookup is stat following links, for openRegular's look before it
+	// opens: only the type and identity are needed, and it runs for every
+	// attribute read, so it may skip what building an fs.FileInfo costs.
+	lookup(name string) (unix.Stat_t, error)
 	readlink(name string) (string, error)
 }
 
@@ -71,6 +76,18 @@ func (r inRoot) stat(name string, follow bool) (fs.FileInfo, error) {
 		return r.root.Stat(name)
 	}
 	return r.root.Lstat(name)
+}
+
+func (r inRoot) lookup(name string) (unix.Stat_t, error) {
+	fi, err := r.root.Stat(name)
+	if err != nil {
+		return unix.Stat_t{}, err
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return unix.Stat_t{}, errors.New("no stat_t from os.Root")
+	}
+	return unix.Stat_t{Dev: sys.Dev, Ino: sys.Ino, Mode: sys.Mode}, nil
 }
 
 func (r inRoot) readlink(name string) (string, error) { return r.root.Readlink(name) }

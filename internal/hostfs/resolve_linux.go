@@ -74,6 +74,19 @@ func (b beneath) stat(name string, follow bool) (fs.FileInfo, error) {
 	return f.Stat()
 }
 
+func (b beneath) lookup(name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	fd, err := b.open(name, unix.O_PATH)
+	if err != nil {
+		return st, err
+	}
+	defer unix.Close(fd)
+	// fstat on the raw descriptor: os.NewFile would add an fcntl(2) and
+	// two allocations to every attribute read, for the same answer.
+	err = unix.Fstat(fd, &st)
+	return st, err
+}
+
 func (b beneath) readlink(name string) (string, error) {
 	fd, err := b.open(name, unix.O_PATH|unix.O_NOFOLLOW)
 	if err != nil {

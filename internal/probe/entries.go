@@ -6,11 +6,11 @@ import (
 	"strings"
 )
 
-// indexedEntries lists the entries of dir named prefix followed by a decimal
-// index (mc0, dimm12, hwmon3), ordered by index so that mc10 follows mc9. A
-// missing dir has no entries.
-func indexedEntries(dir, prefix string, skips *Skips) []string {
-	found := numberedEntries(dir, prefix, "", skips)
+// indexed lists the entries of a's directory named prefix followed by a
+// decimal index (mc0, dimm12, hwmon3), ordered by index so that mc10 follows
+// mc9. A missing directory has no entries.
+func (a attrs) indexed(prefix string) []string {
+	found := a.numbered(prefix, "")
 	names := make([]string, len(found))
 	for i, f := range found {
 		names[i] = f.name
@@ -24,12 +24,13 @@ type numbered struct {
 	n    uint64
 }
 
-// numberedEntries lists the entries of dir named prefix, a decimal number,
-// suffix (hugepages-2048kB, ch1_ce_count), ordered by that number. Names of
-// any other shape are not what the caller looks for and are passed over.
-func numberedEntries(dir, prefix, suffix string, skips *Skips) []numbered {
+// numbered lists the entries of a's directory named prefix, a decimal
+// number, suffix (hugepages-2048kB, ch1_ce_count), ordered by that number.
+// Names of any other shape are not what the caller looks for and are passed
+// over.
+func (a attrs) numbered(prefix, suffix string) []numbered {
 	var found []numbered
-	for _, e := range readDir(dir, skips) {
+	for _, e := range a.entries() {
 		s, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue

@@ -3,8 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -146,21 +145,21 @@ func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // hwmonChip is one chip under /sys/class/hwmon.
 type hwmonChip struct {
-	id    string // the chip label
-	name  string // the driver's name file
-	dir   string // where its sensor attributes are
-	hwmon string // hwmonN, which the kernel renumbers between boots
+	id      string // the chip label
+	name    string // the driver's name file
+	sensors attrs  // the directory of its sensor attributes
+	hwmon   string // hwmonN, which the kernel renumbers between boots
 }
 
 func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	p.paths = env.Paths // this run's settings, on this run's copy of p
-	classDir := filepath.Join(p.paths.SysFS, "class/hwmon")
+	class := sysAttrs(p.paths, skips, "class/hwmon")
 	var chips []hwmonChip
-	for _, h := range indexedEntries(classDir, "hwmon", skips) {
+	for _, h := range class.indexed("hwmon") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		chips = append(chips, readHwmonChip(filepath.Join(classDir, h), h, skips))
+		chips = append(chips, readHwmonChip(class.sub(h), h))
 	}
 	chips = disambiguateHwmonChips(chips, skips)
 	sort.Slice(chips, func(i, j int) bool { return chips[i].id < chips[j].id })
@@ -171,23 +170,23 @@ func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 			return nil, err
 		}
 		ms = append(ms, constMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
-		ms = append(ms, hwmonSensors(c, skips)...)
+		ms = append(ms, hwmonSensors(c)...)
 	}
 	return ms, nil
 }
 
-func readHwmonChip(dir, hwmon string, skips *Skips) hwmonChip {
-	c := hwmonChip{hwmon: hwmon, dir: dir}
+func readHwmonChip(dir attrs, hwmon string) hwmonChip {
+	c := hwmonChip{hwmon: hwmon, sensors: dir}
 	// Older kernels, and drivers not converted to the hwmon core's attribute
 	// groups, put name and sensors in the device's directory and leave only
 	// the device link in hwmonN.
-	device := filepath.Join(dir, "device")
-	if !hasHwmonSensors(dir, skips) && hasHwmonSensors(device, skips) {
-		c.dir = device
+	device := dir.sub("device")
+	if !hasHwmonSensors(dir) && hasHwmonSensors(device) {
+		c.sensors = device
 	}
-	name, ok := attrs{dir: dir, skips: skips}.String("name")
+	name, ok := dir.String("name")
 	if !ok {
-		name, _ = attrs{dir: device, skips: skips}.String("name")
+		name, _ = device.String("name")
 	}
 	c.name = name
 	c.id = hwmonChipID(dir, name, hwmon)
@@ -199,10 +198,10 @@ func readHwmonChip(dir, hwmon string, skips *Skips) hwmonChip {
 // pci0000:00_0000:00:18_3), so that dashboards carry over and the name
 // survives the renumbering of hwmonN between boots. A chip with no device
 // falls back to its driver's name.
-func hwmonChipID(dir, name, hwmon string) string {
-	if dev, err := filepath.EvalSymlinks(filepath.Join(dir, "device")); err == nil {
-		dev = hwmonStableDevice(dev)
-		parent, base := hwmonClean(filepath.Base(filepath.Dir(dev))), hwmonClean(filepath.Base(dev))
+func hwmonChipID(dir attrs, name, hwmon string) string {
+	if dev, err := dir.realpath("device"); err == nil {
+		dev = hwmonStableDevice(dir.root(), dev)
+		parent, base := hwmonClean(path.Base(path.Dir(dev))), hwmonClean(path.Base(dev))
 		switch {
 		case parent != "" && base != "":
 			return parent + "_" + base
@@ -221,18 +220,19 @@ func hwmonChipID(dir, name, hwmon string) string {
 // boots on hosts with several of them; the PCI function they belong to does
 // not. Class devices with no bus device (thermal_zone0 under
 // /sys/devices/virtual) are kept, since there is nothing steadier to use.
-func hwmonStableDevice(dev string) string {
-	target, err := os.Readlink(filepath.Join(dev, "subsystem"))
-	if err != nil || filepath.Base(filepath.Dir(target)) != "class" {
+// dev is relative to sys's root.
+func hwmonStableDevice(sys attrs, dev string) string {
+	target, err := sys.readlink(path.Join(dev, "subsystem"))
+	if err != nil || path.Base(path.Dir(target)) != "class" {
 		return dev
 	}
-	parent := filepath.Dir(dev)
-	if filepath.Base(parent) == filepath.Base(target) {
+	parent := path.Dir(dev)
+	if path.Base(parent) == path.Base(target) {
 		// The kernel groups a bus device's class children in a directory
 		// named after the class (0000:01:00.0/nvme/nvme0).
-		parent = filepath.Dir(parent)
+		parent = path.Dir(parent)
 	}
-	if b := filepath.Base(parent); b == "virtual" || b == "devices" || b == "." || b == string(filepath.Separator) {
+	if b := path.Base(parent); b == "virtual" || b == "devices" || b == "." || b == "/" {
 		return dev
 	}
 	return parent
@@ -264,7 +264,7 @@ func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
 	out := chips[:0]
 	for _, c := range chips {
 		if seen[c.id] {
-			skips.Add(c.dir, fmt.Errorf("hwmon chip id %q already taken", c.id))
+			skips.Add(c.sensors.path("."), fmt.Errorf("hwmon chip id %q already taken", c.id))
 			continue
 		}
 		seen[c.id] = true
@@ -273,9 +273,8 @@ func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
 	return out
 }
 
-func hasHwmonSensors(dir string, skips *Skips) bool {
-	entries := readDir(dir, skips)
-	for _, e := range entries {
+func hasHwmonSensors(dir attrs) bool {
+	for _, e := range dir.entries() {
 		if hwmonAttr.MatchString(e.Name()) {
 			return true
 		}
@@ -284,10 +283,11 @@ func hasHwmonSensors(dir string, skips *Skips) bool {
 }
 
 // hwmonSensors reads every sensor of chip c.
-func hwmonSensors(c hwmonChip, skips *Skips) []prometheus.Metric {
-	entries, err := os.ReadDir(c.dir)
+func hwmonSensors(c hwmonChip) []prometheus.Metric {
+	a := c.sensors
+	entries, err := a.fs.ReadDir(a.dir)
 	if err != nil {
-		skips.Add(c.dir, err)
+		a.skips.Add(a.path("."), err)
 		return nil
 	}
 	files := map[string]bool{}
@@ -305,7 +305,6 @@ func hwmonSensors(c hwmonChip, skips *Skips) []prometheus.Metric {
 		indexes[m[1]] = append(indexes[m[1]], n)
 	}
 
-	a := attrs{dir: c.dir, skips: skips}
 	var ms []prometheus.Metric
 	for _, k := range hwmonKinds {
 		ns := indexes[k.prefix]

@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
 )
 
 var (
@@ -78,27 +77,36 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(p.paths.ProcFS, "mdstat")
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	proc := procAttrs(p.paths, skips)
+	b, err := proc.fs.ReadFile("mdstat", mdstatMaxSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
-	}
-	pfs, err := procfs.NewFS(p.paths.ProcFS)
-	if err != nil {
-		return nil, err
+	case err != nil:
+		// A mdstat that cannot be read (a link to /dev/zero, a file past
+		// the bound) says nothing about which arrays exist; the arrays'
+		// md/ directories in sysfs still say most of it.
+		skips.Add(proc.path("mdstat"), err)
 	}
 	var names []string
-	stats := map[string]procfs.MDStat{}
-	mdstat, err := pfs.MDStat()
+	stats := map[string]mdstatArray{}
 	if err == nil {
-		for _, st := range mdstat {
-			names = append(names, st.Name)
-			stats[st.Name] = st
+		arrays, perr := parseMdstat(ctx, b)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
 		}
-	} else {
-		// procfs fails the whole file on one line it cannot parse; the
-		// arrays' md/ directories in sysfs still say most of it.
-		skips.Add(path, err)
-		names = p.sysfsArrays(skips)
+		for _, st := range arrays {
+			names = append(names, st.name)
+			stats[st.name] = st
+		}
+		if perr != nil {
+			skips.Add(proc.path("mdstat"), perr)
+		}
+		err = perr
+	}
+	if err != nil {
+		// An array whose lines did not parse is still listed by sysfs.
+		names = append(names, p.sysfsArrays(sysAttrs(p.paths, skips, "block"))...)
 	}
 	slices.Sort(names)
 
@@ -108,19 +116,19 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 			return nil, err
 		}
 		st, ok := stats[name]
-		ms = append(ms, p.array(name, st, ok, skips)...)
+		ms = append(ms, p.array(sysAttrs(p.paths, skips, "block", name, "md"), name, st, ok)...)
 	}
 	return ms, nil
 }
 
 // sysfsArrays lists the block devices that have an md/ directory.
-func (p mdraidProbe) sysfsArrays(skips *Skips) []string {
+func (p mdraidProbe) sysfsArrays(block attrs) []string {
 	var names []string
-	for _, e := range readDir(filepath.Join(p.paths.SysFS, "block"), skips) {
+	for _, e := range block.entries() {
 		if !strings.HasPrefix(e.Name(), "md") {
 			continue
 		}
-		if fi, err := os.Stat(filepath.Join(p.paths.SysFS, "block", e.Name(), "md")); err == nil && fi.IsDir() {
+		if fi, err := block.stat(path.Join(e.Name(), "md")); err == nil && fi.IsDir() {
 			names = append(names, e.Name())
 		}
 	}
@@ -133,14 +141,12 @@ func (p mdraidProbe) sysfsArrays(skips *Skips) []string {
 // stops at the first unexpected file and drops every array after it: a
 // kernel without the uuid attribute, or sync_completed reading "delayed"
 // while a resync waits for another array on the same disks.
-func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Skips) []prometheus.Metric {
-	dir := filepath.Join(p.paths.SysFS, "block", name, "md")
-	a := attrs{dir: dir, skips: skips}
+func (p mdraidProbe) array(a attrs, name string, st mdstatArray, haveSt bool) []prometheus.Metric {
 	array := labelValue(name)
 	var ms []prometheus.Metric
 	level, _ := a.String("level")
-	if level == "" && haveSt && st.Type != "unknown" {
-		level = st.Type
+	if level == "" && haveSt {
+		level = st.level
 	}
 	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
 
@@ -149,8 +155,8 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 	}
 
 	required, haveRequired := mdraidRaidDisks(a)
-	if !haveRequired && haveSt && st.DisksTotal > 0 {
-		required, haveRequired = uint64(st.DisksTotal), true
+	if !haveRequired && haveSt && st.disksTotal > 0 {
+		required, haveRequired = uint64(st.disksTotal), true
 	}
 	if haveRequired {
 		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
@@ -158,18 +164,18 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 
 	if v, ok := a.Uint("degraded"); ok {
 		ms = append(ms, gauge(mdraidDegradedDisks, float64(v), array))
-	} else if haveSt && st.DisksTotal > 0 {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.DisksTotal-st.DisksActive), array))
+	} else if haveSt && st.disksTotal > 0 {
+		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.disksTotal-st.disksActive), array))
 	}
 
 	var active, failed, spare uint64
 	members := 0
-	for _, e := range readDir(dir, skips) {
+	for _, e := range a.entries() {
 		dev, ok := strings.CutPrefix(e.Name(), "dev-")
 		if !ok {
 			continue
 		}
-		state, ok := (attrs{dir: filepath.Join(dir, e.Name()), skips: skips}).String("state")
+		state, ok := a.sub(e.Name()).String("state")
 		if !ok {
 			continue
 		}
@@ -198,10 +204,10 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 		}
 	case haveSt:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
-			gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
-			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
-			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
+			gauge(mdraidDisks, float64(st.disksActive), array, "active"),
+			gauge(mdraidDisks, float64(st.disksFailed), array, "failed"),
+			gauge(mdraidDisks, float64(st.disksSpare), array, "spare"),
+			gauge(mdraidDisks, float64(st.disksDown), array, "missing"))
 	}
 
 	if action, ok := a.String("sync_action"); ok {
@@ -209,9 +215,9 @@ func (p mdraidProbe) array(name string, st procfs.MDStat, haveSt bool, skips *Sk
 	}
 	if ratio, ok := mdraidReadSyncCompleted(a); ok {
 		ms = append(ms, gauge(mdraidSyncCompleted, ratio, array))
-	} else if haveSt && !mdraidFileExists(filepath.Join(dir, "sync_completed")) && st.BlocksToBeSynced > 0 &&
-		slices.Contains([]string{"recovering", "resyncing", "checking", "reshaping"}, st.ActivityState) {
-		ms = append(ms, gauge(mdraidSyncCompleted, float64(st.BlocksSynced)/float64(st.BlocksToBeSynced), array))
+	} else if haveSt && !a.exists("sync_completed") && st.blocksToBeSynced > 0 &&
+		slices.Contains([]string{"recovering", "resyncing", "checking", "reshaping"}, st.activity) {
+		ms = append(ms, gauge(mdraidSyncCompleted, float64(st.blocksSynced)/float64(st.blocksToBeSynced), array))
 	}
 	return ms
 }
@@ -228,7 +234,7 @@ func mdraidRaidDisks(a attrs) (uint64, bool) {
 	first, _, _ := strings.Cut(s, " ")
 	n, err := strconv.ParseUint(first, 10, 64)
 	if err != nil {
-		a.skips.Add(filepath.Join(a.dir, "raid_disks"), err)
+		a.skips.Add(a.path("raid_disks"), err)
 		return 0, false
 	}
 	return n, n > 0
@@ -250,14 +256,140 @@ func mdraidReadSyncCompleted(a attrs) (float64, bool) {
 	}
 	var done, total uint64
 	if _, err := fmt.Sscanf(s, "%d / %d", &done, &total); err != nil || total == 0 || done > total {
-		a.skips.Add(filepath.Join(a.dir, "sync_completed"), fmt.Errorf("unexpected sync_completed %q", s))
+		a.skips.Add(a.path("sync_completed"), fmt.Errorf("unexpected sync_completed %q", s))
 		return 0, false
 	}
 	return float64(done) / float64(total), true
 }
 
-// mdraidFileExists reports whether path exists.
-func mdraidFileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+// mdstatMaxSize bounds /proc/mdstat: a few lines per array, and a host
+// has at most some hundreds of arrays.
+const mdstatMaxSize = 1 << 20
+
+// mdstatArray is what /proc/mdstat says of one array, where sysfs may not.
+type mdstatArray struct {
+	name  string
+	level string // raid1, raid5...; "" for an inactive array
+	// activity is the state word (active, inactive), or the sync action
+	// under way: recovering, resyncing, checking or reshaping.
+	activity                                                    string
+	disksTotal, disksActive, disksFailed, disksSpare, disksDown int64
+	blocksSynced, blocksToBeSynced                              int64
+}
+
+// parseMdstat parses /proc/mdstat as md_seq_show writes it: per array a
+// line "md0 : active raid1 sdb2[1](F) sda2[0]", then indented lines: the
+// personality's status ("1046528 blocks super 1.2 [2/1] [U_]"), a sync
+// progress line while an action runs, a bitmap line. An array whose lines
+// do not parse is left out and counted in the error; the others are
+// returned. The loop stops when ctx ends.
+func parseMdstat(ctx context.Context, b []byte) ([]mdstatArray, error) {
+	var (
+		arrays []mdstatArray
+		bad    []string
+	)
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i < len(lines); i++ {
+		if ctx.Err() != nil {
+			return arrays, ctx.Err()
+		}
+		line := lines[i]
+		f := strings.Fields(line)
+		if len(f) < 3 || f[1] != ":" || line[0] == ' ' || line[0] == '\t' ||
+			f[0] == "Personalities" || f[0] == "unused" {
+			continue
+		}
+		// The array's own lines are the indented ones that follow.
+		j := i + 1
+		for j < len(lines) && strings.TrimSpace(lines[j]) != "" && (lines[j][0] == ' ' || lines[j][0] == '\t') {
+			j++
+		}
+		a, err := parseMdstatArray(f, lines[i+1:j])
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", f[0], err))
+		} else {
+			arrays = append(arrays, a)
+		}
+		i = j - 1
+	}
+	if len(bad) > 0 {
+		return arrays, fmt.Errorf("%d arrays not parsed, first %s", len(bad), bad[0])
+	}
+	return arrays, nil
+}
+
+// mdstatProgress finds the count of blocks done in a progress line:
+// "recovery =  7.3% (285212672/3906885632) finish=301.5min".
+var mdstatProgress = regexp.MustCompile(`\((\d+)/(\d+)\)`)
+
+// mdstatSlots finds the slot counts of a status line, "[3/2] [UU_]".
+var mdstatSlots = regexp.MustCompile(`\[(\d+)/(\d+)\] \[([U_]*)\]`)
+
+func parseMdstatArray(head []string, body []string) (mdstatArray, error) {
+	a := mdstatArray{name: head[0], activity: head[2]}
+	rest := head[3:]
+	// "(read-only)" or "(auto-read-only)" may follow the state word.
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "(") {
+		rest = rest[1:]
+	}
+	// Members are "name[slot]" with flags such as (F), (S), (W); a word
+	// without a slot before them is the level, which inactive arrays lack.
+	if len(rest) > 0 && !strings.Contains(rest[0], "[") {
+		a.level, rest = rest[0], rest[1:]
+	}
+	members := 0
+	for _, m := range rest {
+		members++
+		if strings.Contains(m, "(F)") {
+			a.disksFailed++
+		}
+		if strings.Contains(m, "(S)") {
+			a.disksSpare++
+		}
+	}
+	if len(body) == 0 {
+		return a, errors.New("no status line")
+	}
+	size, err := strconv.ParseInt(strings.Fields(body[0])[0], 10, 64)
+	if err != nil {
+		return a, fmt.Errorf("status line %q: %w", strings.TrimSpace(body[0]), err)
+	}
+	switch m := mdstatSlots.FindStringSubmatch(body[0]); {
+	case m != nil:
+		a.disksTotal, _ = strconv.ParseInt(m[1], 10, 64)
+		a.disksActive, _ = strconv.ParseInt(m[2], 10, 64)
+		a.disksDown = int64(strings.Count(m[3], "_"))
+	case a.activity != "inactive":
+		// raid0 and linear have no redundancy and print no slots: every
+		// member is needed and active.
+		a.disksTotal, a.disksActive = int64(members), int64(members)
+	}
+	a.blocksSynced, a.blocksToBeSynced = size, size
+	for _, l := range body[1:] {
+		action := ""
+		for _, w := range []struct{ word, activity string }{
+			{"recovery", "recovering"}, {"reshape", "reshaping"}, {"check", "checking"}, {"resync", "resyncing"},
+		} {
+			if strings.Contains(l, w.word) {
+				action = w.activity
+				break
+			}
+		}
+		if action == "" || strings.HasPrefix(strings.TrimSpace(l), "bitmap") {
+			continue
+		}
+		a.activity = action
+		if strings.Contains(l, "PENDING") || strings.Contains(l, "DELAYED") {
+			a.blocksSynced = 0
+			break
+		}
+		m := mdstatProgress.FindStringSubmatch(l)
+		if m == nil {
+			return a, fmt.Errorf("progress line %q", strings.TrimSpace(l))
+		}
+		a.blocksSynced, _ = strconv.ParseInt(m[1], 10, 64)
+		a.blocksToBeSynced, _ = strconv.ParseInt(m[2], 10, 64)
+		break
+	}
+	return a, nil
 }

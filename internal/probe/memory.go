@@ -1,21 +1,16 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
-	gopsutilcommon "github.com/shirou/gopsutil/v3/common"
-	"github.com/shirou/gopsutil/v3/mem"
 )
 
 var (
@@ -107,89 +102,137 @@ func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
-	total, err := p.memTotal()
-	switch {
-	case errors.Is(err, procfs.ErrFileParse):
-		// A line procfs cannot parse costs MemTotal; EDAC is still worth reading.
-		skips.Add(filepath.Join(p.paths.ProcFS, "meminfo"), err)
-	case err != nil:
-		// No meminfo means the procfs root is wrong, not that the host lacks memory.
+	proc := procAttrs(p.paths, skips)
+	b, err := proc.readFileErr("meminfo", memoryMaxProcFile)
+	if err != nil {
+		// No meminfo means the procfs root is wrong, not that the host
+		// lacks memory; a meminfo that cannot be read is as wrong.
 		return nil, err
-	default:
+	}
+	if total, err := memoryParseMemTotal(b); err != nil {
+		// A malformed MemTotal costs that series; EDAC is still worth reading.
+		skips.Add(proc.path("meminfo"), err)
+	} else {
 		ms = append(ms, gauge(memoryTotalBytes, float64(total)))
 	}
 
-	ms = append(ms, p.swapDevices(ctx, skips)...)
-	ms = append(ms, p.hugepages(skips)...)
+	ms = append(ms, p.swapDevices(proc)...)
+	ms = append(ms, p.hugepages(sysAttrs(p.paths, skips, "kernel/mm/hugepages"))...)
 
-	mcDir := filepath.Join(p.paths.SysFS, "devices/system/edac/mc")
-	for _, mc := range indexedEntries(mcDir, "mc", skips) {
+	mcs := sysAttrs(p.paths, skips, "devices/system/edac/mc")
+	for _, mc := range mcs.indexed("mc") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, edacController(filepath.Join(mcDir, mc), mc, skips)...)
+		ms = append(ms, edacController(mcs.sub(mc), mc)...)
 	}
 
-	modules, err := memoryModules(ctx, p.paths.SysFS, skips)
+	modules, err := memoryModules(ctx, sysAttrs(p.paths, skips, "firmware/dmi/entries"))
 	if err != nil {
 		return nil, err
 	}
 	return append(ms, modules...), nil
 }
 
-func (p memoryProbe) memTotal() (uint64, error) {
-	pfs, err := procfs.NewFS(p.paths.ProcFS)
-	if err != nil {
-		return 0, err
+// memoryMaxProcFile bounds meminfo and swaps: meminfo is some 1.5 KiB, and
+// swaps holds a line per swap device (MAX_SWAPFILES is 32).
+const memoryMaxProcFile = 1 << 20
+
+// memoryParseMemTotal returns MemTotal from meminfo, in bytes. Only that
+// line is parsed: a line of another field that this kernel spells oddly is
+// none of this probe's business.
+func memoryParseMemTotal(b []byte) (uint64, error) {
+	for line := range bytes.Lines(b) {
+		rest, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
+		if !ok {
+			continue
+		}
+		f := strings.Fields(string(rest))
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("MemTotal line %q, want \"MemTotal: N kB\"", bytes.TrimSpace(line))
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("MemTotal: %w", err)
+		}
+		return kb * 1024, nil
 	}
-	mi, err := pfs.Meminfo()
-	if err != nil {
-		return 0, err
-	}
-	if mi.MemTotalBytes == nil {
-		return 0, fmt.Errorf("%w: no MemTotal in %s", procfs.ErrFileParse, filepath.Join(p.paths.ProcFS, "meminfo"))
-	}
-	return *mi.MemTotalBytes, nil
+	return 0, errors.New("no MemTotal line")
 }
 
-// swapDevices reads /proc/swaps through gopsutil, with the procfs root
-// passed in the context rather than through HOST_PROC in the process
-// environment. No /proc/swaps (swap not compiled in) means no series.
-func (p memoryProbe) swapDevices(ctx context.Context, skips *Skips) []prometheus.Metric {
-	path := filepath.Join(p.paths.ProcFS, "swaps")
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+// swapDevices reads /proc/swaps. No /proc/swaps (swap not compiled in)
+// means no series.
+func (p memoryProbe) swapDevices(proc attrs) []prometheus.Metric {
+	b, ok := proc.readFile("swaps", memoryMaxProcFile)
+	if !ok {
 		return nil
 	}
-	ctx = context.WithValue(ctx, gopsutilcommon.EnvKey, gopsutilcommon.EnvMap{gopsutilcommon.HostProcEnvKey: p.paths.ProcFS})
-	devices, err := mem.SwapDevicesWithContext(ctx)
+	devices, err := memoryParseSwaps(b)
 	if err != nil {
-		skips.Add(path, err)
-		return nil
+		proc.skips.Add(proc.path("swaps"), err)
 	}
-	sort.Slice(devices, func(i, j int) bool { return devices[i].Name < devices[j].Name })
+	sort.Slice(devices, func(i, j int) bool { return devices[i].name < devices[j].name })
 	ms := make([]prometheus.Metric, 0, len(devices))
 	seen := map[string]bool{}
 	for _, d := range devices {
-		name := labelValue(d.Name)
+		name := labelValue(d.name)
 		if seen[name] { // one line twice would make a duplicate series and fail the scrape
-			skips.Add(path, fmt.Errorf("swap device %q listed twice", d.Name))
+			proc.skips.Add(proc.path("swaps"), fmt.Errorf("swap device %q listed twice", d.name))
 			continue
 		}
 		seen[name] = true
-		ms = append(ms, gauge(memorySwapDeviceSize, float64(d.UsedBytes+d.FreeBytes), name))
+		ms = append(ms, gauge(memorySwapDeviceSize, float64(d.sizeKiB)*1024, name))
 	}
 	return ms
 }
 
+// memorySwap is one line of /proc/swaps.
+type memorySwap struct {
+	name    string
+	sizeKiB uint64
+}
+
+// memoryParseSwaps parses /proc/swaps: a header naming the columns, then
+// "Filename Type Size Used Priority" per device, sizes in KiB. A header
+// that is not that one fails the whole file, since the columns would mean
+// something else; a malformed device line costs that device, and the error
+// counts such lines.
+func memoryParseSwaps(b []byte) ([]memorySwap, error) {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if h := strings.Fields(lines[0]); len(h) < 3 || h[0] != "Filename" || h[2] != "Size" {
+		return nil, fmt.Errorf("header %q, want \"Filename Type Size Used Priority\"", lines[0])
+	}
+	var (
+		devices []memorySwap
+		bad     int
+	)
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			bad++
+			continue
+		}
+		size, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			bad++
+			continue
+		}
+		devices = append(devices, memorySwap{f[0], size})
+	}
+	if bad > 0 {
+		return devices, fmt.Errorf("%d malformed device lines", bad)
+	}
+	return devices, nil
+}
+
 // hugepages reads the per-size pools in sysfs rather than meminfo's
 // HugePages_* lines, which cover only the default huge page size.
-func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
-	dir := filepath.Join(p.paths.SysFS, "kernel/mm/hugepages")
-	pools := numberedEntries(dir, "hugepages-", "kB", skips)
+func (p memoryProbe) hugepages(dir attrs) []prometheus.Metric {
+	pools := dir.numbered("hugepages-", "kB")
 
 	var ms []prometheus.Metric
 	for _, pl := range pools {
-		a := attrs{dir: filepath.Join(dir, pl.name), skips: skips}
+		a := dir.sub(pl.name)
 		size := strconv.FormatUint(pl.n*1024, 10) // the directory names the size in kB
 		for _, f := range []struct {
 			file string
@@ -212,44 +255,45 @@ func (p memoryProbe) hugepages(skips *Skips) []prometheus.Metric {
 // DIMM (or rank) in its own directory; older ones only have csrowN with
 // per-channel counts, and newer ones may keep csrowN alongside for
 // compatibility, so csrowN is read only when there is nothing better.
-func edacController(dir, mc string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func edacController(a attrs, mc string) []prometheus.Metric {
 	var ms []prometheus.Metric
-	// uintCounter adds the counter in file, when it reads.
-	uintCounter := func(d *prometheus.Desc, file string, lv ...string) {
-		if v, ok := a.Uint(file); ok {
-			ms = append(ms, counter(d, float64(v), lv...))
-		}
-	}
 
 	name, _ := a.String("mc_name")
 	ms = append(ms, gauge(memoryEDACControllerInfo, 1, mc, labelValue(name)))
 	if mb, ok := a.Uint("size_mb"); ok {
 		ms = append(ms, gauge(memoryEDACControllerSize, float64(mb)*(1<<20), mc))
 	}
-	uintCounter(memoryEDACCorrectable, "ce_count", mc)
-	uintCounter(memoryEDACUncorrectable, "ue_count", mc)
-	uintCounter(memoryEDACUnattributedCorrectable, "ce_noinfo_count", mc)
-	uintCounter(memoryEDACUnattributedUncorrectable, "ue_noinfo_count", mc)
+	for _, c := range []struct {
+		desc *prometheus.Desc
+		file string
+	}{
+		{memoryEDACCorrectable, "ce_count"},
+		{memoryEDACUncorrectable, "ue_count"},
+		{memoryEDACUnattributedCorrectable, "ce_noinfo_count"},
+		{memoryEDACUnattributedUncorrectable, "ue_noinfo_count"},
+	} {
+		if v, ok := a.Uint(c.file); ok {
+			ms = append(ms, counter(c.desc, float64(v), mc))
+		}
+	}
 
-	dimms := indexedEntries(dir, "dimm", skips)
+	dimms := a.indexed("dimm")
 	if len(dimms) == 0 {
 		// Drivers with a chip-select-rank layout name the directories rankN.
-		dimms = indexedEntries(dir, "rank", skips)
+		dimms = a.indexed("rank")
 	}
 	for _, d := range dimms {
-		ms = append(ms, edacDIMM(filepath.Join(dir, d), mc, d, skips)...)
+		ms = append(ms, edacDIMM(a.sub(d), mc, d)...)
 	}
 	if len(dimms) == 0 {
-		for _, cs := range indexedEntries(dir, "csrow", skips) {
-			ms = append(ms, edacCsrow(filepath.Join(dir, cs), mc, cs, skips)...)
+		for _, cs := range a.indexed("csrow") {
+			ms = append(ms, edacCsrow(a.sub(cs), mc, cs)...)
 		}
 	}
 	return ms
 }
 
-func edacDIMM(dir, mc, dimm string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func edacDIMM(a attrs, mc, dimm string) []prometheus.Metric {
 	label, _ := a.String("dimm_label")
 	location, _ := a.String("dimm_location")
 	memType, _ := a.String("dimm_mem_type")
@@ -274,8 +318,7 @@ func edacDIMM(dir, mc, dimm string, skips *Skips) []prometheus.Metric {
 // label from chM_dimm_label) with the correctable count the kernel keeps per
 // channel. Uncorrectable errors are counted only per csrow, so they go on the
 // csrow series. Size is per csrow too and is not split across its DIMMs.
-func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func edacCsrow(a attrs, mc, csrow string) []prometheus.Metric {
 	var ms []prometheus.Metric
 	if v, ok := a.Uint("ce_count"); ok {
 		ms = append(ms, counter(memoryEDACCsrowCorrectable, float64(v), mc, csrow))
@@ -288,7 +331,7 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 	edacMode, _ := a.String("edac_mode")
 	csN := strings.TrimPrefix(csrow, "csrow")
 
-	channels := numberedEntries(dir, "ch", "_ce_count", skips)
+	channels := a.numbered("ch", "_ce_count")
 	for _, ch := range channels {
 		chN := strconv.FormatUint(ch.n, 10)
 		dimm := csrow + "_ch" + chN
@@ -309,8 +352,8 @@ func edacCsrow(dir, mc, csrow string, skips *Skips) []prometheus.Metric {
 // memoryModules reads every type 17 entry below sysfs and returns the module
 // and slot series. An unreadable or malformed entry is skipped; the others
 // are kept.
-func memoryModules(ctx context.Context, sysfs string, skips *Skips) ([]prometheus.Metric, error) {
-	dir := filepath.Join(sysfs, "firmware/dmi/entries")
+func memoryModules(ctx context.Context, dir attrs) ([]prometheus.Metric, error) {
+	skips := dir.skips
 	type module struct {
 		path string
 		d    smbios.MemoryDevice
@@ -319,12 +362,12 @@ func memoryModules(ctx context.Context, sysfs string, skips *Skips) ([]prometheu
 		modules       []module
 		read, empties int
 	)
-	for _, e := range numberedEntries(dir, "17-", "", skips) {
+	for _, e := range dir.numbered("17-", "") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		path := filepath.Join(dir, e.name, "raw")
-		b, ok := (attrs{dir: filepath.Join(dir, e.name), skips: skips}).RestrictedBytes("raw")
+		path := dir.sub(e.name).path("raw")
+		b, ok := dir.sub(e.name).RestrictedBytes("raw")
 		if !ok {
 			continue
 		}

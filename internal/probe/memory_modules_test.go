@@ -38,14 +38,14 @@ func memorySMBIOSEdit(raw []byte, off int, b ...byte) []byte {
 // The fixture's entries are shaped as the kernel's dmi-sysfs makes them:
 // type, length and handle agree with the raw structure.
 func TestMemorySMBIOSFixtureEntries(t *testing.T) {
-	dir := filepath.Join(fixtureRoot, "sys/firmware/dmi/entries")
-	entries := numberedEntries(dir, "17-", "", NewSkips(nil))
+	dir := sysAttrs(fixturePaths, NewSkips(nil), "firmware/dmi/entries")
+	entries := dir.numbered("17-", "")
 	if len(entries) != 32 {
 		t.Fatalf("%d type 17 entries, want 32", len(entries))
 	}
 	for _, e := range entries {
-		a := attrs{dir: filepath.Join(dir, e.name), skips: NewSkips(nil)}
-		raw, err := os.ReadFile(filepath.Join(a.dir, "raw"))
+		a := dir.sub(e.name)
+		raw, err := os.ReadFile(a.path("raw"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestMemoryModulesDegraded(t *testing.T) {
 func TestMemoryModulesCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := memoryModules(ctx, fixturePaths.SysFS, NewSkips(nil)); err == nil {
+	if _, err := memoryModules(ctx, sysAttrs(fixturePaths, NewSkips(nil), "firmware/dmi/entries")); err == nil {
 		t.Error("memoryModules with a cancelled context succeeded")
 	}
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,29 +94,29 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		return nil, err
 	}
 	var ms []prometheus.Metric
-	classDir := filepath.Join(p.sysfs, "class/net")
-	for _, e := range readDir(classDir, skips) {
+	class := sysAttrs(Paths{SysFS: p.sysfs}, skips, "class/net")
+	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if e.Type().IsRegular() { // bonding_masters
 			continue
 		}
-		dir := filepath.Join(classDir, e.Name())
-		if _, err := os.Lstat(filepath.Join(dir, "bonding")); err == nil {
-			ms = append(ms, networkBond(classDir, e.Name(), skips)...)
+		dir := class.sub(e.Name())
+		if _, err := dir.lstat("bonding"); err == nil {
+			ms = append(ms, networkBond(class, e.Name())...)
 		}
-		ms = append(ms, networkInterface(dir, e.Name(), skips)...)
+		ms = append(ms, networkInterface(dir, e.Name())...)
 	}
 
-	ibDir := filepath.Join(p.sysfs, "class/infiniband")
-	for _, e := range readDir(ibDir, skips) {
+	ib := sysAttrs(Paths{SysFS: p.sysfs}, skips, "class/infiniband")
+	for _, e := range ib.entries() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		portsDir := filepath.Join(ibDir, e.Name(), "ports")
-		for _, port := range numberedEntries(portsDir, "", "", skips) {
-			ms = append(ms, networkIBPort(filepath.Join(portsDir, port.name), e.Name(), port.name, skips)...)
+		ports := ib.sub(e.Name(), "ports")
+		for _, port := range ports.numbered("", "") {
+			ms = append(ms, networkIBPort(ports.sub(port.name), e.Name(), port.name)...)
 		}
 	}
 	return ms, nil
@@ -129,21 +127,17 @@ const networkIFFUp = 0x1
 
 // networkInterface reads one interface. Interfaces with no device link
 // (loopback, bonds, bridges, VLANs, veths) are not hardware and get no series.
-func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
-	target, err := os.Readlink(filepath.Join(dir, "device"))
+func networkInterface(a attrs, name string) []prometheus.Metric {
+	target, err := a.readlink("device")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
 	case err != nil:
-		skips.Add(filepath.Join(dir, "device"), err)
+		a.skips.Add(a.path("device"), err)
 		return nil
 	}
-	a := attrs{dir: dir, skips: skips}
 	iface := labelValue(name)
 	var ms []prometheus.Metric
-	gauge := func(d *prometheus.Desc, v float64) {
-		ms = append(ms, constMetric(d, prometheus.GaugeValue, v, iface))
-	}
 
 	// A bond sets every member's live address to its own; the permanent
 	// one identifies the port and does not change when the bond re-forms.
@@ -152,59 +146,59 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 		mac, _ = a.String("address")
 	}
 	driver := ""
-	if t, err := os.Readlink(filepath.Join(dir, "device/driver")); err == nil {
-		driver = filepath.Base(t)
+	if t, err := a.readlink("device/driver"); err == nil {
+		driver = path.Base(t)
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		skips.Add(filepath.Join(dir, "device/driver"), err)
+		a.skips.Add(a.path("device/driver"), err)
 	}
-	ms = append(ms, constMetric(networkInterfaceInfo, prometheus.GaugeValue, 1,
-		iface, labelValue(mac), labelValue(driver), labelValue(filepath.Base(target))))
+	ms = append(ms, gauge(networkInterfaceInfo, 1,
+		iface, labelValue(mac), labelValue(driver), labelValue(path.Base(target))))
 
 	if s, ok := networkLinkAttr(a, "speed"); ok {
 		// SPEED_UNKNOWN (-1) is printed as -1, or as 4294967295 by kernels
 		// before 4.x that printed it unsigned.
 		switch mbps, err := strconv.ParseInt(s, 10, 64); {
 		case err != nil:
-			skips.Add(filepath.Join(dir, "speed"), err)
+			a.skips.Add(a.path("speed"), err)
 		case mbps >= 0 && mbps != 1<<32-1:
-			gauge(networkInterfaceSpeed, float64(mbps)*125000) // 1 Mb/s = 125000 bytes/s
+			ms = append(ms, gauge(networkInterfaceSpeed, float64(mbps)*125000, iface)) // 1 Mb/s = 125000 bytes/s
 		}
 	}
 	if s, ok := networkLinkAttr(a, "duplex"); ok {
 		switch s {
 		case "full":
-			gauge(networkInterfaceFullDuplex, 1)
+			ms = append(ms, gauge(networkInterfaceFullDuplex, 1, iface))
 		case "half":
-			gauge(networkInterfaceFullDuplex, 0)
+			ms = append(ms, gauge(networkInterfaceFullDuplex, 0, iface))
 		case "unknown":
 		default:
-			skips.Add(filepath.Join(dir, "duplex"), fmt.Errorf("unknown duplex %q", s))
+			a.skips.Add(a.path("duplex"), fmt.Errorf("unknown duplex %q", s))
 		}
 	}
 	if v, ok := a.Uint("mtu"); ok {
-		gauge(networkInterfaceMTU, float64(v))
+		ms = append(ms, gauge(networkInterfaceMTU, float64(v), iface))
 	}
 	if s, ok := a.String("flags"); ok {
 		// The kernel prints flags in hex ("0x1003").
 		if flags, err := strconv.ParseUint(s, 0, 64); err != nil {
-			skips.Add(filepath.Join(dir, "flags"), err)
+			a.skips.Add(a.path("flags"), err)
 		} else {
-			gauge(networkInterfaceAdminUp, boolValue(flags&networkIFFUp != 0))
+			ms = append(ms, gauge(networkInterfaceAdminUp, boolValue(flags&networkIFFUp != 0), iface))
 		}
 	}
 	if s, ok := a.String("operstate"); ok {
-		gauge(networkInterfaceOperUp, boolValue(s == "up"))
+		ms = append(ms, gauge(networkInterfaceOperUp, boolValue(s == "up"), iface))
 	}
 	if s, ok := networkLinkAttr(a, "carrier"); ok {
 		switch s {
 		case "0", "1":
-			gauge(networkInterfaceCarrier, boolValue(s == "1"))
+			ms = append(ms, gauge(networkInterfaceCarrier, boolValue(s == "1"), iface))
 		default:
-			skips.Add(filepath.Join(dir, "carrier"), fmt.Errorf("carrier is %q, want 0 or 1", s))
+			a.skips.Add(a.path("carrier"), fmt.Errorf("carrier is %q, want 0 or 1", s))
 		}
 	}
 	if v, ok := a.Uint("carrier_changes"); ok {
-		ms = append(ms, constMetric(networkInterfaceCarrierChanges, prometheus.CounterValue, float64(v), iface))
+		ms = append(ms, counter(networkInterfaceCarrierChanges, float64(v), iface))
 	}
 	return ms
 }
@@ -213,25 +207,15 @@ func networkInterface(dir, name string, skips *Skips) []prometheus.Metric {
 // of them with EINVAL while the interface is down: that is "unknown", the
 // same as a missing file, and not a failure.
 func networkLinkAttr(a attrs, name string) (string, bool) {
-	path := filepath.Join(a.dir, name)
-	b, err := networkReadFile(path)
+	b, err := a.fs.ReadAttr(a.name(name))
 	if err != nil {
 		if !networkUnknownErr(err) {
-			a.skips.Add(path, err)
+			a.skips.Add(a.path(name), err)
 		}
 		return "", false
 	}
 	s := strings.TrimSpace(string(b))
 	return s, s != ""
-}
-
-func networkReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, maxAttrSize))
 }
 
 // networkUnknownErr reports whether err from reading a link attribute means
@@ -242,14 +226,14 @@ func networkUnknownErr(err error) bool {
 
 // networkBond reads bonding/ of the bond called name and the bonding_slave/
 // state of each member.
-func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: filepath.Join(classDir, name, "bonding"), skips: skips}
+func networkBond(class attrs, name string) []prometheus.Metric {
+	a := class.sub(name, "bonding")
 	bond := labelValue(name)
 	var ms []prometheus.Metric
 
 	if mode, ok := a.String("mode"); ok {
 		// "802.3ad 4": the name, then the number.
-		ms = append(ms, constMetric(networkBondInfo, prometheus.GaugeValue, 1, bond, labelValue(strings.Fields(mode)[0])))
+		ms = append(ms, gauge(networkBondInfo, 1, bond, labelValue(strings.Fields(mode)[0])))
 	}
 	// An empty slaves file is a bond with no members, not a missing one.
 	b, ok := a.read("slaves")
@@ -261,27 +245,26 @@ func networkBond(classDir, name string, skips *Skips) []prometheus.Metric {
 	for _, m := range members {
 		// A member listed whose state cannot be read (gone between the two
 		// reads) counts as a member that is not up.
-		s, ok := attrs{dir: filepath.Join(classDir, m, "bonding_slave"), skips: skips}.String("mii_status")
+		s, ok := class.sub(m, "bonding_slave").String("mii_status")
 		if !ok {
 			continue
 		}
 		if s == "up" {
 			up++
 		}
-		ms = append(ms, constMetric(networkBondMemberUp, prometheus.GaugeValue, boolValue(s == "up"), bond, labelValue(m)))
+		ms = append(ms, gauge(networkBondMemberUp, boolValue(s == "up"), bond, labelValue(m)))
 	}
 	ms = append(ms,
-		constMetric(networkBondMembers, prometheus.GaugeValue, float64(len(members)), bond),
-		constMetric(networkBondMembersUp, prometheus.GaugeValue, float64(up), bond))
+		gauge(networkBondMembers, float64(len(members)), bond),
+		gauge(networkBondMembersUp, float64(up), bond))
 	return ms
 }
 
 // networkIBPort reads ports/N of an RDMA device.
-func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func networkIBPort(a attrs, device, port string) []prometheus.Metric {
 	dev := labelValue(device)
 	linkLayer, _ := a.String("link_layer")
-	ms := []prometheus.Metric{constMetric(networkIBPortInfo, prometheus.GaugeValue, 1, dev, port, labelValue(linkLayer))}
+	ms := []prometheus.Metric{gauge(networkIBPortInfo, 1, dev, port, labelValue(linkLayer))}
 
 	// state and phys_state are "ID: NAME" ("4: ACTIVE", "5: LinkUp"); the
 	// IDs are the IBA spec's port states.
@@ -293,10 +276,10 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 		idStr, _, found := strings.Cut(s, ":")
 		id, err := strconv.ParseUint(strings.TrimSpace(idStr), 10, 8)
 		if !found || err != nil {
-			skips.Add(filepath.Join(dir, file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
+			a.skips.Add(a.path(file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
 			return
 		}
-		ms = append(ms, constMetric(d, prometheus.GaugeValue, boolValue(id == want), dev, port))
+		ms = append(ms, gauge(d, boolValue(id == want), dev, port))
 	}
 	state("state", 4, networkIBPortActive)          // IB_PORT_ACTIVE
 	state("phys_state", 5, networkIBPortPhysicalUp) // LinkUp
@@ -310,9 +293,9 @@ func networkIBPort(dir, device, port string, skips *Skips) []prometheus.Metric {
 			gbps, err = strconv.ParseFloat(f[0], 64)
 		}
 		if err != nil {
-			skips.Add(filepath.Join(dir, "rate"), err)
+			a.skips.Add(a.path("rate"), err)
 		} else {
-			ms = append(ms, constMetric(networkIBPortRate, prometheus.GaugeValue, gbps*1e9/8, dev, port))
+			ms = append(ms, gauge(networkIBPortRate, gbps*1e9/8, dev, port))
 		}
 	}
 	return ms

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 
@@ -65,12 +64,12 @@ func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	devicesDir := filepath.Join(p.paths.SysFS, "bus/pci/devices")
-	entries := readDir(devicesDir, skips)
+	devices := sysAttrs(p.paths, skips, "bus/pci/devices")
+	entries := devices.entries()
 	if len(entries) == 0 {
 		return nil, nil // no PCI bus (some VMs, containers without /sys/bus)
 	}
-	ids, err := pciLoadIDs(ctx, p.paths.RootFS, skips)
+	ids, err := pciLoadIDs(ctx, rootAttrs(p.paths, skips))
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +78,7 @@ func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, pciDevice(filepath.Join(devicesDir, e.Name()), e.Name(), ids, skips)...)
+		ms = append(ms, pciDevice(devices.sub(e.Name()), e.Name(), ids)...)
 	}
 	return ms, nil
 }
@@ -92,15 +91,18 @@ var pciIDsPaths = []string{"usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids",
 // pciLoadIDs reads the first pci.ids found. None installed means no names,
 // which is not an error; a malformed line costs that line (one skip for the
 // file). Only the run's context ending is an error.
-func pciLoadIDs(ctx context.Context, root string, skips *Skips) (*pciids.DB, error) {
+func pciLoadIDs(ctx context.Context, root attrs) (*pciids.DB, error) {
 	for _, rel := range pciIDsPaths {
-		path := filepath.Join(root, rel)
-		f, err := os.Open(path)
+		path := root.path(rel)
+		// The parser stops at its own MaxSize too; the bound here makes a
+		// link to /dev/urandom or a sparse file fail at the same size
+		// without relying on it.
+		f, err := root.fs.Open(root.name(rel), pciids.MaxSize)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			skips.Add(path, err)
+			root.skips.Add(path, err)
 			continue
 		}
 		ids, err := pciids.Parse(ctx, f)
@@ -109,7 +111,7 @@ func pciLoadIDs(ctx context.Context, root string, skips *Skips) (*pciids.DB, err
 			return nil, ctxErr
 		}
 		if err != nil {
-			skips.Add(path, err)
+			root.skips.Add(path, err)
 		}
 		return ids, nil
 	}
@@ -117,8 +119,7 @@ func pciLoadIDs(ctx context.Context, root string, skips *Skips) (*pciids.DB, err
 }
 
 // pciDevice reads one device directory.
-func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func pciDevice(a attrs, address string, ids *pciids.DB) []prometheus.Metric {
 	addr := labelValue(address)
 	var ms []prometheus.Metric
 
@@ -131,7 +132,7 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 		}
 		v, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, bits)
 		if err != nil {
-			skips.Add(filepath.Join(dir, name), err)
+			a.skips.Add(a.path(name), err)
 			return 0, "", false
 		}
 		return v, fmt.Sprintf("0x%0*x", bits/4, v), true
@@ -144,10 +145,10 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 	_, revision, ok6 := hex("revision", 8)
 	if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 {
 		driver := ""
-		if t, err := os.Readlink(filepath.Join(dir, "driver")); err == nil {
-			driver = filepath.Base(t)
+		if t, err := a.readlink("driver"); err == nil {
+			driver = path.Base(t)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			skips.Add(filepath.Join(dir, "driver"), err)
+			a.skips.Add(a.path("driver"), err)
 		}
 		ms = append(ms, gauge(pciDeviceInfo, 1,
 			addr, vendorID, deviceID, subVendorID, subDeviceID, classID, revision,
@@ -176,7 +177,7 @@ func pciDevice(dir, address string, ids *pciids.DB, skips *Skips) []prometheus.M
 		speed, known, err := pciParseLinkSpeed(s)
 		switch {
 		case err != nil:
-			skips.Add(filepath.Join(dir, l.speedFile), err)
+			a.skips.Add(a.path(l.speedFile), err)
 		case !known:
 			continue
 		default:

@@ -193,7 +193,7 @@ func TestPCIParseLinkSpeed(t *testing.T) {
 
 // The shipped excerpt parses cleanly: it is cut from a real pci.ids.
 func TestPCIFixtureIDs(t *testing.T) {
-	db, err := pciLoadIDs(context.Background(), fixturePaths.RootFS, NewSkips(nil))
+	db, err := pciLoadIDs(context.Background(), rootAttrs(fixturePaths, NewSkips(nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

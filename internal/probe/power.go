@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -85,11 +84,11 @@ func (p powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 
 // supplies reads /sys/class/power_supply.
 func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
-	classDir := filepath.Join(p.paths.SysFS, "class/power_supply")
+	class := sysAttrs(p.paths, skips, "class/power_supply")
 	var ms []prometheus.Metric
-	for _, e := range readDir(classDir, skips) {
+	for _, e := range class.entries() {
 		supply := e.Name()
-		a := attrs{dir: filepath.Join(classDir, supply), skips: skips}
+		a := class.sub(supply)
 		typ, _ := a.String("type")
 		manufacturer, _ := a.String("manufacturer")
 		model, _ := a.String("model_name")
@@ -113,15 +112,15 @@ func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
 // meters reads the ACPI power meters bound to the power_meter driver. The
 // driver reports microwatts.
 func (p powerProbe) meters(skips *Skips) []prometheus.Metric {
-	driverDir := filepath.Join(p.paths.SysFS, "bus/acpi/drivers/power_meter")
+	driver := sysAttrs(p.paths, skips, "bus/acpi/drivers/power_meter")
 	var ms []prometheus.Metric
-	for _, e := range readDir(driverDir, skips) {
+	for _, e := range driver.entries() {
 		// The driver directory also holds bind, unbind, uevent and module.
 		meter := e.Name()
 		if !strings.HasPrefix(meter, "ACPI000D:") {
 			continue
 		}
-		a := attrs{dir: filepath.Join(driverDir, meter), skips: skips}
+		a := driver.sub(meter)
 		if v, ok := a.Int("power1_average"); ok {
 			ms = append(ms, constMetric(powerMeterWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
 		}
@@ -134,7 +133,7 @@ func (p powerProbe) meters(skips *Skips) []prometheus.Metric {
 
 // powerRAPLZone is one intel-rapl:N or intel-rapl:N:M powercap zone.
 type powerRAPLZone struct {
-	dir    string // /sys/class/powercap/intel-rapl:0:0
+	dir    attrs  // class/powercap/intel-rapl:0:0
 	parent string // intel-rapl:0 for a subzone, "" for a package
 	label  string
 }
@@ -143,16 +142,16 @@ type powerRAPLZone struct {
 // it too). intel-rapl-mmio:* zones are left out: they are the same packages
 // seen through MMIO, named "package-0" again.
 func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
-	classDir := filepath.Join(p.paths.SysFS, "class/powercap")
+	class := sysAttrs(p.paths, skips, "class/powercap")
 	var zones []powerRAPLZone
 	names := map[string]string{} // intel-rapl:N -> package-N
-	for _, e := range readDir(classDir, skips) {
+	for _, e := range class.entries() {
 		id, ok := strings.CutPrefix(e.Name(), "intel-rapl:")
 		if !ok {
 			continue
 		}
-		dir := filepath.Join(classDir, e.Name())
-		name, ok := attrs{dir: dir, skips: skips}.String("name")
+		dir := class.sub(e.Name())
+		name, ok := dir.String("name")
 		if !ok {
 			continue
 		}
@@ -167,7 +166,7 @@ func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
 
 	// Subzone names (dram, core, uncore) repeat in every package: prefix
 	// the package's name so that each zone's label is unique.
-	sort.Slice(zones, func(i, j int) bool { return zones[i].dir < zones[j].dir })
+	sort.Slice(zones, func(i, j int) bool { return zones[i].dir.dir < zones[j].dir.dir })
 	seen := map[string]bool{}
 	var ms []prometheus.Metric
 	for _, z := range zones {
@@ -181,20 +180,20 @@ func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
 			z.label = pkg + "-" + z.label
 		}
 		if seen[z.label] {
-			skips.Add(z.dir, fmt.Errorf("RAPL zone label %q already taken", z.label))
+			skips.Add(z.dir.path("."), fmt.Errorf("RAPL zone label %q already taken", z.label))
 			continue
 		}
 		seen[z.label] = true
 
 		// Permission denied is the expected answer when not running as
 		// root; RestrictedString does not count it as a skip.
-		s, ok := attrs{dir: z.dir, skips: skips}.RestrictedString("energy_uj")
+		s, ok := z.dir.RestrictedString("energy_uj")
 		if !ok {
 			continue
 		}
 		uj, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			skips.Add(filepath.Join(z.dir, "energy_uj"), err)
+			skips.Add(z.dir.path("energy_uj"), err)
 			continue
 		}
 		// The counter is exported as read, wraps included: rate() loses at

@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/scsi"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs/blockdevice"
 )
 
 var (
@@ -75,13 +72,10 @@ func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	bfs, err := blockdevice.NewFS(p.paths.ProcFS, p.paths.SysFS)
-	if err != nil {
-		return nil, err
-	}
 	// Every Linux host has /sys/block, if only with loop devices: without
 	// it the sysfs root is wrong, and the run says nothing.
-	devices, err := bfs.SysBlockDevices()
+	block := sysAttrs(p.paths, skips, "block")
+	devices, err := block.fs.ReadDir(block.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +84,7 @@ func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, p.blockDevice(bfs, dev, skips)...)
+		ms = append(ms, p.blockDevice(block.sub(dev.Name()), dev.Name())...)
 	}
 	nvme, err := p.nvmeControllers(ctx, skips)
 	if err != nil {
@@ -102,34 +96,33 @@ func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 // blockDevice reads one entry of /sys/block. Virtual devices (loop, dm-,
 // md, ram, zram) have no device link and are passed over: they are not
 // hardware, and md arrays have a probe of their own.
-func (p storageProbe) blockDevice(bfs blockdevice.FS, dev string, skips *Skips) []prometheus.Metric {
-	dir := filepath.Join(p.paths.SysFS, "block", dev)
-	if _, err := os.Stat(filepath.Join(dir, "device")); err != nil {
+//
+// size, rotational and the block sizes are read attribute by attribute
+// rather than through procfs's blockdevice, which reads them with
+// os.ReadFile (a 1 GiB size file would be read whole) and whose
+// SysBlockDeviceQueueStats fails if any one of some thirty queue
+// attributes is missing, and which exist depends on the kernel version.
+func (p storageProbe) blockDevice(dir attrs, dev string) []prometheus.Metric {
+	if _, err := dir.stat("device"); err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			skips.Add(filepath.Join(dir, "device"), err)
+			dir.skips.Add(dir.path("device"), err)
 		}
 		return nil
 	}
 	name := labelValue(dev)
-	id := storageIdentify(dir, skips)
+	id := storageIdentify(dir)
 	ms := []prometheus.Metric{gauge(storageDeviceInfo, 1,
 		name, labelValue(id.model), labelValue(id.vendor), labelValue(id.serial), labelValue(id.firmware), labelValue(id.wwn))}
 
-	// blockdevice reads size (converting sectors to bytes) and rotational.
-	if size, err := bfs.SysBlockDeviceSize(dev); err == nil {
-		ms = append(ms, gauge(storageDeviceSize, float64(size), name))
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		skips.Add(filepath.Join(dir, "size"), err)
+	// The block layer counts 512-byte sectors whatever the device's
+	// logical block size.
+	if sectors, ok := dir.Uint("size"); ok {
+		ms = append(ms, gauge(storageDeviceSize, float64(sectors)*512, name))
 	}
-	if rot, err := bfs.SysBlockDeviceRotational(dev); err == nil {
+	q := dir.sub("queue")
+	if rot, ok := q.Uint("rotational"); ok {
 		ms = append(ms, gauge(storageDeviceRotational, float64(rot), name))
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		skips.Add(filepath.Join(dir, "queue/rotational"), err)
 	}
-	// The block sizes are read here: blockdevice's SysBlockDeviceQueueStats
-	// reads some thirty queue attributes and fails if any one is missing,
-	// and which exist depends on the kernel version.
-	q := attrs{dir: filepath.Join(dir, "queue"), skips: skips}
 	if v, ok := q.Uint("logical_block_size"); ok {
 		ms = append(ms, gauge(storageDeviceLogicalBlockSize, float64(v), name))
 	}
@@ -148,8 +141,8 @@ type storageIdentity struct {
 // directory: the SCSI device for sd (vendor, model, rev, VPD pages), the
 // controller for NVMe namespaces (model, serial, firmware_rev). procfs has
 // no parser for these.
-func storageIdentify(blockDir string, skips *Skips) storageIdentity {
-	dev := attrs{dir: filepath.Join(blockDir, "device"), skips: skips}
+func storageIdentify(blockDir attrs) storageIdentity {
+	dev := blockDir.sub("device")
 	var id storageIdentity
 	id.model, _ = dev.String("model")
 	id.vendor, _ = dev.String("vendor")
@@ -163,7 +156,7 @@ func storageIdentify(blockDir string, skips *Skips) storageIdentity {
 	}
 	// Namespaces have their wwid on the block device, SCSI devices on the
 	// SCSI device.
-	if id.wwn, _ = (attrs{dir: blockDir, skips: skips}).String("wwid"); id.wwn == "" {
+	if id.wwn, _ = blockDir.String("wwid"); id.wwn == "" {
 		id.wwn, _ = dev.String("wwid")
 	}
 	// SCSI INQUIRY cuts an ATA disk's model to 16 characters and its
@@ -184,7 +177,7 @@ func storageVPDSerial(dev attrs) string {
 	}
 	serial, err := scsi.UnitSerialNumber(b)
 	if err != nil {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg80"), err)
+		dev.skips.Add(dev.path("vpd_pg80"), err)
 	}
 	return serial
 }
@@ -200,7 +193,7 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 	}
 	model, firmware, ok, err := scsi.ATAIdentity(b)
 	if err != nil {
-		dev.skips.Add(filepath.Join(dev.dir, "vpd_pg89"), err)
+		dev.skips.Add(dev.path("vpd_pg89"), err)
 	}
 	return model, firmware, ok
 }
@@ -211,14 +204,13 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 // malformed namespace size into 0, and lacks transport and address: read
 // attribute by attribute instead, so that one bad file costs one series.
 func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
-	classDir := filepath.Join(p.paths.SysFS, "class/nvme")
+	class := sysAttrs(p.paths, skips, "class/nvme")
 	var ms []prometheus.Metric
-	for _, ctrl := range indexedEntries(classDir, "nvme", skips) {
+	for _, ctrl := range class.indexed("nvme") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		dir := filepath.Join(classDir, ctrl)
-		a := attrs{dir: dir, skips: skips}
+		a := class.sub(ctrl)
 		model, _ := a.String("model")
 		serial, _ := a.String("serial")
 		firmware, _ := a.String("firmware_rev")
@@ -231,11 +223,11 @@ func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prom
 			ms = append(ms, stateSet(storageNVMeControllerState, storageNVMeStates, state, ctrl)...)
 		}
 
-		for _, e := range readDir(dir, skips) {
+		for _, e := range a.entries() {
 			if !storageNVMeNamespace.MatchString(e.Name()) {
 				continue
 			}
-			if size, ok := (attrs{dir: filepath.Join(dir, e.Name()), skips: skips}).Uint("size"); ok {
+			if size, ok := a.sub(e.Name()).Uint("size"); ok {
 				// The block layer counts 512-byte sectors whatever the
 				// namespace's LBA format.
 				ms = append(ms, gauge(storageNVMeNamespaceCapacity, float64(size)*512, ctrl, e.Name()))

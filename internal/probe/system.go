@@ -6,13 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/procfs"
 )
 
 // The system probe reads what identifies the machine: DMI strings, the
@@ -100,14 +98,14 @@ func (p systemProbe) Describe(ch chan<- *prometheus.Desc) {
 func (p systemProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
-	dmi := attrs{dir: filepath.Join(p.paths.SysFS, "class", "dmi", "id"), skips: skips}
+	dmi := sysAttrs(p.paths, skips, "class/dmi/id")
 	steps := []func() []prometheus.Metric{
 		func() []prometheus.Metric { return p.dmi(dmi) },
 		func() []prometheus.Metric { return p.serials(dmi) },
 		func() []prometheus.Metric { return p.osRelease(skips) },
 		func() []prometheus.Metric { return p.kernel(skips) },
 		func() []prometheus.Metric { return p.virtualization(dmi, skips) },
-		func() []prometheus.Metric { return p.bootTime(skips) },
+		func() []prometheus.Metric { return p.bootTime(ctx, skips) },
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -163,9 +161,10 @@ func (p systemProbe) serials(a attrs) []prometheus.Metric {
 // osRelease reads os-release(5): /etc/os-release, or /usr/lib/os-release when
 // the former does not exist, below the root filesystem.
 func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
-	b, ok := attrs{dir: filepath.Join(p.paths.RootFS, "etc"), skips: skips}.read("os-release")
+	root := rootAttrs(p.paths, skips)
+	b, ok := root.read("etc/os-release")
 	if !ok {
-		b, ok = attrs{dir: filepath.Join(p.paths.RootFS, "usr", "lib"), skips: skips}.read("os-release")
+		b, ok = root.read("usr/lib/os-release")
 	}
 	if !ok {
 		return nil
@@ -218,7 +217,7 @@ func unquoteShell(v string) string {
 }
 
 func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
-	a := attrs{dir: filepath.Join(p.paths.ProcFS, "sys", "kernel"), skips: skips}
+	a := procAttrs(p.paths, skips, "sys/kernel")
 	release, ok := a.String("osrelease")
 	if !ok {
 		return nil
@@ -227,24 +226,42 @@ func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
 	return []prometheus.Metric{gauge(systemKernelInfo, 1, release, version)}
 }
 
-func (p systemProbe) bootTime(skips *Skips) []prometheus.Metric {
-	path := filepath.Join(p.paths.ProcFS, "stat")
-	pfs, err := procfs.NewFS(p.paths.ProcFS)
+// systemMaxProcStat bounds /proc/stat: a line per CPU, some 150 bytes
+// each, and interrupt counts, some 10 bytes per IRQ.
+const systemMaxProcStat = 16 << 20
+
+func (p systemProbe) bootTime(ctx context.Context, skips *Skips) []prometheus.Metric {
+	proc := procAttrs(p.paths, skips)
+	b, ok := proc.readFile("stat", systemMaxProcStat)
+	if !ok {
+		return nil
+	}
+	btime, err := systemParseBootTime(ctx, b)
 	if err != nil {
-		return nil // no procfs root: nothing to read, not a malformed file
-	}
-	stat, err := pfs.Stat()
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return nil
-	case err != nil:
-		skips.Add(path, err)
-		return nil
-	case stat.BootTime == 0:
-		skips.Add(path, errors.New("no btime line"))
+		skips.Add(proc.path("stat"), err)
 		return nil
 	}
-	return []prometheus.Metric{gauge(systemBootTime, float64(stat.BootTime))}
+	return []prometheus.Metric{gauge(systemBootTime, float64(btime))}
+}
+
+// systemParseBootTime finds the "btime SECONDS" line of /proc/stat.
+func systemParseBootTime(ctx context.Context, b []byte) (uint64, error) {
+	n := 0
+	for line := range bytes.Lines(b) {
+		if n++; n%1024 == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		rest, ok := bytes.CutPrefix(line, []byte("btime "))
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64)
+		if err != nil || v == 0 {
+			return 0, fmt.Errorf("btime line %q", bytes.TrimSpace(line))
+		}
+		return v, nil
+	}
+	return 0, errors.New("no btime line")
 }
 
 // dmiHypervisors maps the prefix of a DMI vendor or product string to the
@@ -267,11 +284,12 @@ var dmiHypervisors = []struct{ prefix, system string }{
 // domain or the kvm module loaded, as gopsutil judges it. Containers are
 // not reported: the hardware below a container is the host's.
 func (p systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric {
-	quiet := attrs{dir: dmi.dir, skips: NewSkips(nil)} // already counted by dmi
+	quiet := dmi
+	quiet.skips = NewSkips(nil) // already counted by dmi
 	hypervisor, hasFlags := p.hypervisorFlag(skips)
 	dmiSystem := dmiHypervisor(quiet)
-	hypType, _ := attrs{dir: filepath.Join(p.paths.SysFS, "hypervisor"), skips: skips}.String("type")
-	xenCaps, _ := attrs{dir: filepath.Join(p.paths.ProcFS, "xen"), skips: skips}.String("capabilities")
+	hypType, _ := sysAttrs(p.paths, skips, "hypervisor").String("type")
+	xenCaps, _ := procAttrs(p.paths, skips, "xen").String("capabilities")
 
 	var system, role string
 	switch {
@@ -315,21 +333,19 @@ func dmiHypervisor(a attrs) string {
 }
 
 // hypervisorFlag reports whether the first CPU has the x86 hypervisor flag,
-// and whether cpuinfo could have said so: only x86 has that flag, and procfs
-// fills Flags from arm64's "Features" line too.
+// and whether cpuinfo could have said so: only x86 has that flag.
 func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
 		return false, false
 	}
-	pfs, err := procfs.NewFS(p.paths.ProcFS)
-	if err != nil {
+	proc := procAttrs(p.paths, skips)
+	b, ok := proc.readFile("cpuinfo", cpuinfoMaxSize)
+	if !ok {
 		return false, false
 	}
-	cpus, err := pfs.CPUInfo()
+	cpus, err := parseCPUInfo(context.Background(), b)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			skips.Add(filepath.Join(p.paths.ProcFS, "cpuinfo"), err)
-		}
+		skips.Add(proc.path("cpuinfo"), err)
 		return false, false
 	}
 	if len(cpus) == 0 || len(cpus[0].Flags) == 0 {
@@ -343,9 +359,13 @@ func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 	return false, true
 }
 
+// systemMaxModules bounds /proc/modules: some 100 bytes per module, and
+// hosts load a few hundred.
+const systemMaxModules = 1 << 20
+
 // kvmLoaded reports whether /proc/modules lists the kvm module.
 func (p systemProbe) kvmLoaded(skips *Skips) bool {
-	b, ok := attrs{dir: p.paths.ProcFS, skips: skips}.read("modules")
+	b, ok := procAttrs(p.paths, skips).readFile("modules", systemMaxModules)
 	if !ok {
 		return false
 	}

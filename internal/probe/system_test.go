@@ -213,7 +213,7 @@ func TestSystemVirtualization(t *testing.T) {
 			plantTree(t, dir, tt.files)
 			paths := treePaths(dir)
 			skips := NewSkips(nil)
-			ms := (&systemProbe{paths: paths}).virtualization(attrs{dir: filepath.Join(paths.SysFS, "class", "dmi", "id"), skips: skips}, skips)
+			ms := (&systemProbe{paths: paths}).virtualization(sysAttrs(paths, skips, "class/dmi/id"), skips)
 			text := string(exposition(t, collected{p: &systemProbe{}, metrics: ms}))
 			if tt.want == "" {
 				checkSeries(t, "\n"+text, nil, []string{"hardware_system_virtualization_info"})

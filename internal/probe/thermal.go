@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -65,19 +64,19 @@ func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 
 func (p thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	p.paths = env.Paths // this run's settings, on this run's copy of p
-	classDir := filepath.Join(p.paths.SysFS, "class/thermal")
+	class := sysAttrs(p.paths, skips, "class/thermal")
 	var ms []prometheus.Metric
-	for _, zone := range indexedEntries(classDir, "thermal_zone", skips) {
+	for _, zone := range class.indexed("thermal_zone") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, thermalZone(filepath.Join(classDir, zone), zone, skips)...)
+		ms = append(ms, thermalZone(class.sub(zone), zone)...)
 	}
-	for _, dev := range indexedEntries(classDir, "cooling_device", skips) {
+	for _, dev := range class.indexed("cooling_device") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, thermalCoolingDevice(filepath.Join(classDir, dev), dev, skips)...)
+		ms = append(ms, thermalCoolingDevice(class.sub(dev), dev)...)
 	}
 	// A host with no thermal zones still runs the loops above zero times.
 	if err := ctx.Err(); err != nil {
@@ -89,14 +88,13 @@ func (p thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 // thermalZone reads one thermal_zoneN. An unreadable temp (ACPI zones answer
 // EIO or ENODATA when the firmware method fails) costs that series only; the
 // zone's trip points are still exported.
-func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
+func thermalZone(a attrs, zone string) []prometheus.Metric {
 	// The thermal core registers most zones with hwmon too (hwmonN below the
 	// zone, temp1_input and temp1_crit): those are the hwmon probe's, and
 	// exporting them twice would double-count them in any sum or alert.
-	if len(numberedEntries(dir, "hwmon", "", skips)) > 0 {
+	if len(a.numbered("hwmon", "")) > 0 {
 		return nil
 	}
-	a := attrs{dir: dir, skips: skips}
 	typ, _ := a.String("type")
 	typ = labelValue(typ)
 
@@ -104,7 +102,7 @@ func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
 	if v, ok := a.Int("temp"); ok && v != thermalTempInvalid {
 		ms = append(ms, constMetric(thermalZoneTemperature, prometheus.GaugeValue, float64(v)/1000, zone, typ))
 	}
-	for _, trip := range numberedEntries(dir, "trip_point_", "_temp", skips) {
+	for _, trip := range a.numbered("trip_point_", "_temp") {
 		n := strconv.FormatUint(trip.n, 10)
 		v, ok := a.Int(trip.name)
 		if !ok || v == thermalTempInvalid {
@@ -122,8 +120,7 @@ func thermalZone(dir, zone string, skips *Skips) []prometheus.Metric {
 }
 
 // thermalCoolingDevice reads one cooling_deviceN.
-func thermalCoolingDevice(dir, dev string, skips *Skips) []prometheus.Metric {
-	a := attrs{dir: dir, skips: skips}
+func thermalCoolingDevice(a attrs, dev string) []prometheus.Metric {
 	typ, _ := a.String("type")
 	typ = labelValue(typ)
 
@@ -137,7 +134,7 @@ func thermalCoolingDevice(dir, dev string, skips *Skips) []prometheus.Metric {
 			// powerclamp comes and goes.
 			v = 0
 		case v < 0:
-			skips.Add(filepath.Join(dir, "cur_state"), fmt.Errorf("negative cooling state %d", v))
+			a.skips.Add(a.path("cur_state"), fmt.Errorf("negative cooling state %d", v))
 		}
 		if v >= 0 {
 			ms = append(ms, constMetric(thermalCoolingState, prometheus.GaugeValue, float64(v), dev, typ))

@@ -1,0 +1,38 @@
+package probe
+
+import (
+	"context"
+	"testing"
+)
+
+// sysfsProbes are the probes that read only the host's trees, no tool.
+var sysfsProbes = []string{"cpu", "hwmon", "mdraid", "memory", "network", "pci", "power", "storage", "system", "thermal"}
+
+func benchmarkProbes(b *testing.B, names ...string) {
+	probes := make([]Probe, len(names))
+	envs := make([]Env, len(names))
+	for i, name := range names {
+		p, err := New(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		probes[i] = p
+		envs[i] = Env{Paths: fixturePaths, Options: fixtureOptions[name]}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, p := range probes {
+			if _, err := p.Probe(context.Background(), envs[i], NewSkips(nil)); err != nil {
+				b.Fatalf("%s: %v", names[i], err)
+			}
+		}
+	}
+}
+
+// BenchmarkHwmon is one run of the probe that reads the most attributes per
+// minute, so what a read costs shows here first.
+func BenchmarkHwmon(b *testing.B) { benchmarkProbes(b, "hwmon") }
+
+// BenchmarkSysfsProbes is one run of every probe that reads sysfs and procfs
+// on the fixture server.
+func BenchmarkSysfsProbes(b *testing.B) { benchmarkProbes(b, sysfsProbes...) }
