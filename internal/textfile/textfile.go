@@ -251,6 +251,9 @@ func syntaxError(err error) error {
 		msg = msg[:i]
 	}
 	msg = strings.TrimRight(msg, " ,:")
+	for _, dangling := range []string{" got", " found"} { // "expected float as value, got %q"
+		msg = strings.TrimRight(strings.TrimSuffix(msg, dangling), " ,:")
+	}
 	if line > 0 {
 		return fmt.Errorf("syntax error on line %d: %s", line, msg)
 	}
