@@ -72,7 +72,7 @@ func main() {
 	fmt.Println("soak: PASS")
 }
 
-func run(ctx context.Context, o options) error {
+func run(ctx context.Context, o options) (err error) {
 	if _, err := os.Stat("go.mod"); err != nil {
 		return errors.New("run from the repository root (make soak)")
 	}
@@ -80,11 +80,14 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	if o.keep {
-		fmt.Println("work directory:", work)
-	} else {
-		defer os.RemoveAll(work)
-	}
+	// A failed soak keeps its work directory: the exporter's log says why.
+	defer func() {
+		if o.keep || err != nil {
+			fmt.Println("work directory (exporter.log, the config, the hostile tree):", work)
+			return
+		}
+		os.RemoveAll(work)
+	}()
 	bin := filepath.Join(work, "hardware_exporter")
 	if b, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/hardware_exporter").CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, b)
@@ -128,7 +131,7 @@ func run(ctx context.Context, o options) error {
 	samples := sampleLoop(soakCtx, client, base, exp, o.sample)
 	wg.Wait()
 	if exp.exited() {
-		return errors.New("the exporter exited during the soak (see its log)")
+		return fmt.Errorf("the exporter exited during the soak: %v (see its log)", exp.cmd.ProcessState)
 	}
 	fmt.Printf("requests: %d scrapes, %d refreshes, %d SIGHUPs; statuses %s\n",
 		stats.scrapes.Load(), stats.refreshes.Load(), stats.hups.Load(), stats.statuses())
@@ -155,9 +158,6 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("log: %d lines, %d warnings, %d errors\n", bytes.Count(logText, []byte("\n")),
 		bytes.Count(logText, []byte("level=WARN")), bytes.Count(logText, []byte("level=ERROR")))
 	if len(failures) > 0 {
-		if o.keep {
-			fmt.Println("exporter log:", logPath)
-		}
 		return errors.New(strings.Join(failures, "; "))
 	}
 	return nil
