@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
@@ -46,7 +47,7 @@ func init() {
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
 		Options:   func() any { return newTextfileOptions() },
-		New:       func() Probe { return textfileProbe{} },
+		New:       func() Probe { return &textfileProbe{} },
 	})
 }
 
@@ -59,21 +60,26 @@ func newTextfileOptions() *TextfileOptions {
 	return &TextfileOptions{Directory: "/var/lib/hardware_exporter/textfile"}
 }
 
-// textfileProbe reads the *.prom files in one directory.
-type textfileProbe struct{}
+// textfileProbe reads the *.prom files in one directory. It is built once
+// per daemon, so what it remembers survives reloads.
+type textfileProbe struct {
+	// warned holds the directories (and why) already warned about as
+	// writable by others: once is enough, every minute is noise.
+	warned sync.Map
+}
 
 // Describe sends the probe's own descriptors only: the files' metrics are
 // not known until they are read. The registry does not check undescribed
 // descriptors (only a pedantic one does), and this probe does the checks a
 // registry would do itself, so that they cost a family, not the scrape.
-func (textfileProbe) Describe(ch chan<- *prometheus.Desc) {
+func (*textfileProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- textfileMtime
 	ch <- textfileScrapeError
 }
 
 // Available implements Conditional: most hosts have no textfile directory,
 // and the probe then stays off unless enabled explicitly.
-func (textfileProbe) Available(env Env) error {
+func (*textfileProbe) Available(env Env) error {
 	return textfileDirAvailable(string(optionsOf(env, newTextfileOptions).Directory))
 }
 
@@ -96,7 +102,7 @@ func textfileDirAvailable(dir string) error {
 	return nil
 }
 
-func (textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -109,6 +115,11 @@ func (textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		return nil, err
 	}
 	logger := env.logger()
+	if why := r.OthersMayWrite; why != "" {
+		if _, seen := p.warned.LoadOrStore(dir+"\x00"+why, true); !seen {
+			logger.Warn("textfile directory is writable by other users, who can put any series in /metrics", "dir", dir, "why", why)
+		}
+	}
 	for _, pr := range r.Problems {
 		path := filepath.Join(dir, pr.File)
 		skips.Add(path, pr.Err)

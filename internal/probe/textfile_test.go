@@ -459,3 +459,33 @@ func TestTextfileLogs(t *testing.T) {
 		t.Errorf("%d log lines, want 3:\n%s", n, buf.String())
 	}
 }
+
+// A directory others may write draws one warning per daemon, not one a
+// run: the probe runs every minute.
+func TestTextfileWarnsOnceOnAWritableDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "disk.prom"), "disk_ok 1\n")
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	env := Env{
+		Options: &TextfileOptions{Directory: confval.Path(dir)},
+		Logger:  slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	p, err := New("textfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(buf.String(), "writable by other users"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, buf.String())
+	}
+	if !strings.Contains(buf.String(), "mode 0777") {
+		t.Errorf("warning does not say why:\n%s", buf.String())
+	}
+}

@@ -7,6 +7,16 @@
 //     than MaxFileSize, does not parse, or carries client-side timestamps
 //     (which make series vanish from instant queries five minutes after the
 //     timestamp). Only files read whole are listed in Result.Files.
+//   - The directory's files together are read up to MaxDirSize bytes a run;
+//     a file that would pass it is refused (name order decides which), so
+//     several large files cannot multiply the memory one may cost.
+//   - Only files inside the directory are read. A relative symlink to
+//     another file in the directory is followed; an absolute symlink, or one
+//     that leads out of the directory, is refused (the daemon may be able to
+//     read files the scripts' authors cannot, and must not export them).
+//   - An error never quotes the file's content: a line that does not parse
+//     may hold anything (a password hash was once logged), so a syntax error
+//     names the line number and the kind of error only.
 //   - Files are merged in name order, and a family may span several files.
 //     The first file that defines a family fixes its type, and the first
 //     explicit HELP its help; a later file's family with another type or
@@ -27,8 +37,10 @@
 // two clashing series was collected second, so a file could otherwise make
 // the exporter's own series vanish at random.
 //
-// HELP and TYPE are kept as the file wrote them: the metrics are the
-// operator's.
+// HELP and TYPE are kept as the file wrote them, the metrics being the
+// operator's, except that bytes which are not UTF-8 in a HELP become U+FFFD:
+// the exposition formats are UTF-8, and a scraper may refuse the whole
+// response over one bad byte.
 package textfile
 
 import (
@@ -37,9 +49,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +68,11 @@ import (
 // MaxFileSize bounds one file: a runaway script must not make the reader
 // allocate without bound. A textfile near it is a script gone wrong.
 const MaxFileSize = 16 << 20
+
+// MaxDirSize bounds what one run reads from all the directory's files
+// together: six files just under MaxFileSize once cost 2.6 GB of RSS and
+// a 96 MB /metrics.
+const MaxDirSize = 16 << 20
 
 // Reserved are the metric names no file may export: Names exactly, and
 // any name starting with one of Prefixes.
@@ -85,6 +102,10 @@ type Result struct {
 	// Problems are in the order they were found: each file's as it was
 	// read, then those found building the metrics.
 	Problems []Problem
+	// OthersMayWrite says why users other than the daemon's own (and
+	// root) may write files into the directory, which lets them put series
+	// into /metrics; "" when they may not.
+	OthersMayWrite string
 }
 
 // ReadDir reads and merges the *.prom files in dir, in name order; other
@@ -92,11 +113,29 @@ type Result struct {
 // Only a directory that cannot be listed, and ctx ending, are errors.
 func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error) {
 	var r Result
-	entries, err := os.ReadDir(dir)
+	// Opened through an os.Root, a name cannot resolve outside dir: the
+	// kernel (openat2 RESOLVE_BENEATH) or Go's own walk refuses it.
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return r, err
 	}
+	defer root.Close()
+	d, err := root.Open(".")
+	if err != nil {
+		return r, err
+	}
+	entries, err := d.ReadDir(-1)
+	fi, statErr := d.Stat()
+	d.Close()
+	if err != nil {
+		return r, err
+	}
+	if statErr == nil {
+		r.OthersMayWrite = othersMayWrite(fi)
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	m := merger{reserved: reserved, families: map[string]*family{}, seen: map[string]bool{}}
+	budget := int64(MaxDirSize)
 	for _, e := range entries { // sorted by name: the merge order
 		if !strings.HasSuffix(e.Name(), ".prom") {
 			continue
@@ -104,7 +143,8 @@ func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error)
 		if err := ctx.Err(); err != nil {
 			return Result{}, err
 		}
-		families, mtime, err := readFile(filepath.Join(dir, e.Name()))
+		families, mtime, n, err := readFile(root, e.Name(), budget)
+		budget -= n
 		if err != nil {
 			r.Problems = append(r.Problems, Problem{File: e.Name(), Err: err})
 			continue
@@ -120,35 +160,104 @@ func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error)
 	return r, nil
 }
 
-// readFile reads and parses one file, refusing it whole when it is not
-// a regular file, is too large, does not parse or has timestamps.
-func readFile(path string) (map[string]*dto.MetricFamily, time.Time, error) {
+// othersMayWrite says why users other than ours and root may create files
+// in a directory of this mode and owner, or "". A sticky bit does not help:
+// it stops others deleting our files, not adding theirs.
+func othersMayWrite(fi os.FileInfo) string {
+	perm := fi.Mode().Perm()
+	if perm&0o002 != 0 {
+		return fmt.Sprintf("mode %04o lets every user write", perm)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	if perm&0o020 != 0 && int(st.Gid) != os.Getegid() && st.Gid != 0 {
+		return fmt.Sprintf("mode %04o lets group %d write", perm, st.Gid)
+	}
+	if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
+		return fmt.Sprintf("it belongs to user %d", uid)
+	}
+	return ""
+}
+
+// readFile reads and parses one file of root, refusing it whole when it is
+// not a regular file inside root, is larger than MaxFileSize or than the
+// budget left, does not parse or has timestamps. n is the bytes it read.
+func readFile(root *os.Root, name string, budget int64) (families map[string]*dto.MetricFamily, mtime time.Time, n int64, err error) {
 	// O_NONBLOCK: opening a FIFO someone named x.prom must not hang the
 	// probe; it changes nothing for a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, 0, openError(err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, time.Time{}, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
+		return nil, time.Time{}, 0, fmt.Errorf("not a regular file (%s)", fi.Mode().Type())
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	limit, overBudget := int64(MaxFileSize), false
+	if budget < limit {
+		limit, overBudget = max(budget, 0), true
+	}
+	tooLarge := func() error {
+		if overBudget {
+			return fmt.Errorf("the directory's files before it already hold %d of the %d bytes read a run", MaxDirSize-max(budget, 0), MaxDirSize)
+		}
+		return fmt.Errorf("larger than %d bytes", MaxFileSize)
+	}
+	if fi.Size() > limit { // refused unread
+		return nil, time.Time{}, 0, tooLarge()
+	}
+	// The file may grow while it is read: the limit holds whatever Stat said.
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	n = int64(len(b))
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, n, err
 	}
-	if len(b) > MaxFileSize {
-		return nil, time.Time{}, fmt.Errorf("larger than %d bytes", MaxFileSize)
+	if n > limit {
+		return nil, time.Time{}, n, tooLarge()
 	}
-	families, err := parse(b)
+	families, err = parse(b)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, n, err
 	}
-	return families, fi.ModTime(), nil
+	return families, fi.ModTime(), n, nil
+}
+
+// openError says why a name could not be opened, plainly when a symlink
+// leads out of the directory (os.Root's own message is "path escapes from
+// parent").
+func openError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes") {
+		return errors.New("a symlink out of the directory (or an absolute one), which is not followed")
+	}
+	return err
+}
+
+// syntaxError says where a file does not parse and what kind of error it
+// is, without the text the parser quotes: that is the file's content.
+func syntaxError(err error) error {
+	msg, line := err.Error(), 0
+	var pe expfmt.ParseError
+	if errors.As(err, &pe) {
+		msg, line = pe.Msg, pe.Line
+	}
+	if i := strings.IndexAny(msg, "\"'"); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = strings.TrimRight(msg, " ,:")
+	for _, dangling := range []string{" got", " found"} { // "expected float as value, got %q"
+		msg = strings.TrimRight(strings.TrimSuffix(msg, dangling), " ,:")
+	}
+	if line > 0 {
+		return fmt.Errorf("syntax error on line %d: %s", line, msg)
+	}
+	return fmt.Errorf("syntax error: %s", msg)
 }
 
 // parse reads one file's content, refusing it whole when it does not parse
@@ -159,7 +268,7 @@ func parse(b []byte) (map[string]*dto.MetricFamily, error) {
 	parser := expfmt.NewTextParser(model.LegacyValidation)
 	families, err := parser.TextToMetricFamilies(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("parsing: %w", err)
+		return nil, syntaxError(err)
 	}
 	for _, name := range slices.Sorted(maps.Keys(families)) {
 		for _, mt := range families[name].GetMetric() {
@@ -224,6 +333,7 @@ func (m *merger) add(file string, families map[string]*dto.MetricFamily) []error
 	for _, name := range slices.Sorted(maps.Keys(families)) {
 		mf := families[name]
 		typ := mf.GetType()
+		help := strings.ToValidUTF8(mf.GetHelp(), "\uFFFD")
 		if expansions(typ) == nil && typ != dto.MetricType_COUNTER && typ != dto.MetricType_GAUGE && typ != dto.MetricType_UNTYPED {
 			errs = append(errs, fmt.Errorf("family %s: type %s is not supported", name, strings.ToLower(typ.String())))
 			continue
@@ -241,12 +351,12 @@ func (m *merger) add(file string, families map[string]*dto.MetricFamily) []error
 			errs = append(errs, fmt.Errorf("family %s is a %s here but a %s in %s",
 				name, strings.ToLower(typ.String()), strings.ToLower(f.typ.String()), f.files[0]))
 			continue
-		case mf.GetHelp() != "" && f.help != "" && mf.GetHelp() != f.help:
-			errs = append(errs, fmt.Errorf("family %s has help %q here but %q in %s", name, mf.GetHelp(), f.help, strings.Join(f.files, ", ")))
+		case help != "" && f.help != "" && help != f.help:
+			errs = append(errs, fmt.Errorf("family %s has help %q here but %q in %s", name, help, f.help, strings.Join(f.files, ", ")))
 			continue
 		}
 		if f.help == "" {
-			f.help = mf.GetHelp()
+			f.help = help
 		}
 		added := false
 		for _, s := range mf.GetMetric() {

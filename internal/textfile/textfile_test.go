@@ -164,3 +164,187 @@ func FuzzReadDir(f *testing.F) {
 		gather(t, r.Metrics, own)
 	})
 }
+
+func writeTestFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// problemsByFile maps each refused file to its first problem's text.
+func problemsByFile(r Result) map[string]string {
+	out := map[string]string{}
+	for _, p := range r.Problems {
+		if _, ok := out[p.File]; !ok {
+			out[p.File] = p.Err.Error()
+		}
+	}
+	return out
+}
+
+// A symlink that leads out of the directory is not followed, whether
+// absolute or relative: the daemon may read what the scripts' authors
+// cannot (a 0600 file elsewhere was once exported). A relative one to a
+// file inside is followed.
+func TestReadDirStaysInTheDirectory(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.prom")
+	writeTestFile(t, secret, "secret_value 42\n", 0o600)
+	dir := filepath.Join(t.TempDir(), "textfile")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, filepath.Join(dir, "real", "disk.txt"), "disk_ok 1\n", 0o644)
+	for name, target := range map[string]string{
+		"absolute.prom":     secret,
+		"relative.prom":     "../../" + filepath.Base(outside) + "/secret.prom",
+		"through_dir.prom":  "real/../../../" + filepath.Base(outside) + "/secret.prom",
+		"inside.prom":       "real/disk.txt",
+		"absolute_in.prom":  filepath.Join(dir, "real", "disk.txt"),
+		"dir_outside.prom":  outside,
+		"inside_again.prom": "inside.prom",
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := ReadDir(context.Background(), dir, reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range r.Files {
+		files = append(files, f.Name)
+	}
+	if got := strings.Join(files, ","); got != "inside.prom,inside_again.prom" {
+		t.Errorf("files read: %s, want the two inside the directory", got)
+	}
+	problems := problemsByFile(r)
+	for _, name := range []string{"absolute.prom", "relative.prom", "through_dir.prom", "absolute_in.prom", "dir_outside.prom"} {
+		if !strings.Contains(problems[name], "symlink out of the directory") {
+			t.Errorf("%s: problem %q, want a symlink refusal", name, problems[name])
+		}
+	}
+	// inside_again.prom is refused as a duplicate of inside.prom's series,
+	// which proves it was followed.
+	if !strings.Contains(problems["inside_again.prom"], "duplicate series disk_ok") {
+		t.Errorf("inside_again.prom: %q", problems["inside_again.prom"])
+	}
+	for _, m := range r.Metrics {
+		if strings.Contains(m.Desc().String(), "secret_value") {
+			t.Errorf("exported %s", m.Desc())
+		}
+	}
+}
+
+// A line that does not parse is named by its number and the kind of error;
+// what it holds never reaches the error (a shadow-style hash line was once
+// logged).
+func TestSyntaxErrorsDoNotQuoteTheFile(t *testing.T) {
+	dir := t.TempDir()
+	const hash = "$6$rounds=5000$saltsalt$Hx8vvQ"
+	for name, content := range map[string]string{
+		"shadow.prom":     "ok_a 1\nroot:" + hash + ":19000:0:99999:7:::\n",
+		"value.prom":      "ok_b 1\n\nok_c{a=\"b\"} " + hash + "\n",
+		"label.prom":      "ok_d{" + hash + "=\"x\"} 1\n",
+		"labelvalue.prom": "ok_e{a=\"" + hash + "\\q\"} 1\n",
+		"type.prom":       "# TYPE ok_f " + hash + "\nok_f 1\n",
+	} {
+		writeTestFile(t, filepath.Join(dir, name), content, 0o644)
+	}
+	r, err := ReadDir(context.Background(), dir, reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := problemsByFile(r)
+	for name, want := range map[string]string{
+		"shadow.prom":     "syntax error on line 2: ",
+		"value.prom":      "syntax error on line 3: expected float as value", // not "…, got"
+		"label.prom":      "syntax error on line 1: ",
+		"labelvalue.prom": "syntax error on line 1: invalid escape sequence",
+		"type.prom":       "syntax error on line 1: unknown metric type",
+	} {
+		got := problems[name]
+		if !strings.HasPrefix(got, want) || strings.HasSuffix(got, " got") {
+			t.Errorf("%s: %q, want prefix %q", name, got, want)
+		}
+		for _, leak := range []string{"$6$", "saltsalt", "rounds", "root"} {
+			if strings.Contains(got, leak) {
+				t.Errorf("%s: error %q quotes the file (%q)", name, got, leak)
+			}
+		}
+	}
+}
+
+func TestOthersMayWrite(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o755, ""},
+		{0o775, ""}, // t.TempDir's group is ours
+		{0o777, "mode 0777 lets every user write"},
+		{0o1777, "mode 0777 lets every user write"},
+	} {
+		if err := os.Chmod(dir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ReadDir(context.Background(), dir, reserved)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.OthersMayWrite != tc.want {
+			t.Errorf("mode %04o: %q, want %q", tc.mode, r.OthersMayWrite, tc.want)
+		}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The files together are read up to MaxDirSize a run: six files just under
+// MaxFileSize once cost 2.6 GB of RSS. Later files are refused unread, and
+// the error says why.
+func TestReadDirCapsTheDirectoryTotal(t *testing.T) {
+	dir := t.TempDir()
+	big := "# " + strings.Repeat("x", 5<<20) + "\n" // three fit in MaxDirSize, four do not
+	for _, name := range []string{"a", "b", "c", "d"} {
+		writeTestFile(t, filepath.Join(dir, name+".prom"), big+"size_"+name+" 1\n", 0o644)
+	}
+	writeTestFile(t, filepath.Join(dir, "e.prom"), "size_e 1\n", 0o644) // small: still fits
+	r, err := ReadDir(context.Background(), dir, reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, f := range r.Files {
+		files = append(files, f.Name)
+	}
+	if got := strings.Join(files, ","); got != "a.prom,b.prom,c.prom,e.prom" {
+		t.Errorf("files read: %s", got)
+	}
+	if got := problemsByFile(r)["d.prom"]; !strings.Contains(got, "bytes read a run") {
+		t.Errorf("d.prom: %q, want the directory cap", got)
+	}
+}
+
+// HELP bytes that are not UTF-8 must not reach /metrics raw: a scraper may
+// refuse the whole response.
+func TestHelpIsMadeValidUTF8(t *testing.T) {
+	dir := t.TempDir()
+	writeTestFile(t, filepath.Join(dir, "a.prom"), "# HELP bad_help Temperature \xff\xfe of the \xc3 box.\nbad_help 1\n", 0o644)
+	r, err := ReadDir(context.Background(), dir, reserved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mfs := gather(t, r.Metrics)
+	help := mfs["bad_help"].GetHelp()
+	if help != "Temperature \uFFFD of the \uFFFD box." {
+		t.Errorf("help %q", help)
+	}
+}

@@ -1,8 +1,9 @@
 // Package toolrun runs the external tools the probes read (smartctl,
 // ipmitool, nvidia-smi), so that every one of them is bounded the same way:
 // an absolute path from the config, the caller's context, its own process
-// group killed whole on timeout, the C locale, and a cap on what it may
-// print. It knows nothing of what the tools print.
+// group killed whole on timeout, the C locale, a cap on what it may
+// print, and nothing it starts left running once it ends (reap.go). It
+// knows nothing of what the tools print.
 package toolrun
 
 import (
@@ -10,11 +11,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -24,8 +27,9 @@ import (
 // is a tool gone wrong, and must not make the daemon allocate without bound.
 const MaxOutput = 16 << 20
 
-// WaitDelay is how long Run waits for a killed tool's pipes to close (a
-// grandchild may hold them) before giving up on them.
+// WaitDelay is how long Run reads a tool's output after the tool has
+// exited and what it started was killed: something out of the sweep's
+// reach (another user's process) may still hold the pipes.
 const WaitDelay = 2 * time.Second
 
 // startAttempts bounds the retries of a tool that is busy being written.
@@ -67,7 +71,9 @@ func Available(path string) error {
 }
 
 // Run runs path with args until it exits or ctx is done, in which case its
-// whole process group is killed. A non-zero exit status is not an error
+// whole process group is killed. Either way, whatever the tool started
+// is killed when it ends (see sweep): nothing outlives the run. A
+// non-zero exit status is not an error
 // (smartctl's is a bitmask, and its JSON is still valid): it is returned in
 // ExitCode for the caller to judge. err is set when the tool could not be
 // started, was killed, was ended by a signal, or printed more than
@@ -76,9 +82,13 @@ func Run(ctx context.Context, path string, args ...string) (Output, error) {
 	if err := Available(path); err != nil {
 		return Output{}, err
 	}
+	becomeSubreaper()
+	marker := newMarker()
 	var (
 		cmd            *exec.Cmd
 		stdout, stderr cappedBuffer
+		readers        sync.WaitGroup
+		outR, errR     *os.File
 		err            error
 	)
 	// A tool being replaced (a package upgrade writing smartctl) or just
@@ -86,18 +96,7 @@ func Run(ctx context.Context, path string, args ...string) (Output, error) {
 	// holds (golang/go#22315) fails to start with ETXTBSY for a moment; a
 	// few short retries ride that out.
 	for attempt := range startAttempts {
-		stdout, stderr = cappedBuffer{}, cappedBuffer{}
-		cmd = exec.CommandContext(ctx, path, args...)
-		cmd.Env = env
-		cmd.Stdin = nil // /dev/null
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		cmd.Cancel = func() error {
-			// Negative pid: the whole group, so a shell wrapper's children die too.
-			return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		cmd.WaitDelay = WaitDelay
-		err = cmd.Run()
+		cmd, outR, errR, err = start(ctx, path, args, marker)
 		if !errors.Is(err, syscall.ETXTBSY) || attempt == startAttempts-1 {
 			break
 		}
@@ -106,6 +105,42 @@ func Run(ctx context.Context, path string, args ...string) (Output, error) {
 		case <-time.After(time.Duration(attempt+1) * 20 * time.Millisecond):
 		}
 	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return Output{}, fmt.Errorf("%s killed: %w", filepath.Base(path), context.Cause(ctx))
+		}
+		return Output{}, fmt.Errorf("running %s: %w", filepath.Base(path), err)
+	}
+	// Our own pipes rather than exec.Cmd's: its Wait would also wait for
+	// every holder of the pipes to close them, a grandchild included, and
+	// the sweep below must run as soon as the tool itself has exited.
+	for _, p := range []struct {
+		r *os.File
+		b *cappedBuffer
+	}{{outR, &stdout}, {errR, &stderr}} {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			_, _ = io.Copy(p.b, p.r)
+		}()
+	}
+	err = cmd.Wait()
+	unregister(cmd.Process.Pid)
+	sweep(cmd.Process.Pid, marker)
+	// What held the pipes is dead now, unless it was out of the sweep's
+	// reach; reading stops after WaitDelay either way.
+	drained := make(chan struct{})
+	go func() { readers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(WaitDelay):
+		_ = outR.SetReadDeadline(time.Now())
+		_ = errR.SetReadDeadline(time.Now())
+		<-drained
+	}
+	outR.Close()
+	errR.Close()
+
 	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitCode: cmd.ProcessState.ExitCode()}
 	name := filepath.Base(path)
 	switch {
@@ -125,6 +160,41 @@ func Run(ctx context.Context, path string, args ...string) (Output, error) {
 		return out, fmt.Errorf("running %s: %w", name, err)
 	}
 	return out, nil
+}
+
+// start starts one attempt at the tool, in its own process group, its
+// environment carrying marker, its output on pipes the caller reads.
+func start(ctx context.Context, path string, args []string, marker string) (cmd *exec.Cmd, outR, errR *os.File, err error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, nil, nil, err
+	}
+	cmd = exec.CommandContext(ctx, path, args...)
+	cmd.Env = append([]string{marker}, env...)
+	cmd.Stdin = nil // /dev/null
+	cmd.Stdout, cmd.Stderr = outW, errW
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// Negative pid: the whole group, so a shell wrapper's children die too.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = WaitDelay
+	err = startRegistered(cmd.Start, func() int { return cmd.Process.Pid })
+	// The child has its copies; ours must go, or the readers never see EOF.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		return nil, nil, nil, err
+	}
+	return cmd, outR, errR, nil
 }
 
 // cappedBuffer keeps the first MaxOutput bytes written to it and remembers
