@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	psprocess "github.com/shirou/gopsutil/v3/process"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -422,9 +423,7 @@ func sampleLoop(ctx context.Context, client *http.Client, base string, exp *proc
 			return out
 		}
 		s := sample{at: time.Since(began)}
-		s.rssMiB, s.threads = statusOf(exp.pid())
-		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", exp.pid()))
-		s.fds = float64(len(fds))
+		s.rssMiB, s.threads, s.fds = usage(ctx, exp.pid())
 		s.goroutines = goroutines(ctx, client, base)
 		if ctx.Err() != nil {
 			return out
@@ -437,27 +436,25 @@ func sampleLoop(ctx context.Context, client *http.Client, base string, exp *proc
 	}
 }
 
-// statusOf reads VmRSS (MiB) and Threads from /proc/PID/status.
-func statusOf(pid int) (rssMiB, threads float64) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// usage is the exporter's resident memory (MiB), threads and open file
+// descriptors, through gopsutil's process package; NaN where the kernel
+// does not say.
+func usage(ctx context.Context, pid int) (rssMiB, threads, fds float64) {
+	rssMiB, threads, fds = math.NaN(), math.NaN(), math.NaN()
+	p, err := psprocess.NewProcessWithContext(ctx, int32(pid))
 	if err != nil {
-		return math.NaN(), math.NaN()
+		return
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "VmRSS:":
-			rssMiB = v / 1024
-		case "Threads:":
-			threads = v
-		}
+	if m, err := p.MemoryInfoWithContext(ctx); err == nil {
+		rssMiB = float64(m.RSS) / (1 << 20)
 	}
-	return rssMiB, threads
+	if n, err := p.NumThreadsWithContext(ctx); err == nil {
+		threads = float64(n)
+	}
+	if n, err := p.NumFDsWithContext(ctx); err == nil {
+		fds = float64(n)
+	}
+	return
 }
 
 func goroutines(ctx context.Context, client *http.Client, base string) float64 {
