@@ -66,15 +66,42 @@ var expectations = []expectation{
 }
 
 // faultAlerts are alerts the fixture host's faults raise at once; each needs
-// its probe. (Pending or firing: most have a `for`.)
-var faultAlerts = []struct{ probe, alert, label, value string }{
-	{"mdraid", "HardwareRAIDDegraded", "array", "md0"},
-	{"smart", "HardwareDiskPendingSectors", "device", "sdb"},
-	{"smart", "HardwareSMARTFailing", "device", "nvme6"},
-	{"network", "HardwareNICDown", "interface", "ens1f1np1"},
-	{"network", "HardwareNICSpeedDegraded", "interface", "ens3f1np1"},
-	{"pci", "HardwarePCIeLinkDegraded", "address", "0000:b3:00.0"},
-	{"ipmi", "HardwarePSUFailed", "sensor", "PS2 Status"},
+// its probe. (Pending or firing: most have a `for`, up to 15m, which a test
+// cannot wait for; pending shows the shipped expression matched.) labels
+// must all match the alert's; "" matches a label the alert lacks.
+var faultAlerts = []struct {
+	probe, alert string
+	labels       map[string]string
+}{
+	{"mdraid", "HardwareRAIDDegraded", map[string]string{"array": "md0"}},
+	{"smart", "HardwareDiskPendingSectors", map[string]string{"device": "sdb"}},
+	{"smart", "HardwareSMARTFailing", map[string]string{"device": "nvme6"}},
+	{"network", "HardwareNICDown", map[string]string{"interface": "ens1f1np1"}},
+	{"network", "HardwareNICSpeedDegraded", map[string]string{"interface": "ens3f1np1"}},
+	{"pci", "HardwarePCIeLinkDegraded", map[string]string{"address": "0000:b3:00.0"}},
+	{"ipmi", "HardwarePSUFailed", map[string]string{"sensor": "PS2 Status"}},
+	// Events (issue 10): the fixture's kmsg has a fatal machine check, a
+	// GHES and an EDAC uncorrected error, Xid 79 and a fatal AER error;
+	// its SEL an uncorrectable ECC error and 95% used.
+	{"kmsg", "HardwareUncorrectableError", map[string]string{"source": "mce"}},
+	{"kmsg", "HardwareUncorrectableError", map[string]string{"source": "ghes"}},
+	{"kmsg", "HardwareUncorrectableError", map[string]string{"source": "edac", "device": "CPU_SrcID#0_Ha#0_Chan#2_DIMM#0"}},
+	{"sel", "HardwareUncorrectableError", map[string]string{"kind": "uncorrectable_ecc", "sensor_type": "Memory"}},
+	{"kmsg", "HardwareGPUXidNeedsReset", map[string]string{"xid": "79", "device": "0000:17:00.0"}},
+	{"kmsg", "HardwarePCIeAERError", map[string]string{"device": "0000:50:00.0"}},
+	{"sel", "HardwareSELNearlyFull", map[string]string{"job": "hardware_exporter"}},
+	// Chassis status says intrusion active; the SDR's Intrusion sensor
+	// is deasserted, so the alert is the chassis one (no sensor label).
+	{"ipmi", "HardwareChassisIntrusion", map[string]string{"sensor": ""}},
+	{"ipmi", "HardwarePSURedundancyLost", map[string]string{"sensor": "PS Redundancy"}},
+	// Hardware RAID (issue 11): the fake storcli64's PERC H730P has a
+	// degraded volume, an offline and an unconfigured-bad drive and a
+	// drive with predictive failures; its second controller's BBU failed.
+	{"raid", "HardwareRAIDVirtualDriveDegraded", map[string]string{"controller": "/c0", "vd": "0", "state": "degraded"}},
+	{"raid", "HardwareRAIDPhysicalDriveFailed", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "3", "state": "offline"}},
+	{"raid", "HardwareRAIDPhysicalDriveFailed", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "4", "state": "unconfigured_bad"}},
+	{"raid", "HardwareRAIDPhysicalDrivePredictiveFailure", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "1"}},
+	{"raid", "HardwareRAIDBackupUnitFailed", map[string]string{"controller": "/c1"}},
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -162,34 +189,31 @@ scrape_configs:
 			t.Errorf("probe %s is not built into this tree; the e2e alerts name it", a.probe)
 			continue
 		}
-		eventually(t, a.alert+" on "+a.value, func() error { return alertActive(prom, a.alert, a.label, a.value) })
+		eventually(t, fmt.Sprintf("%s%v", a.alert, a.labels), func() error { return alertActive(prom, a.alert, a.labels) })
 	}
 
 	// A fault that appears while monitored: a burst of correctable memory
 	// errors and one uncorrectable error, then a refresh of the memory probe.
-	if err := alertActive(prom, "HardwareMemoryCorrectableErrorBurst", "controller", "mc1"); err == nil {
+	if err := alertActive(prom, "HardwareMemoryCorrectableErrorBurst", map[string]string{"controller": "mc1"}); err == nil {
 		t.Fatal("HardwareMemoryCorrectableErrorBurst is active before the errors were injected")
 	}
 	edac := filepath.Join(tree, "sys/devices/system/edac/mc")
 	writeFile(t, filepath.Join(edac, "mc1/ce_count"), "505\n")
 	writeFile(t, filepath.Join(edac, "mc0/ue_count"), "1\n")
-	resp, err := http.Post("http://"+exporterAddr+"/-/refresh?probe=memory", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST /-/refresh?probe=memory: %s", resp.Status)
-	}
+	refresh(t, exporterAddr, "memory")
 	eventually(t, "injected EDAC counts scraped", func() error {
 		return expectValue(prom, `hardware_memory_edac_correctable_errors_total{controller="mc1"}`, 505)
 	})
 	eventually(t, "HardwareMemoryCorrectableErrorBurst pending", func() error {
-		return alertActive(prom, "HardwareMemoryCorrectableErrorBurst", "controller", "mc1")
+		return alertActive(prom, "HardwareMemoryCorrectableErrorBurst", map[string]string{"controller": "mc1"})
 	})
 	eventually(t, "HardwareMemoryUncorrectableErrors pending", func() error {
-		return alertActive(prom, "HardwareMemoryUncorrectableErrors", "controller", "mc0")
+		return alertActive(prom, "HardwareMemoryUncorrectableErrors", map[string]string{"controller": "mc0"})
 	})
+
+	t.Logf("fixture faults and memory injection seen after %v", time.Since(start).Round(time.Millisecond))
+	injectDiskFaults(t, prom, exporterAddr, filepath.Join(work, "testdata/tools/smartctl.d"))
+	t.Logf("disk faults seen after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every rule group is loaded and has evaluated without errors (last:
 	// the 1m recording group's first run may take up to a minute).
@@ -198,6 +222,169 @@ scrape_configs:
 	// Nothing was rejected at ingestion.
 	checkNoRejectedSamples(t, prom)
 	t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// injectDiskFaults raises the SMART faults the fixture's captures do not
+// hold, by editing the fake smartctl's copies and refreshing the smart
+// probe: the captures are real output, and a growth alert needs two
+// samples that differ. nvme0's unsafe shutdowns go 12 -> 13, sda's UDMA CRC
+// count 0 -> 3, and the newest short self-test of the second megaraid disk
+// (0x50014ee2b6578d5f, "Aborted by host" in the capture) becomes a read
+// failure, as a real smartctl 7.3 capture of a failing WD disk prints it.
+func injectDiskFaults(t *testing.T, prom, exporterAddr, smartctlDir string) {
+	t.Helper()
+	const (
+		udma   = `hardware_smart_ata_attribute_raw{device="sda",id="199"}`
+		unsafe = `hardware_smart_nvme_unsafe_shutdowns_total{device="nvme0"}`
+	)
+	// Both series are scraped by now (the fixture checks above waited for
+	// smart's), so the samples before this moment hold the old values.
+	before := time.Now()
+	if err := expectValue(prom, udma, 0); err != nil {
+		t.Fatalf("before the injection: %v", err)
+	}
+	if err := expectValue(prom, unsafe, 12); err != nil {
+		t.Fatalf("before the injection: %v", err)
+	}
+	if err := alertActive(prom, "HardwareSMARTSelfTestFailed", map[string]string{"device": "0x50014ee2b6578d5f"}); err == nil {
+		t.Fatal("HardwareSMARTSelfTestFailed is active before the failure was injected")
+	}
+	editJSON(t, filepath.Join(smartctlDir, "nvme0.json"), func(m map[string]any) {
+		field(t, m, "nvme_smart_health_information_log")["unsafe_shutdowns"] = 13
+	})
+	editJSON(t, filepath.Join(smartctlDir, "sda.json"), func(m map[string]any) {
+		for _, a := range field(t, m, "ata_smart_attributes")["table"].([]any) {
+			if a := a.(map[string]any); a["id"] == 199.0 {
+				a["raw"] = map[string]any{"value": 3, "string": "3"}
+				return
+			}
+		}
+		t.Fatal("sda.json has no attribute 199")
+	})
+	editJSON(t, filepath.Join(smartctlDir, "controllers/megaraid,1.json"), func(m map[string]any) {
+		table := field(t, field(t, m, "ata_smart_self_test_log"), "standard")["table"].([]any)
+		newest := table[0].(map[string]any)
+		newest["status"] = map[string]any{"value": 121, "string": "Completed: read failure", "remaining_percent": 90, "passed": false}
+		newest["lba"] = 494591083
+	})
+	refresh(t, exporterAddr, "smart")
+	eventually(t, "injected SMART values scraped", func() error {
+		if err := expectValue(prom, udma, 3); err != nil {
+			return err
+		}
+		return expectValue(prom, unsafe, 13)
+	})
+
+	eventually(t, "HardwareSMARTSelfTestFailed pending", func() error {
+		return alertActive(prom, "HardwareSMARTSelfTestFailed", map[string]string{"device": "0x50014ee2b6578d5f", "test": "short"})
+	})
+	// increase() over the rule's day needs only two samples in it.
+	eventually(t, "HardwareNVMeUnsafeShutdowns pending", func() error {
+		return alertActive(prom, "HardwareNVMeUnsafeShutdowns", map[string]string{"device": "nvme0"})
+	})
+	// HardwareDiskUDMACRCErrors compares the value with the one a day ago
+	// (offset 1d), which a TSDB minutes old does not have: the alert cannot
+	// go pending here. So the rule's own expression, read from the rule
+	// file, is evaluated with the offset pointing at a moment before the
+	// injection, when the series was already scraped at 0.
+	expr := ruleExpr(t, "HardwareDiskUDMACRCErrors")
+	eventually(t, "HardwareDiskUDMACRCErrors expression on sda", func() error {
+		offset := fmt.Sprintf("offset %ds", int(time.Since(before).Seconds())+1)
+		q := strings.ReplaceAll(expr, "offset 1d", offset)
+		if q == expr {
+			t.Fatalf("HardwareDiskUDMACRCErrors no longer says offset 1d: %s", expr)
+		}
+		res, err := query(prom, q)
+		if err != nil {
+			return err
+		}
+		for _, s := range res {
+			if s.Metric["device"] == "sda" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: no series for sda: %v", q, res)
+	})
+}
+
+// refresh asks the exporter to run probe now.
+func refresh(t *testing.T, exporterAddr, probe string) {
+	t.Helper()
+	resp, err := http.Post("http://"+exporterAddr+"/-/refresh?probe="+probe, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /-/refresh?probe=%s: %s", probe, resp.Status)
+	}
+}
+
+// editJSON rewrites a captured JSON file through edit, by rename, so the
+// fake tool never reads half a file.
+func editJSON(t *testing.T, path string, edit func(map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	edit(m)
+	if b, err = json.MarshalIndent(m, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path+".new", string(b)+"\n")
+	if err := os.Rename(path+".new", path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func field(t *testing.T, m map[string]any, key string) map[string]any {
+	t.Helper()
+	v, ok := m[key].(map[string]any)
+	if !ok {
+		t.Fatalf("captured JSON has no object %q (did the fixture change?)", key)
+	}
+	return v
+}
+
+// ruleExpr is the expression of the alerting rule named alert in the
+// repository's rule files.
+func ruleExpr(t *testing.T, alert string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot, "deploy/prometheus/rules/*.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Groups []struct {
+				Rules []struct {
+					Alert string `yaml:"alert"`
+					Expr  string `yaml:"expr"`
+				} `yaml:"rules"`
+			} `yaml:"groups"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range doc.Groups {
+			for _, r := range g.Rules {
+				if r.Alert == alert {
+					return r.Expr
+				}
+			}
+		}
+	}
+	t.Fatalf("no alerting rule %s in deploy/prometheus/rules", alert)
+	return ""
 }
 
 // buildExporter builds the daemon into dir and returns its path.
@@ -221,14 +408,15 @@ func builtProbes() map[string]bool {
 	return m
 }
 
-// exporterConfig runs every probe on the fixture, every tool probe on the
+// exporterConfig runs every probe on the fixture, every tool probe on a
+// copy (in work/testdata, which the test edits to inject faults) of the
 // fake tools of the probe tests (fixture.ToolConfig: a probe added there is
 // covered here, and none falls back to a host tool on PATH), on short
 // intervals and without jitter.
 func exporterConfig(t *testing.T, tree, work string) string {
 	t.Helper()
-	testdata, err := filepath.Abs(filepath.Join(repoRoot, "internal/probe/testdata"))
-	if err != nil {
+	testdata := filepath.Join(work, "testdata")
+	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/tools"), filepath.Join(testdata, "tools")); err != nil {
 		t.Fatal(err)
 	}
 	probes := fixture.ToolConfig(testdata)
@@ -421,8 +609,8 @@ func expectValue(prom, q string, want float64) error {
 }
 
 // alertActive reports whether alert is pending or firing for a series
-// whose label has value.
-func alertActive(prom, alert, label, value string) error {
+// with all of labels ("" for a label the series lacks).
+func alertActive(prom, alert string, labels map[string]string) error {
 	var data struct {
 		Alerts []struct {
 			Labels map[string]string `json:"labels"`
@@ -437,12 +625,16 @@ func alertActive(prom, alert, label, value string) error {
 		if a.Labels["alertname"] != alert {
 			continue
 		}
-		if a.Labels[label] == value && (a.State == "pending" || a.State == "firing") {
+		match := true
+		for k, v := range labels {
+			match = match && a.Labels[k] == v
+		}
+		if match && (a.State == "pending" || a.State == "firing") {
 			return nil
 		}
 		seen = append(seen, fmt.Sprintf("%v=%s", a.Labels, a.State))
 	}
-	return fmt.Errorf("%s{%s=%q} is not pending or firing (active: %v)", alert, label, value, seen)
+	return fmt.Errorf("%s%v is not pending or firing (active: %v)", alert, labels, seen)
 }
 
 // checkRules: every group of the rule files is loaded, every rule has been
