@@ -40,6 +40,9 @@ func exporterConfig(tree, tools, work string, compress float64) string {
 	fmt.Fprintf(&b, "cache: {ttl: %s}\n", scaled(time.Duration(def.Cache.TTL)))
 	fmt.Fprintf(&b, "scheduler: {jitter: %s}\n", scaled(time.Duration(def.Scheduler.Jitter)))
 	b.WriteString("pprof: {enabled: true}\n")
+	// State files as a host keeps them (they cost a write per run, spaced),
+	// in the work directory rather than the host's /var/lib.
+	fmt.Fprintf(&b, "state: {path: %q}\n", filepath.Join(work, "state"))
 	fmt.Fprintf(&b, "probes:\n  defaults: {interval: %s}\n", scaled(time.Duration(def.Probes.Defaults.Interval)))
 	// The tool probes run the fake tools (fixture.ToolConfig), enabled
 	// explicitly so that a missing fake fails loudly rather than leaving a

@@ -207,6 +207,18 @@ func (c *Cache) Expires(name string) (time.Time, bool) {
 	return s.expires, true
 }
 
+// mark is what State compares to decide whether a result must be written
+// now: when it ran, whether it succeeded, and its inventory change time.
+func (c *Cache) mark(name string) writeMark {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.snapshots[name]
+	if !ok {
+		return writeMark{at: time.Now()}
+	}
+	return writeMark{at: s.run, success: s.err == nil, inventoryChange: s.inventoryChange}
+}
+
 // LastSuccess is when name last succeeded; zero if never.
 func (c *Cache) LastSuccess(name string) time.Time {
 	c.mu.RLock()

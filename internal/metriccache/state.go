@@ -100,6 +100,13 @@ func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
 // the writer takes the cache's latest snapshot when it gets to it, so
 // there is at most one write per probe run, and fewer when runs come faster
 // than the disk takes them.
+//
+// A probe's file is rewritten at most every MinSpacing while its inventory
+// and its success stay the same; the result held back is written at Close.
+// A sensor probe runs every minute, and writing (two fsyncs) after each run
+// was a large part of the daemon's CPU and of the disk's writes, for data
+// that a crash restart would not restore anyway once older than twice its
+// interval. A graceful restart still restores it: Close writes it.
 type State struct {
 	store  StateStore
 	cache  *Cache
@@ -108,11 +115,18 @@ type State struct {
 	writeErrors *prometheus.CounterVec
 	writeTime   prometheus.Histogram
 
+	// MinSpacing is the least time between two writes of a probe whose
+	// inventory and success did not change (default 10m; 0 writes every
+	// run).
+	MinSpacing time.Duration
+
 	mu      sync.Mutex
 	pending map[string]bool
-	failing map[string]bool // probes whose last write failed, logged once
-	kick    chan struct{}   // buffered(1)
-	idle    *sync.Cond      // signalled when pending empties and no write runs
+	held    map[string]bool      // results held back by MinSpacing, written at Close
+	written map[string]writeMark // what the last write of each probe recorded
+	failing map[string]bool      // probes whose last write failed, logged once
+	kick    chan struct{}        // buffered(1)
+	idle    *sync.Cond           // signalled when pending empties and no write runs
 	writing bool
 	closed  bool
 	done    chan struct{}
@@ -135,10 +149,13 @@ func NewState(store StateStore, cache *Cache, logger *slog.Logger, reg prometheu
 			Help:    "Time to convert and durably write one probe's state file.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .1, .5, 2.5},
 		}),
-		pending: map[string]bool{},
-		failing: map[string]bool{},
-		kick:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		MinSpacing: 10 * time.Minute,
+		pending:    map[string]bool{},
+		held:       map[string]bool{},
+		written:    map[string]writeMark{},
+		failing:    map[string]bool{},
+		kick:       make(chan struct{}, 1),
+		done:       make(chan struct{}),
 	}
 	st.idle = sync.NewCond(&st.mu)
 	if reg != nil {
@@ -150,13 +167,30 @@ func NewState(store StateStore, cache *Cache, logger *slog.Logger, reg prometheu
 	return st, nil
 }
 
+// writeMark is what a write recorded, to tell whether the next result
+// changed anything that must not wait.
+type writeMark struct {
+	at              time.Time
+	success         bool
+	inventoryChange time.Time
+}
+
 // Save asks for name's snapshot to be written. It does not wait.
 func (st *State) Save(name string) {
+	mark := st.cache.mark(name)
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
 		return
 	}
+	if last, ok := st.written[name]; ok && mark.at.Sub(last.at) < st.MinSpacing &&
+		mark.success == last.success && mark.inventoryChange.Equal(last.inventoryChange) {
+		st.held[name] = true
+		st.mu.Unlock()
+		return
+	}
+	delete(st.held, name)
+	st.written[name] = mark
 	st.pending[name] = true
 	st.mu.Unlock()
 	select {
@@ -185,9 +219,19 @@ func (st *State) Flush(limit time.Duration) bool {
 	}
 }
 
-// Close writes what is pending, waiting at most limit, and stops the
-// writer; later Saves are ignored.
+// Close writes what is pending and what MinSpacing held back, waiting at
+// most limit, and stops the writer; later Saves are ignored.
 func (st *State) Close(limit time.Duration) bool {
+	st.mu.Lock()
+	for name := range st.held {
+		st.pending[name] = true
+	}
+	clear(st.held)
+	st.mu.Unlock()
+	select {
+	case st.kick <- struct{}{}:
+	default:
+	}
 	ok := st.Flush(limit)
 	st.mu.Lock()
 	if !st.closed {
@@ -243,6 +287,9 @@ func (st *State) write(name string) {
 		return
 	}
 	if err := st.store.Write(snap); err != nil {
+		st.mu.Lock()
+		delete(st.written, name) // so the next result is tried at once
+		st.mu.Unlock()
 		st.writeErrors.WithLabelValues(name).Inc()
 		st.fail(name, "cannot write state file; the probe's data is served but a restart will not restore it", err)
 		return

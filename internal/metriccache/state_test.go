@@ -3,6 +3,7 @@ package metriccache
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -81,8 +82,85 @@ func newState(t *testing.T, store StateStore, c *Cache, l *logs) *State {
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.MinSpacing = 0 // every Save writes; TestStateSpacesWrites covers spacing
 	t.Cleanup(func() { st.Close(time.Second) })
 	return st
+}
+
+// countingStore counts writes per probe.
+type countingStore struct {
+	mu     sync.Mutex
+	writes map[string]int
+}
+
+func (s *countingStore) Write(snap statefile.Snapshot) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes[snap.Probe]++
+	return nil
+}
+
+func (s *countingStore) Load(string) (statefile.Snapshot, error) {
+	return statefile.Snapshot{}, fs.ErrNotExist
+}
+
+func (s *countingStore) count(p string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes[p]
+}
+
+// A sensor probe running every minute is written at most every MinSpacing
+// while nothing but its readings changes; a changed inventory or a failure
+// is written at once, and Close writes what was held back.
+func TestStateSpacesWrites(t *testing.T) {
+	store := &countingStore{writes: map[string]int{}}
+	c := New()
+	var l logs
+	st, err := NewState(store, c, l.logger(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.MinSpacing = 10 * time.Minute
+	t0 := time.Unix(1_800_000_000, 0)
+	run := func(minute int, serial string, fail bool) {
+		t.Helper()
+		r := Result{Metrics: disks(serial, 2e12, float64(30+minute)), Start: t0.Add(time.Duration(minute) * time.Minute)}
+		if fail {
+			r = Result{Err: errors.New("boom"), Start: r.Start}
+		}
+		c.Store("storage", r)
+		st.Save("storage")
+		st.Flush(5 * time.Second)
+	}
+	for m := 0; m < 9; m++ {
+		run(m, "S2", false)
+	}
+	if n := store.count("storage"); n != 1 {
+		t.Errorf("9 runs a minute apart, readings only: %d writes, want 1", n)
+	}
+	run(9, "S9", false) // a swapped disk
+	if n := store.count("storage"); n != 2 {
+		t.Errorf("after an inventory change: %d writes, want 2", n)
+	}
+	run(10, "S9", true) // a failure
+	if n := store.count("storage"); n != 3 {
+		t.Errorf("after a failure: %d writes, want 3", n)
+	}
+	run(11, "S9", false) // success again: a change too
+	run(12, "S9", false)
+	if n := store.count("storage"); n != 4 {
+		t.Errorf("success after a failure, then a reading: %d writes, want 4", n)
+	}
+	run(22, "S9", false) // MinSpacing later
+	if n := store.count("storage"); n != 5 {
+		t.Errorf("ten minutes on: %d writes, want 5", n)
+	}
+	run(23, "S9", false)
+	st.Close(5 * time.Second)
+	if n := store.count("storage"); n != 6 {
+		t.Errorf("after Close: %d writes, want 6 (the held result)", n)
+	}
 }
 
 // A restored cache serves the same exposition as the one that wrote the
