@@ -205,6 +205,35 @@ func TestOnceFailsWhenAProbeFails(t *testing.T) {
 	if !strings.Contains(errOut, "probe failed") {
 		t.Errorf("stderr does not say which probe failed:\n%s", errOut)
 	}
+	// One line per failed probe, at error level: no retry is coming, and
+	// there are no last good metrics to keep.
+	if n := strings.Count(errOut, "probe=cpu"); n != 1 || strings.Contains(errOut, "retry_at") || strings.Contains(errOut, "keeping its last good") {
+		t.Errorf("want one line about cpu, no retry and no last good metrics:\n%s", errOut)
+	}
+}
+
+// --[no-]probe.NAME win over the file: --no-probe turns one off, --probe
+// turns one on and, as enabled: true does, runs it though its source is
+// missing.
+func TestProbeFlags(t *testing.T) {
+	cfg := writeConfig(t, "probes:\n  hwmon:\n    enabled: true\n  cpu:\n    enabled: false\n")
+	code, out, errOut := runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg,
+		"--no-probe.hwmon", "--probe.cpu", "--no-probe.textfile"}, fixtureFlags...)...)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, errOut)
+	}
+	if strings.Contains(out, `probe="hwmon"`) || strings.Contains(out, `probe="textfile"`) {
+		t.Error("--no-probe.hwmon and --no-probe.textfile did not turn them off")
+	}
+	if !strings.Contains(out, `hardware_probe_success{probe="cpu"} 1`) {
+		t.Error("--probe.cpu did not win over enabled: false")
+	}
+	missing := filepath.Join(t.TempDir(), "nvidia-smi")
+	cfg = writeConfig(t, "probes:\n  gpu:\n    command: "+missing+"\n")
+	code, out, _ = runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg, "--probe.gpu"}, fixtureFlags...)...)
+	if code == 0 || !strings.Contains(out, `hardware_probe_success{probe="gpu"} 0`) {
+		t.Errorf("--probe.gpu with nvidia-smi missing: exit %d; want it run and failing", code)
+	}
 }
 
 // A tool probe whose tool is missing stays off quietly by default; enabled

@@ -218,6 +218,20 @@ func TestRefreshRefusals(t *testing.T) {
 	}
 }
 
+// --web.telemetry-path moves the hardware metrics; /metrics is then not
+// served.
+func TestMetricsPath(t *testing.T) {
+	f := newFixture(t, Options{MetricsPath: "/hw"})
+	close(f.probe.gate)
+	f.waitReady(t)
+	if w := f.do("GET", "/hw", local, nil); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "hardware_test_reading") {
+		t.Errorf("GET /hw = %d, want 200 with the metrics", w.Code)
+	}
+	if w := f.do("GET", "/metrics", local, nil); w.Code == http.StatusOK && strings.Contains(w.Body.String(), "hardware_test_reading") {
+		t.Error("/metrics still serves the hardware metrics")
+	}
+}
+
 // A refresh that outlasts the server's write timeout still gets its answer.
 func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 	f := newFixture(t, Options{RefreshTimeout: 5 * time.Second})
