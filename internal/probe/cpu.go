@@ -3,12 +3,12 @@ package probe
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -105,16 +105,16 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	proc := procAttrs(p.paths, skips)
 	// Every Linux kernel has /proc/cpuinfo, a VM included: without it the
 	// procfs root is wrong, and saying nothing would look like success.
-	b, err := proc.readFileErr("cpuinfo", cpuinfoMaxSize)
+	b, err := proc.readFileErr("cpuinfo", procfile.CPUInfoMaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
-	var cpuinfo []cpuInfo
+	var cpuinfo []procfile.CPU
 	if err != nil {
 		skips.Add(proc.path("cpuinfo"), err)
 	} else {
 		var perr error
-		cpuinfo, perr = parseCPUInfo(ctx, b)
+		cpuinfo, perr = procfile.ParseCPUInfo(ctx, b)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 // topology returns the per-package info and the counts, and fills packages.
 // physical id and core id are x86 fields; elsewhere (arm64) the same numbers
 // come from sysfs topology.
-func (p cpuProbe) topology(cpuinfo []cpuInfo, packages map[int]string, skips *Skips) []prometheus.Metric {
+func (p cpuProbe) topology(cpuinfo []procfile.CPU, packages map[int]string, skips *Skips) []prometheus.Metric {
 	if len(cpuinfo) == 0 {
 		return nil
 	}
@@ -303,163 +303,8 @@ func (p cpuProbe) vulnerabilities(dir attrs) []prometheus.Metric {
 		if !ok {
 			continue
 		}
-		state, mitigation := cpuParseVulnerability(string(b))
-		ms = append(ms, gauge(cpuVulnerabilityInfo, 1, e.Name(), state, mitigation))
+		v := procfile.ParseVulnerability(b)
+		ms = append(ms, gauge(cpuVulnerabilityInfo, 1, e.Name(), v.State, v.Mitigation))
 	}
 	return ms
-}
-
-// cpuParseVulnerability splits a vulnerability file ("Mitigation: Clear CPU
-// buffers; SMT vulnerable", "Not affected", "Vulnerable") into the state
-// procfs's sysfs package names (not affected, vulnerable, mitigation,
-// unknown) and the words after the first, as node_exporter exports them.
-// Text in no known shape is state unknown, kept whole.
-func cpuParseVulnerability(s string) (state, mitigation string) {
-	s = strings.TrimSpace(s)
-	lower := strings.ToLower(s)
-	for _, st := range []string{"not affected", "vulnerable", "mitigation", "unknown"} {
-		if !strings.HasPrefix(lower, st) {
-			continue
-		}
-		if st == "not affected" {
-			return st, ""
-		}
-		if f := strings.Fields(s); len(f) > 1 {
-			mitigation = strings.Join(f[1:], " ")
-		}
-		return st, mitigation
-	}
-	return "unknown", s
-}
-
-// cpuinfoMaxSize bounds /proc/cpuinfo: about 1.7 KiB per x86 thread, so
-// some 4,800 threads.
-const cpuinfoMaxSize = 8 << 20
-
-// cpuInfo is what the probes use of one processor in /proc/cpuinfo.
-type cpuInfo struct {
-	Processor                                                  uint
-	VendorID, CPUFamily, Model, ModelName, Stepping, Microcode string
-	PhysicalID, CoreID                                         string
-	Flags                                                      []string
-	variant, revision                                          string // arm's, which make Stepping
-}
-
-// parseCPUInfo parses /proc/cpuinfo, one "key : value" line at a time, in
-// the layouts of x86 and arm (where "CPU implementer", "CPU architecture",
-// "CPU part" and "CPU variant"/"CPU revision" stand for vendor, family,
-// model and stepping; flags are x86's CPUID bits, and arm's Features line is
-// left out so that no caller reads it as them). A "processor" line starts
-// a processor. Lines before the first (32-bit arm's "Processor : ARMv7
-// Processor rev 10 (v7l)") hold what all processors share, and so, where the
-// first processor lacks them, do those of the last (arm's summary block).
-// A processor whose number does not parse is left out and counted in the
-// error; the others are returned. The loop stops when ctx ends.
-func parseCPUInfo(ctx context.Context, b []byte) ([]cpuInfo, error) {
-	var (
-		cpus   []cpuInfo
-		common cpuInfo
-		bad    []string
-		cur    = &common
-	)
-	n := 0
-	for line := range strings.Lines(string(b)) {
-		if n++; n%1024 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		key, value, ok := strings.Cut(line, ":")
-		if !ok {
-			if strings.TrimSpace(line) != "" {
-				bad = append(bad, fmt.Sprintf("line %q", strings.TrimSpace(line)))
-			}
-			continue
-		}
-		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-		if key == "processor" {
-			v, err := strconv.ParseUint(value, 0, 32)
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("processor %q", value))
-				cur = &cpuInfo{} // its lines go nowhere
-				continue
-			}
-			cpus = append(cpus, cpuInfo{Processor: uint(v)})
-			cur = &cpus[len(cpus)-1]
-			continue
-		}
-		switch key {
-		case "vendor_id", "vendor", "CPU implementer":
-			cur.VendorID = value
-		case "cpu family", "CPU architecture":
-			cur.CPUFamily = value
-		case "model", "CPU part":
-			cur.Model = value
-		case "model name", "Processor":
-			cur.ModelName = value
-		case "stepping":
-			cur.Stepping = value
-		case "CPU variant":
-			cur.variant = value
-		case "CPU revision":
-			cur.revision = value
-		case "microcode":
-			cur.Microcode = value
-		case "physical id":
-			cur.PhysicalID = value
-		case "core id":
-			cur.CoreID = value
-		case "flags": // x86 only; arm's Features are no CPUID bits
-			cur.Flags = strings.Fields(value)
-		}
-	}
-	if len(cpus) > 0 && cpus[0].VendorID == "" {
-		common = cpuFill(common, cpus[len(cpus)-1])
-	}
-	for i := range cpus {
-		c := cpuFill(cpus[i], common)
-		if c.Stepping == "" {
-			c.Stepping = cpuARMStepping(c.variant, c.revision)
-		}
-		cpus[i] = c
-	}
-	switch {
-	case len(bad) > 0:
-		return cpus, fmt.Errorf("%d malformed lines, first %s", len(bad), bad[0])
-	case len(cpus) == 0:
-		return nil, errors.New("no processor lines")
-	}
-	return cpus, nil
-}
-
-// cpuFill returns c with its empty fields taken from from.
-func cpuFill(c, from cpuInfo) cpuInfo {
-	for _, f := range []struct{ to, from *string }{
-		{&c.VendorID, &from.VendorID}, {&c.CPUFamily, &from.CPUFamily}, {&c.Model, &from.Model},
-		{&c.ModelName, &from.ModelName}, {&c.Stepping, &from.Stepping}, {&c.Microcode, &from.Microcode},
-		{&c.variant, &from.variant}, {&c.revision, &from.revision},
-	} {
-		if *f.to == "" {
-			*f.to = *f.from
-		}
-	}
-	if c.Flags == nil {
-		c.Flags = from.Flags
-	}
-	return c
-}
-
-// cpuARMStepping spells arm's variant and revision as Arm does, "r1p2".
-func cpuARMStepping(variant, revision string) string {
-	v, errV := strconv.ParseUint(variant, 0, 64)
-	r, errR := strconv.ParseUint(revision, 0, 64)
-	switch {
-	case variant == "" && revision == "":
-		return ""
-	case errV == nil && errR == nil:
-		return fmt.Sprintf("r%dp%d", v, r)
-	case errV == nil:
-		return fmt.Sprintf("r%d", v)
-	case errR == nil:
-		return fmt.Sprintf("p%d", r)
-	}
-	return "r" + variant + "p" + revision
 }

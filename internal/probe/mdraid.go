@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -31,6 +31,12 @@ var (
 		"1 for what the md array is doing (md/sync_action), 0 for the others.", "array", "action")
 	mdraidSyncCompleted = newDesc("mdraid", "sync_completed_ratio",
 		"Part of the md array's current sync action done, 0 to 1; absent while none runs, 0 while one waits for another array on the same disks.", "array")
+	mdraidArraySize = Inventory(newDesc("mdraid", "array_size_bytes",
+		"Size of the running md array (the block device's size in sysfs, else /proc/mdstat's blocks); absent while inactive.", "array"))
+	mdraidSyncSpeed = newDesc("mdraid", "sync_speed_bytes_per_second",
+		"Recent speed of the md array's current sync action (/proc/mdstat's speed=, else md/sync_speed); absent while none runs.", "array")
+	mdraidSyncRemaining = newDesc("mdraid", "sync_remaining_seconds",
+		"Time the kernel estimates the md array's current sync action needs to finish (/proc/mdstat's finish=); absent while none runs.", "array")
 	mdraidMemberState = newDesc("mdraid", "member_state",
 		"Member disk of the md array, value 1, once for each flag of its md/dev-*/state (in_sync, faulty, spare, write_mostly, blocked, write_error, ...).",
 		"array", "device", "state")
@@ -47,7 +53,7 @@ func init() {
 	Register(Spec{
 		Name:      "mdraid",
 		Summary:   "Linux software RAID: state, disks, sync progress.",
-		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`: level, state, disks active/failed/spare/missing, sync action and progress, member states",
+		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -67,6 +73,7 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		mdraidArrayInfo, mdraidArrayState, mdraidDegradedDisks, mdraidDisks, mdraidDisksRequired,
 		mdraidSyncAction, mdraidSyncCompleted, mdraidMemberState,
+		mdraidArraySize, mdraidSyncSpeed, mdraidSyncRemaining,
 	} {
 		ch <- d
 	}
@@ -78,35 +85,36 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		return nil, err
 	}
 	proc := procAttrs(p.paths, skips)
-	b, err := proc.fs.ReadFile("mdstat", mdstatMaxSize)
+	stats := map[string]procfile.MDArray{}
+	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, nil
+		// No md driver, or a procfs root without it: sysfs still says
+		// whether arrays exist.
 	case err != nil:
 		// A mdstat that cannot be read (a link to /dev/zero, a file past
 		// the bound) says nothing about which arrays exist; the arrays'
 		// md/ directories in sysfs still say most of it.
 		skips.Add(proc.path("mdstat"), err)
-	}
-	var names []string
-	stats := map[string]mdstatArray{}
-	if err == nil {
-		arrays, perr := parseMdstat(ctx, b)
+	default:
+		arrays, perr := procfile.ParseMdstat(ctx, b)
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, ctxErr
-		}
-		for _, st := range arrays {
-			names = append(names, st.name)
-			stats[st.name] = st
 		}
 		if perr != nil {
 			skips.Add(proc.path("mdstat"), perr)
 		}
-		err = perr
+		for _, st := range arrays {
+			stats[st.Name] = st
+		}
 	}
-	if err != nil {
-		// An array whose lines did not parse is still listed by sysfs.
-		names = append(names, p.sysfsArrays(sysAttrs(p.paths, skips, "block"))...)
+	// An array is one that either source lists: sysfs alone when mdstat
+	// is unreadable or an entry did not parse, mdstat alone in a container
+	// given the host's /proc but not its /sys.
+	block := sysAttrs(p.paths, skips, "block")
+	names := p.sysfsArrays(block)
+	for name := range stats {
+		names = append(names, name)
 	}
 	slices.Sort(names)
 
@@ -116,7 +124,7 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 			return nil, err
 		}
 		st, ok := stats[name]
-		ms = append(ms, p.array(sysAttrs(p.paths, skips, "block", name, "md"), name, st, ok)...)
+		ms = append(ms, p.array(block.sub(name), name, st, ok)...)
 	}
 	return ms, nil
 }
@@ -141,22 +149,30 @@ func (p mdraidProbe) sysfsArrays(block attrs) []string {
 // stops at the first unexpected file and drops every array after it: a
 // kernel without the uuid attribute, or sync_completed reading "delayed"
 // while a resync waits for another array on the same disks.
-func (p mdraidProbe) array(a attrs, name string, st mdstatArray, haveSt bool) []prometheus.Metric {
+func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt bool) []prometheus.Metric {
+	a := dev.sub("md")
 	array := labelValue(name)
 	var ms []prometheus.Metric
 	level, _ := a.String("level")
 	if level == "" && haveSt {
-		level = st.level
+		level = st.Level
 	}
 	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
+	if size, ok := mdraidSize(dev, st, haveSt); ok {
+		ms = append(ms, gauge(mdraidArraySize, float64(size), array))
+	}
 
-	if state, ok := a.String("array_state"); ok {
+	state, ok := a.String("array_state")
+	if !ok && haveSt {
+		state, ok = mdstatArrayState(st), true
+	}
+	if ok {
 		ms = append(ms, stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
 	}
 
 	required, haveRequired := mdraidRaidDisks(a)
-	if !haveRequired && haveSt && st.disksTotal > 0 {
-		required, haveRequired = uint64(st.disksTotal), true
+	if !haveRequired && haveSt && st.Disks > 0 {
+		required, haveRequired = uint64(st.Disks), true
 	}
 	if haveRequired {
 		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
@@ -164,8 +180,8 @@ func (p mdraidProbe) array(a attrs, name string, st mdstatArray, haveSt bool) []
 
 	if v, ok := a.Uint("degraded"); ok {
 		ms = append(ms, gauge(mdraidDegradedDisks, float64(v), array))
-	} else if haveSt && st.disksTotal > 0 {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.disksTotal-st.disksActive), array))
+	} else if haveSt && st.Disks > 0 {
+		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
 	}
 
 	var active, failed, spare uint64
@@ -204,22 +220,97 @@ func (p mdraidProbe) array(a attrs, name string, st mdstatArray, haveSt bool) []
 		}
 	case haveSt:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(st.disksActive), array, "active"),
-			gauge(mdraidDisks, float64(st.disksFailed), array, "failed"),
-			gauge(mdraidDisks, float64(st.disksSpare), array, "spare"),
-			gauge(mdraidDisks, float64(st.disksDown), array, "missing"))
+			gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
+			gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
+			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
+			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
 	}
 
-	if action, ok := a.String("sync_action"); ok {
+	action, ok := a.String("sync_action")
+	if !ok && haveSt {
+		action, ok = mdstatSyncAction(st)
+	}
+	if ok {
 		ms = append(ms, stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
+	}
+	sync := st.Sync
+	if !haveSt {
+		sync = nil
 	}
 	if ratio, ok := mdraidReadSyncCompleted(a); ok {
 		ms = append(ms, gauge(mdraidSyncCompleted, ratio, array))
-	} else if haveSt && !a.exists("sync_completed") && st.blocksToBeSynced > 0 &&
-		slices.Contains([]string{"recovering", "resyncing", "checking", "reshaping"}, st.activity) {
-		ms = append(ms, gauge(mdraidSyncCompleted, float64(st.blocksSynced)/float64(st.blocksToBeSynced), array))
+	} else if sync != nil && !a.exists("sync_completed") {
+		switch {
+		case sync.Waiting != "":
+			ms = append(ms, gauge(mdraidSyncCompleted, 0, array))
+		case sync.TotalBlocks > 0 && sync.DoneBlocks <= sync.TotalBlocks:
+			ms = append(ms, gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
+		}
+	}
+	if sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0 {
+		ms = append(ms, gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
+	} else if kib, ok := mdraidReadSyncSpeed(a); ok {
+		ms = append(ms, gauge(mdraidSyncSpeed, float64(kib)*1024, array))
+	}
+	if sync != nil && sync.Waiting == "" && sync.RemainingSeconds >= 0 {
+		ms = append(ms, gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
 	}
 	return ms
+}
+
+// mdraidSize returns the size of a running array: the block device's
+// size (512-byte sectors, 0 while inactive), else mdstat's 1 KiB blocks,
+// which for an inactive array count its members and so are no size.
+func mdraidSize(dev attrs, st procfile.MDArray, haveSt bool) (uint64, bool) {
+	if sectors, ok := dev.Uint("size"); ok {
+		return sectors * 512, sectors > 0
+	}
+	if haveSt && st.State != "inactive" && st.Blocks > 0 {
+		return st.Blocks * 1024, true
+	}
+	return 0, false
+}
+
+// mdstatArrayState is md/array_state as far as /proc/mdstat tells it:
+// running arrays are all "active" there, clean or not.
+func mdstatArrayState(st procfile.MDArray) string {
+	switch {
+	case st.State != "active":
+		return st.State // inactive, broken
+	case st.ReadOnly == "read-only":
+		return "readonly"
+	case st.ReadOnly == "auto-read-only":
+		return "read-auto"
+	}
+	return "active"
+}
+
+// mdstatSyncAction is md/sync_action as far as /proc/mdstat tells it. Only
+// a running array with redundancy (mdstat prints its slots) has a sync
+// action, as only its md/ directory has the attribute.
+func mdstatSyncAction(st procfile.MDArray) (string, bool) {
+	switch {
+	case !st.Redundant || st.State == "inactive":
+		return "", false
+	case st.Sync == nil:
+		return "idle", true
+	}
+	return st.Sync.Action, true
+}
+
+// mdraidReadSyncSpeed reads md/sync_speed, KiB/s: "none" while no action
+// runs.
+func mdraidReadSyncSpeed(a attrs) (uint64, bool) {
+	s, ok := a.String("sync_speed")
+	if !ok || s == "none" {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		a.skips.Add(a.path("sync_speed"), fmt.Errorf("unexpected sync_speed %q", s))
+		return 0, false
+	}
+	return v, true
 }
 
 // mdraidRaidDisks reads md/raid_disks: a number, or during a reshape the
@@ -260,136 +351,4 @@ func mdraidReadSyncCompleted(a attrs) (float64, bool) {
 		return 0, false
 	}
 	return float64(done) / float64(total), true
-}
-
-// mdstatMaxSize bounds /proc/mdstat: a few lines per array, and a host
-// has at most some hundreds of arrays.
-const mdstatMaxSize = 1 << 20
-
-// mdstatArray is what /proc/mdstat says of one array, where sysfs may not.
-type mdstatArray struct {
-	name  string
-	level string // raid1, raid5...; "" for an inactive array
-	// activity is the state word (active, inactive), or the sync action
-	// under way: recovering, resyncing, checking or reshaping.
-	activity                                                    string
-	disksTotal, disksActive, disksFailed, disksSpare, disksDown int64
-	blocksSynced, blocksToBeSynced                              int64
-}
-
-// parseMdstat parses /proc/mdstat as md_seq_show writes it: per array a
-// line "md0 : active raid1 sdb2[1](F) sda2[0]", then indented lines: the
-// personality's status ("1046528 blocks super 1.2 [2/1] [U_]"), a sync
-// progress line while an action runs, a bitmap line. An array whose lines
-// do not parse is left out and counted in the error; the others are
-// returned. The loop stops when ctx ends.
-func parseMdstat(ctx context.Context, b []byte) ([]mdstatArray, error) {
-	var (
-		arrays []mdstatArray
-		bad    []string
-	)
-	lines := strings.Split(string(b), "\n")
-	for i := 0; i < len(lines); i++ {
-		if ctx.Err() != nil {
-			return arrays, ctx.Err()
-		}
-		line := lines[i]
-		f := strings.Fields(line)
-		if len(f) < 3 || f[1] != ":" || line[0] == ' ' || line[0] == '\t' ||
-			f[0] == "Personalities" || f[0] == "unused" {
-			continue
-		}
-		// The array's own lines are the indented ones that follow.
-		j := i + 1
-		for j < len(lines) && strings.TrimSpace(lines[j]) != "" && (lines[j][0] == ' ' || lines[j][0] == '\t') {
-			j++
-		}
-		a, err := parseMdstatArray(f, lines[i+1:j])
-		if err != nil {
-			bad = append(bad, fmt.Sprintf("%s: %v", f[0], err))
-		} else {
-			arrays = append(arrays, a)
-		}
-		i = j - 1
-	}
-	if len(bad) > 0 {
-		return arrays, fmt.Errorf("%d arrays not parsed, first %s", len(bad), bad[0])
-	}
-	return arrays, nil
-}
-
-// mdstatProgress finds the count of blocks done in a progress line:
-// "recovery =  7.3% (285212672/3906885632) finish=301.5min".
-var mdstatProgress = regexp.MustCompile(`\((\d+)/(\d+)\)`)
-
-// mdstatSlots finds the slot counts of a status line, "[3/2] [UU_]".
-var mdstatSlots = regexp.MustCompile(`\[(\d+)/(\d+)\] \[([U_]*)\]`)
-
-func parseMdstatArray(head []string, body []string) (mdstatArray, error) {
-	a := mdstatArray{name: head[0], activity: head[2]}
-	rest := head[3:]
-	// "(read-only)" or "(auto-read-only)" may follow the state word.
-	for len(rest) > 0 && strings.HasPrefix(rest[0], "(") {
-		rest = rest[1:]
-	}
-	// Members are "name[slot]" with flags such as (F), (S), (W); a word
-	// without a slot before them is the level, which inactive arrays lack.
-	if len(rest) > 0 && !strings.Contains(rest[0], "[") {
-		a.level, rest = rest[0], rest[1:]
-	}
-	members := 0
-	for _, m := range rest {
-		members++
-		if strings.Contains(m, "(F)") {
-			a.disksFailed++
-		}
-		if strings.Contains(m, "(S)") {
-			a.disksSpare++
-		}
-	}
-	if len(body) == 0 {
-		return a, errors.New("no status line")
-	}
-	size, err := strconv.ParseInt(strings.Fields(body[0])[0], 10, 64)
-	if err != nil {
-		return a, fmt.Errorf("status line %q: %w", strings.TrimSpace(body[0]), err)
-	}
-	switch m := mdstatSlots.FindStringSubmatch(body[0]); {
-	case m != nil:
-		a.disksTotal, _ = strconv.ParseInt(m[1], 10, 64)
-		a.disksActive, _ = strconv.ParseInt(m[2], 10, 64)
-		a.disksDown = int64(strings.Count(m[3], "_"))
-	case a.activity != "inactive":
-		// raid0 and linear have no redundancy and print no slots: every
-		// member is needed and active.
-		a.disksTotal, a.disksActive = int64(members), int64(members)
-	}
-	a.blocksSynced, a.blocksToBeSynced = size, size
-	for _, l := range body[1:] {
-		action := ""
-		for _, w := range []struct{ word, activity string }{
-			{"recovery", "recovering"}, {"reshape", "reshaping"}, {"check", "checking"}, {"resync", "resyncing"},
-		} {
-			if strings.Contains(l, w.word) {
-				action = w.activity
-				break
-			}
-		}
-		if action == "" || strings.HasPrefix(strings.TrimSpace(l), "bitmap") {
-			continue
-		}
-		a.activity = action
-		if strings.Contains(l, "PENDING") || strings.Contains(l, "DELAYED") {
-			a.blocksSynced = 0
-			break
-		}
-		m := mdstatProgress.FindStringSubmatch(l)
-		if m == nil {
-			return a, fmt.Errorf("progress line %q", strings.TrimSpace(l))
-		}
-		a.blocksSynced, _ = strconv.ParseInt(m[1], 10, 64)
-		a.blocksToBeSynced, _ = strconv.ParseInt(m[2], 10, 64)
-		break
-	}
-	return a, nil
 }

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"maps"
+	"os"
 	"testing"
 )
 
@@ -86,6 +87,10 @@ func TestMdraidRecovering(t *testing.T) {
 		`hardware_mdraid_member_state{array="md2",device="sde1",state="in_sync"}`: 1,
 		`hardware_mdraid_member_state{array="md2",device="sdf1",state="spare"}`:   1,
 		`hardware_mdraid_sync_completed_ratio{array="md2"}`:                       570425344.0 / 7813771264,
+		// sysfs has no size for md2 here: mdstat's 1 KiB blocks stand in.
+		`hardware_mdraid_array_size_bytes{array="md2"}`:            7813771264 * 1024,
+		`hardware_mdraid_sync_speed_bytes_per_second{array="md2"}`: 200164 * 1024,
+		`hardware_mdraid_sync_remaining_seconds{array="md2"}`:      301*60 + 30,
 	}
 	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md2", "state", mdraidArrayStates, "clean"))
 	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md2", "action", mdraidSyncActions, "recover"))
@@ -99,20 +104,90 @@ func TestMdraidRecovering(t *testing.T) {
 	mdraidTestRun(t, delayed, want, 0)
 }
 
-// Without sysfs (a container given the host's /proc only), /proc/mdstat's
-// counts stand in: the rebuilding disk has no flag there, so it counts
-// nowhere, and states and actions are unknown.
+// Without sysfs (a container given the host's /proc only), /proc/mdstat
+// stands in: the rebuilding disk has no flag there, so it counts nowhere;
+// the state is mdstat's (active, clean or not) and the action its progress
+// line's, with size, speed and time left.
 func TestMdraidRecoveringMdstatOnly(t *testing.T) {
-	mdraidTestRun(t, map[string]string{"proc/mdstat": mdraidTestRecoveringMdstat}, map[string]float64{
-		`hardware_mdraid_array_info{array="md2",level="raid5"}`: 1,
-		`hardware_mdraid_disks_required{array="md2"}`:           3,
-		`hardware_mdraid_degraded_disks{array="md2"}`:           1,
-		`hardware_mdraid_disks{array="md2",state="active"}`:     2,
-		`hardware_mdraid_disks{array="md2",state="failed"}`:     0,
-		`hardware_mdraid_disks{array="md2",state="spare"}`:      0,
-		`hardware_mdraid_disks{array="md2",state="missing"}`:    1,
-		`hardware_mdraid_sync_completed_ratio{array="md2"}`:     285212672.0 / 3906885632,
-	}, 0)
+	want := map[string]float64{
+		`hardware_mdraid_array_info{array="md2",level="raid5"}`:    1,
+		`hardware_mdraid_disks_required{array="md2"}`:              3,
+		`hardware_mdraid_degraded_disks{array="md2"}`:              1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:        2,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:        0,
+		`hardware_mdraid_disks{array="md2",state="spare"}`:         0,
+		`hardware_mdraid_disks{array="md2",state="missing"}`:       1,
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:        285212672.0 / 3906885632,
+		`hardware_mdraid_array_size_bytes{array="md2"}`:            7813771264 * 1024,
+		`hardware_mdraid_sync_speed_bytes_per_second{array="md2"}`: 200164 * 1024,
+		`hardware_mdraid_sync_remaining_seconds{array="md2"}`:      301*60 + 30,
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md2", "state", mdraidArrayStates, "active"))
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md2", "action", mdraidSyncActions, "recover"))
+	mdraidTestRun(t, map[string]string{"proc/mdstat": mdraidTestRecoveringMdstat}, want, 0)
+}
+
+// procfs's real mdstat capture, without sysfs: each array's state and sync
+// action come from mdstat. Inactive arrays and those without redundancy
+// (raid0, linear) have no sync action, as they have no md/sync_action.
+func TestMdraidMdstatOnlyStates(t *testing.T) {
+	b, err := os.ReadFile("../procfile/testdata/procfs-mdstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	plantTree(t, root, map[string]string{"proc/mdstat": string(b)})
+	c, s := runProbe(t, "mdraid", treePaths(root))
+	if s.Count() != 0 {
+		t.Errorf("skips = %d, want 0", s.Count())
+	}
+	got := gatherSeries(t, c)
+	for array, tc := range map[string]struct {
+		state, action string
+		ratio         float64 // -1: absent
+		size          float64 // -1: absent
+	}{
+		"md3":   {"active", "idle", -1, 5853468288 * 1024},
+		"md4":   {"inactive", "", -1, -1},
+		"md6":   {"active", "recover", 16775552.0 / 195310144, 195310144 * 1024},
+		"md8":   {"active", "resync", 16775552.0 / 195310144, 195310144 * 1024},
+		"md201": {"active", "check", 114176.0 / 1993728, 1993728 * 1024},
+		"md9":   {"active", "resync", 0, 523968 * 1024},
+		"md11":  {"read-auto", "resync", 0, 4190208 * 1024},
+		"md10":  {"active", "", -1, 314159265 * 1024},
+		"md101": {"readonly", "", -1, 322560 * 1024},
+		"md219": {"inactive", "", -1, -1},
+		"md42":  {"active", "reshape", 1096879076.0 / 1953381440, 1953381440 * 1024},
+	} {
+		if v := got[`hardware_mdraid_array_state{array="`+array+`",state="`+tc.state+`"}`]; v != 1 {
+			t.Errorf("%s: state %s = %v, want 1", array, tc.state, v)
+		}
+		_, hasAction := got[`hardware_mdraid_sync_action{action="idle",array="`+array+`"}`]
+		if tc.action == "" && hasAction {
+			t.Errorf("%s: has a sync action", array)
+		}
+		if tc.action != "" && got[`hardware_mdraid_sync_action{action="`+tc.action+`",array="`+array+`"}`] != 1 {
+			t.Errorf("%s: sync action %s not 1", array, tc.action)
+		}
+		for name, want := range map[string]float64{"sync_completed_ratio": tc.ratio, "array_size_bytes": tc.size} {
+			v, ok := got[`hardware_mdraid_`+name+`{array="`+array+`"}`]
+			if want < 0 && ok || want >= 0 && v != want {
+				t.Errorf("%s: %s = %v (exported %v), want %v", array, name, v, ok, want)
+			}
+		}
+	}
+	// Waiting actions have no speed or time left; running ones do.
+	for _, k := range []string{`{array="md9"}`, `{array="md11"}`, `{array="md3"}`} {
+		if _, ok := got[`hardware_mdraid_sync_speed_bytes_per_second`+k]; ok {
+			t.Errorf("speed exported for %s", k)
+		}
+	}
+	if v := got[`hardware_mdraid_sync_remaining_seconds{array="md42"}`]; v != 1868*60+6 {
+		t.Errorf("md42 remaining = %v, want %v", v, 1868*60+6)
+	}
+	if v := got[`hardware_mdraid_sync_speed_bytes_per_second{array="md42"}`]; v != 7640*1024 {
+		t.Errorf("md42 speed = %v, want %v", v, 7640*1024)
+	}
 }
 
 // An array assembled only in part (mdadm --incremental waiting for its
@@ -144,12 +219,42 @@ unused devices: <none>
 	}, want, 0)
 }
 
-// No /proc/mdstat: the md driver is not loaded, so there are no arrays,
-// whatever sysfs holds. That is no error and no skip.
-func TestMdraidWithoutMdstat(t *testing.T) {
+// An array sysfs lists is reported whether or not /proc/mdstat lists it:
+// without mdstat at all, and beside the arrays a readable mdstat lists.
+func TestMdraidSysfsOnly(t *testing.T) {
+	want := map[string]float64{
+		`hardware_mdraid_array_info{array="md2",level="raid5"}`:                   1,
+		`hardware_mdraid_disks_required{array="md2"}`:                             3,
+		`hardware_mdraid_degraded_disks{array="md2"}`:                             1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:                       2,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:                       0,
+		`hardware_mdraid_disks{array="md2",state="spare"}`:                        1,
+		`hardware_mdraid_disks{array="md2",state="missing"}`:                      1,
+		`hardware_mdraid_member_state{array="md2",device="sdd1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sde1",state="in_sync"}`: 1,
+		`hardware_mdraid_member_state{array="md2",device="sdf1",state="spare"}`:   1,
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:                       570425344.0 / 7813771264,
+		`hardware_mdraid_sync_speed_bytes_per_second{array="md2"}`:                150000 * 1024,
+		`hardware_mdraid_array_size_bytes{array="md2"}`:                           15627542528 * 512,
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md2", "state", mdraidArrayStates, "clean"))
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md2", "action", mdraidSyncActions, "recover"))
 	files := maps.Clone(mdraidTestRecoveringSysfs)
-	files["proc/partitions"] = "major minor  #blocks  name\n"
-	mdraidTestRun(t, files, map[string]float64{}, 0)
+	files["sys/devices/virtual/block/md2/md/sync_speed"] = "150000\n"
+	files["sys/devices/virtual/block/md2/size"] = "15627542528\n"
+	mdraidTestRun(t, files, want, 0)
+
+	files["proc/mdstat"] = "Personalities : [raid1]\nmd9 : active raid1 sda1[0] sdb1[1]\n      100 blocks [2/2] [UU]\n\nunused devices: <none>\n"
+	want[`hardware_mdraid_array_info{array="md9",level="raid1"}`] = 1
+	want[`hardware_mdraid_array_size_bytes{array="md9"}`] = 100 * 1024
+	want[`hardware_mdraid_disks_required{array="md9"}`] = 2
+	want[`hardware_mdraid_degraded_disks{array="md9"}`] = 0
+	for _, st := range []string{"active", "failed", "spare", "missing"} {
+		want[`hardware_mdraid_disks{array="md9",state="`+st+`"}`] = map[string]float64{"active": 2}[st]
+	}
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_array_state", "md9", "state", mdraidArrayStates, "active"))
+	maps.Copy(want, mdraidTestStateSet("hardware_mdraid_sync_action", "md9", "action", mdraidSyncActions, "idle"))
+	mdraidTestRun(t, files, want, 0)
 }
 
 // A /proc/mdstat procfs cannot parse is one skip; the arrays are listed

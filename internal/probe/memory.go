@@ -1,14 +1,13 @@
 package probe
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
 	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -103,13 +102,13 @@ func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	p.paths = env.Paths // this run's settings, on this run's copy of p
 	var ms []prometheus.Metric
 	proc := procAttrs(p.paths, skips)
-	b, err := proc.readFileErr("meminfo", memoryMaxProcFile)
+	b, err := proc.readFileErr("meminfo", procfile.MeminfoMaxSize)
 	if err != nil {
 		// No meminfo means the procfs root is wrong, not that the host
 		// lacks memory; a meminfo that cannot be read is as wrong.
 		return nil, err
 	}
-	if total, err := memoryParseMemTotal(b); err != nil {
+	if total, err := procfile.ParseMemTotal(b); err != nil {
 		// A malformed MemTotal costs that series; EDAC is still worth reading.
 		skips.Add(proc.path("meminfo"), err)
 	} else {
@@ -134,95 +133,30 @@ func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	return append(ms, modules...), nil
 }
 
-// memoryMaxProcFile bounds meminfo and swaps: meminfo is some 1.5 KiB, and
-// swaps holds a line per swap device (MAX_SWAPFILES is 32).
-const memoryMaxProcFile = 1 << 20
-
-// memoryParseMemTotal returns MemTotal from meminfo, in bytes. Only that
-// line is parsed: a line of another field that this kernel spells oddly is
-// none of this probe's business.
-func memoryParseMemTotal(b []byte) (uint64, error) {
-	for line := range bytes.Lines(b) {
-		rest, ok := bytes.CutPrefix(line, []byte("MemTotal:"))
-		if !ok {
-			continue
-		}
-		f := strings.Fields(string(rest))
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("MemTotal line %q, want \"MemTotal: N kB\"", bytes.TrimSpace(line))
-		}
-		kb, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("MemTotal: %w", err)
-		}
-		return kb * 1024, nil
-	}
-	return 0, errors.New("no MemTotal line")
-}
-
 // swapDevices reads /proc/swaps. No /proc/swaps (swap not compiled in)
 // means no series.
 func (p memoryProbe) swapDevices(proc attrs) []prometheus.Metric {
-	b, ok := proc.readFile("swaps", memoryMaxProcFile)
+	b, ok := proc.readFile("swaps", procfile.SwapsMaxSize)
 	if !ok {
 		return nil
 	}
-	devices, err := memoryParseSwaps(b)
+	devices, err := procfile.ParseSwaps(b)
 	if err != nil {
 		proc.skips.Add(proc.path("swaps"), err)
 	}
-	sort.Slice(devices, func(i, j int) bool { return devices[i].name < devices[j].name })
+	sort.Slice(devices, func(i, j int) bool { return devices[i].Filename < devices[j].Filename })
 	ms := make([]prometheus.Metric, 0, len(devices))
 	seen := map[string]bool{}
 	for _, d := range devices {
-		name := labelValue(d.name)
+		name := labelValue(d.Filename)
 		if seen[name] { // one line twice would make a duplicate series and fail the scrape
-			proc.skips.Add(proc.path("swaps"), fmt.Errorf("swap device %q listed twice", d.name))
+			proc.skips.Add(proc.path("swaps"), fmt.Errorf("swap device %q listed twice", d.Filename))
 			continue
 		}
 		seen[name] = true
-		ms = append(ms, gauge(memorySwapDeviceSize, float64(d.sizeKiB)*1024, name))
+		ms = append(ms, gauge(memorySwapDeviceSize, float64(d.SizeBytes), name))
 	}
 	return ms
-}
-
-// memorySwap is one line of /proc/swaps.
-type memorySwap struct {
-	name    string
-	sizeKiB uint64
-}
-
-// memoryParseSwaps parses /proc/swaps: a header naming the columns, then
-// "Filename Type Size Used Priority" per device, sizes in KiB. A header
-// that is not that one fails the whole file, since the columns would mean
-// something else; a malformed device line costs that device, and the error
-// counts such lines.
-func memoryParseSwaps(b []byte) ([]memorySwap, error) {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if h := strings.Fields(lines[0]); len(h) < 3 || h[0] != "Filename" || h[2] != "Size" {
-		return nil, fmt.Errorf("header %q, want \"Filename Type Size Used Priority\"", lines[0])
-	}
-	var (
-		devices []memorySwap
-		bad     int
-	)
-	for _, l := range lines[1:] {
-		f := strings.Fields(l)
-		if len(f) < 3 {
-			bad++
-			continue
-		}
-		size, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
-			bad++
-			continue
-		}
-		devices = append(devices, memorySwap{f[0], size})
-	}
-	if bad > 0 {
-		return devices, fmt.Errorf("%d malformed device lines", bad)
-	}
-	return devices, nil
 }
 
 // hugepages reads the per-size pools in sysfs rather than meminfo's

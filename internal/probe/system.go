@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
-	"strconv"
 	"strings"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/osrelease"
+	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -169,51 +169,12 @@ func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
 	if !ok {
 		return nil
 	}
-	kv := parseOSRelease(b)
+	kv := osrelease.Parse(b)
 	if kv["ID"] == "" && kv["NAME"] == "" && kv["PRETTY_NAME"] == "" {
 		return nil
 	}
 	return []prometheus.Metric{gauge(systemOSInfo, 1,
 		kv["ID"], kv["ID_LIKE"], kv["NAME"], kv["PRETTY_NAME"], kv["VERSION"], kv["VERSION_ID"], kv["VERSION_CODENAME"])}
-}
-
-// parseOSRelease parses the shell-compatible KEY=value assignments of
-// os-release(5). Lines that are not assignments are ignored, as systemd does.
-func parseOSRelease(b []byte) map[string]string {
-	kv := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		key, value, ok := strings.Cut(line, "=")
-		if !ok || key == "" {
-			continue
-		}
-		kv[key] = unquoteShell(value)
-	}
-	return kv
-}
-
-// unquoteShell undoes the quoting os-release(5) allows: single quotes taken
-// literally, double quotes with backslash escapes of ", \, $ and `.
-func unquoteShell(v string) string {
-	if len(v) >= 2 && v[0] == '\'' && v[len(v)-1] == '\'' {
-		return v[1 : len(v)-1]
-	}
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return v
-	}
-	v = v[1 : len(v)-1]
-	var sb strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] == '\\' && i+1 < len(v) && strings.IndexByte("\"\\$`", v[i+1]) >= 0 {
-			i++
-		}
-		sb.WriteByte(v[i])
-	}
-	return sb.String()
 }
 
 func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
@@ -226,42 +187,18 @@ func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
 	return []prometheus.Metric{gauge(systemKernelInfo, 1, release, version)}
 }
 
-// systemMaxProcStat bounds /proc/stat: a line per CPU, some 150 bytes
-// each, and interrupt counts, some 10 bytes per IRQ.
-const systemMaxProcStat = 16 << 20
-
 func (p systemProbe) bootTime(ctx context.Context, skips *Skips) []prometheus.Metric {
 	proc := procAttrs(p.paths, skips)
-	b, ok := proc.readFile("stat", systemMaxProcStat)
+	b, ok := proc.readFile("stat", procfile.StatMaxSize)
 	if !ok {
 		return nil
 	}
-	btime, err := systemParseBootTime(ctx, b)
+	btime, err := procfile.ParseBootTime(ctx, b)
 	if err != nil {
 		skips.Add(proc.path("stat"), err)
 		return nil
 	}
 	return []prometheus.Metric{gauge(systemBootTime, float64(btime))}
-}
-
-// systemParseBootTime finds the "btime SECONDS" line of /proc/stat.
-func systemParseBootTime(ctx context.Context, b []byte) (uint64, error) {
-	n := 0
-	for line := range bytes.Lines(b) {
-		if n++; n%1024 == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-		rest, ok := bytes.CutPrefix(line, []byte("btime "))
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseUint(string(bytes.TrimSpace(rest)), 10, 64)
-		if err != nil || v == 0 {
-			return 0, fmt.Errorf("btime line %q", bytes.TrimSpace(line))
-		}
-		return v, nil
-	}
-	return 0, errors.New("no btime line")
 }
 
 // dmiHypervisors maps the prefix of a DMI vendor or product string to the
@@ -339,11 +276,11 @@ func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 		return false, false
 	}
 	proc := procAttrs(p.paths, skips)
-	b, ok := proc.readFile("cpuinfo", cpuinfoMaxSize)
+	b, ok := proc.readFile("cpuinfo", procfile.CPUInfoMaxSize)
 	if !ok {
 		return false, false
 	}
-	cpus, err := parseCPUInfo(context.Background(), b)
+	cpus, err := procfile.ParseCPUInfo(context.Background(), b)
 	if err != nil {
 		skips.Add(proc.path("cpuinfo"), err)
 		return false, false

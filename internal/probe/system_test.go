@@ -229,30 +229,3 @@ func TestSystemVirtualization(t *testing.T) {
 		})
 	}
 }
-
-func TestParseOSRelease(t *testing.T) {
-	in := `# comment
-NAME="Debian GNU/Linux"
-ID=debian
-PRETTY_NAME='Single "quoted"'
-VERSION="12 \"bookworm\" \\ \$HOME"
-not an assignment
-EMPTY=
-`
-	want := map[string]string{
-		"NAME":        "Debian GNU/Linux",
-		"ID":          "debian",
-		"PRETTY_NAME": `Single "quoted"`,
-		"VERSION":     `12 "bookworm" \ $HOME`,
-		"EMPTY":       "",
-	}
-	got := parseOSRelease([]byte(in))
-	if len(got) != len(want) {
-		t.Errorf("parsed %d keys, want %d: %q", len(got), len(want), got)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}
