@@ -156,8 +156,14 @@ func wattsAt(s string) (float64, bool) {
 // "dKdd" (thousands, then tens of watts) or "ddd" (tens of watts, then a
 // revision digit), each followed by a letter or the end.
 func supermicroRating(s string) (float64, bool) {
-	i := strings.Index(strings.ToUpper(s), "PWS-")
-	if i < 0 {
+	// Not strings.ToUpper: on invalid UTF-8 it changes byte offsets.
+	i := 0
+	for ; i+4 <= len(s); i++ {
+		if (s[i] == 'P' || s[i] == 'p') && (s[i+1] == 'W' || s[i+1] == 'w') && (s[i+2] == 'S' || s[i+2] == 's') && s[i+3] == '-' {
+			break
+		}
+	}
+	if i+4 > len(s) {
 		return 0, false
 	}
 	c := s[i+4:]
