@@ -47,6 +47,10 @@ var (
 		"fru", "board_manufacturer", "board_product", "board_serial", "board_part_number", "board_mfg_date",
 		"product_manufacturer", "product_name", "product_serial", "product_part_number", "product_version", "product_asset_tag",
 		"chassis_serial", "chassis_part_number"))
+	ipmiPSURatedWatts = Inventory(newDesc("ipmi", "power_supply_rated_watts",
+		"Output capacity a power supply's FRU states in its name or model number (ipmitool fru print: \"PWR SPLY,1400W,RDNT\", \"HPE 800W ... Pwr Sply Kit\", \"PWS-1K62A-1R\"); fru is the FRU device description as in hardware_ipmi_fru_info. "+
+			"No series for a PSU whose name states no capacity in a known form. Many supplies deliver less at low-line (100-127 V) input than the name says.",
+		"fru"))
 	ipmiDCMIPower = newDesc("ipmi", "dcmi_power_watts",
 		"Power the whole system draws as the BMC's DCMI power meter reads it (ipmitool dcmi power reading): stat instantaneous, and the minimum, maximum and average over the BMC's sampling period. No series on BMCs without DCMI power readings.", "stat")
 	ipmiChassisPowerOn = newDesc("ipmi", "chassis_power_on",
@@ -101,7 +105,7 @@ const ipmiReaskUnsupported = 6 * time.Hour
 func (*ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		ipmiSensorState, ipmiTemperature, ipmiFanSpeed, ipmiVoltage, ipmiCurrent, ipmiPower, ipmiFRUInfo,
-		ipmiRatio, ipmiAirflow, ipmiDCMIPower, ipmiChassisPowerOn, ipmiChassisIntrusion,
+		ipmiRatio, ipmiAirflow, ipmiPSURatedWatts, ipmiDCMIPower, ipmiChassisPowerOn, ipmiChassisIntrusion,
 		ipmiChassisFrontPanelLockout, ipmiChassisFault, ipmiChassisRestorePolicy, ipmiBMCInfo,
 	} {
 		ch <- d
@@ -581,7 +585,8 @@ var ipmiFRUFields = []string{
 	"Chassis Serial", "Chassis Part Number",
 }
 
-// ipmiFRUMetrics exports each FRU that has at least one of ipmiFRUFields.
+// ipmiFRUMetrics exports each FRU that has at least one of ipmiFRUFields,
+// and the rated capacity of each power supply whose name states one.
 func ipmiFRUMetrics(frus []ipmitool.FRU, src string, skips *Skips) []prometheus.Metric {
 	var ms []prometheus.Metric
 	seen := map[string]bool{}
@@ -602,6 +607,9 @@ func ipmiFRUMetrics(frus []ipmitool.FRU, src string, skips *Skips) []prometheus.
 		}
 		seen[values[0]] = true
 		ms = append(ms, constMetric(ipmiFRUInfo, prometheus.GaugeValue, 1, values...))
+		if w, ok := ipmitool.PowerSupplyRating(f); ok {
+			ms = append(ms, constMetric(ipmiPSURatedWatts, prometheus.GaugeValue, w, values[0]))
+		}
 	}
 	return ms
 }

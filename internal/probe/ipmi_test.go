@@ -177,6 +177,33 @@ func TestIPMIParseFRU(t *testing.T) {
 	})
 }
 
+// TestIPMIPowerSupplyRatedWatts: each PSU FRU whose name states its
+// capacity has a series labelled like its fru_info; a PSU whose name
+// states none, and FRUs that are no PSU, have none.
+func TestIPMIPowerSupplyRatedWatts(t *testing.T) {
+	out := "" +
+		"FRU Device Description : Builtin FRU Device (ID 0)\n" +
+		" Board Product         : R200-1120402W\n" +
+		"\n" +
+		"FRU Device Description : PS1 (ID 1)\n" +
+		" Board Product         : PWR SPLY,1400W,RDNT,LTON    \n" +
+		"\n" +
+		"FRU Device Description : PSU2 (ID 2)\n" +
+		" Product Name          : HPE 800W FS Plat Ht Plg LH Pwr Sply Kit\n" +
+		"\n" +
+		"FRU Device Description : PSU3 (ID 3)\n" +
+		" Product Name          : DPS-1200\n" +
+		"\n" +
+		"FRU Device Description : PSU4 (ID 4)\n" +
+		" Product Part Number   : PWS-1K62A-1R\n"
+	got := gatherSeries(t, collected{p: &ipmiProbe{}, metrics: ipmiFRUMetrics(ipmitool.ParseFRU([]byte(out)), "fru", NewSkips(nil))})
+	assertSeries(t, got, "hardware_ipmi_power_supply_rated_watts", map[string]float64{
+		`hardware_ipmi_power_supply_rated_watts{fru="PS1 (ID 1)"}`:  1400,
+		`hardware_ipmi_power_supply_rated_watts{fru="PSU2 (ID 2)"}`: 800,
+		`hardware_ipmi_power_supply_rated_watts{fru="PSU4 (ID 4)"}`: 1620,
+	})
+}
+
 // ipmiFake writes a fake ipmitool that answers sdr elist and fru print with
 // the given shell snippets.
 func ipmiFake(t *testing.T, sdr, fru string) string {
