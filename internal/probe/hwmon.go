@@ -245,20 +245,30 @@ func hwmonClean(s string) string {
 	return strings.Trim(hwmonInvalidChars.ReplaceAllLiteralString(strings.ToLower(s), "_"), "_")
 }
 
-// disambiguateHwmonChips suffixes the hwmonN name to chips whose ids clash
-// (chips without a device, or two chips on one device), since their series
-// would otherwise collide; such an id is only as stable as hwmonN. A chip
-// whose id still clashes is dropped: one duplicate series would fail the
-// whole scrape.
+// disambiguateHwmonChips tells apart chips whose ids clash. Several chips
+// often share one device (asus-nb-wmi registers one for fan control and one
+// for its WMI sensors, a wifi card one per radio): they get the driver's
+// name for the chip appended, as node_exporter does, which the kernel does
+// not renumber between boots. Only chips that share the name too (two
+// dell_smm without a device) fall back to the hwmonN number, and such an id
+// is only as stable as hwmonN. A chip whose id still clashes is dropped:
+// one duplicate series would fail the whole scrape.
 func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
 	count := map[string]int{}
+	named := map[[2]string]int{}
 	for _, c := range chips {
 		count[c.id]++
+		named[[2]string{c.id, c.name}]++
 	}
-	for i := range chips {
-		if count[chips[i].id] > 1 {
-			chips[i].id += "_" + chips[i].hwmon
+	for i, c := range chips {
+		if count[c.id] < 2 {
+			continue
 		}
+		suffix := hwmonClean(c.name)
+		if suffix == "" || named[[2]string{c.id, c.name}] > 1 {
+			suffix = c.hwmon
+		}
+		chips[i].id += "_" + suffix
 	}
 	seen := map[string]bool{}
 	out := chips[:0]
