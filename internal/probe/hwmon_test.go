@@ -339,3 +339,76 @@ func TestHwmonSharedDeviceRenumbering(t *testing.T) {
 		t.Errorf("asus chip not named by its name:\n%s", a)
 	}
 }
+
+// node_exporter's nct6779 has both its chassis intrusion detectors tripped
+// and a fan target; its pwm1_* files configure automatic fan control, and
+// without pwm1 itself there is no duty to report.
+func TestHwmonIntrusionAndFanTarget(t *testing.T) {
+	c, _ := runProbe(t, "hwmon", foreignTree(t, "nodeexporter-sys/hwmon"))
+	got := gatherSeries(t, c)
+	for k, v := range map[string]float64{
+		`hardware_hwmon_intrusion_alarm{chip="nct6779",label="",sensor="intrusion0"}`: 1,
+		`hardware_hwmon_intrusion_alarm{chip="nct6779",label="",sensor="intrusion1"}`: 1,
+		`hardware_hwmon_fan_target_rpm{chip="nct6779",label="",sensor="fan2"}`:        27000,
+		`hardware_hwmon_fan_min_rpm{chip="nct6779",label="",sensor="fan2"}`:           0,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "hardware_hwmon_pwm_ratio") ||
+			strings.HasPrefix(k, "hardware_hwmon_sensor_alarm") && strings.Contains(k, `sensor="intrusion`) {
+			t.Errorf("unexpected %s", k)
+		}
+	}
+}
+
+// procfs's NVMe drive reports low limits, -273.15 °C for "none".
+func TestHwmonTemperatureMin(t *testing.T) {
+	paths := foreignTree(t, "procfs-sys/hwmon")
+	plantTree(t, filepath.Dir(paths.SysFS), map[string]string{
+		"sys/class/hwmon/hwmon3": "-> ../../devices/pci0000:00/0000:00:02.1/0000:01:00.0/nvme/nvme0/hwmon3",
+	})
+	c, skips := runProbe(t, "hwmon", paths)
+	got := gatherSeries(t, c)
+	const chip = `chip="0000:00:02_1_0000:01:00_0"`
+	for k, v := range map[string]float64{
+		`hardware_hwmon_temperature_min_celsius{` + chip + `,label="Composite",sensor="temp1"}`: -0.15,
+		`hardware_hwmon_temperature_min_celsius{` + chip + `,label="Sensor 1",sensor="temp2"}`:  -273.15,
+		`hardware_hwmon_temperature_max_celsius{` + chip + `,label="Composite",sensor="temp1"}`: 84.85,
+		`hardware_hwmon_temperature_celsius{` + chip + `,label="Sensor 8",sensor="temp9"}`:      43.85,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// pwmN is 0-255; the ratio is exact at both ends.
+func TestHwmonPWM(t *testing.T) {
+	root := t.TempDir()
+	dir := "sys/devices/platform/nct6775.656/hwmon/hwmon2/"
+	plantTree(t, root, map[string]string{
+		dir + "name":             "nct6779\n",
+		dir + "device":           "-> ../../../nct6775.656",
+		dir + "pwm1":             "255\n",
+		dir + "pwm1_enable":      "5\n",
+		dir + "pwm2":             "0\n",
+		dir + "pwm3":             "51\n",
+		dir + "pwm4":             "garbage\n",
+		"sys/class/hwmon/hwmon2": "-> ../../devices/platform/nct6775.656/hwmon/hwmon2",
+	})
+	c, skips := runProbe(t, "hwmon", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_hwmon_pwm", map[string]float64{
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm1"}`: 1,
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm2"}`: 0,
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm3"}`: 0.2,
+	})
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1 (pwm4)", skips.Count())
+	}
+}
