@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -152,7 +153,7 @@ func networkInterface(a attrs, name string) []prometheus.Metric {
 		a.skips.Add(a.path("device/driver"), err)
 	}
 	ms = append(ms, gauge(networkInterfaceInfo, 1,
-		iface, labelValue(mac), labelValue(driver), labelValue(path.Base(target))))
+		iface, labelValue(mac), labelValue(driver), labelValue(networkBusAddress(a, target))))
 
 	if s, ok := networkLinkAttr(a, "speed"); ok {
 		// SPEED_UNKNOWN (-1) is printed as -1, or as 4294967295 by kernels
@@ -201,6 +202,34 @@ func networkInterface(a attrs, name string) []prometheus.Metric {
 		ms = append(ms, counter(networkInterfaceCarrierChanges, float64(v), iface))
 	}
 	return ms
+}
+
+// networkVirtioDevice matches the virtio bus's own device names (virtio0),
+// which the kernel numbers in probe order.
+var networkVirtioDevice = regexp.MustCompile(`^virtio[0-9]+$`)
+
+// networkPCIAddress matches a PCI function's name (0000:00:03.0).
+var networkPCIAddress = regexp.MustCompile(`^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+
+// networkBusAddress returns the address of the device behind an interface,
+// whose device link is target. A virtio NIC's device is virtioN on the
+// virtio bus, a child of the PCI function that carries it: report that
+// function, so the series joins hardware_pci_* as for any other NIC.
+// virtio over MMIO has no PCI function and keeps virtioN.
+func networkBusAddress(a attrs, target string) string {
+	base := path.Base(target)
+	if !networkVirtioDevice.MatchString(base) {
+		return base
+	}
+	dev, err := a.realpath("device")
+	if err != nil {
+		a.skips.Add(a.path("device"), err)
+		return base
+	}
+	if parent := path.Base(path.Dir(dev)); networkPCIAddress.MatchString(parent) {
+		return parent
+	}
+	return base
 }
 
 // networkLinkAttr reads speed, duplex or carrier. The kernel answers a read

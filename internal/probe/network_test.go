@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -334,5 +335,34 @@ func TestNetworkNone(t *testing.T) {
 	c, skips := runProbe(t, "network", treePaths(root))
 	if len(c.metrics) != 0 || skips.Count() != 0 {
 		t.Errorf("got %d metrics, %d skips; want none", len(c.metrics), skips.Count())
+	}
+}
+
+// A virtio NIC's device is virtioN on the virtio bus, numbered in probe
+// order; its address is the PCI function that carries it, as the help
+// promises and hardware_pci_* names it. virtio over MMIO has no PCI
+// function and keeps virtioN.
+func TestNetworkVirtioAddress(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{}
+	for name, dev := range map[string]string{
+		"ens3": "sys/devices/pci0000:00/0000:00:03.0/virtio2",
+		"eth1": "sys/devices/platform/a003e00.virtio_mmio/virtio5",
+	} {
+		dir := dev + "/net/" + name + "/"
+		files[dev+"/driver"] = "-> ../../../../bus/virtio/drivers/virtio_net"
+		files[dir+"device"] = "-> ../../../" + path.Base(dev)
+		files[dir+"address"] = "52:54:00:12:34:56\n"
+		files["sys/class/net/"+name] = "-> ../../" + strings.TrimPrefix(dir, "sys/")
+	}
+	files["sys/bus/virtio/drivers/virtio_net/bind"] = ""
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "network", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_network_interface_info", map[string]float64{
+		`hardware_network_interface_info{address="0000:00:03.0",driver="virtio_net",interface="ens3",mac="52:54:00:12:34:56"}`: 1,
+		`hardware_network_interface_info{address="virtio5",driver="virtio_net",interface="eth1",mac="52:54:00:12:34:56"}`:      1,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
 	}
 }
