@@ -44,6 +44,8 @@ var unexercised = map[string]struct{ typ, why string }{
 	"hardware_power_supply_online":  {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
 	"hardware_power_supply_present": {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
 	"hardware_power_supply_health":  {"gauge", "no power_supply class on a rack server; power_test.go covers it"},
+	// Off by default for cardinality; the fixture runs with the defaults.
+	"hardware_pci_aer_errors_by_type_total": {"counter", "only with probes.pci.aer_details; pci_test.go covers it on procfs's capture"},
 	// Ampere GPUs remap rows instead of retiring pages: nvidia-smi says [N/A].
 	"hardware_gpu_retired_pages":         {"gauge", "the fixture's A100 remaps rows instead; gpu_test.go covers it with a V100"},
 	"hardware_gpu_retired_pages_pending": {"gauge", "the fixture's A100 remaps rows instead; nvidia-smi says [N/A]"},

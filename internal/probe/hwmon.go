@@ -27,12 +27,20 @@ var (
 		"Temperature the sensor reads (tempN_input).", hwmonSensorLabels...)
 	hwmonTemperatureMax = newDesc("hwmon", "temperature_max_celsius",
 		"High temperature limit of the sensor (tempN_max).", hwmonSensorLabels...)
+	hwmonTemperatureMin = newDesc("hwmon", "temperature_min_celsius",
+		"Low temperature limit of the sensor (tempN_min).", hwmonSensorLabels...)
 	hwmonTemperatureCrit = newDesc("hwmon", "temperature_crit_celsius",
 		"Critical temperature limit of the sensor (tempN_crit).", hwmonSensorLabels...)
 	hwmonFan = newDesc("hwmon", "fan_rpm",
 		"Fan speed the sensor reads (fanN_input); 0 for a stopped or unconnected fan.", hwmonSensorLabels...)
 	hwmonFanMin = newDesc("hwmon", "fan_min_rpm",
 		"Low fan speed limit of the sensor (fanN_min).", hwmonSensorLabels...)
+	hwmonFanTarget = newDesc("hwmon", "fan_target_rpm",
+		"Fan speed the chip's fan control aims for (fanN_target).", hwmonSensorLabels...)
+	hwmonPWM = newDesc("hwmon", "pwm_ratio",
+		"PWM duty cycle the chip drives the fan with (pwmN, 0-255 scaled to 0-1); 1 is full speed.", hwmonSensorLabels...)
+	hwmonIntrusion = newDesc("hwmon", "intrusion_alarm",
+		"1 if the chip's chassis intrusion detector has tripped since it was last cleared (intrusionN_alarm), 0 if not: someone opened the case.", hwmonSensorLabels...)
 	hwmonVoltage = newDesc("hwmon", "voltage_volts",
 		"Voltage the sensor reads (inN_input), before any scaling the board's resistor dividers would need.", hwmonSensorLabels...)
 	hwmonVoltageMin = newDesc("hwmon", "voltage_min_volts",
@@ -77,12 +85,25 @@ var hwmonKinds = []struct {
 }{
 	{"temp", []hwmonReading{
 		{[]string{"input"}, hwmonTemperature, 1000},
+		{[]string{"min"}, hwmonTemperatureMin, 1000},
 		{[]string{"max"}, hwmonTemperatureMax, 1000},
 		{[]string{"crit"}, hwmonTemperatureCrit, 1000},
 	}},
 	{"fan", []hwmonReading{
 		{[]string{"input"}, hwmonFan, 1},
 		{[]string{"min"}, hwmonFanMin, 1},
+		{[]string{"target"}, hwmonFanTarget, 1},
+	}},
+	// pwmN itself is the duty cycle; its pwmN_* siblings configure the
+	// chip's automatic fan control and are not readings.
+	{"pwm", []hwmonReading{
+		{[]string{""}, hwmonPWM, 255},
+	}},
+	// intrusionN_alarm latches until written 0, so it is its own metric
+	// rather than one more sensor_alarm: it is a security signal, not a
+	// limit the reading crossed.
+	{"intrusion", []hwmonReading{
+		{[]string{"alarm"}, hwmonIntrusion, 1},
 	}},
 	{"in", []hwmonReading{
 		{[]string{"input"}, hwmonVoltage, 1000},
@@ -113,14 +134,15 @@ var hwmonAlarms = []struct{ suffix, alarm string }{
 	{"emergency_alarm", "emergency"},
 }
 
-// hwmonAttr matches sensor attribute files: kind, index, attribute.
-var hwmonAttr = regexp.MustCompile(`^(temp|fan|in|curr|power)([0-9]+)_([a-z_]+)$`)
+// hwmonAttr matches sensor attribute files: kind, index, attribute;
+// pwmN has no attribute suffix.
+var hwmonAttr = regexp.MustCompile(`^(temp|fan|in|curr|power|pwm|intrusion)([0-9]+)(?:_([a-z0-9_]+))?$`)
 
 func init() {
 	Register(Spec{
 		Name:      "hwmon",
 		Summary:   "Temperatures, fans, voltages, currents, power: sensors move, so 1m.",
-		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans, voltages, currents, power, with limits and alarms; chips named by device path so names survive reboots",
+		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -245,20 +267,30 @@ func hwmonClean(s string) string {
 	return strings.Trim(hwmonInvalidChars.ReplaceAllLiteralString(strings.ToLower(s), "_"), "_")
 }
 
-// disambiguateHwmonChips suffixes the hwmonN name to chips whose ids clash
-// (chips without a device, or two chips on one device), since their series
-// would otherwise collide; such an id is only as stable as hwmonN. A chip
-// whose id still clashes is dropped: one duplicate series would fail the
-// whole scrape.
+// disambiguateHwmonChips tells apart chips whose ids clash. Several chips
+// often share one device (asus-nb-wmi registers one for fan control and one
+// for its WMI sensors, a wifi card one per radio): they get the driver's
+// name for the chip appended, as node_exporter does, which the kernel does
+// not renumber between boots. Only chips that share the name too (two
+// dell_smm without a device) fall back to the hwmonN number, and such an id
+// is only as stable as hwmonN. A chip whose id still clashes is dropped:
+// one duplicate series would fail the whole scrape.
 func disambiguateHwmonChips(chips []hwmonChip, skips *Skips) []hwmonChip {
 	count := map[string]int{}
+	named := map[[2]string]int{}
 	for _, c := range chips {
 		count[c.id]++
+		named[[2]string{c.id, c.name}]++
 	}
-	for i := range chips {
-		if count[chips[i].id] > 1 {
-			chips[i].id += "_" + chips[i].hwmon
+	for i, c := range chips {
+		if count[c.id] < 2 {
+			continue
 		}
+		suffix := hwmonClean(c.name)
+		if suffix == "" || named[[2]string{c.id, c.name}] > 1 {
+			suffix = c.hwmon
+		}
+		chips[i].id += "_" + suffix
 	}
 	seen := map[string]bool{}
 	out := chips[:0]
@@ -315,7 +347,10 @@ func hwmonSensors(c hwmonChip) []prometheus.Metric {
 			label = labelValue(label)
 			for _, r := range k.readings {
 				for _, attr := range r.attrs {
-					file := sensor + "_" + attr
+					file := sensor
+					if attr != "" {
+						file += "_" + attr
+					}
 					if !files[file] {
 						continue
 					}
@@ -324,6 +359,9 @@ func hwmonSensors(c hwmonChip) []prometheus.Metric {
 					}
 					break
 				}
+			}
+			if k.prefix == "intrusion" {
+				continue
 			}
 			for _, al := range hwmonAlarms {
 				file := sensor + "_" + al.suffix

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"testing"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 )
 
 func TestHwmonGolden(t *testing.T) { checkGolden(t, "hwmon") }
@@ -255,5 +260,155 @@ func TestHwmonChipIDClashDropped(t *testing.T) {
 	})
 	if skips.Count() != 1 {
 		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+}
+
+// foreignTree materializes a sysfs tree that another project captured
+// (testdata/README.md names where each comes from) into a temp dir.
+func foreignTree(t *testing.T, dir string) Paths {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "tree")
+	if err := fixture.Materialize(filepath.Join("testdata", dir), root); err != nil {
+		t.Fatal(err)
+	}
+	return treePaths(root)
+}
+
+// node_exporter's fixture: asus-nb-wmi registers two chips on one device
+// and an mt7996 wifi card three on its phy. They are told apart by their
+// own names, which survive reboots, not by hwmonN, which does not.
+func TestHwmonNodeExporterChipNames(t *testing.T) {
+	c, _ := runProbe(t, "hwmon", foreignTree(t, "nodeexporter-sys/hwmon"))
+	got := gatherSeries(t, c)
+	var chips []string
+	for k := range got {
+		if strings.HasPrefix(k, "hardware_hwmon_chip_info{") {
+			chips = append(chips, k)
+		}
+	}
+	sort.Strings(chips)
+	want := []string{
+		`hardware_hwmon_chip_info{chip="bogus",chip_name="bogus"}`,
+		`hardware_hwmon_chip_info{chip="hwmon4",chip_name=""}`,
+		`hardware_hwmon_chip_info{chip="ieee80211_phy0_mt7996_phy0_0",chip_name="mt7996_phy0_0"}`,
+		`hardware_hwmon_chip_info{chip="ieee80211_phy0_mt7996_phy0_1",chip_name="mt7996_phy0_1"}`,
+		`hardware_hwmon_chip_info{chip="ieee80211_phy0_mt7996_phy0_2",chip_name="mt7996_phy0_2"}`,
+		`hardware_hwmon_chip_info{chip="nct6779",chip_name="nct6779"}`,
+		`hardware_hwmon_chip_info{chip="platform_applesmc_768",chip_name="applesmc"}`,
+		`hardware_hwmon_chip_info{chip="platform_asus_nb_wmi_asus",chip_name="asus"}`,
+		`hardware_hwmon_chip_info{chip="platform_asus_nb_wmi_asus_wmi_sensors",chip_name="asus_wmi_sensors"}`,
+		`hardware_hwmon_chip_info{chip="platform_coretemp_0",chip_name="coretemp"}`,
+		`hardware_hwmon_chip_info{chip="platform_coretemp_1",chip_name="coretemp"}`,
+	}
+	if !slices.Equal(chips, want) {
+		t.Errorf("chips:\n%s\nwant:\n%s", strings.Join(chips, "\n"), strings.Join(want, "\n"))
+	}
+	for k, v := range map[string]float64{
+		`hardware_hwmon_temperature_celsius{chip="ieee80211_phy0_mt7996_phy0_0",label="",sensor="temp1"}`: 55,
+		`hardware_hwmon_temperature_celsius{chip="ieee80211_phy0_mt7996_phy0_2",label="",sensor="temp1"}`: 57,
+		`hardware_hwmon_fan_rpm{chip="nct6779",label="",sensor="fan2"}`:                                   1098,
+		`hardware_hwmon_voltage_volts{chip="nct6779",label="",sensor="in0"}`:                              0.792,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+// Renumbering the chips that share a device must not rename them.
+func TestHwmonSharedDeviceRenumbering(t *testing.T) {
+	render := func(first, second string) []byte {
+		files := map[string]string{}
+		for h, name := range map[string]string{first: "asus", second: "asus_wmi_sensors"} {
+			dir := "sys/devices/platform/asus-nb-wmi/hwmon/" + h + "/"
+			files[dir+"name"] = name + "\n"
+			files[dir+"fan1_input"] = map[string]string{"asus": "2900\n", "asus_wmi_sensors": "1200\n"}[name]
+			files[dir+"device"] = "-> ../../../asus-nb-wmi"
+			files["sys/class/hwmon/"+h] = "-> ../../devices/platform/asus-nb-wmi/hwmon/" + h
+		}
+		root := t.TempDir()
+		plantTree(t, root, files)
+		c, _ := runProbe(t, "hwmon", treePaths(root))
+		return exposition(t, c)
+	}
+	a, b := render("hwmon6", "hwmon7"), render("hwmon7", "hwmon2")
+	if !bytes.Equal(a, b) {
+		t.Errorf("output depends on hwmon numbering:\n%s\nvs\n%s", a, b)
+	}
+	if !bytes.Contains(a, []byte(`hardware_hwmon_fan_rpm{chip="platform_asus_nb_wmi_asus",label="",sensor="fan1"} 2900`)) {
+		t.Errorf("asus chip not named by its name:\n%s", a)
+	}
+}
+
+// node_exporter's nct6779 has both its chassis intrusion detectors tripped
+// and a fan target; its pwm1_* files configure automatic fan control, and
+// without pwm1 itself there is no duty to report.
+func TestHwmonIntrusionAndFanTarget(t *testing.T) {
+	c, _ := runProbe(t, "hwmon", foreignTree(t, "nodeexporter-sys/hwmon"))
+	got := gatherSeries(t, c)
+	for k, v := range map[string]float64{
+		`hardware_hwmon_intrusion_alarm{chip="nct6779",label="",sensor="intrusion0"}`: 1,
+		`hardware_hwmon_intrusion_alarm{chip="nct6779",label="",sensor="intrusion1"}`: 1,
+		`hardware_hwmon_fan_target_rpm{chip="nct6779",label="",sensor="fan2"}`:        27000,
+		`hardware_hwmon_fan_min_rpm{chip="nct6779",label="",sensor="fan2"}`:           0,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "hardware_hwmon_pwm_ratio") ||
+			strings.HasPrefix(k, "hardware_hwmon_sensor_alarm") && strings.Contains(k, `sensor="intrusion`) {
+			t.Errorf("unexpected %s", k)
+		}
+	}
+}
+
+// procfs's NVMe drive reports low limits, -273.15 °C for "none".
+func TestHwmonTemperatureMin(t *testing.T) {
+	paths := foreignTree(t, "procfs-sys/hwmon")
+	plantTree(t, filepath.Dir(paths.SysFS), map[string]string{
+		"sys/class/hwmon/hwmon3": "-> ../../devices/pci0000:00/0000:00:02.1/0000:01:00.0/nvme/nvme0/hwmon3",
+	})
+	c, skips := runProbe(t, "hwmon", paths)
+	got := gatherSeries(t, c)
+	const chip = `chip="0000:00:02_1_0000:01:00_0"`
+	for k, v := range map[string]float64{
+		`hardware_hwmon_temperature_min_celsius{` + chip + `,label="Composite",sensor="temp1"}`: -0.15,
+		`hardware_hwmon_temperature_min_celsius{` + chip + `,label="Sensor 1",sensor="temp2"}`:  -273.15,
+		`hardware_hwmon_temperature_max_celsius{` + chip + `,label="Composite",sensor="temp1"}`: 84.85,
+		`hardware_hwmon_temperature_celsius{` + chip + `,label="Sensor 8",sensor="temp9"}`:      43.85,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// pwmN is 0-255; the ratio is exact at both ends.
+func TestHwmonPWM(t *testing.T) {
+	root := t.TempDir()
+	dir := "sys/devices/platform/nct6775.656/hwmon/hwmon2/"
+	plantTree(t, root, map[string]string{
+		dir + "name":             "nct6779\n",
+		dir + "device":           "-> ../../../nct6775.656",
+		dir + "pwm1":             "255\n",
+		dir + "pwm1_enable":      "5\n",
+		dir + "pwm2":             "0\n",
+		dir + "pwm3":             "51\n",
+		dir + "pwm4":             "garbage\n",
+		"sys/class/hwmon/hwmon2": "-> ../../devices/platform/nct6775.656/hwmon/hwmon2",
+	})
+	c, skips := runProbe(t, "hwmon", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_hwmon_pwm", map[string]float64{
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm1"}`: 1,
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm2"}`: 0,
+		`hardware_hwmon_pwm_ratio{chip="platform_nct6775_656",label="",sensor="pwm3"}`: 0.2,
+	})
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1 (pwm4)", skips.Count())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,7 +37,7 @@ var (
 	networkBondInfo = newDesc("network", "bond_info",
 		"Bonding interface, value 1; mode is the bonding mode's name (802.3ad, active-backup, ...).", "bond", "mode")
 	networkBondMembers = newDesc("network", "bond_members",
-		"Interfaces enslaved to the bond.", "bond")
+		"Interfaces enslaved to the bond whose link state could be read; a member whose state cannot be read counts in hardware_probe_read_errors, not here.", "bond")
 	networkBondMembersUp = newDesc("network", "bond_members_up",
 		"Interfaces enslaved to the bond whose link the bond's MII monitor sees up.", "bond")
 	networkBondMemberUp = newDesc("network", "bond_member_up",
@@ -152,7 +153,7 @@ func networkInterface(a attrs, name string) []prometheus.Metric {
 		a.skips.Add(a.path("device/driver"), err)
 	}
 	ms = append(ms, gauge(networkInterfaceInfo, 1,
-		iface, labelValue(mac), labelValue(driver), labelValue(path.Base(target))))
+		iface, labelValue(mac), labelValue(driver), labelValue(networkBusAddress(a, target))))
 
 	if s, ok := networkLinkAttr(a, "speed"); ok {
 		// SPEED_UNKNOWN (-1) is printed as -1, or as 4294967295 by kernels
@@ -203,6 +204,34 @@ func networkInterface(a attrs, name string) []prometheus.Metric {
 	return ms
 }
 
+// networkVirtioDevice matches the virtio bus's own device names (virtio0),
+// which the kernel numbers in probe order.
+var networkVirtioDevice = regexp.MustCompile(`^virtio[0-9]+$`)
+
+// networkPCIAddress matches a PCI function's name (0000:00:03.0).
+var networkPCIAddress = regexp.MustCompile(`^[0-9a-f]{4,}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
+
+// networkBusAddress returns the address of the device behind an interface,
+// whose device link is target. A virtio NIC's device is virtioN on the
+// virtio bus, a child of the PCI function that carries it: report that
+// function, so the series joins hardware_pci_* as for any other NIC.
+// virtio over MMIO has no PCI function and keeps virtioN.
+func networkBusAddress(a attrs, target string) string {
+	base := path.Base(target)
+	if !networkVirtioDevice.MatchString(base) {
+		return base
+	}
+	dev, err := a.realpath("device")
+	if err != nil {
+		a.skips.Add(a.path("device"), err)
+		return base
+	}
+	if parent := path.Base(path.Dir(dev)); networkPCIAddress.MatchString(parent) {
+		return parent
+	}
+	return base
+}
+
 // networkLinkAttr reads speed, duplex or carrier. The kernel answers a read
 // of them with EINVAL while the interface is down: that is "unknown", the
 // same as a missing file, and not a failure.
@@ -241,23 +270,54 @@ func networkBond(class attrs, name string) []prometheus.Metric {
 		return ms
 	}
 	members := strings.Fields(string(b))
-	up := 0
+	read, up := 0, 0
 	for _, m := range members {
-		// A member listed whose state cannot be read (gone between the two
-		// reads) counts as a member that is not up.
-		s, ok := class.sub(m, "bonding_slave").String("mii_status")
+		s, ok := networkBondMemberStatus(class, name, m)
 		if !ok {
 			continue
 		}
+		read++
 		if s == "up" {
 			up++
 		}
 		ms = append(ms, gauge(networkBondMemberUp, boolValue(s == "up"), bond, labelValue(m)))
 	}
 	ms = append(ms,
-		gauge(networkBondMembers, float64(len(members)), bond),
+		gauge(networkBondMembers, float64(read), bond),
 		gauge(networkBondMembersUp, float64(up), bond))
 	return ms
+}
+
+// networkBondMemberStatus reads the MII status of member of bond. The
+// member's own bonding_slave/ is the usual place, but a member in another
+// network namespace, or renamed between the two reads, has none under
+// class/net; the bond links each member as lower_<member> (and, on kernels
+// before 4.13 or so, slave_<member>), which lead to the same directory. A
+// member whose state none of them yields is a read error: counting it as
+// down would page someone for a link that may be fine.
+func networkBondMemberStatus(class attrs, bond, member string) (string, bool) {
+	var firstErr error
+	for _, dir := range []attrs{
+		class.sub(member, "bonding_slave"),
+		class.sub(bond, "lower_"+member, "bonding_slave"),
+		class.sub(bond, "slave_"+member, "bonding_slave"),
+	} {
+		b, err := dir.fs.ReadAttr(dir.name("mii_status"))
+		if err == nil {
+			if s := strings.TrimSpace(string(b)); s != "" {
+				return s, true
+			}
+			err = errors.New("empty mii_status")
+		}
+		if firstErr == nil && !errors.Is(err, fs.ErrNotExist) {
+			firstErr = err
+		}
+	}
+	if firstErr == nil {
+		firstErr = fmt.Errorf("no bonding_slave/mii_status for member %q: %w", member, fs.ErrNotExist)
+	}
+	class.skips.Add(class.path(path.Join(bond, "bonding", "slaves")), firstErr)
+	return "", false
 }
 
 // networkIBPort reads ports/N of an RDMA device.

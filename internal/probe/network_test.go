@@ -3,6 +3,10 @@ package probe
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -173,9 +177,9 @@ func TestNetworkBond(t *testing.T) {
 			t.Errorf("skips = %d, want 0", skips.Count())
 		}
 	})
-	// A member the bond lists but whose directory is gone (unplugged
-	// between the two reads, or a race with ip link): still a member, not
-	// an up one, and no per-member series rather than a guess.
+	// A member the bond lists but whose state is nowhere (unplugged
+	// between the two reads, a race with ip link) is a read error, not a
+	// down member: it counts in neither bond_members nor bond_members_up.
 	t.Run("member missing", func(t *testing.T) {
 		files := networkBondTree()
 		files["sys/devices/virtual/net/bond0/bonding/slaves"] = "ens1f0np0 ens1f1np1 ens3f0np0\n"
@@ -184,13 +188,47 @@ func TestNetworkBond(t *testing.T) {
 		c, skips := runProbe(t, "network", treePaths(root))
 		assertSeries(t, gatherSeries(t, c), "hardware_network_bond", map[string]float64{
 			`hardware_network_bond_info{bond="bond0",mode="802.3ad"}`:             1,
-			`hardware_network_bond_members{bond="bond0"}`:                         3,
+			`hardware_network_bond_members{bond="bond0"}`:                         2,
 			`hardware_network_bond_members_up{bond="bond0"}`:                      1,
 			`hardware_network_bond_member_up{bond="bond0",interface="ens1f0np0"}`: 1,
 			`hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"}`: 0,
 		})
-		if skips.Count() != 0 {
-			t.Errorf("skips = %d, want 0", skips.Count())
+		if skips.Count() != 1 {
+			t.Errorf("skips = %d, want 1", skips.Count())
+		}
+	})
+	// A member outside this namespace has no class/net entry and no
+	// bonding_slave/ of its own here: the bond's lower_<member> link leads
+	// to its state. One whose state cannot be read at all (EIO, here a
+	// directory) is a read error, not down.
+	t.Run("member through lower link, unreadable member", func(t *testing.T) {
+		files := networkBondTree()
+		for k := range files {
+			if strings.Contains(k, "ens1f1np1/bonding_slave/") {
+				delete(files, k)
+			}
+		}
+		dev := "sys/devices/pci0000:4a/0000:4a:02.0/0000:4b:00.1/net/ens1f1np1"
+		files[dev+"/bonding_slave/mii_status"] = "up\n"
+		files["sys/devices/virtual/net/bond0/lower_ens1f1np1"] = "-> ../../../pci0000:4a/0000:4a:02.0/0000:4b:00.1/net/ens1f1np1"
+		files["sys/devices/virtual/net/bond0/bonding/slaves"] = "ens1f0np0 ens1f1np1\n"
+		delete(files, "sys/devices/pci0000:4a/0000:4a:02.0/0000:4b:00.0/net/ens1f0np0/bonding_slave/mii_status")
+		files["sys/devices/pci0000:4a/0000:4a:02.0/0000:4b:00.0/net/ens1f0np0/bonding_slave/mii_status/x"] = ""
+		root := t.TempDir()
+		plantTree(t, root, files)
+		// The member's own class entry is gone (moved to another namespace).
+		if err := os.Remove(filepath.Join(root, "sys/class/net/ens1f1np1")); err != nil {
+			t.Fatal(err)
+		}
+		c, skips := runProbe(t, "network", treePaths(root))
+		assertSeries(t, gatherSeries(t, c), "hardware_network_bond", map[string]float64{
+			`hardware_network_bond_info{bond="bond0",mode="802.3ad"}`:             1,
+			`hardware_network_bond_members{bond="bond0"}`:                         1,
+			`hardware_network_bond_members_up{bond="bond0"}`:                      1,
+			`hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"}`: 1,
+		})
+		if skips.Count() != 1 {
+			t.Errorf("skips = %d, want 1 (ens1f0np0's mii_status)", skips.Count())
 		}
 	})
 	// A bond with no member left lists none.
@@ -206,6 +244,25 @@ func TestNetworkBond(t *testing.T) {
 			`hardware_network_bond_members_up{bond="bond0"}`:          0,
 		})
 	})
+}
+
+// node_exporter's fixture: bonds dmz and int whose members have no
+// class/net entry, only the bond's slave_<member>/bonding_slave/.
+func TestNetworkBondNodeExporter(t *testing.T) {
+	c, skips := runProbe(t, "network", foreignTree(t, "nodeexporter-sys/bonding"))
+	assertSeries(t, gatherSeries(t, c), "hardware_network_bond", map[string]float64{
+		`hardware_network_bond_members{bond="dmz"}`:                    2,
+		`hardware_network_bond_members_up{bond="dmz"}`:                 2,
+		`hardware_network_bond_member_up{bond="dmz",interface="eth0"}`: 1,
+		`hardware_network_bond_member_up{bond="dmz",interface="eth4"}`: 1,
+		`hardware_network_bond_members{bond="int"}`:                    2,
+		`hardware_network_bond_members_up{bond="int"}`:                 1,
+		`hardware_network_bond_member_up{bond="int",interface="eth1"}`: 0,
+		`hardware_network_bond_member_up{bond="int",interface="eth5"}`: 1,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
 }
 
 func TestNetworkInfiniBand(t *testing.T) {
@@ -278,5 +335,34 @@ func TestNetworkNone(t *testing.T) {
 	c, skips := runProbe(t, "network", treePaths(root))
 	if len(c.metrics) != 0 || skips.Count() != 0 {
 		t.Errorf("got %d metrics, %d skips; want none", len(c.metrics), skips.Count())
+	}
+}
+
+// A virtio NIC's device is virtioN on the virtio bus, numbered in probe
+// order; its address is the PCI function that carries it, as the help
+// promises and hardware_pci_* names it. virtio over MMIO has no PCI
+// function and keeps virtioN.
+func TestNetworkVirtioAddress(t *testing.T) {
+	root := t.TempDir()
+	files := map[string]string{}
+	for name, dev := range map[string]string{
+		"ens3": "sys/devices/pci0000:00/0000:00:03.0/virtio2",
+		"eth1": "sys/devices/platform/a003e00.virtio_mmio/virtio5",
+	} {
+		dir := dev + "/net/" + name + "/"
+		files[dev+"/driver"] = "-> ../../../../bus/virtio/drivers/virtio_net"
+		files[dir+"device"] = "-> ../../../" + path.Base(dev)
+		files[dir+"address"] = "52:54:00:12:34:56\n"
+		files["sys/class/net/"+name] = "-> ../../" + strings.TrimPrefix(dir, "sys/")
+	}
+	files["sys/bus/virtio/drivers/virtio_net/bind"] = ""
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "network", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_network_interface_info", map[string]float64{
+		`hardware_network_interface_info{address="0000:00:03.0",driver="virtio_net",interface="ens3",mac="52:54:00:12:34:56"}`: 1,
+		`hardware_network_interface_info{address="virtio5",driver="virtio_net",interface="eth1",mac="52:54:00:12:34:56"}`:      1,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
 	}
 }

@@ -28,14 +28,47 @@ var (
 		"Lanes the PCIe link trained with; below hardware_pci_link_max_width means a degraded link (bad seating, riser, slot); absent while the link is down.", "address")
 	pciLinkMaxWidth = Inventory(newDesc("pci", "link_max_width",
 		"Most lanes the device's PCIe link supports.", "address"))
+
+	pciAERErrors = newDesc("pci", "aer_errors_total",
+		"PCIe Advanced Error Reporting errors the device reported since boot (TOTAL_ERR_* of aer_dev_correctable, aer_dev_nonfatal, aer_dev_fatal); kind is correctable, nonfatal (uncorrectable, the link survives) or fatal (uncorrectable, the link was reset). Absent for devices without AER.",
+		"address", "kind")
+	pciAERRootPortErrors = newDesc("pci", "aer_rootport_errors_total",
+		"PCIe AER errors a root port received since boot from the devices below it, itself included (aer_rootport_total_err_cor, _nonfatal, _fatal); kind as for hardware_pci_aer_errors_total.",
+		"address", "kind")
+	pciAERErrorsByType = newDesc("pci", "aer_errors_by_type_total",
+		"PCIe AER errors the device reported since boot by error type (RxErr, BadTLP, CmpltTO, ...; the lines of aer_dev_*); only with the pci probe's aer_details option.",
+		"address", "kind", "error")
 )
+
+// pciAERFiles are the per-device AER statistics files (Linux 4.19 and
+// later) and the kind each counts.
+var pciAERFiles = []struct{ file, kind string }{
+	{"aer_dev_correctable", "correctable"},
+	{"aer_dev_nonfatal", "nonfatal"},
+	{"aer_dev_fatal", "fatal"},
+}
+
+// pciAERRootPortFiles are a root port's totals of what it received.
+var pciAERRootPortFiles = []struct{ file, kind string }{
+	{"aer_rootport_total_err_cor", "correctable"},
+	{"aer_rootport_total_err_nonfatal", "nonfatal"},
+	{"aer_rootport_total_err_fatal", "fatal"},
+}
+
+// PCIOptions are the pci probe's options.
+type PCIOptions struct {
+	AERDetails bool `yaml:"aer_details" help:"Also export PCIe AER errors by error type (hardware_pci_aer_errors_by_type_total): 40 to 60 series (by kernel version) for every device with AER, so off by default; the totals per kind are always exported."`
+}
+
+func newPCIOptions() *PCIOptions { return &PCIOptions{} }
 
 func init() {
 	Register(Spec{
 		Name:      "pci",
-		Summary:   "PCI devices (IDs, names from pci.ids), link speed and width, NUMA node.",
-		Reads:     "every device in `/sys/bus/pci/devices` (IDs, driver, NUMA node, link speed and width, current and maximum) with names from `pci.ids` under the root fs (`/usr/share/misc/pci.ids`, `/usr/share/hwdata/pci.ids`)",
+		Summary:   "PCI devices (IDs, names from pci.ids), link speed and width, NUMA node, PCIe AER error counts.",
+		Reads:     "every device in `/sys/bus/pci/devices` (IDs, driver, NUMA node, link speed and width, current and maximum, AER error totals from `aer_dev_*` and `aer_rootport_total_err_*`) with names from `pci.ids` under the root fs (`/usr/share/misc/pci.ids`, `/usr/share/hwdata/pci.ids`)",
 		Privilege: "none",
+		Options:   func() any { return newPCIOptions() },
 		New:       func() Probe { return pciProbe{} },
 	})
 }
@@ -54,6 +87,7 @@ type pciProbe struct {
 func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		pciDeviceInfo, pciDeviceNUMANode, pciLinkSpeed, pciLinkMaxSpeed, pciLinkWidth, pciLinkMaxWidth,
+		pciAERErrors, pciAERRootPortErrors, pciAERErrorsByType,
 	} {
 		ch <- d
 	}
@@ -61,6 +95,7 @@ func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 
 func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	p.paths = env.Paths // this run's settings, on this run's copy of p
+	opts := optionsOf(env, newPCIOptions)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -79,6 +114,7 @@ func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 			return nil, err
 		}
 		ms = append(ms, pciDevice(devices.sub(e.Name()), e.Name(), ids)...)
+		ms = append(ms, pciAER(devices.sub(e.Name()), e.Name(), opts.AERDetails)...)
 	}
 	return ms, nil
 }
@@ -205,4 +241,85 @@ func pciParseLinkSpeed(s string) (float64, bool, error) {
 		}
 	}
 	return 0, false, fmt.Errorf("link speed %q, want \"N GT/s PCIe\"", s)
+}
+
+// pciAER reads a device's AER statistics. They are world-readable and
+// cost a read of kernel counters, no config space access. Devices without
+// the AER capability, and kernels before 4.19, have no such files.
+func pciAER(a attrs, address string, details bool) []prometheus.Metric {
+	addr := labelValue(address)
+	var ms []prometheus.Metric
+	for _, f := range pciAERFiles {
+		b, ok := a.read(f.file)
+		if !ok {
+			continue
+		}
+		stats, err := pciParseAER(b)
+		if err != nil {
+			a.skips.Add(a.path(f.file), err)
+		}
+		if stats.hasTotal {
+			ms = append(ms, counter(pciAERErrors, float64(stats.total), addr, f.kind))
+		}
+		if details {
+			for _, c := range stats.types {
+				ms = append(ms, counter(pciAERErrorsByType, float64(c.count), addr, f.kind, labelValue(c.name)))
+			}
+		}
+	}
+	for _, f := range pciAERRootPortFiles {
+		if v, ok := a.Uint(f.file); ok {
+			ms = append(ms, counter(pciAERRootPortErrors, float64(v), addr, f.kind))
+		}
+	}
+	return ms
+}
+
+// pciAERStats is one aer_dev_* file: a count per error type and the total.
+type pciAERStats struct {
+	types    []pciAERCount
+	total    uint64
+	hasTotal bool
+}
+
+type pciAERCount struct {
+	name  string
+	count uint64
+}
+
+// pciParseAER parses an aer_dev_* file: "NAME COUNT" lines, one per error
+// type the kernel knows, then "TOTAL_ERR_COR N" (or _NONFATAL, _FATAL). A
+// malformed or repeated line costs that line and is reported in err; the
+// total is taken from its own line, not summed: the kernel adds one to the
+// total per error message and one to each type per status bit the message
+// carries, so the types need not add up to it.
+func pciParseAER(b []byte) (pciAERStats, error) {
+	var st pciAERStats
+	var errs []error
+	seen := map[string]bool{}
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			errs = append(errs, fmt.Errorf("line %d: %q, want \"NAME COUNT\"", i+1, line))
+			continue
+		}
+		n, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil || seen[f[0]] {
+			errs = append(errs, fmt.Errorf("line %d: %q: malformed or repeated", i+1, line))
+			continue
+		}
+		seen[f[0]] = true
+		if strings.HasPrefix(f[0], "TOTAL_") {
+			st.total, st.hasTotal = n, true
+			continue
+		}
+		st.types = append(st.types, pciAERCount{f[0], n})
+	}
+	if !st.hasTotal {
+		errs = append(errs, errors.New("no TOTAL_ERR_* line"))
+	}
+	return st, errors.Join(errs...)
 }

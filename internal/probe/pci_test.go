@@ -2,6 +2,8 @@ package probe
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -200,4 +202,150 @@ func TestPCIFixtureIDs(t *testing.T) {
 	if got := db.Device(0x15b3, 0x101b); got != "MT28908 Family [ConnectX-6]" {
 		t.Errorf("15b3:101b = %q", got)
 	}
+}
+
+// procfsAERTree is procfs's capture of four devices with AER statistics:
+// root port 0000:00:03.0 (with root port totals), an Ethernet controller
+// 0000:00:1f.6 with every counter non-zero, and two endpoints with none.
+// procfs links only some of them in bus/pci/devices; the test links the
+// rest.
+func procfsAERTree(t *testing.T) Paths {
+	t.Helper()
+	paths := foreignTree(t, "procfs-sys/pci")
+	plantTree(t, filepath.Dir(paths.SysFS), map[string]string{
+		"sys/bus/pci/devices/0000:00:03.0": "-> ../../../devices/pci0000:00/0000:00:03.0",
+		"sys/bus/pci/devices/0000:00:1f.6": "-> ../../../devices/pci0000:00/0000:00:1f.6",
+	})
+	return paths
+}
+
+func TestPCIAERTotals(t *testing.T) {
+	c, skips := runProbe(t, "pci", procfsAERTree(t))
+	assertSeries(t, gatherSeries(t, c), "hardware_pci_aer_", map[string]float64{
+		`hardware_pci_aer_errors_total{address="0000:00:03.0",kind="correctable"}`:          0,
+		`hardware_pci_aer_errors_total{address="0000:00:03.0",kind="nonfatal"}`:             0,
+		`hardware_pci_aer_errors_total{address="0000:00:03.0",kind="fatal"}`:                0,
+		`hardware_pci_aer_rootport_errors_total{address="0000:00:03.0",kind="correctable"}`: 0,
+		`hardware_pci_aer_rootport_errors_total{address="0000:00:03.0",kind="nonfatal"}`:    0,
+		`hardware_pci_aer_rootport_errors_total{address="0000:00:03.0",kind="fatal"}`:       0,
+		`hardware_pci_aer_errors_total{address="0000:00:1f.6",kind="correctable"}`:          9,
+		// procfs's capture labels this total TOTAL_ERR_FATAL; it is the
+		// last line of aer_dev_nonfatal all the same.
+		`hardware_pci_aer_errors_total{address="0000:00:1f.6",kind="nonfatal"}`:    48,
+		`hardware_pci_aer_errors_total{address="0000:00:1f.6",kind="fatal"}`:       28,
+		`hardware_pci_aer_errors_total{address="0000:01:00.0",kind="correctable"}`: 0,
+		`hardware_pci_aer_errors_total{address="0000:01:00.0",kind="nonfatal"}`:    0,
+		`hardware_pci_aer_errors_total{address="0000:01:00.0",kind="fatal"}`:       0,
+		`hardware_pci_aer_errors_total{address="0000:a2:00.0",kind="correctable"}`: 0,
+		`hardware_pci_aer_errors_total{address="0000:a2:00.0",kind="nonfatal"}`:    0,
+		`hardware_pci_aer_errors_total{address="0000:a2:00.0",kind="fatal"}`:       0,
+	})
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// Per-type series only when asked for: they are 36 per device.
+func TestPCIAERDetails(t *testing.T) {
+	paths := procfsAERTree(t)
+	p, err := New("pci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skips := NewSkips(nil)
+	ms, err := p.Probe(context.Background(), Env{Paths: paths, Options: &PCIOptions{AERDetails: true}}, skips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := gatherSeries(t, collected{p: p, metrics: ms})
+	for k, v := range map[string]float64{
+		`hardware_pci_aer_errors_by_type_total{address="0000:00:1f.6",error="RxErr",kind="correctable"}`:         1,
+		`hardware_pci_aer_errors_by_type_total{address="0000:00:1f.6",error="HeaderOF",kind="correctable"}`:      8,
+		`hardware_pci_aer_errors_by_type_total{address="0000:00:1f.6",error="Undefined",kind="fatal"}`:           10,
+		`hardware_pci_aer_errors_by_type_total{address="0000:00:1f.6",error="PoisonTLPBlocked",kind="nonfatal"}`: 47,
+		`hardware_pci_aer_errors_by_type_total{address="0000:a2:00.0",error="CmpltTO",kind="nonfatal"}`:          0,
+		`hardware_pci_aer_errors_total{address="0000:00:1f.6",kind="correctable"}`:                               9,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+		}
+	}
+	n := 0
+	for k := range got {
+		if strings.HasPrefix(k, "hardware_pci_aer_errors_by_type_total{") {
+			n++
+		}
+	}
+	if n != 4*(8+18+18) {
+		t.Errorf("%d by-type series, want %d", n, 4*(8+18+18))
+	}
+	c, _ := runProbe(t, "pci", paths)
+	for k := range gatherSeries(t, c) {
+		if strings.HasPrefix(k, "hardware_pci_aer_errors_by_type_total") {
+			t.Fatalf("by-type series without aer_details: %s", k)
+		}
+	}
+}
+
+// A malformed line costs that line; a file without its total costs the
+// total; either is one skip for the file.
+func TestPCIParseAER(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		total    uint64
+		hasTotal bool
+		types    int
+		err      bool
+	}{
+		{"kernel", "RxErr 1\nBadTLP 2\nTOTAL_ERR_COR 3\n", 3, true, 2, false},
+		{"garbage line", "RxErr 1\nBadTLP x\nwhat\nTOTAL_ERR_COR 3\n", 3, true, 1, true},
+		{"repeated", "RxErr 1\nRxErr 2\nTOTAL_ERR_COR 3\n", 3, true, 1, true},
+		{"no total", "RxErr 1\n", 0, false, 1, true},
+		{"empty", "", 0, false, 0, true},
+		{"negative", "TOTAL_ERR_COR -1\n", 0, false, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, err := pciParseAER([]byte(tc.in))
+			if st.total != tc.total || st.hasTotal != tc.hasTotal || len(st.types) != tc.types || (err != nil) != tc.err {
+				t.Errorf("got total %d (%v), %d types, err %v; want %d (%v), %d types, err %v",
+					st.total, st.hasTotal, len(st.types), err, tc.total, tc.hasTotal, tc.types, tc.err)
+			}
+		})
+	}
+	root := t.TempDir()
+	files := map[string]string{}
+	pciNVMe(files, pciNVMeLink())
+	files["sys/devices/pci0000:b0/0000:b0:04.0/0000:b3:00.0/aer_dev_correctable"] = "RxErr 1\nBadTLP what\nTOTAL_ERR_COR 5\n"
+	files["sys/devices/pci0000:b0/0000:b0:04.0/0000:b3:00.0/aer_dev_fatal"] = "DLP 1\n"
+	plantTree(t, root, files)
+	c, skips := runProbe(t, "pci", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_pci_aer_", map[string]float64{
+		`hardware_pci_aer_errors_total{address="0000:b3:00.0",kind="correctable"}`: 5,
+	})
+	if skips.Count() != 2 {
+		t.Errorf("skips = %d, want 2", skips.Count())
+	}
+}
+
+func FuzzPCIParseAER(f *testing.F) {
+	for _, p := range []string{
+		"procfs-sys/pci/sys/devices/pci0000%3A00/0000%3A00%3A1f.6/aer_dev_correctable",
+		"procfs-sys/pci/sys/devices/pci0000%3A00/0000%3A00%3A1f.6/aer_dev_nonfatal",
+		"procfs-sys/pci/sys/devices/pci0000%3A00/0000%3A00%3A03.0/aer_dev_fatal",
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", p))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := pciParseAER(b)
+		if !st.hasTotal && err == nil {
+			t.Error("no total and no error")
+		}
+		if len(st.types) > strings.Count(string(b), "\n")+1 {
+			t.Errorf("%d types from %d lines", len(st.types), strings.Count(string(b), "\n")+1)
+		}
+	})
 }

@@ -46,7 +46,7 @@ func init() {
 	Register(Spec{
 		Name:      "storage",
 		Summary:   "Block devices and NVMe controllers and namespaces: models, serials, firmware, sizes.",
-		Reads:     "every physical block device in `/sys/block` (size, model, vendor, serial from VPD page 0x80, firmware, rotational, block sizes, WWN) and `/sys/class/nvme` controllers and namespaces (model, serial, firmware, state, capacity)",
+		Reads:     "every physical block device in `/sys/block` (size, model, vendor, serial from VPD page 0x80 or the disk's own `serial` (virtio), firmware, rotational, block sizes, WWN) and `/sys/class/nvme` controllers and namespaces (model, serial, firmware, state, capacity)",
 		Privilege: "none",
 		New:       func() Probe { return storageProbe{} },
 	})
@@ -153,6 +153,11 @@ func storageIdentify(blockDir attrs) storageIdentity {
 		// sd devices have no serial attribute: the Unit Serial Number VPD
 		// page holds it.
 		id.serial = storageVPDSerial(dev)
+	}
+	if id.serial == "" {
+		// virtio-blk, and SCSI hosts that fill no VPD page, put the serial
+		// on the disk itself (/sys/block/vda/serial).
+		id.serial, _ = blockDir.String("serial")
 	}
 	// Namespaces have their wwid on the block device, SCSI devices on the
 	// SCSI device.

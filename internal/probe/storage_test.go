@@ -224,3 +224,22 @@ func TestStorageWithoutSysBlockFails(t *testing.T) {
 		t.Fatalf("err = %v, want a missing /sys/block", err)
 	}
 }
+
+// A virtio disk has no VPD pages; its serial (what -drive serial= or the
+// cloud's volume id set) is an attribute of the disk itself. A SCSI disk's
+// VPD serial wins over the disk attribute.
+func TestStorageVirtioSerial(t *testing.T) {
+	const virtio = "sys/devices/pci0000:00/0000:00:05.0/virtio2/"
+	storageTestRun(t, map[string]string{
+		virtio + "vendor":                  "0x1af4\n",
+		virtio + "device":                  "0x0002\n",
+		virtio + "block/vda/serial":        "vol-0a1b2c3d4e5f\n",
+		virtio + "block/vda/size":          "41943040\n",
+		virtio + "block/vda/device":        "-> ../../../virtio2",
+		"sys/block/vda":                    "-> ../devices/pci0000:00/0000:00:05.0/virtio2/block/vda",
+		storageTestSd + "block/sda/serial": "NOT-THE-VPD-ONE\n",
+	}, nil, map[string]float64{
+		`hardware_storage_device_info{device="vda",firmware="",model="",serial="vol-0a1b2c3d4e5f",vendor="0x1af4",wwn=""}`: 1,
+		`hardware_storage_device_size_bytes{device="vda"}`:                                                                 21474836480,
+	}, 0)
+}
