@@ -44,7 +44,7 @@ const markerName = "HARDWARE_EXPORTER_TOOLRUN"
 
 // sweepBudget bounds how long one run's sweep may take; what is left is
 // swept by the next run's.
-const sweepBudget = time.Second
+const sweepBudget = 3 * time.Second
 
 // maxEnviron bounds what is read of a process's environment: the marker
 // is near its start, as Run puts it first.
@@ -59,7 +59,8 @@ var (
 
 	startMu   sync.RWMutex
 	runningMu sync.Mutex
-	running   = map[int]bool{} // tools exec.Cmd will reap
+	running   = map[int]bool{}    // tools exec.Cmd will reap
+	active    = map[string]bool{} // markers of runs not yet swept
 
 	// childrenFilesMissing is set once /proc/self/task/*/children is found
 	// missing (a kernel without CONFIG_PROC_CHILDREN): /proc is scanned.
@@ -73,9 +74,19 @@ func becomeSubreaper() {
 	})
 }
 
-// newMarker returns a fresh run's marker, as an environment entry.
-func newMarker() string {
-	return markerName + "=" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(runs.Add(1), 10)
+// newMarker returns a fresh run's marker, as an environment entry, and
+// notes the run as active until done is called (after its sweep): a marked
+// process of a run no longer active is a leftover any sweep may kill.
+func newMarker() (marker string, done func()) {
+	marker = markerName + "=" + strconv.Itoa(os.Getpid()) + "." + strconv.FormatUint(runs.Add(1), 10)
+	runningMu.Lock()
+	active[marker] = true
+	runningMu.Unlock()
+	return marker, func() {
+		runningMu.Lock()
+		delete(active, marker)
+		runningMu.Unlock()
+	}
 }
 
 // registered starts cmd's process under startMu and notes its pid as one
@@ -160,7 +171,9 @@ func sweepOnce(needle []byte, killed map[int]bool) (acted bool) {
 		}
 		// Alive, and our unreaped child: its pid cannot be reused before we
 		// reap it, so the environment read and the kill are the same process.
-		if marked(pid, needle) {
+		// It is this run's, or a leftover of a run already swept (one that
+		// was reparented to us only after that sweep's budget ran out).
+		if m := markerOf(pid); m != "" && (string(needle[1:len(needle)-1]) == m || !isActive(m)) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			killed[pid] = true
 			acted = true
@@ -169,15 +182,32 @@ func sweepOnce(needle []byte, killed map[int]bool) (acted bool) {
 	return acted
 }
 
-// marked reports whether pid's environment holds needle ("\x00K=V\x00").
-func marked(pid int, needle []byte) bool {
+// markerOf returns the tool-run marker entry in pid's environment
+// ("HARDWARE_EXPORTER_TOOLRUN=<pid>.<n>"), or "" when it has none.
+func markerOf(pid int) string {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/environ")
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	b, _ := io.ReadAll(io.LimitReader(f, maxEnviron))
-	return bytes.Contains(append([]byte{0}, b...), needle)
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if bytes.HasPrefix(kv, []byte(markerName+"=")) {
+			return string(kv)
+		}
+	}
+	return ""
+}
+
+// isActive reports whether marker is of a run not yet swept. A marker that
+// is not of this process's making counts as active: it is not ours to kill.
+func isActive(marker string) bool {
+	if !strings.HasPrefix(marker, markerName+"="+strconv.Itoa(os.Getpid())+".") {
+		return true
+	}
+	runningMu.Lock()
+	defer runningMu.Unlock()
+	return active[marker]
 }
 
 // children lists the daemon's child processes.

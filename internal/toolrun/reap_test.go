@@ -190,7 +190,9 @@ func BenchmarkRun(b *testing.B) {
 func BenchmarkSweep(b *testing.B) {
 	becomeSubreaper()
 	for b.Loop() {
-		sweep(1<<22+1, newMarker()) // no such group: one round
+		m, done := newMarker()
+		sweep(1<<22+1, m) // no such group: one round
+		done()
 	}
 }
 
@@ -206,4 +208,22 @@ func BenchmarkChildrenFromScan(b *testing.B) {
 	for b.Loop() {
 		childrenFromScan()
 	}
+}
+
+// A leftover of a run already swept (one reparented to the daemon only after
+// that sweep gave up) is killed by the next run's sweep.
+func TestNextSweepKillsLeftovers(t *testing.T) {
+	becomeSubreaper()
+	left := fakeTool(t, "left", "exec sleep 1000\n")
+	stale := markerName + "=" + strconv.Itoa(os.Getpid()) + ".999999999" // a run long finished
+	p, err := os.StartProcess(left, []string{left}, &os.ProcAttr{Env: []string{stale}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Kill() }()
+	tool := fakeTool(t, "tool", "echo ok\n")
+	if _, err := Run(context.Background(), tool); err != nil {
+		t.Fatal(err)
+	}
+	assertGone(t, []int{p.Pid})
 }

@@ -83,7 +83,8 @@ func Run(ctx context.Context, path string, args ...string) (Output, error) {
 		return Output{}, err
 	}
 	becomeSubreaper()
-	marker := newMarker()
+	marker, done := newMarker()
+	defer done()
 	var (
 		cmd            *exec.Cmd
 		stdout, stderr cappedBuffer
