@@ -42,7 +42,8 @@ type Options struct {
 	PprofEnabled     bool
 	PprofAllowRemote bool
 
-	// Ready reports whether every enabled probe has run once.
+	// Ready reports whether every enabled probe has data to serve: a
+	// completed run, or a snapshot restored from its state file.
 	Ready func() bool
 	// Refresh re-runs the named probes (all when none) and waits for them.
 	Refresh func(ctx context.Context, names ...string) error
@@ -134,7 +135,7 @@ func New(opts Options) (*Server, error) {
 		Links: []web.LandingLinks{
 			{Address: opts.MetricsPath, Text: "Metrics", Description: "Hardware metrics (cached between probe runs)"},
 			{Address: "/exporter/metrics", Text: "Exporter metrics", Description: "The exporter's own metrics (live)"},
-			{Address: "/-/ready", Text: "Ready", Description: "200 once every enabled probe has run"},
+			{Address: "/-/ready", Text: "Ready", Description: "200 once every enabled probe has run or restored its data"},
 		},
 	})
 	if err != nil {
