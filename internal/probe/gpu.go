@@ -164,7 +164,7 @@ func init() {
 	Register(Spec{
 		Name:      "gpu",
 		Summary:   "NVIDIA GPUs through nvidia-smi.",
-		Reads:     "`nvidia-smi --query-gpu=…`, `--query-remapped-rows=…` and `nvlink -e`: name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
+		Reads:     "`nvidia-smi --query-gpu=…`, `--query-remapped-rows=…` and `nvlink -e` (these two at most every 10 minutes: each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -190,7 +190,23 @@ type gpuProbe struct {
 	mu       sync.Mutex
 	unknown  map[string]bool // properties this driver rejected
 	noNVLink bool            // nvidia-smi nvlink -e failed: no NVLink here
+
+	// slow holds the remapped-rows and NVLink series, read at most every
+	// gpuSlowEvery (see Probe); slowFor is the GPUs they were read for.
+	slow    []prometheus.Metric
+	slowAt  time.Time
+	slowFor string
+	now     func() time.Time // time.Now; a test's clock
 }
+
+// gpuSlowEvery is how often the counters that move rarely (remapped rows,
+// NVLink errors) are read. Each is an nvidia-smi run of its own, and
+// nvidia-smi costs tens of milliseconds of CPU a call (it initialises the
+// driver library): with the probe's one-minute interval, asking them every
+// run tripled the probe's cost for values that change once in months. A
+// pending row remap waits for a GPU reset anyway, so ten minutes late is
+// not news lost.
+const gpuSlowEvery = 10 * time.Minute
 
 func (*gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -263,12 +279,42 @@ func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	}
 	ms := gpuMetrics(rows, fields, "uuid", src, skips)
 
+	now := time.Now
+	if p.now != nil {
+		now = p.now
+	}
+	gpus := gpuUUIDs(rows)
+	if p.slowFor != gpus || p.slowAt.IsZero() || now().Sub(p.slowAt) >= gpuSlowEvery {
+		slow, err := p.slowMetrics(ctx, env, command, rows, skips)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		p.slow, p.slowAt, p.slowFor = slow, now(), gpus
+	}
+	return append(ms, p.slow...), nil
+}
+
+// gpuUUIDs names the set of GPUs rows describe, so that the slow series
+// are read again at once when a GPU comes or goes.
+func gpuUUIDs(rows []nvidiasmi.Row) string {
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r["uuid"])
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ",")
+}
+
+// slowMetrics reads the remapped rows and the NVLink error counters.
+func (p *gpuProbe) slowMetrics(ctx context.Context, env Env, command string, rows []nvidiasmi.Row, skips *Skips) ([]prometheus.Metric, error) {
 	remapSrc := command + " --query-remapped-rows"
-	fields, out, err = p.query(ctx, env, command, "query-remapped-rows", gpuRemapFields)
+	fields, out, err := p.query(ctx, env, command, "query-remapped-rows", gpuRemapFields)
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("%s: %w", remapSrc, err)
 	}
+	var ms []prometheus.Metric
 	var remap []nvidiasmi.Row
+	var lineErrs []error
 	if err == nil {
 		remap, lineErrs = nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
 		err = out.Failed(len(remap) > 0, "no GPU lines")

@@ -326,7 +326,63 @@ esac
 	if queries != 5+1 || nvlink != 1 {
 		t.Errorf("--query-gpu asked %d times, nvlink -e %d times; want 6 and 1\n%s", queries, nvlink, strings.Join(calls, "\n"))
 	}
-	if last := calls[len(calls)-2]; strings.Contains(last, "power.draw.instant") || !strings.Contains(last, "clocks_throttle_reasons.hw_slowdown") {
+	var last string
+	for _, c := range calls {
+		if strings.HasPrefix(c, "--query-gpu=") {
+			last = c
+		}
+	}
+	if strings.Contains(last, "power.draw.instant") || !strings.Contains(last, "clocks_throttle_reasons.hw_slowdown") {
 		t.Errorf("last query still names a rejected property, or lost an accepted one: %s", last)
+	}
+}
+
+// The counters that move rarely (remapped rows, NVLink errors) cost an
+// nvidia-smi run each: they are read on the first run, then at most every
+// gpuSlowEvery, and at once when the set of GPUs changes; between reads
+// the last values are served.
+func TestGPUSlowCountersAreReadEveryTenMinutes(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	uuid := filepath.Join(dir, "uuid")
+	writeFile(t, uuid, "GPU-a")
+	tool := fakeTool(t, "nvidia-smi", `echo "$1" >> `+log+`
+case "$1" in
+--query-gpu=*) n=$(echo "$1" | tr ',' '\n' | wc -l); line="0, $(cat `+uuid+`)"; i=2; while [ $i -lt $n ]; do line="$line, [N/A]"; i=$((i+1)); done; echo "$line" ;;
+--query-remapped-rows=*) echo "$(cat `+uuid+`), 0, 0, No, No" ;;
+nvlink) echo "GPU 0: NVIDIA A100 (UUID: $(cat `+uuid+`))"; echo "	 Link 0: Replay Errors: 0" ;;
+esac
+`)
+	clock := time.Unix(1_800_000_000, 0)
+	p := &gpuProbe{now: func() time.Time { return clock }}
+	env := Env{Options: withCommand("gpu", tool)}
+	runs := func(minutes ...int) (remaps int) {
+		t.Helper()
+		for _, m := range minutes {
+			clock = time.Unix(1_800_000_000, 0).Add(time.Duration(m) * time.Minute)
+			ms, err := p.Probe(context.Background(), env, NewSkips(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, m := range ms {
+				found = found || m.Desc() == gpuRemappedRows
+			}
+			if !found {
+				t.Fatalf("minute %d: no remapped-rows series served", m)
+			}
+		}
+		b, _ := os.ReadFile(log)
+		return strings.Count(string(b), "--query-remapped-rows")
+	}
+	if n := runs(0, 1, 2, 9); n != 1 {
+		t.Errorf("four runs within ten minutes read remapped rows %d times, want 1", n)
+	}
+	if n := runs(10); n != 2 {
+		t.Errorf("ten minutes on: %d reads, want 2", n)
+	}
+	writeFile(t, uuid, "GPU-b") // a GPU swapped
+	if n := runs(11); n != 3 {
+		t.Errorf("after the GPU changed: %d reads, want 3 (at once)", n)
 	}
 }
