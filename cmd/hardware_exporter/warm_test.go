@@ -356,3 +356,65 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 		t.Fatal("a second SIGTERM did not end the daemon within 5s")
 	}
 }
+
+// SIGTERM while a refresh waits on a slow probe: the probes are halted
+// first (the slow tool is killed), the waiting client is told what
+// happened, and the daemon exits 0 promptly.
+func TestSignalDuringRefresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildDaemon(t)
+	dir := t.TempDir()
+	slow := filepath.Join(dir, "smartctl")
+	script := "#!/bin/sh\nif [ -e " + filepath.Join(dir, "slow") + " ]; then sleep 60; fi\necho '{\"devices\": []}'\n"
+	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, "probes:\n  smart:\n    command: "+slow+"\n")
+	d := startDaemon(t, bin, "--config.file="+cfg, "--state.path=")
+	d.untilReady(t)
+	if err := os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := http.Post(d.base+"/-/refresh?probe=smart", "", nil)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answered <- answer{code: resp.StatusCode, body: string(b)}
+	}()
+	time.Sleep(500 * time.Millisecond) // the refresh is waiting on the slow smartctl
+	sent := time.Now()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case a := <-answered:
+		if a.err != nil || a.code != http.StatusServiceUnavailable || !strings.Contains(a.body, "smart") {
+			t.Errorf("refresh during shutdown: %d %q %v; want 503 naming the probe", a.code, a.body, a.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting refresh was not answered within 10s of SIGTERM")
+	}
+	select {
+	case err := <-d.exited:
+		if err != nil {
+			t.Errorf("exit after SIGTERM during a refresh: %v", err)
+		}
+		if took := time.Since(sent); took > 8*time.Second {
+			t.Errorf("exit took %v", took)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("daemon did not exit within 15s of SIGTERM")
+	}
+}
