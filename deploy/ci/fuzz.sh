@@ -17,7 +17,24 @@ total=${FUZZ_TOTAL:-120}
 each=$((total / n))
 [ "$each" -ge 3 ] || each=3
 echo "fuzz: $n targets, ${each}s each"
+# Go 1.26's fuzz coordinator can end a run at the -fuzztime boundary with a
+# bare "context deadline exceeded" and no failing input, when a worker is
+# slow to stop on a loaded machine (golang/go#75804, fixed in Go 1.27). A
+# real finding always writes its input ("Failing input written to ..."),
+# so only that, or any other failure, fails this script.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 printf '%s\n' "$targets" | while read -r pkg name; do
 	echo "--- $pkg $name"
-	go test -run '^$' -fuzz "^${name}\$" -fuzztime "${each}s" "$pkg"
+	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "${each}s" "$pkg" >"$log" 2>&1; then
+		cat "$log"
+		continue
+	fi
+	cat "$log"
+	if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log" &&
+		[ "$(grep -c -- '^--- FAIL' "$log")" -eq 1 ]; then
+		echo "fuzz: $name stopped at the time limit with no failing input (golang/go#75804); not a finding"
+		continue
+	fi
+	exit 1
 done
