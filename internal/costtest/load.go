@@ -102,7 +102,7 @@ func percentile(sorted []time.Duration, q float64) time.Duration {
 // working on a cancelled request (node_exporter finishes its collectors)
 // would spend CPU that no counted scrape pays for.
 func batch(ctx context.Context, t *target, conns int, d time.Duration, r *loadResult) error {
-	before, err := cpuOf(t.proc.pid())
+	before, err := cpuOf(t.proc.Pid())
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func batch(ctx context.Context, t *target, conns int, d time.Duration, r *loadRe
 	}
 	wg.Wait()
 	r.elapsed += time.Since(start)
-	after, err := cpuOf(t.proc.pid())
+	after, err := cpuOf(t.proc.Pid())
 	if err != nil {
 		return err
 	}
@@ -173,8 +173,8 @@ func throughput(ctx context.Context, targets []*target, conns, rounds int, d tim
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if targets[i].proc.exited() {
-				return nil, fmt.Errorf("%s exited during the load (see %s)", targets[i].name, targets[i].proc.log.Name())
+			if targets[i].proc.Exited() {
+				return nil, fmt.Errorf("%s exited during the load (see %s)", targets[i].name, targets[i].proc.Log())
 			}
 		}
 	}

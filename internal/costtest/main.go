@@ -208,7 +208,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	exp.stop(5 * time.Second) // its CPU would otherwise compete with the day's
+	exp.Stop(5 * time.Second) // its CPU would otherwise compete with the day's
 
 	// The simulated day.
 	dayExp, dayURL, err := startExporter(ctx, &g, bin, tree, tools, work, "exporter-day", o.compress)
@@ -230,7 +230,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		nodeVersion:     versionOf(ctx, o.nodeExporter),
 	}
 	for _, p := range []*process{dayExp, node, static} {
-		m, err := memoryOf(p.pid())
+		m, err := memoryOf(p.Pid())
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
@@ -376,7 +376,7 @@ func simulateDay(ctx context.Context, o options, targets []*target, expURL strin
 	}
 	var start []cpuUsage
 	for _, t := range targets {
-		c, err := cpuOf(t.proc.pid())
+		c, err := cpuOf(t.proc.Pid())
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +406,7 @@ func simulateDay(ctx context.Context, o options, targets []*target, expURL strin
 	case <-time.After(o.day):
 	}
 	for i, t := range targets {
-		c, err := cpuOf(t.proc.pid())
+		c, err := cpuOf(t.proc.Pid())
 		if err != nil {
 			return nil, err
 		}
@@ -434,8 +434,8 @@ func simulateDay(ctx context.Context, o options, targets []*target, expURL strin
 		}
 	}
 	for i, t := range targets {
-		if t.proc.exited() {
-			return nil, fmt.Errorf("%s exited during the day (see %s)", t.name, t.proc.log.Name())
+		if t.proc.Exited() {
+			return nil, fmt.Errorf("%s exited during the day (see %s)", t.name, t.proc.Log())
 		}
 		if d.scrapes[i] == 0 {
 			return nil, fmt.Errorf("%s: no scrape in the day window", t.name)

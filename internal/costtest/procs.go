@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/procfs"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/childproc"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat: USER_HZ is 100 on
@@ -20,68 +19,31 @@ import (
 const userHZ = 100
 
 // group owns every process the cost test starts. Each runs in its own
-// process group, so that stopping it also stops what it started (the
-// exporter's tools); stopAll is deferred by run and so runs on success, on
-// error and on a signal.
+// process group (internal/childproc), so that stopping it also stops what
+// it started (the exporter's tools); stopAll is deferred by run and so runs
+// on success, on error and on a signal.
 type group struct {
 	mu    sync.Mutex
 	procs []*process
 }
 
+// process is a started program and the name the output uses for it.
 type process struct {
 	name string
-	cmd  *exec.Cmd
-	log  *os.File
-	done chan struct{}
+	*childproc.Process
 }
 
 // start runs bin in its own process group with its output in logPath.
-// Pdeathsig kills it if the cost test itself dies without cleaning up.
 func (g *group) start(name, logPath, bin string, args ...string) (*process, error) {
-	log, err := os.Create(logPath)
+	cp, err := childproc.Start(logPath, bin, args...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
+	p := &process{name: name, Process: cp}
 	g.mu.Lock()
 	g.procs = append(g.procs, p)
 	g.mu.Unlock()
 	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// exited reports whether the process has ended (and so its numbers are void).
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM to the process group, then SIGKILL after grace.
-func (p *process) stop(grace time.Duration) {
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
-	}
-	// The group may outlive its leader (a tool still running).
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	p.log.Close()
 }
 
 // stopAll stops every process, newest first.
@@ -89,7 +51,7 @@ func (g *group) stopAll() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for i := len(g.procs) - 1; i >= 0; i-- {
-		g.procs[i].stop(5 * time.Second)
+		g.procs[i].Stop(5 * time.Second)
 	}
 	g.procs = nil
 }
@@ -154,8 +116,8 @@ func waitReady(ctx context.Context, p *process, url string, timeout time.Duratio
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited before it was ready (see %s)", p.name, p.log.Name())
+		if p.Exited() {
+			return fmt.Errorf("%s exited before it was ready (see %s)", p.name, p.Log())
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := client.Do(req)
@@ -169,7 +131,7 @@ func waitReady(ctx context.Context, p *process, url string, timeout time.Duratio
 		last = err
 		select {
 		case <-ctx.Done():
-			return errors.Join(fmt.Errorf("%s not ready at %s after %v (see %s)", p.name, url, timeout, p.log.Name()), last)
+			return errors.Join(fmt.Errorf("%s not ready at %s after %v (see %s)", p.name, url, timeout, p.Log()), last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

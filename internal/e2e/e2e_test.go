@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/childproc"
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
@@ -459,32 +459,15 @@ func freeAddr(t *testing.T) string {
 
 // startProcess starts a command in its own process group, logging to
 // logPath, and registers its stop: SIGTERM to the group, SIGKILL after 10s,
-// whatever the test's outcome. Pdeathsig kills it if the test binary dies.
+// whatever the test's outcome (internal/childproc).
 func startProcess(t *testing.T, name, logPath, bin string, args ...string) {
 	t.Helper()
-	logFile, err := os.Create(logPath)
+	p, err := childproc.Start(logPath, bin, args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	pgid := cmd.Process.Pid
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-done
-		}
-		logFile.Close()
+		p.Stop(10 * time.Second)
 		if t.Failed() {
 			if b, err := os.ReadFile(logPath); err == nil {
 				t.Logf("%s log (last 4 KiB):\n%s", name, tail(b, 4096))

@@ -542,18 +542,19 @@ func (p *smartProbe) deviceMetrics(d smartDevice, r smartResult, skips *Skips) [
 	if data.Passed != nil {
 		one(smartHealthPassed, boolValue(*data.Passed))
 	}
-	const gauge, counter = prometheus.GaugeValue, prometheus.CounterValue
-	add(smartTemperature, data.Temperature, gauge)
-	add(smartPowerOnSeconds, data.PowerOnSeconds, counter)
-	add(smartPowerCycles, data.PowerCycles, counter)
-	add(smartReallocated, data.Reallocated, gauge)
-	add(smartPending, data.Pending, gauge)
-	add(smartOfflineUncorrectable, data.OfflineUncorrectable, gauge)
-	add(smartNVMeCriticalWarning, data.CriticalWarning, gauge)
-	add(smartNVMeAvailableSpare, data.AvailableSpare, gauge)
-	add(smartNVMeAvailableSpareThreshold, data.AvailableSpareThreshold, gauge)
-	add(smartNVMePercentageUsed, data.PercentageUsed, gauge)
-	add(smartMediaErrors, data.MediaErrors, counter)
+	// The value types, named so as not to shadow the package helpers.
+	const asGauge, asCounter = prometheus.GaugeValue, prometheus.CounterValue
+	add(smartTemperature, data.Temperature, asGauge)
+	add(smartPowerOnSeconds, data.PowerOnSeconds, asCounter)
+	add(smartPowerCycles, data.PowerCycles, asCounter)
+	add(smartReallocated, data.Reallocated, asGauge)
+	add(smartPending, data.Pending, asGauge)
+	add(smartOfflineUncorrectable, data.OfflineUncorrectable, asGauge)
+	add(smartNVMeCriticalWarning, data.CriticalWarning, asGauge)
+	add(smartNVMeAvailableSpare, data.AvailableSpare, asGauge)
+	add(smartNVMeAvailableSpareThreshold, data.AvailableSpareThreshold, asGauge)
+	add(smartNVMePercentageUsed, data.PercentageUsed, asGauge)
+	add(smartMediaErrors, data.MediaErrors, asCounter)
 
 	for _, id := range slices.Sorted(maps.Keys(data.Attributes)) {
 		a := data.Attributes[id]
@@ -567,21 +568,21 @@ func (p *smartProbe) deviceMetrics(d smartDevice, r smartResult, skips *Skips) [
 		}
 	}
 
-	add(smartNVMeReadBytes, data.ReadBytes, counter)
-	add(smartNVMeWrittenBytes, data.WrittenBytes, counter)
-	add(smartNVMeUnsafeShutdowns, data.UnsafeShutdowns, counter)
-	add(smartNVMeErrorLogEntries, data.ErrorLogEntries, counter)
-	add(smartNVMeWarningTemperature, data.WarningTemperatureSeconds, counter)
-	add(smartNVMeCriticalTemperature, data.CriticalTemperatureSeconds, counter)
+	add(smartNVMeReadBytes, data.ReadBytes, asCounter)
+	add(smartNVMeWrittenBytes, data.WrittenBytes, asCounter)
+	add(smartNVMeUnsafeShutdowns, data.UnsafeShutdowns, asCounter)
+	add(smartNVMeErrorLogEntries, data.ErrorLogEntries, asCounter)
+	add(smartNVMeWarningTemperature, data.WarningTemperatureSeconds, asCounter)
+	add(smartNVMeCriticalTemperature, data.CriticalTemperatureSeconds, asCounter)
 
 	for _, op := range slices.Sorted(maps.Keys(data.ErrorCounters)) {
 		c := data.ErrorCounters[op]
-		add(smartSCSICorrectedErrors, c.Corrected, counter, op)
-		add(smartSCSIUncorrectedErrors, c.Uncorrected, counter, op)
+		add(smartSCSICorrectedErrors, c.Corrected, asCounter, op)
+		add(smartSCSIUncorrectedErrors, c.Uncorrected, asCounter, op)
 	}
-	add(smartSCSIStartStopCycles, data.StartStopCycles, counter)
-	add(smartSCSILoadUnloadCycles, data.LoadUnloadCycles, counter)
-	add(smartSCSIPercentageUsed, data.SCSIPercentageUsed, gauge)
+	add(smartSCSIStartStopCycles, data.StartStopCycles, asCounter)
+	add(smartSCSILoadUnloadCycles, data.LoadUnloadCycles, asCounter)
+	add(smartSCSIPercentageUsed, data.SCSIPercentageUsed, asGauge)
 
 	for _, kind := range []string{smartctl.SelfTestShort, smartctl.SelfTestExtended} {
 		t, ok := data.SelfTests[kind]

@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	psprocess "github.com/shirou/gopsutil/v3/process"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -39,6 +38,9 @@ import (
 	"syscall"
 	"time"
 
+	psprocess "github.com/shirou/gopsutil/v3/process"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/childproc"
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 	"gopkg.in/yaml.v3"
@@ -102,16 +104,16 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	logPath := filepath.Join(work, "exporter.log")
-	exp, err := start(bin, logPath, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=info")
+	exp, err := childproc.Start(logPath, bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=info")
 	if err != nil {
 		return err
 	}
-	defer exp.stop()
+	defer exp.Stop(15 * time.Second)
 	base := "http://" + addr
 	if err := waitReady(ctx, exp, base+"/-/ready", 2*time.Minute); err != nil {
 		return err
 	}
-	fmt.Printf("exporter pid %d on %s; soaking for %v\n", exp.pid(), addr, o.duration)
+	fmt.Printf("exporter pid %d on %s; soaking for %v\n", exp.Pid(), addr, o.duration)
 
 	names, err := metricNames(ctx, base)
 	if err != nil {
@@ -131,8 +133,8 @@ func run(ctx context.Context, o options) (err error) {
 	wg.Go(func() { hangUp(soakCtx, exp, &stats) })
 	samples := sampleLoop(soakCtx, client, base, exp, o.sample)
 	wg.Wait()
-	if exp.exited() {
-		return fmt.Errorf("the exporter exited during the soak: %v (see its log)", exp.cmd.ProcessState)
+	if exp.Exited() {
+		return fmt.Errorf("the exporter exited during the soak: %v (see its log)", exp.Cmd.ProcessState)
 	}
 	fmt.Printf("requests: %d scrapes, %d refreshes, %d SIGHUPs; statuses %s\n",
 		stats.scrapes.Load(), stats.refreshes.Load(), stats.hups.Load(), stats.statuses())
@@ -146,8 +148,10 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	failures = append(failures, report(samples, o)...)
 
-	exp.stop()
-	if left := leftoverTools(exp.pid()); len(left) > 0 {
+	// SIGTERM to the exporter's process group: its tools run in groups of
+	// their own, so what they left behind is still there to be found.
+	exp.Stop(15 * time.Second)
+	if left := leftoverTools(exp.Pid()); len(left) > 0 {
 		failures = append(failures, fmt.Sprintf("tool processes outlived the exporter: %v", left))
 	}
 	logText, _ := os.ReadFile(logPath)
@@ -388,12 +392,12 @@ func refresh(ctx context.Context, client *http.Client, base string, stats *loadS
 }
 
 // hangUp sends the exporter SIGHUP every 2-5 s.
-func hangUp(ctx context.Context, exp *process, stats *loadStats) {
+func hangUp(ctx context.Context, exp *childproc.Process, stats *loadStats) {
 	for sleep(ctx, 2*time.Second+rand.N(3*time.Second)) {
-		if exp.exited() {
+		if exp.Exited() {
 			return
 		}
-		_ = syscall.Kill(exp.pid(), syscall.SIGHUP)
+		_ = syscall.Kill(exp.Pid(), syscall.SIGHUP)
 		stats.hups.Add(1)
 	}
 }
@@ -414,16 +418,16 @@ type sample struct {
 	goroutines, threads, fds float64
 }
 
-func sampleLoop(ctx context.Context, client *http.Client, base string, exp *process, every time.Duration) []sample {
+func sampleLoop(ctx context.Context, client *http.Client, base string, exp *childproc.Process, every time.Duration) []sample {
 	var out []sample
 	began := time.Now()
 	fmt.Printf("%8s %9s %10s %8s %5s\n", "t", "rss_MiB", "goroutines", "threads", "fds")
 	for {
-		if exp.exited() {
+		if exp.Exited() {
 			return out
 		}
 		s := sample{at: time.Since(began)}
-		s.rssMiB, s.threads, s.fds = usage(ctx, exp.pid())
+		s.rssMiB, s.threads, s.fds = usage(ctx, exp.Pid())
 		s.goroutines = goroutines(ctx, client, base)
 		if ctx.Err() != nil {
 			return out
@@ -575,57 +579,6 @@ func metricNames(ctx context.Context, base string) ([]string, error) {
 	return names, sc.Err()
 }
 
-// process is the exporter, in its own process group; Pdeathsig kills it
-// if the soak dies without stopping it.
-type process struct {
-	cmd      *exec.Cmd
-	log      *os.File
-	done     chan struct{}
-	stopOnce sync.Once
-}
-
-func start(bin, logPath string, args ...string) (*process, error) {
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, err
-	}
-	p := &process{cmd: cmd, log: log, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	return p, nil
-}
-
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, then SIGKILL after 15 s, by pid.
-func (p *process) stop() {
-	p.stopOnce.Do(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		p.log.Close()
-	})
-}
-
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -635,10 +588,10 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func waitReady(ctx context.Context, p *process, url string, timeout time.Duration) error {
+func waitReady(ctx context.Context, p *childproc.Process, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if p.exited() {
+		if p.Exited() {
 			return errors.New("the exporter exited before it was ready (see its log)")
 		}
 		if resp, err := http.Get(url); err == nil {
