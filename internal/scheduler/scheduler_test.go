@@ -552,9 +552,30 @@ func TestRefreshAcrossUpdate(t *testing.T) {
 	}}
 	h2 := newHarness(t, Options{}, Job{Name: q.name, Probe: q, Interval: time.Hour, Timeout: 24 * time.Hour})
 	defer close(slow)
-	go func() { done <- h2.sched.Refresh(ctx, "q") }()
+	// The refresh is asked once the slow first run is under way, so it
+	// queues behind it; q is disabled only once the refresh is queued
+	// (before that, the refresh would rightly find no probe of that name).
 	deadline := time.Now().Add(5 * time.Second)
-	for q.calls.Load() == 0 && time.Now().Before(deadline) {
+	for q.calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("q's first run did not start within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	go func() { done <- h2.sched.Refresh(ctx, "q") }()
+	for {
+		h2.sched.mu.Lock()
+		j := h2.sched.jobs["q"]
+		j.mu.Lock()
+		n := len(j.waiters)
+		j.mu.Unlock()
+		h2.sched.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refresh not waiting within 5s (waiters %d, calls %d)", n, q.calls.Load())
+		}
 		time.Sleep(time.Millisecond)
 	}
 	h2.sched.Update(nil)
