@@ -393,13 +393,22 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	go func() { serveErr <- serve() }()
 	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.sched.Names())
 
+	// Reloads run on a goroutine of their own, one at a time: reading the
+	// file can block (a hung network mount), and this loop must always be
+	// free to take SIGTERM. A SIGHUP during a reload queues one more.
+	reloads := make(chan struct{}, 1)
+	go d.reloadLoop(schedCtx, reloads)
+
 	for {
 		select {
 		case err := <-serveErr:
 			halt()
 			return err
 		case <-hup:
-			d.reload()
+			select {
+			case reloads <- struct{}{}:
+			default: // one is queued already; it will read the newest file
+			}
 		case sig := <-stopSignals:
 			logger.Info("shutting down; a second signal exits at once", "signal", sig)
 			go func() {
@@ -470,14 +479,30 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.sched.SetJitter(time.Duration(cfg.Scheduler.Jitter))
 }
 
+// reloadLoop reloads the config for each request on kick until ctx ends
+// (shutdown). A reload still reading when ctx ends applies nothing.
+func (d *daemon) reloadLoop(ctx context.Context, kick <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		d.reload(ctx)
+	}
+}
+
 // reload re-reads the config file. A bad file is logged and the running
 // config kept. Listen address, TLS, pprof, cache.max_entries and
 // scheduler.max_concurrent need a restart (README says so).
-func (d *daemon) reload() {
+func (d *daemon) reload(ctx context.Context) {
 	cfg, err := loadConfig(d.flags)
 	if err != nil {
 		d.logger.Error("config reload failed; keeping the running config", "err", err)
 		return
+	}
+	if ctx.Err() != nil {
+		return // shutting down
 	}
 	d.apply(cfg)
 	d.logger.Info("config reloaded", "config", describeSource(d.flags.configFile), "probes", d.sched.Names())

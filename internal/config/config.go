@@ -12,11 +12,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
@@ -158,10 +158,16 @@ func Default() *Config {
 	return c
 }
 
+// MaxFileSize bounds the config file. The shipped example, every key
+// spelled out with its comment, is under 20 KiB.
+const MaxFileSize = 1 << 20
+
 // Load reads and validates the file at path. On error the caller keeps
-// whatever config it had.
+// whatever config it had. The file is read as host files are
+// (hostfs.ReadNamedFile): a reload must not hang on a FIFO put at path, nor
+// swallow /dev/zero or a file of gigabytes.
 func Load(path string) (*Config, error) {
-	b, err := os.ReadFile(path)
+	b, err := hostfs.ReadNamedFile(path, MaxFileSize)
 	if err != nil {
 		return nil, err
 	}

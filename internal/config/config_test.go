@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"reflect"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
@@ -277,5 +281,48 @@ func TestStatePath(t *testing.T) {
 	}
 	if _, err := Parse([]byte("state:\n  file: x\n")); err == nil {
 		t.Error("unknown key state.file accepted")
+	}
+}
+
+// A config path that is a FIFO, a directory or a huge file is an error at
+// once, naming the path: a reload must not hang on a FIFO without a writer
+// or read a 200 MiB file (or /dev/zero) into memory.
+func TestLoadRefusesWhatIsNotASmallRegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := dir + "/fifo.yml"
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := dir + "/huge.yml"
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(200 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tc := range []struct {
+		path string
+		want error
+	}{{fifo, hostfs.ErrNotRegular}, {dir, hostfs.ErrNotRegular}, {huge, hostfs.ErrTooLarge}} {
+		done := make(chan error, 1)
+		go func() {
+			_, err := Load(tc.path)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("Load(%s) = %v; want %v naming the path", tc.path, err, tc.want)
+			}
+		case <-time.After(5 * time.Second):
+			// The goroutine stays blocked on the FIFO until the test binary
+			// exits; opening it for writing here would let it go on.
+			t.Errorf("Load(%s) still blocked after 5s", tc.path)
+			if w, err := os.OpenFile(tc.path, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+		}
 	}
 }

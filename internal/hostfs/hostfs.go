@@ -140,6 +140,12 @@ func (fsys FS) ReadFile(name string, maxBytes int64) ([]byte, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	return readAll(p, fd, maxBytes)
+}
+
+// readAll reads fd to its end, failing with ErrTooLarge past maxBytes; p
+// names the file in errors.
+func readAll(p string, fd int, maxBytes int64) ([]byte, error) {
 	maxBytes = max(maxBytes, 0)
 	limit := maxBytes + 1
 	// Pseudo-files report a size of 0 or a page, whatever they hold, so the
