@@ -287,10 +287,13 @@ type daemon struct {
 	srv    *server.Server
 	sched  *scheduler.Scheduler
 	state  *metriccache.State // nil when state files are off
+	// started is the config the daemon started with: the restartOnly keys
+	// keep its values until a restart.
+	started *config.Config
 }
 
 func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
-	d := &daemon{logger: logger, flags: f, probes: buildProbes()}
+	d := &daemon{logger: logger, flags: f, probes: buildProbes(), started: cfg}
 	d.cache = metriccache.New(describers(d.probes)...)
 
 	hardware := prometheus.NewRegistry()
@@ -470,11 +473,15 @@ func listen(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger) (serve
 	return func() error { return web.ServeMultiple(listeners, srv, flags, logger) }, nil
 }
 
-// apply hands cfg's probe settings to the scheduler and drops the data of
-// probes it turned off.
+// apply hands cfg's probe settings to the scheduler, drops the data of
+// probes it turned off and makes the status series say the new intervals.
 func (d *daemon) apply(cfg *config.Config) {
-	d.sched.Update(jobs(cfg, d.probes, d.logger))
+	js := jobs(cfg, d.probes, d.logger)
+	d.sched.Update(js)
 	d.cache.Retain(d.sched.Names()...)
+	for _, j := range js {
+		d.cache.SetInterval(j.Name, j.Interval)
+	}
 	d.srv.Cache().SetTTL(time.Duration(cfg.Cache.TTL))
 	d.sched.SetJitter(time.Duration(cfg.Scheduler.Jitter))
 }
@@ -493,8 +500,8 @@ func (d *daemon) reloadLoop(ctx context.Context, kick <-chan struct{}) {
 }
 
 // reload re-reads the config file. A bad file is logged and the running
-// config kept. Listen address, TLS, pprof, cache.max_entries and
-// scheduler.max_concurrent need a restart (README says so).
+// config kept. The keys of restartOnly, and the flags (listen address,
+// TLS), need a restart; a reload that changes one says so.
 func (d *daemon) reload(ctx context.Context) {
 	cfg, err := loadConfig(d.flags)
 	if err != nil {
@@ -505,7 +512,38 @@ func (d *daemon) reload(ctx context.Context) {
 		return // shutting down
 	}
 	d.apply(cfg)
+	if keys := changedRestartOnly(d.started, cfg); len(keys) > 0 {
+		d.logger.Warn("config reloaded, but these keys keep their old value until a restart",
+			"keys", strings.Join(keys, ","))
+	}
 	d.logger.Info("config reloaded", "config", describeSource(d.flags.configFile), "probes", d.sched.Names())
+}
+
+// restartOnly are the config keys that are read once, at start: the server
+// and its response cache are built with them (pprof, cache.max_entries), the
+// scheduler's concurrency slots are made with them, and the state directory
+// is opened with them.
+var restartOnly = []struct {
+	key   string
+	value func(*config.Config) any
+}{
+	{"pprof.enabled", func(c *config.Config) any { return c.Pprof.Enabled }},
+	{"pprof.allow_remote", func(c *config.Config) any { return c.Pprof.AllowRemote }},
+	{"cache.max_entries", func(c *config.Config) any { return c.Cache.MaxEntries }},
+	{"scheduler.max_concurrent", func(c *config.Config) any { return c.Scheduler.MaxConcurrent }},
+	{"state.path", func(c *config.Config) any { return c.State.Path }},
+}
+
+// changedRestartOnly lists the restartOnly keys whose value in cfg differs
+// from the one the daemon started with (and so still uses).
+func changedRestartOnly(started, cfg *config.Config) []string {
+	var keys []string
+	for _, k := range restartOnly {
+		if k.value(started) != k.value(cfg) {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
 }
 
 // ready is true once every enabled probe has data to serve: a completed

@@ -76,6 +76,8 @@ type snapshot struct {
 	duration time.Duration
 	skipped  int
 	restored bool // from a state file; no run of this process yet
+
+	interval time.Duration // the schedule the status reports (statusMetrics)
 }
 
 // Cache is a prometheus.Collector that replays stored probe results. The zero
@@ -165,8 +167,10 @@ func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 	return h.Sum64() | 1 // never 0, which means "no inventory"
 }
 
-// statusMetrics builds the hardware_probe_* series of s.
+// statusMetrics builds the hardware_probe_* series of s, and remembers the
+// interval they report for SetInterval.
 func (s *snapshot) statusMetrics(name string, succeeded bool, interval time.Duration) []prometheus.Metric {
+	s.interval = interval
 	success, restored := 0.0, 0.0
 	if succeeded {
 		success = 1
@@ -192,6 +196,23 @@ func (s *snapshot) statusMetrics(name string, succeeded bool, interval time.Dura
 			float64(s.inventoryChange.UnixNano())/1e9, name))
 	}
 	return m
+}
+
+// SetInterval makes name's hardware_probe_interval_seconds say interval at
+// once, as a config reload that changes it must: the stale-data alert reads
+// it, and waiting for the probe's next run could take the old interval. A
+// probe without data yet gets it with its first run.
+func (c *Cache) SetInterval(name string, interval time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.snapshots[name]
+	if !ok || s.interval == interval {
+		return
+	}
+	n := *s // snapshots are immutable: Collect may be sending the old one
+	n.status = n.statusMetrics(name, n.err == nil, interval)
+	c.snapshots[name] = &n
+	c.generation.Add(1)
 }
 
 // Expires reports when name's stored metrics are due for a refresh, and

@@ -1,6 +1,7 @@
 package metriccache
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,3 +51,35 @@ func value(t *testing.T, c *Cache, name, p string) float64 {
 	t.Fatalf("no %s series for probe %q", name, p)
 	return 0
 }
+
+// A reload's new interval shows in hardware_probe_interval_seconds at once,
+// with a new generation so that no cached response keeps the old value;
+// the rest of the status is kept as it was.
+func TestSetIntervalUpdatesTheStatusAtOnce(t *testing.T) {
+	c := New()
+	c.Store("hwmon", Result{Start: time.Unix(100, 0), Interval: time.Minute, Skipped: 2})
+	c.Store("cpu", Result{Start: time.Unix(100, 0), Interval: time.Hour, Err: errTest})
+	gen := c.Generation()
+	c.SetInterval("hwmon", 2*time.Minute)
+	if got := value(t, c, "hardware_probe_interval_seconds", "hwmon"); got != 120 {
+		t.Errorf("interval after SetInterval = %v, want 120", got)
+	}
+	if c.Generation() == gen {
+		t.Error("SetInterval did not change the generation")
+	}
+	if got := value(t, c, "hardware_probe_read_errors", "hwmon"); got != 2 {
+		t.Errorf("read errors = %v after SetInterval, want 2 kept", got)
+	}
+	c.SetInterval("cpu", time.Minute)
+	if got := value(t, c, "hardware_probe_success", "cpu"); got != 0 {
+		t.Errorf("a failed probe's success = %v after SetInterval, want 0 kept", got)
+	}
+	gen = c.Generation()
+	c.SetInterval("hwmon", 2*time.Minute)
+	c.SetInterval("never-ran", time.Minute)
+	if c.Generation() != gen {
+		t.Error("SetInterval to the same interval, or of a probe without data, changed the generation")
+	}
+}
+
+var errTest = errors.New("test failure")

@@ -109,6 +109,11 @@ type job struct {
 	mu       sync.Mutex
 	settings Job
 	enabled  bool
+
+	// shortened is set by an Update that shortens the interval, until the
+	// loop has rescheduled for it (due).
+	shortened bool
+
 	waiters  []chan error       // Refresh callers waiting for the next run to end
 	stop     context.CancelFunc // ends the running loop; nil when none runs
 	loopDone chan struct{}      // closed when the last loop started has ended
@@ -197,6 +202,9 @@ func (s *Scheduler) Update(jobs []Job) {
 			s.jobs[nj.Name] = j
 		}
 		j.mu.Lock()
+		if ok && nj.Interval < j.settings.Interval {
+			j.shortened = true
+		}
 		j.settings, j.enabled = nj, true
 		j.mu.Unlock()
 		select {
@@ -395,16 +403,28 @@ func (s *Scheduler) logFailure(j *job, err error, retry time.Time) {
 }
 
 // due is when j should next run: now if the cache has no data of it;
-// otherwise when its stored (or restored) data expires, or sooner if its
-// interval is now shorter than that, after jitter.
+// otherwise when its stored (or restored) data expires, after jitter, or
+// within one interval from now if its interval is now shorter than that.
 func (s *Scheduler) due(j *job) time.Time {
 	j.mu.Lock()
-	interval := j.settings.Interval
+	interval, shortened := j.settings.Interval, j.shortened
+	j.shortened = false
 	j.mu.Unlock()
 	now := s.opts.Clock.Now()
 	exp, ok := s.cache.Expires(j.name)
 	if !ok {
 		return now
+	}
+	if limit := now.Add(interval); shortened && exp.After(limit) {
+		// A reload shortened the interval: the new one counts from now,
+		// never later. The grid's ticks are an interval apart, so the
+		// first one from now is within it; its jitter too, unless that
+		// would pass the limit.
+		tick := s.align(now, interval)
+		if at := tick.Add(s.jitterAt(tick)); !at.After(limit) {
+			return at
+		}
+		return tick
 	}
 	// On the grid if that is less than half an interval away, so this
 	// probe joins its interval's batch; otherwise when due (a retry, or

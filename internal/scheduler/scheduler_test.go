@@ -616,3 +616,36 @@ func TestRefreshNamesFailedProbes(t *testing.T) {
 		t.Errorf("refresh of an unknown probe = %v, want ErrUnknownProbe", err)
 	}
 }
+
+// A reload that shortens a probe's interval (1h to 1m) takes effect from
+// the reload: the next run comes no later than one new interval after it,
+// jitter and the grid included.
+func TestShorterIntervalCountsFromTheReload(t *testing.T) {
+	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	job := Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute}
+	// The grid's ticks are at :30 past each minute and the reload comes at
+	// 12:07:05: the old code ran at the tick after reload+1m, 12:08:30,
+	// plus up to 10s of jitter.
+	h := newHarness(t, Options{Offset: 30 * time.Second, Jitter: 10 * time.Second}, job)
+	h.waitStored()
+	h.clock.waitTimers(t, 1)
+	h.clock.advance(7*time.Minute + 5*time.Second)
+	reload := h.clock.Now()
+	job.Interval = time.Minute
+	h.sched.Update([]Job{job})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if at, ok := h.clock.nextTimer(); ok && at.Before(reload.Add(30*time.Minute)) {
+			if limit := reload.Add(time.Minute); at.After(limit) {
+				t.Fatalf("next run at reload+%v, want no later than reload+1m", at.Sub(reload))
+			}
+			h.clock.advance(at.Sub(h.clock.Now()))
+			h.waitStored()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the reload did not reschedule the probe within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
