@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,6 +74,11 @@ func TestSystemdUnit(t *testing.T) {
 		if got := strings.Join(svc[k], " | "); got != v {
 			t.Errorf("%s: [Service] %s=%q, want %q", unit, k, got, v)
 		}
+	}
+	// An invalid config exits with config.ExitInvalid: systemd must not
+	// restart it forever.
+	if got, want := strings.Join(svc["RestartPreventExitStatus"], " "), strconv.Itoa(config.ExitInvalid); got != want {
+		t.Errorf("%s: [Service] RestartPreventExitStatus=%q, want %q (config.ExitInvalid)", unit, got, want)
 	}
 	// No PrivateDevices (it would hide the disks and drop CAP_SYS_RAWIO), no
 	// CAP_SYS_ADMIN in the base unit (opt-in drop-in), no DynamicUser (the

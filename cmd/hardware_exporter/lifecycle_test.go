@@ -3,12 +3,15 @@ package main
 import (
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/config"
 )
 
 // A config file replaced by a 200 MiB file or by a FIFO is refused at
@@ -110,4 +113,29 @@ func TestReloadUpdatesStatusAndNamesRestartKeys(t *testing.T) {
 		t.Errorf("/debug/pprof/ after the reload = %d; the warning says it waits for a restart", r.StatusCode)
 	}
 	d.stop(t)
+}
+
+// An invalid config at start exits with config.ExitInvalid, the status the
+// systemd unit's RestartPreventExitStatus= names, so systemd does not
+// restart it forever; --config.check keeps its 1.
+func TestInvalidConfigAtStartExitStatus(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yml")
+	if err := os.WriteFile(bad, []byte("cache:\n  ttl: never\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd("--config.file="+bad, "--state.path=", "--web.listen-address=127.0.0.1:0"); code != config.ExitInvalid || !strings.Contains(errOut, "line 2") {
+		t.Errorf("bad config at start: exit %d, want %d; stderr:\n%s", code, config.ExitInvalid, errOut)
+	}
+	if code, _, _ := runCmd("--config.check", "--config.file="+bad); code != 1 {
+		t.Errorf("--config.check of a bad file: exit %d, want 1", code)
+	}
+	badWeb := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(badWeb, []byte("tls_server_config:\n  cert_file: /nonexistent\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(append([]string{"--config.file=" + writeConfig(t, ""), "--state.path=",
+		"--web.listen-address=" + freeAddr(t), "--web.config.file=" + badWeb}, fixtureFlags...)...)
+	if code != config.ExitInvalid || !strings.Contains(errOut, badWeb) {
+		t.Errorf("bad web config at start: exit %d, want %d; stderr:\n%s", code, config.ExitInvalid, errOut)
+	}
 }

@@ -130,13 +130,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		logger.Error("cannot load config", "err", err)
-		return 1
+		return config.ExitInvalid
 	}
 	if f.once {
 		return runOnce(cfg, stdout, logger)
 	}
 	if err := serve(f, cfg, logger); err != nil {
 		logger.Error("exiting", "err", err)
+		if errors.Is(err, errInvalidConfig) {
+			return config.ExitInvalid
+		}
 		return 1
 	}
 	return 0
@@ -441,6 +444,10 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	}
 }
 
+// errInvalidConfig marks the errors of serve that a restart cannot cure,
+// so that the daemon exits with config.ExitInvalid.
+var errInvalidConfig = errors.New("invalid config")
+
 // listen binds the listen addresses now, so that "started" is logged only
 // once the port is ours and a port in use is an error before it; serve then
 // serves on them. Socket activation and vsock addresses are left to
@@ -456,7 +463,7 @@ func listen(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger) (serve
 	}
 	if flags.WebConfigFile != nil && *flags.WebConfigFile != "" {
 		if err := web.Validate(*flags.WebConfigFile); err != nil {
-			return nil, fmt.Errorf("web config %s: %w", *flags.WebConfigFile, err)
+			return nil, fmt.Errorf("%w: web config %s: %w", errInvalidConfig, *flags.WebConfigFile, err)
 		}
 	}
 	var listeners []net.Listener

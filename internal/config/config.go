@@ -158,6 +158,14 @@ func Default() *Config {
 	return c
 }
 
+// ExitInvalid is the daemon's exit status when its configuration (the
+// file, or the web config of --web.config.file) is invalid at start: 78,
+// EX_CONFIG of sysexits.h. The systemd unit names it in
+// RestartPreventExitStatus=, so that systemd does not restart, every few
+// seconds and forever, a daemon that can only fail the same way, and
+// `systemctl start` fails visibly instead. --config.check keeps 0 and 1.
+const ExitInvalid = 78
+
 // MaxFileSize bounds the config file. The shipped example, every key
 // spelled out with its comment, is under 20 KiB.
 const MaxFileSize = 1 << 20
