@@ -56,7 +56,7 @@ func TestSystemdUnit(t *testing.T) {
 	d := unitDirectives(t, unit)
 	svc := d["Service"]
 	want := map[string]string{
-		"Type":                  "simple",
+		"Type":                  "notify",
 		"Restart":               "on-failure",
 		"ExecReload":            "/bin/kill -HUP $MAINPID",
 		"NoNewPrivileges":       "yes",

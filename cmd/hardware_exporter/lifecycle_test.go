@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,5 +138,85 @@ func TestInvalidConfigAtStartExitStatus(t *testing.T) {
 		"--web.listen-address=" + freeAddr(t), "--web.config.file=" + badWeb}, fixtureFlags...)...)
 	if code != config.ExitInvalid || !strings.Contains(errOut, badWeb) {
 		t.Errorf("bad web config at start: exit %d, want %d; stderr:\n%s", code, config.ExitInvalid, errOut)
+	}
+}
+
+// listenNotify is a fake systemd notification socket: what the daemon sends
+// arrives on the channel.
+func listenNotify(t *testing.T) <-chan string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", path)
+	msgs := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	return msgs
+}
+
+func nextNotify(t *testing.T, msgs <-chan string, limit time.Duration) string {
+	t.Helper()
+	select {
+	case m := <-msgs:
+		return m
+	case <-time.After(limit):
+		t.Fatalf("no notification within %v", limit)
+		return ""
+	}
+}
+
+// Under Type=notify, READY=1 comes once the listener answers and the state
+// is restored, so `systemctl start` returns to a daemon that answers and,
+// on a warm restart, is already ready; STOPPING=1 comes on SIGTERM.
+func TestNotifyReadyAndStopping(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildDaemon(t)
+	cfg := writeConfig(t, fixtureConfig(t, time.Hour))
+	state := t.TempDir()
+	for _, warm := range []bool{false, true} {
+		msgs := listenNotify(t)
+		d := startDaemon(t, bin, "--config.file="+cfg, "--state.path="+state)
+		if m := nextNotify(t, msgs, 20*time.Second); m != "READY=1" {
+			t.Fatalf("first notification %q, want READY=1", m)
+		}
+		// At once, no retry: the listener must already answer.
+		if r := get(d.base+"/-/healthy", nil); r.StatusCode != http.StatusOK {
+			t.Fatalf("/-/healthy right after READY=1 = %d, want 200", r.StatusCode)
+		}
+		if r := get(d.base+"/-/ready", nil); warm && r.StatusCode != http.StatusOK {
+			t.Errorf("warm start: /-/ready right after READY=1 = %d, want 200 (state restored first)", r.StatusCode)
+		}
+		if !warm {
+			d.untilReady(t)
+		}
+		if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if m := nextNotify(t, msgs, 5*time.Second); m != "STOPPING=1" {
+			t.Errorf("notification after SIGTERM %q, want STOPPING=1", m)
+		}
+		select {
+		case err := <-d.exited:
+			if err != nil {
+				t.Errorf("exit after SIGTERM: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("daemon did not exit within 20s of SIGTERM")
+		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -399,6 +400,11 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	go func() { serveErr <- serve() }()
 	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.sched.Names())
 
+	// The listener is bound (listen above) and the state restored: a client
+	// that systemctl start lets go on now gets an answer. Socket activation
+	// and vsock bind in serve, a moment later; systemd holds the former.
+	notify(logger, sddaemon.SdNotifyReady)
+
 	// Reloads run on a goroutine of their own, one at a time: reading the
 	// file can block (a hung network mount), and this loop must always be
 	// free to take SIGTERM. A SIGHUP during a reload queues one more.
@@ -416,6 +422,7 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 			default: // one is queued already; it will read the newest file
 			}
 		case sig := <-stopSignals:
+			notify(logger, sddaemon.SdNotifyStopping)
 			logger.Info("shutting down; a second signal exits at once", "signal", sig)
 			go func() {
 				sig := <-stopSignals
@@ -447,6 +454,15 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 // errInvalidConfig marks the errors of serve that a restart cannot cure,
 // so that the daemon exits with config.ExitInvalid.
 var errInvalidConfig = errors.New("invalid config")
+
+// notify sends state to systemd when it runs the daemon as Type=notify
+// (NOTIFY_SOCKET is set), and does nothing otherwise. It uses go-systemd's
+// sd_notify, already in the build for exporter-toolkit's socket activation.
+func notify(logger *slog.Logger, state string) {
+	if _, err := sddaemon.SdNotify(false, state); err != nil {
+		logger.Warn("cannot notify systemd", "state", state, "err", err)
+	}
+}
 
 // listen binds the listen addresses now, so that "started" is logged only
 // once the port is ours and a port in use is an error before it; serve then
