@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,4 +221,38 @@ func TestNotifyReadyAndStopping(t *testing.T) {
 			t.Fatal("daemon did not exit within 20s of SIGTERM")
 		}
 	}
+}
+
+// /-/ready means every enabled probe has completed a run, successful or
+// not (or restored one): a probe that only fails does not hold it at 503,
+// since its failure is what /metrics must show. README says the same.
+func TestReadyCountsAFailedRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildDaemon(t)
+	missing := filepath.Join(t.TempDir(), "smartctl")
+	cfg := writeConfig(t, "probes:\n  smart:\n    enabled: true\n    command: "+missing+"\n")
+	d := startDaemon(t, bin, "--config.file="+cfg, "--state.path=")
+	d.untilReady(t)
+	if body := string(get(d.base+"/metrics", nil).body); !strings.Contains(body, `hardware_probe_success{probe="smart"} 0`) {
+		t.Errorf("ready, but /metrics lacks smart's failure")
+	}
+	d.stop(t)
+	readme, err := os.Open("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer readme.Close()
+	row := regexp.MustCompile("^\\| `/-/ready` \\|")
+	sc := bufio.NewScanner(readme)
+	for sc.Scan() {
+		if row.MatchString(sc.Text()) {
+			if !strings.Contains(sc.Text(), "successful or not") {
+				t.Errorf("README's /-/ready row does not say that a failed run counts:\n%s", sc.Text())
+			}
+			return
+		}
+	}
+	t.Error("README has no /-/ready row")
 }

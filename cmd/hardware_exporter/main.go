@@ -399,7 +399,6 @@ func serve(f *flags, cfg *config.Config, logger *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- serve() }()
 	logger.Info("started", "version", version.Info(), "config", describeSource(f.configFile), "probes", d.sched.Names())
-
 	// The listener is bound (listen above) and the state restored: a client
 	// that systemctl start lets go on now gets an answer. Socket activation
 	// and vsock bind in serve, a moment later; systemd holds the former.
@@ -569,8 +568,8 @@ func changedRestartOnly(started, cfg *config.Config) []string {
 	return keys
 }
 
-// ready is true once every enabled probe has data to serve: a completed
-// run, or a snapshot restored from its state file.
+// ready is true once every enabled probe has completed a run, successful or
+// not, or restored a snapshot from its state file (README, /-/ready).
 func (d *daemon) ready() bool {
 	return d.cache.Ready(d.sched.Names()...)
 }

@@ -263,8 +263,10 @@ func (c *Cache) Ran(names ...string) bool {
 	return true
 }
 
-// Ready reports whether every named probe has data to serve: a run of this
-// process, or a snapshot restored at start.
+// Ready reports whether every named probe has a completed run of this
+// process, successful or not, or a snapshot restored at start: whether
+// Collect sends each one's data or its failure. A probe that only fails
+// does not hold readiness back; its status series say it failed.
 func (c *Cache) Ready(names ...string) bool {
 	c.mu.RLock()
 	defer c.mu.RUnlock()

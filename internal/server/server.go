@@ -42,8 +42,8 @@ type Options struct {
 	PprofEnabled     bool
 	PprofAllowRemote bool
 
-	// Ready reports whether every enabled probe has data to serve: a
-	// completed run, or a snapshot restored from its state file.
+	// Ready reports whether every enabled probe has completed a run,
+	// successful or not, or restored a snapshot from its state file.
 	Ready func() bool
 	// Refresh re-runs the named probes (all when none) and waits for them.
 	Refresh func(ctx context.Context, names ...string) error
