@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -255,4 +256,48 @@ func TestReadyCountsAFailedRun(t *testing.T) {
 		}
 	}
 	t.Error("README has no /-/ready row")
+}
+
+// SIGTERM is handled at once while a reload is stuck reading the config
+// (a hung network mount): the reload runs off the signal loop. In-process,
+// so that the read can be made to block; the signals go to this test
+// process, whose handlers are the daemon's while run is serving.
+func TestSignalWhileReloadIsStuck(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	reloadConfig = func(*flags) (*config.Config, error) {
+		close(entered)
+		<-release
+		return nil, errors.New("released by the test")
+	}
+	defer func() { reloadConfig = loadConfig }()
+	addr := freeAddr(t)
+	done := make(chan int, 1)
+	go func() {
+		code, _, _ := runCmd(append([]string{"--web.listen-address=" + addr, "--state.path=", "--log.level=error",
+			"--config.file=" + writeConfig(t, "")}, fixtureFlags...)...)
+		done <- code
+	}()
+	waitFor(t, 10*time.Second, func() bool { return get("http://"+addr+"/-/healthy", nil).StatusCode == http.StatusOK })
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGHUP did not start a reload within 5s")
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit %d after SIGTERM during a stuck reload, want 0", code)
+		}
+	case <-time.After(10 * time.Second):
+		// The daemon still holds SIGTERM's handler; end the reload so that
+		// the signal is taken and this process is not left to it.
+		t.Error("SIGTERM during a stuck reload was not handled within 10s")
+	}
 }

@@ -508,6 +508,10 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.sched.SetJitter(time.Duration(cfg.Scheduler.Jitter))
 }
 
+// reloadConfig is what a reload reads the config with; a test makes it
+// block, as a read from a hung network mount would.
+var reloadConfig = loadConfig
+
 // reloadLoop reloads the config for each request on kick until ctx ends
 // (shutdown). A reload still reading when ctx ends applies nothing.
 func (d *daemon) reloadLoop(ctx context.Context, kick <-chan struct{}) {
@@ -525,7 +529,7 @@ func (d *daemon) reloadLoop(ctx context.Context, kick <-chan struct{}) {
 // config kept. The keys of restartOnly, and the flags (listen address,
 // TLS), need a restart; a reload that changes one says so.
 func (d *daemon) reload(ctx context.Context) {
-	cfg, err := loadConfig(d.flags)
+	cfg, err := reloadConfig(d.flags)
 	if err != nil {
 		d.logger.Error("config reload failed; keeping the running config", "err", err)
 		return
