@@ -503,8 +503,13 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 		s.runs.WithLabelValues(name, "failure").Inc()
 	}
 	s.duration.WithLabelValues(name).Observe(elapsed.Seconds())
+	// The status says the interval in force now: a reload during the run
+	// has already shown its new one (metriccache.Cache.SetInterval).
+	j.mu.Lock()
+	interval := j.settings.Interval
+	j.mu.Unlock()
 	s.cache.Store(name, metriccache.Result{
-		Interval: settings.Interval,
+		Interval: interval,
 		Metrics:  metrics, Err: err, Start: start, Duration: elapsed,
 		Skipped: skipped, Expires: next,
 	})

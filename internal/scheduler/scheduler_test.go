@@ -649,3 +649,30 @@ func TestShorterIntervalCountsFromTheReload(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A run under way during a reload stores the status with the interval in
+// force when it ends, not the one it started with: the reload has already
+// shown the new interval, and the run must not put the old one back.
+func TestRunAcrossUpdateStoresTheNewInterval(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{}, 1)
+	p := &fakeProbe{name: "p", behave: func(context.Context, int64) (float64, error) {
+		started <- struct{}{}
+		<-gate
+		return 1, nil
+	}}
+	job := Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: 24 * time.Hour}
+	h := newHarness(t, Options{}, job)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first run did not start within 5s")
+	}
+	job.Interval = 2 * time.Hour
+	h.sched.Update([]Job{job})
+	close(gate)
+	h.waitStored()
+	if got := value(t, h.cache, "hardware_probe_interval_seconds", p.name); got != 7200 {
+		t.Errorf("interval stored by a run across a reload = %v, want 7200", got)
+	}
+}
