@@ -33,8 +33,11 @@ build:
 
 # Run on this host with built-in defaults (add ARGS='--config.file=...').
 # Some series (DMI serials, SMBIOS) need root; without it they are absent.
+# State files go to RUN_STATE, not the installed service's
+# /var/lib/hardware_exporter/state, which a run as root would overwrite.
+RUN_STATE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-run/state
 run: build
-	$(BIN) $(ARGS)
+	$(BIN) --state.path=$(RUN_STATE) $(ARGS)
 
 # Run on the bundled fixture tree of a 2-socket server: the full output on
 # a laptop or VM, every probe included (the tool probes run the fixture's
