@@ -105,7 +105,9 @@ fuzz:
 # own bytes, on the fixture host, with a simulated day (docs/benchmarks.md).
 # A benchmark, never a pass/fail on numbers. COSTTEST_FLAGS='-smoke' runs
 # it in seconds; '-pprof-top FILE' also profiles the daemon's steady state.
+# node_exporter is installed here, not by `make tools` (Debian enables it).
 costtest: tools
+	@sh deploy/ci/install-tools.sh --costtest
 	$(GO) run ./internal/costtest $(COSTTEST_FLAGS)
 
 # The exporter on a hostile fixture host under scrapes with random queries
