@@ -72,6 +72,7 @@ type kmsgXidKey struct {
 type kmsgProbe struct {
 	mu                                     sync.Mutex
 	cursor                                 kmsg.Cursor
+	stream                                 kmsg.Stream // pairs AER notices with their details
 	errors                                 map[kmsgKey]float64
 	xids                                   map[kmsgXidKey]float64
 	records, lost, overruns, malformedRecs float64
@@ -111,6 +112,7 @@ func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 	defer p.mu.Unlock()
 
 	cursor, st, err := kmsg.Read(ctx, path, p.cursor, kmsgMaxRecordsPerRun, p.count)
+	p.stream.Flush(p.add)
 	// Whatever was delivered is counted, errors or not: the cursor moved
 	// past it, and a failed run must not count it again.
 	p.cursor = cursor
@@ -133,12 +135,11 @@ func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 	return p.metrics(), nil
 }
 
-// count adds one record's hardware error, if it is one.
-func (p *kmsgProbe) count(r kmsg.Record) {
-	e, ok := kmsg.Classify(r)
-	if !ok {
-		return
-	}
+// count adds the hardware errors one record completes, in log order.
+func (p *kmsgProbe) count(r kmsg.Record) { p.stream.Add(r, p.add) }
+
+// add counts one hardware error.
+func (p *kmsgProbe) add(e kmsg.Event) {
 	p.errors[kmsgKey{e.Source, e.Severity, e.Device}] += float64(e.Count)
 	if e.Source == kmsg.SourceXid {
 		p.xids[kmsgXidKey{e.Device, e.Xid}] += float64(e.Count)

@@ -168,3 +168,20 @@ func TestKmsgAvailable(t *testing.T) {
 		t.Errorf("unreadable /dev/kmsg: err = %v, want one naming CAP_SYSLOG", err)
 	}
 }
+
+// A pre-4.x AER notice with no "PCIe Bus Error" detail after it is one
+// error on the device it names; a notice followed by its detail is one, not
+// two (lines from lwfinger/rtlwifi_new#28 and larixer/hid-asus-dkms#33).
+func TestKmsgCountsLoneAERNotices(t *testing.T) {
+	h := newKmsgHost(t)
+	h.appendLog("4,0,1000,-;pcieport 0000:00:1c.5: AER: Multiple Corrected error received: id=00e5\n" +
+		"4,1,1001,-;pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5\n" +
+		"4,2,1002,-;pcieport 0000:00:1c.5: PCIe Bus Error: severity=Corrected, type=Physical Layer, id=00e5(Receiver ID)\n" +
+		"4,3,1003,-;pcieport 0000:00:1c.5:   device [8086:9d15] error status/mask=00000001/00002000\n" +
+		"4,4,1004,-;pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5\n")
+	got, _ := h.run()
+	const aer = `hardware_kmsg_errors_total{device="0000:00:1c.5",severity="corrected",source="aer"}`
+	if got[aer] != 3 {
+		t.Errorf("%s = %v, want 3 (two lone notices and one detailed error)", aer, got[aer])
+	}
+}
