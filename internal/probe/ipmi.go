@@ -76,6 +76,7 @@ func init() {
 		Privilege: "root (`/dev/ipmi0`)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
+		Kind:      KindTool,
 		Options:   func() any { return newIPMIOptions() },
 		New:       func() Probe { return &ipmiProbe{} },
 	})

@@ -90,6 +90,7 @@ func init() {
 		Privilege: "root; under the hardened unit storcli/perccli need `CAP_SYS_ADMIN` and `/dev/megaraid_sas_ioctl_node`, ssacli `CAP_SYS_RAWIO` and `/dev/sg*` (see Hardware RAID controllers)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
+		Kind:      KindTool,
 		Options:   func() any { return newRAIDOptions() },
 		New:       func() Probe { return raidProbe{} },
 	})
