@@ -33,8 +33,11 @@ build:
 
 # Run on this host with built-in defaults (add ARGS='--config.file=...').
 # Some series (DMI serials, SMBIOS) need root; without it they are absent.
+# State files go to RUN_STATE, not the installed service's
+# /var/lib/hardware_exporter/state, which a run as root would overwrite.
+RUN_STATE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-run/state
 run: build
-	$(BIN) $(ARGS)
+	$(BIN) --state.path=$(RUN_STATE) $(ARGS)
 
 # Run on the bundled fixture tree of a 2-socket server: the full output on
 # a laptop or VM, every probe included (the tool probes run the fixture's
@@ -102,7 +105,9 @@ fuzz:
 # own bytes, on the fixture host, with a simulated day (docs/benchmarks.md).
 # A benchmark, never a pass/fail on numbers. COSTTEST_FLAGS='-smoke' runs
 # it in seconds; '-pprof-top FILE' also profiles the daemon's steady state.
+# node_exporter is installed here, not by `make tools` (Debian enables it).
 costtest: tools
+	@sh deploy/ci/install-tools.sh --costtest
 	$(GO) run ./internal/costtest $(COSTTEST_FLAGS)
 
 # The exporter on a hostile fixture host under scrapes with random queries

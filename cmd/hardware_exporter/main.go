@@ -182,15 +182,37 @@ func loadConfig(f *flags) (*config.Config, error) {
 }
 
 // writeProbeSummary prints what --config.check found: each probe's
-// effective schedule, from the registry and the config.
+// effective schedule, from the registry and the config, and "off" with why
+// for a probe the daemon would leave off on this host (see offReason).
 func writeProbeSummary(w io.Writer, cfg *config.Config) {
+	all := buildProbes()
+	paths := probePaths(cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "probe\tenabled\tinterval\ttimeout")
 	for _, name := range probe.Names() {
 		r := cfg.Probe(name)
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\n", name, r.Enabled, config.Duration(r.Interval), config.Duration(r.Timeout))
+		schedule := fmt.Sprintf("%s\t%s", config.Duration(r.Interval), config.Duration(r.Timeout))
+		if why := offReason(all[name], r, probe.Env{Paths: paths, Options: r.Options}); r.Enabled && why != nil {
+			fmt.Fprintf(tw, "%s\toff\t%s\toff: %v\n", name, schedule, why)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%t\t%s\t\n", name, r.Enabled, schedule) // aligns the reasons' column
 	}
 	tw.Flush()
+}
+
+func probePaths(cfg *config.Config) probe.Paths {
+	return probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS}
+}
+
+// offReason says why the daemon leaves enabled probe p off: its source is
+// missing from this host (probe.Conditional) and the config did not enable
+// it explicitly. Nil means it runs.
+func offReason(p probe.Probe, r config.Resolved, env probe.Env) error {
+	if c, ok := p.(probe.Conditional); ok && !r.Explicit {
+		return c.Available(env)
+	}
+	return nil
 }
 
 // buildProbes builds every probe this build has, once: they live as long as
@@ -219,7 +241,7 @@ func describers(all map[string]probe.Probe) []metriccache.Describer {
 // (probe.Conditional) is left off with one log line, unless the config
 // enabled it explicitly: then it runs and fails, and says why.
 func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) []scheduler.Job {
-	paths := probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS}
+	paths := probePaths(cfg)
 	var js []scheduler.Job
 	for _, name := range probe.Names() {
 		r := cfg.Probe(name)
@@ -228,12 +250,10 @@ func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) [
 		}
 		p := all[name]
 		env := probe.Env{Paths: paths, Options: r.Options, Logger: logger.With("probe", name)}
-		if c, ok := p.(probe.Conditional); ok && !r.Explicit {
-			if why := c.Available(env); why != nil {
-				logger.Info("probe off: its source is missing on this host; set enabled: true to run it anyway",
-					"probe", name, "reason", why)
-				continue
-			}
+		if why := offReason(p, r, env); why != nil {
+			logger.Info("probe off: its source is missing on this host; set enabled: true to run it anyway",
+				"probe", name, "reason", why)
+			continue
 		}
 		js = append(js, scheduler.Job{Name: name, Probe: p, Env: env, Interval: r.Interval, Timeout: r.Timeout})
 	}

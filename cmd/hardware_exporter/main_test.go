@@ -147,7 +147,9 @@ func TestTestConfigIsHermetic(t *testing.T) {
 }
 
 func TestConfigCheck(t *testing.T) {
-	code, out, _ := runCmd("--config.check", "--config.file=../../configs/hardware_exporter.yml")
+	// The fixture's roots: --config.check asks each probe whether its
+	// source is present, which must not read the host's /dev or /sys.
+	code, out, _ := runCmd(append([]string{"--config.check", "--config.file=../../configs/hardware_exporter.yml"}, fixtureFlags...)...)
 	if code != 0 || !strings.Contains(out, "config valid") || !strings.Contains(out, "hwmon     true     1m        30s") {
 		t.Errorf("shipped config: exit %d, stdout %q; want valid and the probes' schedules", code, out)
 	}
@@ -502,4 +504,37 @@ func TestPortInUse(t *testing.T) {
 	if strings.Contains(errOut, `msg=started`) {
 		t.Errorf("logged started before failing to bind:\n%s", errOut)
 	}
+}
+
+// --config.check shows what the daemon will do with each probe: one whose
+// source is missing on this host (here nvidia-smi) is "off: why", as the
+// daemon leaves it off; written "enabled: true", it runs and fails, so it
+// is shown enabled.
+func TestConfigCheckShowsProbesOffForMissingSource(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-nvidia-smi")
+	code, out, errOut := runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  gpu:\n    command: "+missing+"\n")}, fixtureFlags...)...)
+	if code != 0 {
+		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
+	}
+	gpu := summaryRow(out, "gpu")
+	if f := strings.Fields(gpu); len(f) < 5 || f[1] != "off" || !strings.Contains(gpu, "off: ") || !strings.Contains(gpu, missing) {
+		t.Errorf("gpu row = %q, want it off naming %s; stdout:\n%s", gpu, missing, out)
+	}
+	if hw := summaryRow(out, "hwmon"); !strings.Contains(hw, " true ") {
+		t.Errorf("hwmon row = %q, want enabled", hw)
+	}
+	code, out, errOut = runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  gpu:\n    enabled: true\n    command: "+missing+"\n")}, fixtureFlags...)...)
+	if gpu := summaryRow(out, "gpu"); code != 0 || !strings.Contains(gpu, " true ") {
+		t.Errorf("gpu enabled explicitly: exit %d, row %q, want true; stderr:\n%s", code, gpu, errOut)
+	}
+}
+
+// summaryRow returns the --config.check summary line of probe name.
+func summaryRow(out, name string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, name+" ") {
+			return l
+		}
+	}
+	return ""
 }

@@ -1,28 +1,44 @@
 #!/bin/sh
-# Installs the tools the deploy checks, the end-to-end test and the cost
-# test need: prometheus and promtool (Debian's "prometheus" package), amtool
-# ("prometheus-alertmanager") and node_exporter ("prometheus-node-exporter",
-# the baseline `make costtest` measures the exporter against). Idempotent:
-# it calls apt-get only when a tool is missing, so a second run is a no-op
-# and needs no network or root.
+# Installs the tools the deploy checks and the end-to-end test need:
+# prometheus and promtool (Debian's "prometheus" package) and amtool
+# ("prometheus-alertmanager"). Idempotent: it calls apt-get only when a tool
+# is missing, so a second run is a no-op and needs no network or root.
 # Used by `make tools`; CI runs it on a fresh Debian machine.
+#
+# With --costtest it also installs node_exporter ("prometheus-node-exporter"),
+# the baseline `make costtest` measures the exporter against. Only then:
+# Debian enables the package's service for the next boot, and `make test`
+# has no use for a second exporter left enabled on a build machine.
 #
 # With --server-tools it also installs smartmontools and ipmitool, the tools
 # a real server has: CI runs the suite with them present to prove that no
 # test runs a host tool (the tests point every tool probe at fake tools).
 set -eu
 
+# Debian names node_exporter's binary after its package; the cost test runs
+# it by this path (NODE_EXPORTER moves it, for the script's own test).
+node_exporter="${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}"
+server_tools=""
+costtest=""
+for arg in "$@"; do
+	case "$arg" in
+	--server-tools) server_tools=1 ;;
+	--costtest) costtest=1 ;;
+	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest)" >&2; exit 2 ;;
+	esac
+done
+
 missing=""
-if [ "${1:-}" = "--server-tools" ]; then
+if [ -n "$server_tools" ]; then
 	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
 	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
 fi
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
-# Debian names node_exporter's binary after its package; the cost test runs
-# it by this path.
-[ -x /usr/bin/prometheus-node-exporter ] || missing="$missing prometheus-node-exporter"
+if [ -n "$costtest" ]; then
+	[ -x "$node_exporter" ] || missing="$missing prometheus-node-exporter"
+fi
 
 if [ -z "$missing" ]; then
 	echo "tools: all present"
@@ -65,5 +81,10 @@ if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
 for t in prometheus promtool amtool; do
 	command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
 done
-[ -x /usr/bin/prometheus-node-exporter ] || { echo "tools: prometheus-node-exporter still missing after install" >&2; exit 1; }
-echo "tools: $(promtool --version 2>&1 | head -1); $(amtool --version 2>&1 | head -1); $(/usr/bin/prometheus-node-exporter --version 2>&1 | head -1)"
+versions="$(promtool --version 2>&1 | head -1); $(amtool --version 2>&1 | head -1)"
+if [ -n "$costtest" ]; then
+	[ -x "$node_exporter" ] || { echo "tools: prometheus-node-exporter still missing after install" >&2; exit 1; }
+	versions="$versions; $("$node_exporter" --version 2>&1 | head -1)"
+	echo "tools: Debian enables prometheus-node-exporter for the next boot; on a build machine: systemctl disable prometheus-node-exporter"
+fi
+echo "tools: $versions"

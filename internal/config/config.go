@@ -13,7 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
@@ -91,6 +94,10 @@ type Probe struct {
 	Enabled  *bool    `yaml:"enabled"`
 	Interval Duration `yaml:"interval" check:"positive"`
 	Timeout  Duration `yaml:"timeout" check:"positive"`
+	// AllowFast lifts the floor of the probe's kind (probe.Kind.Floor) on
+	// its interval and timeout: for tests and benchmarks, never needed on
+	// a host.
+	AllowFast bool `yaml:"allow_fast"`
 	// Options points to the probe's options struct (probe.Spec.Options),
 	// nil for a probe without options.
 	Options any
@@ -105,7 +112,9 @@ type Resolved struct {
 	Explicit bool
 	Interval time.Duration
 	Timeout  time.Duration
-	Options  any
+	// AllowFast: the interval and timeout may be below the kind's floor.
+	AllowFast bool
+	Options   any
 }
 
 // Probe returns the effective settings of the named probe.
@@ -115,11 +124,12 @@ func (c *Config) Probe(name string) Resolved {
 		p = &Probe{}
 	}
 	r := Resolved{
-		Enabled:  p.Enabled == nil || *p.Enabled,
-		Explicit: p.Enabled != nil && *p.Enabled,
-		Interval: time.Duration(p.Interval),
-		Timeout:  time.Duration(p.Timeout),
-		Options:  p.Options,
+		Enabled:   p.Enabled == nil || *p.Enabled,
+		Explicit:  p.Enabled != nil && *p.Enabled,
+		Interval:  time.Duration(p.Interval),
+		Timeout:   time.Duration(p.Timeout),
+		AllowFast: p.AllowFast,
+		Options:   p.Options,
 	}
 	if r.Interval == 0 {
 		r.Interval = time.Duration(c.Probes.Defaults.Interval)
@@ -192,7 +202,87 @@ func Parse(b []byte) (*Config, error) {
 	if err := decode(b, reflect.ValueOf(c).Elem()); err != nil {
 		return nil, err
 	}
+	if err := c.checkFloors(b); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// checkFloors refuses an effective interval or timeout below the floor of
+// its probe's kind (probe.Kind.Floor) unless the probe's section says
+// allow_fast: true. The error names the key that set the value, the
+// probe's own or probes.defaults', and its line in document b.
+func (c *Config) checkFloors(b []byte) error {
+	var doc yaml.Node
+	_ = yaml.Unmarshal(b, &doc) // decode has already parsed it
+	type below struct {
+		value, floor time.Duration
+		kind         probe.Kind
+		probes       []string
+	}
+	found := map[string]*below{}
+	var keys []string
+	for _, s := range probe.Specs() {
+		r := c.Probe(s.Name)
+		if r.AllowFast {
+			continue
+		}
+		own := c.Probes.ByName[s.Name]
+		minInterval, minTimeout := s.Kind.Floor()
+		for _, v := range []struct {
+			name         string
+			value, floor time.Duration
+			inherited    bool
+		}{
+			{"interval", r.Interval, minInterval, own == nil || own.Interval == 0},
+			{"timeout", r.Timeout, minTimeout, own == nil || own.Timeout == 0},
+		} {
+			if v.value >= v.floor {
+				continue
+			}
+			key := "probes." + s.Name + "." + v.name
+			if v.inherited {
+				key = "probes.defaults." + v.name
+			}
+			if found[key] == nil {
+				found[key] = &below{value: v.value, floor: v.floor, kind: s.Kind}
+				keys = append(keys, key)
+			}
+			found[key].probes = append(found[key].probes, s.Name)
+		}
+	}
+	var e errs
+	for _, key := range keys {
+		f := found[key]
+		e.add(lineOf(&doc, strings.Split(key, ".")...), key,
+			"%s is below %s, the shortest a probe that %s accepts (%s); write allow_fast: true in %s section to allow it",
+			Duration(f.value), Duration(f.floor), f.kind, strings.Join(f.probes, ", "), map[bool]string{true: "its", false: "their"}[len(f.probes) == 1])
+	}
+	return e.err()
+}
+
+// lineOf returns the line of the value at the dotted path in doc, or 0.
+func lineOf(doc *yaml.Node, path ...string) int {
+	n := doc
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for _, k := range path {
+		if n.Kind != yaml.MappingNode {
+			return 0
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return 0
+		}
+		n = next
+	}
+	return n.Line
 }
 
 // errs collects every problem of a document, so one --config.check shows

@@ -203,7 +203,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
 		{"README's example", "probes:\n  hwmon:\n    intervall: 1m\n    enabled: ture\n", []string{
-			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout)",
+			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast)",
 			`line 4: probes.hwmon.enabled: want true or false, got "ture"`}},
 		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {
@@ -324,5 +324,50 @@ func TestLoadRefusesWhatIsNotASmallRegularFile(t *testing.T) {
 				w.Close()
 			}
 		}
+	}
+}
+
+// An interval of "1ms" (one character from "1m") ran ipmitool hundreds of
+// times a second. Intervals and timeouts below their probe kind's floor
+// (seconds for probes that read files, a minute for tool probes) are
+// refused, naming the key and line, unless the probe's section says
+// allow_fast: true.
+func TestIntervalAndTimeoutFloors(t *testing.T) {
+	readI, readT := probe.KindRead.Floor()
+	toolI, toolT := probe.KindTool.Floor()
+	if readI < time.Second || toolI < time.Minute || readT <= 0 || toolT <= 0 {
+		t.Fatalf("floors: read %v/%v, tool %v/%v", readI, readT, toolI, toolT)
+	}
+	if s, _ := probe.Lookup("sel"); s.Kind != probe.KindTool {
+		t.Error("sel is not a tool probe")
+	}
+	if s, _ := probe.Lookup("hwmon"); s.Kind != probe.KindRead {
+		t.Error("hwmon is not a read probe")
+	}
+	for _, tc := range []struct{ name, doc, want string }{
+		{"tool interval", "probes:\n  sel:\n    interval: 1ms\n", "line 3: probes.sel.interval: 1ms is below 1m"},
+		{"tool interval of seconds", "probes:\n  ipmi:\n    interval: 30s\n", "line 3: probes.ipmi.interval: 30s is below 1m"},
+		{"read interval", "probes:\n  hwmon:\n    interval: 10ms\n", "line 3: probes.hwmon.interval: 10ms is below " + Duration(readI).String()},
+		{"read timeout", "probes:\n  hwmon:\n    timeout: 1ms\n", "line 3: probes.hwmon.timeout: 1ms is below " + Duration(readT).String()},
+		{"tool timeout", "\nprobes:\n  smart:\n    timeout: 1ms\n", "line 4: probes.smart.timeout: 1ms is below " + Duration(toolT).String()},
+		{"inherited", "probes:\n  defaults:\n    interval: 1ms\n", "line 3: probes.defaults.interval: 1ms is below " + Duration(readI).String()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "allow_fast") {
+				t.Errorf("Parse(%q) = %v, want %q and how to allow it", tc.doc, err, tc.want)
+			}
+		})
+	}
+	c, err := Parse([]byte("probes:\n  sel:\n    interval: 1s\n    timeout: 100ms\n    allow_fast: true\n  hwmon:\n    interval: 10ms\n    allow_fast: true\n"))
+	if err != nil {
+		t.Fatalf("allow_fast: %v", err)
+	}
+	if r := c.Probe("sel"); r.Interval != time.Second || r.Timeout != 100*time.Millisecond || !r.AllowFast {
+		t.Errorf("sel = %+v", r)
+	}
+	// The floors sit below every built-in default.
+	if _, err := Parse(Example(Default())); err != nil {
+		t.Errorf("the example config: %v", err)
 	}
 }

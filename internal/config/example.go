@@ -27,6 +27,21 @@ const exampleHeader = `# hardware_exporter configuration.
 
 const probesHelp = `Every probe is on by default. One whose source is missing from the host (a VM has no EDAC, no hwmon) exports fewer series, not a failure. A tool probe (smart, ipmi, gpu) or textfile whose tool or directory is missing is left off with one log line, unless "enabled: true" is written here: then it runs, and hardware_probe_success says 0 until the tool appears. "enabled: false" (or --no-probe.NAME) turns any probe off.`
 
+// floorsHelp says, from the registry, how short an interval and a timeout
+// each kind of probe accepts (probe.Kind.Floor).
+func floorsHelp() string {
+	readI, readT := probe.KindRead.Floor()
+	toolI, toolT := probe.KindTool.Floor()
+	var tools []string
+	for _, s := range probe.Specs() {
+		if s.Kind == probe.KindTool {
+			tools = append(tools, s.Name)
+		}
+	}
+	return fmt.Sprintf("An interval or timeout below its probe's floor is an error: %s and %s for probes that read files, %s and %s for those that run a tool (%s). \"allow_fast: true\" in a probe's section lifts it, for tests and benchmarks.",
+		Duration(readI), Duration(readT), Duration(toolI), Duration(toolT), strings.Join(tools, ", "))
+}
+
 // Example renders c as a commented YAML document, every key with its value;
 // Example(Default()) is the shipped configs/hardware_exporter.yml.
 func Example(c *Config) []byte {
@@ -101,7 +116,7 @@ func writeProbes(b *bytes.Buffer, p *Probes) {
 	comment(b, "  ", "Inherited by every probe that does not set its own.")
 	b.WriteString("  defaults:\n")
 	writeFields(b, "    ", reflect.ValueOf(p.Defaults))
-	comment(b, "  ", probesHelp)
+	comment(b, "  ", probesHelp+" "+floorsHelp())
 	for _, s := range probe.Specs() {
 		b.WriteString("\n")
 		comment(b, "  ", s.Summary)
@@ -115,6 +130,9 @@ func writeProbes(b *bytes.Buffer, p *Probes) {
 		}
 		if cur.Timeout != 0 {
 			fmt.Fprintf(&body, "    timeout: %s\n", cur.Timeout)
+		}
+		if cur.AllowFast {
+			body.WriteString("    allow_fast: true\n")
 		}
 		if cur.Options != nil {
 			writeFields(&body, "    ", reflect.ValueOf(cur.Options).Elem())

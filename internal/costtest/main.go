@@ -65,7 +65,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.exporter, "exporter", "", "hardware_exporter binary to measure (default: go build ./cmd/hardware_exporter)")
-	flag.StringVar(&o.nodeExporter, "node-exporter", "/usr/bin/prometheus-node-exporter", "node_exporter binary (Debian's; `make tools` installs it)")
+	flag.StringVar(&o.nodeExporter, "node-exporter", "/usr/bin/prometheus-node-exporter", "node_exporter binary (Debian's; `make costtest` installs it)")
 	flag.StringVar(&o.fixture, "fixture", "internal/probe/testdata/server", "fixture host tree")
 	flag.StringVar(&o.tools, "tools", "internal/probe/testdata/tools", "directory of the fake smartctl, ipmitool and nvidia-smi")
 	flag.IntVar(&o.conns, "conns", 8, "requests in flight in the scrape-cost phase")

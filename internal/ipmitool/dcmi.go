@@ -33,6 +33,49 @@ var unsupportedMarkers = []string{
 	"A valid DCMI command was not returned",
 }
 
+// absentMarkers are ipmitool's words (lib/ipmi_strings.c,
+// completion_code_vals) for the completion codes a BMC gives a command it
+// does not implement: c1 "Invalid command" (c2 "Invalid command on LUN"),
+// d5 "Command not supported in present state", d6 "Cannot execute
+// command, command disabled", and the "not supported" ipmitool itself
+// prints.
+var absentMarkers = []string{
+	"Invalid command",
+	"Command not supported in present state",
+	"Cannot execute command, command disabled",
+	"not supported",
+}
+
+// Unsupported reads the output (stdout and stderr together) of an optional
+// command that failed, such as chassis status or mc info: it returns an
+// error wrapping ErrUnsupported, naming ipmitool's failure line, when the
+// BMC said it does not implement the command, and nil otherwise (a real
+// failure, to be counted as one).
+func Unsupported(out []byte) error {
+	if len(out) > MaxOutput {
+		out = out[:MaxOutput]
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		// ipmitool's failure lines: "Error sending Chassis Status command:
+		// <code>", "Get Device ID command failed: [0xNN ]<code>", "DCMI
+		// request failed because: <code> (c1)". A value that happens to
+		// hold the words is not one.
+		if !strings.Contains(line, "failed") && !strings.HasPrefix(line, "Error sending") {
+			continue
+		}
+		for _, m := range absentMarkers {
+			if strings.Contains(line, m) {
+				if len(line) > 200 {
+					line = line[:200]
+				}
+				return fmt.Errorf("%s: %w", strings.ToValidUTF8(line, "\uFFFD"), ErrUnsupported)
+			}
+		}
+	}
+	return nil
+}
+
 // ParseDCMIPowerReading parses `ipmitool dcmi power reading` (stdout and
 // stderr together: ipmitool prints failures on stderr). A BMC that lacks
 // the capability yields an error wrapping ErrUnsupported; other failures

@@ -1,6 +1,7 @@
 package kmsg
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -55,10 +56,12 @@ type Event struct {
 // recognised line: a corrected machine check shows as "Machine check events
 // logged" (severity error) and, where no mcelog or rasdaemon consumes it,
 // also as its decoded "CPU n: Machine Check: ... Bank b: status" line. An AER
-// error is counted on its "PCIe Bus Error: severity=" line only, once per
-// device that logged it; the root port's "... error received" notice and the
-// detail lines around it are not events, nor are "Buffer I/O error" lines,
-// which repeat the block-layer failure already counted.
+// error is counted on its "PCIe Bus Error: severity=" line, once per device
+// that logged it; the root port's "... error received" notice before it is
+// an event only where no such line follows (see Stream, which counts a
+// stream of records; Classify alone never counts a notice). The detail
+// lines around it are not events, nor are "Buffer I/O error" lines, which
+// repeat the block-layer failure already counted.
 func Classify(r Record) (Event, bool) {
 	if r.Facility != 0 {
 		return Event{}, false
@@ -271,6 +274,104 @@ func classifyAER(msg string) (Event, bool) {
 		}
 	}
 	return Event{Source: SourceAER, Severity: sev, Device: device}, true
+}
+
+// Stream classifies records in the order the kernel logged them, for the
+// one error that needs its neighbours. A root port that receives an AER
+// message logs a notice ("pcieport 0000:00:1c.5: AER: Corrected error
+// received: id=00e5") and then a "PCIe Bus Error" detail for each device
+// that logged the error, which is what Classify counts. Kernels before 4.x
+// where the device's status cannot be read, and any kernel that cannot find
+// the device ("can't find device of ID00e5"), print the notice alone: then
+// the notice is the only trace of the error. So a notice waits for the next
+// kernel record: a detail line drops it (the detail counts), anything else
+// counts it. The zero value is ready to use; it is not safe for concurrent
+// use.
+type Stream struct {
+	pending    Event
+	hasPending bool
+}
+
+// Add classifies r and passes emit the events it completes: r's own, and
+// a notice that waited for r and turned out to be alone. Records from user
+// space are ignored, so they can neither count nor break a pair.
+func (s *Stream) Add(r Record, emit func(Event)) {
+	if r.Facility != 0 {
+		return
+	}
+	if e, ok := classifyAERNotice(r.Message); ok {
+		s.Flush(emit)
+		s.pending, s.hasPending = e, true
+		return
+	}
+	e, ok := ClassifyMessage(r.Message)
+	if ok && e.Source == SourceAER {
+		s.hasPending = false // the notice's detail: counted instead
+	} else {
+		s.Flush(emit)
+	}
+	if ok {
+		emit(e)
+	}
+}
+
+// Flush counts a notice still waiting. Call it when a drain ends: the
+// kernel logs the detail from the same interrupt handler, microseconds
+// after the notice, so a drain seldom ends between the two, and a notice
+// kept until the next run would leave a lone error uncounted while the log
+// is quiet.
+func (s *Stream) Flush(emit func(Event)) {
+	if s.hasPending {
+		s.hasPending = false
+		emit(s.pending)
+	}
+}
+
+// classifyAERNotice recognises a root port's "[Multiple ]<severity> error
+// received: <source>" notice. The source is "id=00e5" (a requester ID:
+// bus, device and function, in the port's PCI domain) before 4.x, an address
+// after; the port itself when neither reads.
+func classifyAERNotice(msg string) (Event, bool) {
+	if len(msg) > MaxRecordSize {
+		msg = msg[:MaxRecordSize]
+	}
+	head, source, ok := strings.Cut(msg, " error received: ")
+	if !ok {
+		return Event{}, false
+	}
+	i := strings.LastIndex(head, "AER: ")
+	if i < 0 {
+		return Event{}, false
+	}
+	var sev string
+	switch kind := strings.TrimPrefix(head[i+len("AER: "):], "Multiple "); kind {
+	case "Corrected":
+		sev = SeverityCorrected
+	case "Uncorrected (Fatal)":
+		sev = SeverityFatal
+	case "Uncorrected (Non-Fatal)", "Uncorrected":
+		sev = SeverityUncorrected
+	default:
+		return Event{}, false
+	}
+	port := ""
+	for _, f := range strings.Fields(head[:i]) {
+		if a := pciAddress(strings.TrimSuffix(f, ":")); a != "" {
+			port = a
+			break
+		}
+	}
+	source, _, _ = strings.Cut(strings.TrimSpace(source), " ")
+	device := pciAddress(source)
+	if id, ok := strings.CutPrefix(source, "id="); ok && port != "" && len(id) == 4 && isHex(id) {
+		n, _ := strconv.ParseUint(id, 16, 16)
+		dom, _, _ := strings.Cut(port, ":")
+		device = fmt.Sprintf("%s:%02x:%02x.%d", dom, n>>8, (n>>3)&0x1f, n&7)
+	}
+	if device == "" {
+		device = port
+	}
+	return Event{Source: SourceAER, Severity: sev, Device: device, Count: 1}, true
 }
 
 // NVMe lines that mean a command or the controller failed. "Device not ready;

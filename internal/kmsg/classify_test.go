@@ -104,6 +104,9 @@ func TestClassifyCaptures(t *testing.T) {
 		"minisforum-ms02-issue10.log":   {"aer uncorrected 0000:80:1b.4"},
 		"gsconnect-issue1052.log":       {"aer corrected 0000:00:1c.5"},
 		"hid-asus-dkms-issue33.log":     {"aer corrected 0000:00:1c.5"},
+		// Notices only: counted by Stream, not line by line.
+		"rtlwifi-new-issue28.log":  nil,
+		"endlessm-linux-pr625.log": {"aer corrected 0000:00:1c.5"},
 	}
 	logs, err := filepath.Glob(filepath.Join("testdata", "captures", "*.log"))
 	if err != nil {
@@ -222,5 +225,82 @@ func TestClassifyHugeMessage(t *testing.T) {
 	msg := strings.Repeat("x", 1<<20) + "NVRM: Xid (PCI:0000:3b:00): 79, x"
 	if e, ok := ClassifyMessage(msg); ok {
 		t.Errorf("got %q from beyond MaxRecordSize", describe(e))
+	}
+}
+
+// A root port's "AER: ... error received" notice is an error of its own when
+// no "PCIe Bus Error" detail follows it: kernels before 4.x, or a device
+// the kernel could not find ("can't find device of ID00e5"). Stream counts
+// such a lone notice once, on the device it names, and a notice followed by
+// its detail only once, on the detail. Every other capture gives the same
+// events as a stream as line by line.
+func TestStreamCountsLoneAERNotices(t *testing.T) {
+	port := "aer corrected 0000:00:1c.5"
+	want := map[string][]string{
+		// The "Multiple" notice is followed by "can't find device": one
+		// error; the second notice by its detail: one more, not two.
+		"hid-asus-dkms-issue33.log": {port, port},
+		"rtlwifi-new-issue28.log":   slices.Repeat([]string{port}, 12),
+		"endlessm-linux-pr625.log":  {port, port, port},
+	}
+	logs, err := filepath.Glob(filepath.Join("testdata", "captures", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range logs {
+		name := filepath.Base(p)
+		var lines, got []string
+		var s Stream
+		emit := func(e Event) { got = append(got, describe(e)) }
+		for _, line := range captureLines(t, name) {
+			msg := dmesgMessage(line)
+			if e, ok := ClassifyMessage(msg); ok {
+				lines = append(lines, describe(e))
+			}
+			s.Add(Record{Message: msg}, emit)
+		}
+		s.Flush(emit)
+		expect, ok := want[name]
+		if !ok {
+			expect = lines
+		}
+		if !slices.Equal(got, expect) {
+			t.Errorf("%s as a stream:\n got %q\nwant %q", name, got, expect)
+		}
+	}
+}
+
+// Notices in the forms no capture here shows: uncorrected ones, the 4.x+
+// form naming the source, a requester ID off the port, and a record from
+// user space between a notice and its detail, which neither counts nor
+// breaks the pair.
+func TestStreamAERNoticeForms(t *testing.T) {
+	for _, tc := range []struct {
+		msgs []string
+		want []string
+	}{
+		{[]string{"pcieport 0000:00:1c.0: AER: Uncorrected (Non-Fatal) error received: id=00e0"}, []string{"aer uncorrected 0000:00:1c.0"}},
+		{[]string{"pcieport 0000:00:01.0: AER: Uncorrected (Fatal) error received: 0000:03:00.0"}, []string{"aer fatal 0000:03:00.0"}},
+		{[]string{"pcieport 0002:00:01.0: AER: Multiple Uncorrected (Non-Fatal) error received: id=0300"}, []string{"aer uncorrected 0002:03:00.0"}},
+		{[]string{"pcieport 0000:00:03.0: AER: Corrected error received: 0000:00:03:0"}, []string{"aer corrected 0000:00:03.0"}}, // not an address: the port
+		{[]string{"pcieport 0000:00:1c.5: AER: Corrected error received: id=zz"}, []string{"aer corrected 0000:00:1c.5"}},
+		{[]string{"AER: Corrected error received: id=00e5"}, []string{"aer corrected -"}},
+		{[]string{"AER: Corrected error received: id=00e5", "\x01user", "pcieport 0000:00:1c.5: PCIe Bus Error: severity=Corrected, type=Physical Layer, id=00e5(Receiver ID)"}, []string{"aer corrected 0000:00:1c.5"}},
+		{[]string{"pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5", "EDAC MC0: 1 CE memory read error on DIMM_A1 (x)"}, []string{"aer corrected 0000:00:1c.5", "edac corrected DIMM_A1"}},
+	} {
+		var got []string
+		var s Stream
+		emit := func(e Event) { got = append(got, describe(e)) }
+		for _, m := range tc.msgs {
+			r := Record{Message: m}
+			if m, ok := strings.CutPrefix(m, "\x01"); ok {
+				r = Record{Facility: 1, Message: m} // written by a user-space process
+			}
+			s.Add(r, emit)
+		}
+		s.Flush(emit)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q:\n got %q\nwant %q", tc.msgs, got, tc.want)
+		}
 	}
 }

@@ -168,6 +168,7 @@ func init() {
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
+		Kind:      KindTool,
 		Options:   func() any { return newGPUOptions() },
 		New:       func() Probe { return &gpuProbe{} },
 	})

@@ -76,6 +76,7 @@ func init() {
 		Privilege: "root (`/dev/ipmi0`)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
+		Kind:      KindTool,
 		Options:   func() any { return newIPMIOptions() },
 		New:       func() Probe { return &ipmiProbe{} },
 	})
@@ -267,7 +268,7 @@ func (p *ipmiProbe) bmcMetrics(ctx context.Context, env Env, command string, ski
 			ms = append(ms, ipmiChassisMetrics(cs)...)
 		} else {
 			// Nothing printed and exit 0 is a BMC with nothing to say.
-			err = out.Failed(false, "no System Power line")
+			err = ipmiOptionalFailed(env, src, out, "no System Power line")
 		}
 	}
 	if err != nil {
@@ -285,13 +286,26 @@ func (p *ipmiProbe) bmcMetrics(ctx context.Context, env Env, command string, ski
 			ms = append(ms, gauge(ipmiBMCInfo, 1, info.ManufacturerName, strconv.FormatUint(uint64(info.ManufacturerID), 10),
 				strconv.FormatUint(uint64(info.ProductID), 10), info.FirmwareRevision, info.IPMIVersion))
 		} else {
-			err = out.Failed(false, "no Device ID line")
+			err = ipmiOptionalFailed(env, src, out, "no Device ID line")
 		}
 	}
 	if err != nil {
 		skips.Add(src, err)
 	}
 	return ms, nil
+}
+
+// ipmiOptionalFailed judges an optional command whose output did not
+// parse: a BMC that answers it does not implement the command (completion
+// code c1 "Invalid command", "not supported") lacks the feature, as a BMC
+// without DCMI does, which is no read error; anything else is judged as any
+// tool run.
+func ipmiOptionalFailed(env Env, src string, out toolrun.Output, what string) error {
+	if err := ipmitool.Unsupported(append(slices.Clip(out.Stdout), out.Stderr...)); err != nil {
+		env.logger().Debug("the BMC does not implement an optional command", "command", src, "message", err)
+		return nil
+	}
+	return out.Failed(false, what)
 }
 
 // ipmiRestorePolicies are the policies chassis status prints.

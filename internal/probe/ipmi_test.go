@@ -370,3 +370,39 @@ esac
 		t.Errorf("dcmi power reading asked %d times over 6 hours, want 2 (first run, then after 6h)", n)
 	}
 }
+
+// A BMC that answers "Invalid command" (completion code c1) or "not
+// supported" to an optional command, chassis status or mc info, lacks the
+// feature: no series, and no read error, as for DCMI. A real failure of
+// the same commands is still counted.
+func TestIPMIOptionalCommandsUnsupported(t *testing.T) {
+	fake := func(chassis, mc string) string {
+		return fakeTool(t, "ipmitool", `case "$1" in
+sdr) cat `+filepath.Join(testTools, "ipmitool.d", "sdr-elist.txt")+` ;;
+dcmi) echo "    DCMI request failed because: Invalid command (c1)"; exit 1 ;;
+chassis) echo "`+chassis+`" >&2; exit 1 ;;
+mc) echo "`+mc+`" >&2; exit 1 ;;
+esac
+`)
+	}
+	for _, tc := range []struct {
+		name, chassis, mc string
+		skips             int
+	}{
+		{"c1", "Error sending Chassis Status command: Invalid command", "Get Device ID command failed: Invalid command", 0},
+		{"d5", "Error sending Chassis Status command: Command not supported in present state", "Get Device ID command failed: 0xc1 Invalid command", 0},
+		{"real failures", "Error sending Chassis Status command: Unspecified error", "Get Device ID command failed: Unspecified error", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, skips, err := toolProbeRun(t, "ipmi", fake(tc.chassis, tc.mc), 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if skips.Count() != tc.skips {
+				t.Errorf("skips = %d, want %d", skips.Count(), tc.skips)
+			}
+			checkSeries(t, "\n"+string(exposition(t, c)), []string{`hardware_ipmi_fan_speed_rpm{sensor="Fan1A"} 6360`},
+				[]string{"hardware_ipmi_chassis_", "hardware_ipmi_bmc_info"})
+		})
+	}
+}

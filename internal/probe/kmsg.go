@@ -72,6 +72,7 @@ type kmsgXidKey struct {
 type kmsgProbe struct {
 	mu                                     sync.Mutex
 	cursor                                 kmsg.Cursor
+	stream                                 kmsg.Stream // pairs AER notices with their details
 	errors                                 map[kmsgKey]float64
 	xids                                   map[kmsgXidKey]float64
 	records, lost, overruns, malformedRecs float64
@@ -88,14 +89,57 @@ func kmsgPath(paths Paths) string { return filepath.Join(paths.RootFS, "dev", "k
 // Available opens the log once: the kernel checks the reader's privilege at
 // open, so this says whether the runs will be refused.
 func (p *kmsgProbe) Available(env Env) error {
-	path := kmsgPath(env.Paths)
+	return kmsgCheck(kmsgPath(env.Paths))
+}
+
+// kmsgCheck opens the log as a run does and says why it is not the
+// kernel's: the kernel checks the reader's privilege at open, and what is
+// there may be something else. systemd's ProtectKernelLogs=yes puts an
+// inaccessible node in its place (an empty regular file in a container, a
+// character device 0:0 elsewhere), from which a run would read 0 records
+// and succeed forever. A regular file that holds records is accepted: it
+// is what fixture trees (tests, make demo) carry in place of the device,
+// which only root could create.
+func kmsgCheck(path string) error {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return kmsgOpenError(path, err)
 	}
-	syscall.Close(fd)
+	defer syscall.Close(fd)
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("fstat %s: %w", path, err)
+	}
+	typ := st.Mode & syscall.S_IFMT
+	if typ == syscall.S_IFREG && st.Size > 0 {
+		return nil
+	}
+	if err := kmsgDevice(devMajor(st.Rdev), devMinor(st.Rdev), typ); err != nil {
+		return fmt.Errorf("%s %w", path, err)
+	}
 	return nil
 }
+
+// kmsgDevice says why a node of this type and number is not the kernel's
+// log, the character device 1:11 (Documentation/admin-guide/devices.txt).
+// A regular file reaching here is empty.
+func kmsgDevice(major, minor uint32, typ uint32) error {
+	switch typ {
+	case syscall.S_IFCHR:
+		if major == 1 && minor == 11 {
+			return nil
+		}
+		return fmt.Errorf("is character device %d:%d, not the kernel log (1:11); systemd's ProtectKernelLogs=yes puts such a node there", major, minor)
+	case syscall.S_IFREG:
+		return errors.New("is an empty regular file, not the kernel log (character device 1:11); systemd's ProtectKernelLogs=yes puts one there")
+	}
+	return fmt.Errorf("is not the kernel log (character device 1:11) but a file of type %#o", typ)
+}
+
+// devMajor and devMinor split a Linux dev_t (glibc's encoding, as
+// gnu_dev_major and gnu_dev_minor do).
+func devMajor(dev uint64) uint32 { return uint32((dev>>8)&0xfff | (dev>>32)&^0xfff) }
+func devMinor(dev uint64) uint32 { return uint32(dev&0xff | (dev>>12)&^0xff) }
 
 // kmsgOpenError names the capability when the kernel refused the open.
 func kmsgOpenError(path string, err error) error {
@@ -110,7 +154,13 @@ func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 	p.mu.Lock()
 	defer p.mu.Unlock()
 
+	// Checked each run, so an explicitly enabled probe whose log is not
+	// the kernel's fails, saying why, rather than reading 0 records.
+	if err := kmsgCheck(path); err != nil {
+		return nil, err
+	}
 	cursor, st, err := kmsg.Read(ctx, path, p.cursor, kmsgMaxRecordsPerRun, p.count)
+	p.stream.Flush(p.add)
 	// Whatever was delivered is counted, errors or not: the cursor moved
 	// past it, and a failed run must not count it again.
 	p.cursor = cursor
@@ -133,12 +183,11 @@ func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 	return p.metrics(), nil
 }
 
-// count adds one record's hardware error, if it is one.
-func (p *kmsgProbe) count(r kmsg.Record) {
-	e, ok := kmsg.Classify(r)
-	if !ok {
-		return
-	}
+// count adds the hardware errors one record completes, in log order.
+func (p *kmsgProbe) count(r kmsg.Record) { p.stream.Add(r, p.add) }
+
+// add counts one hardware error.
+func (p *kmsgProbe) add(e kmsg.Event) {
 	p.errors[kmsgKey{e.Source, e.Severity, e.Device}] += float64(e.Count)
 	if e.Source == kmsg.SourceXid {
 		p.xids[kmsgXidKey{e.Device, e.Xid}] += float64(e.Count)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -166,5 +167,54 @@ func TestKmsgAvailable(t *testing.T) {
 	}
 	if err := c.Available(Env{Paths: treePaths(root)}); err == nil || !strings.Contains(err.Error(), "CAP_SYSLOG") {
 		t.Errorf("unreadable /dev/kmsg: err = %v, want one naming CAP_SYSLOG", err)
+	}
+}
+
+// A pre-4.x AER notice with no "PCIe Bus Error" detail after it is one
+// error on the device it names; a notice followed by its detail is one, not
+// two (lines from lwfinger/rtlwifi_new#28 and larixer/hid-asus-dkms#33).
+func TestKmsgCountsLoneAERNotices(t *testing.T) {
+	h := newKmsgHost(t)
+	h.appendLog("4,0,1000,-;pcieport 0000:00:1c.5: AER: Multiple Corrected error received: id=00e5\n" +
+		"4,1,1001,-;pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5\n" +
+		"4,2,1002,-;pcieport 0000:00:1c.5: PCIe Bus Error: severity=Corrected, type=Physical Layer, id=00e5(Receiver ID)\n" +
+		"4,3,1003,-;pcieport 0000:00:1c.5:   device [8086:9d15] error status/mask=00000001/00002000\n" +
+		"4,4,1004,-;pcieport 0000:00:1c.5: AER: Corrected error received: id=00e5\n")
+	got, _ := h.run()
+	const aer = `hardware_kmsg_errors_total{device="0000:00:1c.5",severity="corrected",source="aer"}`
+	if got[aer] != 3 {
+		t.Errorf("%s = %v, want 3 (two lone notices and one detailed error)", aer, got[aer])
+	}
+}
+
+// systemd's ProtectKernelLogs=yes leaves an empty regular file at /dev/kmsg
+// (in a container) or an inaccessible character device 0:0: neither is the
+// kernel's log, and a probe reading it would succeed with 0 records forever.
+// Only the character device 1:11 is; a regular file of records is what the
+// fixture trees (and the demo) carry in its place.
+func TestKmsgRefusesWhatIsNotTheKernelLog(t *testing.T) {
+	p, _ := New("kmsg")
+	c := p.(Conditional)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "dev", "kmsg"), "")
+	paths := treePaths(root)
+	err := c.Available(Env{Paths: paths})
+	if err == nil || !strings.Contains(err.Error(), "1:11") || !strings.Contains(err.Error(), "ProtectKernelLogs") {
+		t.Errorf("empty regular file: Available = %v, want off naming 1:11 and ProtectKernelLogs", err)
+	}
+	if _, err := p.Probe(context.Background(), Env{Paths: paths}, NewSkips(nil)); err == nil {
+		t.Error("empty regular file: Probe succeeded")
+	}
+	if err := kmsgDevice(0, 0, syscall.S_IFCHR); err == nil || !strings.Contains(err.Error(), "0:0") {
+		t.Errorf("character device 0:0: %v, want refused naming it", err)
+	}
+	if maj, min := devMajor(0x10b), devMinor(0x10b); maj != 1 || min != 11 {
+		t.Errorf("dev_t 0x10b = %d:%d, want 1:11", maj, min)
+	}
+	if err := kmsgDevice(1, 11, syscall.S_IFCHR); err != nil {
+		t.Errorf("character device 1:11: %v", err)
+	}
+	if err := kmsgDevice(0, 0, syscall.S_IFIFO); err == nil {
+		t.Error("a FIFO accepted")
 	}
 }

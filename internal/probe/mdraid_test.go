@@ -3,6 +3,7 @@ package probe
 import (
 	"maps"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -176,6 +177,19 @@ func TestMdraidMdstatOnlyStates(t *testing.T) {
 			}
 		}
 	}
+	// md4 is inactive with its two members failed and spare: none is
+	// active (procfs's own test of this capture says 0), and an inactive
+	// array has no personality to say how many it needs.
+	for state, want := range map[string]float64{"active": 0, "failed": 1, "spare": 1, "missing": 0} {
+		if v, ok := got[`hardware_mdraid_disks{array="md4",state="`+state+`"}`]; !ok || v != want {
+			t.Errorf("md4 %s disks = %v (exported %v), want %v", state, v, ok, want)
+		}
+	}
+	for _, name := range []string{"disks_required", "degraded_disks"} {
+		if _, ok := got[`hardware_mdraid_`+name+`{array="md4"}`]; ok {
+			t.Errorf("md4: %s exported for an inactive array", name)
+		}
+	}
 	// Waiting actions have no speed or time left; running ones do.
 	for _, k := range []string{`{array="md9"}`, `{array="md11"}`, `{array="md3"}`} {
 		if _, ok := got[`hardware_mdraid_sync_speed_bytes_per_second`+k]; ok {
@@ -316,5 +330,29 @@ func TestMdraidMalformedAttributes(t *testing.T) {
 				t.Errorf("skips = %d, want 1", s.Count())
 			}
 		})
+	}
+}
+
+// "md3 : invalid" (procfs's TestInvalidMdstat input) and a head line that
+// lost its colon are read errors, not an array in state "invalid" nor a
+// line passed over; the array beside them is still read.
+func TestMdraidMdstatCorruptHeadLines(t *testing.T) {
+	root := t.TempDir()
+	plantTree(t, root, map[string]string{"proc/mdstat": "Personalities : [raid1]\n" +
+		"md3 : invalid\n      314159265 blocks 64k chunks\n\n" +
+		"md5 active raid1 sda1[0] sdb1[1]\n      10 blocks [2/2] [UU]\n\n" +
+		"md1 : active raid1 sdc1[0] sdd1[1]\n      10 blocks [2/2] [UU]\n\nunused devices: <none>\n"})
+	c, s := runProbe(t, "mdraid", treePaths(root))
+	if s.Count() != 1 {
+		t.Errorf("skips = %d, want 1 (mdstat, with both bad arrays)", s.Count())
+	}
+	got := gatherSeries(t, c)
+	if got[`hardware_mdraid_array_state{array="md1",state="active"}`] != 1 {
+		t.Error("md1 not read")
+	}
+	for k := range got {
+		if strings.Contains(k, `array="md3"`) || strings.Contains(k, `array="md5"`) || strings.Contains(k, `state="invalid"`) {
+			t.Errorf("series from a corrupt head line: %s", k)
+		}
 	}
 }

@@ -90,6 +90,7 @@ func init() {
 		Privilege: "root; under the hardened unit storcli/perccli need `CAP_SYS_ADMIN` and `/dev/megaraid_sas_ioctl_node`, ssacli `CAP_SYS_RAWIO` and `/dev/sg*` (see Hardware RAID controllers)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
+		Kind:      KindTool,
 		Options:   func() any { return newRAIDOptions() },
 		New:       func() Probe { return raidProbe{} },
 	})
@@ -252,9 +253,16 @@ func raidReadStorcli(ctx context.Context, command string, skips *Skips) (*raidMe
 		return nil, err
 	}
 	ctrls, err := storcli.ParseControllers(out.Stdout)
+	var partial *storcli.PartialError
+	var refused *storcli.CommandError
 	switch {
 	case errors.Is(err, storcli.ErrNoController):
 		return nil, fmt.Errorf("%w: %w", errNoRAIDController, err)
+	case errors.As(err, &partial):
+		// Failure, yet with the controllers' data: used, and counted.
+		skips.Add(src, err)
+	case errors.As(err, &refused):
+		return nil, err // storcli's JSON says why, in its words
 	case err != nil:
 		if failed := out.Failed(false, "no storcli JSON"); failed != nil {
 			return nil, fmt.Errorf("%w (%w)", failed, err)
@@ -270,11 +278,14 @@ func raidReadStorcli(ctx context.Context, command string, skips *Skips) (*raidMe
 	if err == nil {
 		var drives []storcli.PhysicalDrive
 		drives, err = storcli.ParseDrives(out.Stdout)
-		if err == nil || errors.Is(err, storcli.ErrNoController) {
+		if err == nil || errors.Is(err, storcli.ErrNoController) || errors.As(err, &partial) {
 			// A controller without drives answers "no drive found": the
-			// lists of the first command are all there is.
+			// lists of the first command are all there is. A Failure
+			// that printed the drives anyway is used, and counted below.
 			storcli.MergeDrives(ctrls, drives)
-			err = nil
+			if !errors.As(err, &partial) {
+				err = nil
+			}
 		}
 	}
 	if err != nil {

@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"log/slog"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -349,4 +351,32 @@ func TestRAIDFixtureRunTime(t *testing.T) {
 		}
 	}
 	t.Logf("raid probe on the fixture's fake storcli64 and ssacli: %v a run (mean of %d)", total/runs, runs)
+}
+
+// storcli answering "Failure" for its only controller while printing the
+// controller, VD and PD lists (ErrCd 59, an incomplete foreign
+// configuration) is a partial answer: the data is exported, and one read
+// error carries storcli's own words. A Failure without data fails the run
+// with storcli's description, not "no storcli JSON".
+func TestRAIDStorcliFailureWithData(t *testing.T) {
+	tool := fakeStorcli(t, "written-here-call-show-all-failure-with-data.json", "netdata-megaraid-drives-info.json")
+	var buf bytes.Buffer
+	skips := NewSkips(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	env := Env{Options: &RAIDOptions{Storcli: confval.Path(tool), Ssacli: confval.Path(filepath.Join(t.TempDir(), "not-installed"))}}
+	ms, err := raidProbe{}.Probe(context.Background(), env, skips)
+	if err != nil {
+		t.Fatalf("Probe = %v, want the data used", err)
+	}
+	got := gatherSeries(t, collected{p: raidProbe{}, metrics: ms})
+	if n := len(slices.Collect(maps.Keys(got))); n < 10 || got[`hardware_raid_controller_state{controller="/c0",state="ok"}`]+got[`hardware_raid_controller_state{controller="/c0",state="needs_attention"}`] != 1 {
+		t.Errorf("%d series, want the controller's data:\n%v", n, slices.Sorted(maps.Keys(got)))
+	}
+	if skips.Count() != 1 || !strings.Contains(buf.String(), "ErrCd 59: Incomplete foreign configuration") {
+		t.Errorf("skips = %d, log:\n%s\nwant one read error naming ErrCd 59 and its message", skips.Count(), buf.String())
+	}
+
+	refused := fakeTool(t, "storcli64", `echo '{"Controllers":[{"Command Status":{"Controller":0,"Status":"Failure","Description":"Un-supported Command"}}]}'`+"\n")
+	if _, _, err := raidRun(t, refused, "", 10*time.Second); err == nil || !strings.Contains(err.Error(), "Un-supported Command") || strings.Contains(err.Error(), "no storcli JSON") {
+		t.Errorf("Failure without data: err = %v, want storcli's description", err)
+	}
 }

@@ -23,6 +23,9 @@ type Spec struct {
 	// Interval and Timeout are the probe's own defaults; zero inherits
 	// probes.defaults.
 	Interval, Timeout time.Duration
+	// Kind says what one run costs, which sets the shortest interval and
+	// timeout the config accepts for the probe (Kind.Floor).
+	Kind Kind
 	// Options returns a new options struct holding the defaults, as a
 	// pointer; nil when the probe has no options of its own. Its exported
 	// fields carry yaml tags (the config keys) and help tags (the example
@@ -31,6 +34,39 @@ type Spec struct {
 	Options func() any
 	// New builds the probe. It is called once per daemon.
 	New func() Probe
+}
+
+// Kind is what one run of a probe costs.
+type Kind int
+
+const (
+	// KindRead probes read sysfs, procfs or files: a run costs
+	// milliseconds of this process.
+	KindRead Kind = iota
+	// KindTool probes start an external tool (smartctl, ipmitool,
+	// nvidia-smi, storcli, ssacli), which may wake disks or ask a BMC that
+	// answers one request at a time.
+	KindTool
+)
+
+// Floor returns the shortest interval and timeout the config accepts for
+// a probe of this kind unless its section says allow_fast: true. An
+// interval of "1ms", one character from "1m", ran ipmitool hundreds of
+// times a second; a timeout shorter than a tool takes to start fails every
+// run.
+func (k Kind) Floor() (interval, timeout time.Duration) {
+	if k == KindTool {
+		return time.Minute, 5 * time.Second
+	}
+	return 5 * time.Second, time.Second
+}
+
+// String names the kind in messages: what a probe of the kind does.
+func (k Kind) String() string {
+	if k == KindTool {
+		return "runs a tool"
+	}
+	return "reads files"
 }
 
 var specs = map[string]Spec{}

@@ -60,6 +60,7 @@ func init() {
 		// slow or busy one; a timeout that cuts the read short would fail
 		// every run on exactly the hosts whose log matters.
 		Timeout: 3 * time.Minute,
+		Kind:    KindTool,
 		Options: func() any { return newSELOptions() },
 		New:     func() Probe { return &selProbe{loc: time.Local} },
 	})

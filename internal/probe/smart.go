@@ -181,6 +181,7 @@ func init() {
 		Reads:     "`smartctl --scan-open --json`, then `smartctl --json … --nocheck=standby` per device, several at once, each with `device_timeout`: health, temperature, power-on time, power cycles, reallocated/pending/uncorrectable sectors, the ATA attributes that predict failure, NVMe critical warning, spare, wear, media errors, bytes read and written, unsafe shutdowns, SCSI error counters and cycles, the last short and extended self-test, the exit-status bits. Disks behind MegaRAID and Adaptec controllers as the scan lists them; behind HPE Smart Array (hpsa, smartpqi in `/sys/bus/pci/drivers`) with `-d cciss,N`. Sleeping disks are not woken.",
 		Privilege: "root, or `CAP_SYS_RAWIO` (ATA/SCSI) and `CAP_SYS_ADMIN` (NVMe)",
 		Timeout:   2 * time.Minute,
+		Kind:      KindTool,
 		Options:   func() any { return newSmartOptions() },
 		New:       func() Probe { return &smartProbe{known: map[string]smartctl.Identity{}} },
 	})

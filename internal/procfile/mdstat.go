@@ -31,8 +31,8 @@ type MDArray struct {
 	// print none.
 	Redundant bool
 	// Disks is the number of slots the array has when complete ("3" of
-	// [3/2]); for raid0 and linear, every member. 0 for an inactive array
-	// without slot counts.
+	// [3/2]); for raid0 and linear, every member. 0 for an inactive array,
+	// whose slot counts are those of its last run.
 	Disks       int
 	DisksActive int // slots with an in-sync disk ("2" of [3/2])
 	DisksDown   int // slots without one ("_" in [UU_])
@@ -79,15 +79,25 @@ func ParseMdstat(ctx context.Context, b []byte) ([]MDArray, error) {
 			return arrays, err
 		}
 		line := lines[i]
+		if strings.TrimSpace(line) == "" || line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
 		f := strings.Fields(line)
-		if len(f) < 3 || f[1] != ":" || line[0] == ' ' || line[0] == '\t' ||
-			f[0] == "Personalities" || f[0] == "unused" {
+		if f[0] == "Personalities" || f[0] == "unused" {
 			continue
 		}
 		// The array's own lines are the indented ones that follow.
 		j := i + 1
 		for j < len(lines) && strings.TrimSpace(lines[j]) != "" && (lines[j][0] == ' ' || lines[j][0] == '\t') {
 			j++
+		}
+		if len(f) < 3 || f[1] != ":" {
+			// md_seq_show prints nothing else at the start of a line: a
+			// head line that lost its shape is an array that did not
+			// parse, not a line to pass over.
+			bad = append(bad, fmt.Sprintf("line %.64q: not an array's \"mdN : state ...\" line", line))
+			i = j - 1
+			continue
 		}
 		a, err := parseMDArray(f, lines[i+1:j])
 		if err != nil {
@@ -108,6 +118,11 @@ var mdstatSlots = regexp.MustCompile(`\[(\d+)/(\d+)\] \[([U_]*)\]`)
 
 func parseMDArray(head []string, body []string) (MDArray, error) {
 	a := MDArray{Name: head[0], State: head[2]}
+	switch a.State {
+	case "active", "inactive", "broken": // what md_seq_show prints
+	default:
+		return a, fmt.Errorf("state %.32q is none of active, inactive, broken", a.State)
+	}
 	rest := head[3:]
 	// "(read-only)" or "(auto-read-only)" may follow the state word.
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "(") {
@@ -154,6 +169,12 @@ func parseMDArray(head []string, body []string) (MDArray, error) {
 		// raid0 and linear have no redundancy and print no slots: every
 		// member is needed and active.
 		a.Disks, a.DisksActive = len(rest), len(rest)
+	}
+	if a.State == "inactive" {
+		// The slot counts an inactive array prints are those it had when
+		// it last ran: none of its members is active now, and it has no
+		// personality to say how many it needs (procfs reads it so too).
+		a.Disks, a.DisksActive, a.DisksDown = 0, 0, 0
 	}
 	for _, l := range body[1:] {
 		s, ok, err := parseMDSync(strings.TrimSpace(l))

@@ -27,7 +27,9 @@ func TestParseMdstatProcfsCapture(t *testing.T) {
 		{Name: "md3", State: "active", Level: "raid6", Blocks: 5853468288, Redundant: true, Disks: 8, DisksActive: 8, DisksSpare: 2},
 		{Name: "md127", State: "active", Level: "raid1", Blocks: 312319552, Redundant: true, Disks: 2, DisksActive: 2},
 		{Name: "md0", State: "active", Level: "raid1", Blocks: 248896, Redundant: true, Disks: 2, DisksActive: 2},
-		{Name: "md4", State: "inactive", Level: "raid1", Blocks: 4883648, Redundant: true, Disks: 2, DisksActive: 2, DisksFailed: 1, DisksSpare: 1},
+		// Inactive: the slot counts are what the array had when it last
+		// ran; none of its members is active (procfs's own test says 0).
+		{Name: "md4", State: "inactive", Level: "raid1", Blocks: 4883648, Redundant: true, DisksFailed: 1, DisksSpare: 1},
 		{Name: "md6", State: "active", Level: "raid1", Blocks: 195310144, Redundant: true, Disks: 2, DisksActive: 1, DisksDown: 1, DisksFailed: 1, DisksSpare: 1,
 			Sync: syncing("recover", 16775552, 195310144, 259783, 17*60)},
 		{Name: "md8", State: "active", Level: "raid1", Blocks: 195310144, Redundant: true, Disks: 2, DisksActive: 2, DisksSpare: 2,
@@ -128,4 +130,28 @@ func FuzzParseMdstat(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A head line that is not an array's ("md3 : invalid", procfs's
+// TestInvalidMdstat input, or a line without " : ") is a read error, not
+// an array nor a line passed over; the arrays around it still parse.
+func TestParseMdstatCorruptHeadLines(t *testing.T) {
+	// prometheus/procfs mdstat_test.go, TestInvalidMdstat, first input.
+	procfsInvalid := "\nPersonalities : [invalid]\nmd3 : invalid\n      314159265 blocks 64k chunks\n\nunused devices: <none>\n"
+	got, err := ParseMdstat(context.Background(), []byte(procfsInvalid))
+	if err == nil || !strings.Contains(err.Error(), "md3") || len(got) != 0 {
+		t.Errorf("md3 : invalid: %+v, %v; want no array and an error naming md3", got, err)
+	}
+	const good = "md1 : active raid1 sda1[0] sdb1[1]\n      10 blocks [2/2] [UU]\n\n"
+	for name, bad := range map[string]string{
+		"no colon":  "md2 active raid1 sdc1[0] sdd1[1]\n      10 blocks [2/2] [UU]\n\n",
+		"no state":  "md2 :\n      10 blocks [2/2] [UU]\n\n",
+		"garbage":   "\x00\x01 garbage here\n\n",
+		"odd state": "md2 : exploded raid1 sdc1[0] sdd1[1]\n      10 blocks [2/2] [UU]\n\n",
+	} {
+		got, err := ParseMdstat(context.Background(), []byte("Personalities : [raid1]\n"+good+bad+strings.ReplaceAll(good, "md1", "md3")+"unused devices: <none>\n"))
+		if err == nil || len(got) != 2 || got[0].Name != "md1" || got[1].Name != "md3" {
+			t.Errorf("%s: %+v, %v; want md1 and md3, and an error", name, got, err)
+		}
+	}
 }

@@ -229,7 +229,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		what = strings.Join(names, ", ")
 	}
 	s.opts.Logger.Info("refreshed on request", "probes", what, "remote", r.RemoteAddr, "took", time.Since(start))
-	fmt.Fprintf(w, "Refreshed %s in %s.\n", what, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(w, "Refreshed %s in %s.\n", what, took(time.Since(start)))
 }
 
 // pprofMux registers net/http/pprof's handlers explicitly, rather than
@@ -265,4 +265,15 @@ func isLoopback(remoteAddr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// took renders how long a refresh took to three significant digits:
+// rounding to a fixed unit would print a sysfs probe's 300µs as "0s" and a
+// BMC's minute as nine decimals.
+func took(d time.Duration) string {
+	r := time.Duration(1)
+	for d/r >= 1000 {
+		r *= 10
+	}
+	return d.Round(r).String()
 }

@@ -218,6 +218,7 @@ func hostileHost(work string) (string, error) {
 		section["enabled"] = true
 		section["interval"] = "20s"
 		section["timeout"] = "5s"
+		section["allow_fast"] = true // 20s is below a tool probe's floor
 		probes[name] = section
 	}
 	probes["textfile"].(map[string]any)["directory"] = textDir

@@ -54,6 +54,28 @@ func (e *CommandError) Error() string {
 	return fmt.Sprintf("storcli: command failed on controller %d: %s", e.Controller, e.Description)
 }
 
+// PartialError is storcli answering "Status": "Failure" for a controller
+// while still printing its Response Data: storcli 007.2309 does so for a
+// controller with an incomplete foreign configuration (ErrCd 59), and for a
+// failed drive's "show" (ErrCd 45). The parsers return the data with this
+// error, which carries storcli's own words: the caller uses the data and
+// counts the failure.
+type PartialError struct {
+	Failures []CommandError
+}
+
+func (e *PartialError) Error() string {
+	parts := make([]string, 0, len(e.Failures))
+	for _, f := range e.Failures {
+		if f.Controller < 0 {
+			parts = append(parts, f.Description)
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("controller %d: %s", f.Controller, f.Description))
+	}
+	return "storcli answered Failure yet printed its data (data used): " + strings.Join(parts, "; ")
+}
+
 // Controller is one controller of `/call show all J` (or `/call show J`).
 type Controller struct {
 	Index int // the N of /cN
@@ -150,8 +172,26 @@ func Status(b []byte) error {
 	if err != nil {
 		return err
 	}
-	_, err = commandStatus(blocks)
-	return err
+	statuses, err := commandStatus(blocks)
+	if err != nil {
+		return err
+	}
+	return partial(statuses)
+}
+
+// partial returns a *PartialError for the blocks that said Failure but
+// carried data, or nil.
+func partial(statuses []blockStatus) error {
+	var pe PartialError
+	for _, st := range statuses {
+		if st.partial {
+			pe.Failures = append(pe.Failures, CommandError{Controller: st.index, Description: st.description})
+		}
+	}
+	if len(pe.Failures) == 0 {
+		return nil
+	}
+	return &pe
 }
 
 // ParseControllers decodes `/call show all J` or `/call show J`.
@@ -181,7 +221,7 @@ func ParseControllers(b []byte) ([]Controller, error) {
 		}
 		out = append(out, decodeController(st.index, data))
 	}
-	return out, nil
+	return out, partial(statuses)
 }
 
 // ParseDrives decodes `/call/eall/sall show all J`: every drive of every
@@ -207,7 +247,7 @@ func ParseDrives(b []byte) ([]PhysicalDrive, error) {
 		}
 		out = append(out, drivesIn(statuses[i].index, data)...)
 	}
-	return out, nil
+	return out, partial(statuses)
 }
 
 // MergeDrives fills the controllers' physical drives with what the detailed
@@ -279,6 +319,9 @@ func mergeDrive(p *PhysicalDrive, d PhysicalDrive) {
 type controllerBlock struct {
 	CommandStatus map[string]flex `json:"Command Status"`
 	ResponseData  json.RawMessage `json:"Response Data"`
+	// detailed is the status's "Detailed Status" rows, where storcli puts
+	// its error code and message (ErrCd, ErrMsg) per drive or controller.
+	detailed []map[string]flex
 }
 
 func controllerBlocks(b []byte) ([]controllerBlock, error) {
@@ -302,6 +345,14 @@ func controllerBlocks(b []byte) ([]controllerBlock, error) {
 			// it costs that controller only.
 			continue
 		}
+		var ds struct {
+			Status struct {
+				Detailed json.RawMessage `json:"Detailed Status"`
+			} `json:"Command Status"`
+		}
+		if json.Unmarshal(raw, &ds) == nil {
+			blk.detailed = rowsOf(ds.Status.Detailed)
+		}
 		blocks = append(blocks, blk)
 	}
 	if len(blocks) == 0 {
@@ -311,20 +362,24 @@ func controllerBlocks(b []byte) ([]controllerBlock, error) {
 }
 
 type blockStatus struct {
-	index       int
-	failed      bool
-	description string
+	index int
+	// failed: no data to use. partial: Failure, with data used anyway.
+	failed, partial bool
+	description     string
 }
 
 func commandStatus(blocks []controllerBlock) ([]blockStatus, error) {
 	out := make([]blockStatus, len(blocks))
 	anySuccess := false
 	for i, blk := range blocks {
-		st := blockStatus{index: -1, description: blk.CommandStatus["Description"].String()}
+		st := blockStatus{index: -1, description: describe(blk)}
 		if n, ok := blk.CommandStatus["Controller"].Int(); ok {
 			st.index = n
 		}
-		st.failed = !strings.EqualFold(blk.CommandStatus["Status"].String(), "Success")
+		if !strings.EqualFold(blk.CommandStatus["Status"].String(), "Success") {
+			st.partial = hasData(blk.ResponseData)
+			st.failed = !st.partial
+		}
 		anySuccess = anySuccess || !st.failed
 		out[i] = st
 	}
@@ -338,6 +393,42 @@ func commandStatus(blocks []controllerBlock) ([]blockStatus, error) {
 		}
 	}
 	return nil, &CommandError{Controller: out[0].index, Description: out[0].description}
+}
+
+// describe is a status's Description followed by its detailed rows'
+// error codes and messages, in storcli's words: "Show Drive Information
+// Failed. (/c0/e4/s3: ErrCd 45)", "None (ErrCd 59: Incomplete foreign
+// configuration)". storcli writes "-" for no message.
+func describe(blk controllerBlock) string {
+	desc := blk.CommandStatus["Description"].String()
+	var details []string
+	for _, row := range blk.detailed {
+		code, msg := row["ErrCd"].String(), row["ErrMsg"].String()
+		if code == "" && (msg == "" || msg == "-") {
+			continue
+		}
+		d := "ErrCd " + code
+		if code == "" {
+			d = msg
+		} else if msg != "" && msg != "-" {
+			d += ": " + msg
+		}
+		if drive := row["Drive"].String(); drive != "" {
+			d = drive + ": " + d
+		}
+		details = append(details, d)
+	}
+	if len(details) == 0 {
+		return desc
+	}
+	return strings.TrimSpace(desc + " (" + strings.Join(details, "; ") + ")")
+}
+
+// hasData says whether a Response Data holds anything: an object with at
+// least one key.
+func hasData(raw json.RawMessage) bool {
+	var data map[string]json.RawMessage
+	return json.Unmarshal(raw, &data) == nil && len(data) > 0
 }
 
 // --- controllers ------------------------------------------------------------

@@ -398,3 +398,43 @@ func FuzzParse(f *testing.F) {
 		_ = Status(b)
 	})
 }
+
+// storcli answers "Status": "Failure" for a controller and still prints its
+// Response Data (storcli 007.2309 on a controller with an incomplete
+// foreign configuration, ErrCd 59; a failed drive's "show", ErrCd 45): the
+// data is used, and a *PartialError carries storcli's own description.
+func TestFailureWithDataIsUsedAndReported(t *testing.T) {
+	want := controllers(t, "netdata-megaraid-controllers-info.json")
+	c, err := ParseControllers(read(t, "written-here-call-show-all-failure-with-data.json"))
+	var pe *PartialError
+	if !errors.As(err, &pe) || errors.Is(err, ErrNoController) {
+		t.Fatalf("ParseControllers err = %v, want a *PartialError", err)
+	}
+	for _, s := range []string{"controller 0", "ErrCd 59", "Incomplete foreign configuration", "data used"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q lacks %q", err, s)
+		}
+	}
+	if len(c) != 1 || c[0].Failure != "" || c[0].Model == "" || c[0].Model != want[0].Model ||
+		len(c[0].VirtualDrives) != len(want[0].VirtualDrives) || len(c[0].PhysicalDrives) != len(want[0].PhysicalDrives) {
+		t.Errorf("controllers = %+v, want the data as on Success (%d VDs, %d PDs)", c, len(want[0].VirtualDrives), len(want[0].PhysicalDrives))
+	}
+	if err := Status(read(t, "written-here-call-show-all-failure-with-data.json")); !errors.As(err, &pe) {
+		t.Errorf("Status = %v, want a *PartialError", err)
+	}
+
+	d, err := ParseDrives(read(t, "albert2lyu-storcli-drive-show-failure.json"))
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "Show Drive Information Failed.") || !strings.Contains(err.Error(), "/c0/e4/s3: ErrCd 45") {
+		t.Errorf("ParseDrives err = %v, want a *PartialError naming the drive and ErrCd 45", err)
+	}
+	if len(d) != 1 || d[0].Enclosure != "4" || d[0].Slot != 3 || d[0].State != "failed" {
+		t.Errorf("drives = %+v, want the failed drive 4:3", d)
+	}
+
+	// A Failure with no data is still a failure, not a partial answer.
+	err = Status([]byte(`{"Controllers":[{"Command Status":{"Controller":0,"Status":"Failure","Description":"Un-supported Command"},"Response Data":{}}]}`))
+	var ce *CommandError
+	if !errors.As(err, &ce) || errors.As(err, &pe) {
+		t.Errorf("Failure with empty data: %v, want a *CommandError", err)
+	}
+}

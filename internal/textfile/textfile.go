@@ -52,6 +52,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/user"
 	"slices"
 	"sort"
 	"strconv"
@@ -160,9 +161,29 @@ func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error)
 	return r, nil
 }
 
-// othersMayWrite says why users other than ours and root may create files
-// in a directory of this mode and owner, or "". A sticky bit does not help:
-// it stops others deleting our files, not adding theirs.
+// ServiceUser is the system user and group the shipped unit runs the daemon
+// as (deploy/sysusers). The unit's StateDirectory= gives it the default
+// textfile directory, so root running --once on an installed host finds the
+// directory owned by it: that owner is the daemon itself, not a stranger.
+const ServiceUser = "hardware_exporter"
+
+// lookupServiceUser returns ServiceUser's uid and gid, ok false where this
+// host has no such user. A variable so that tests need not read the host's
+// user database.
+var lookupServiceUser = func() (uid, gid int, ok bool) {
+	u, err := user.Lookup(ServiceUser)
+	if err != nil {
+		return 0, 0, false
+	}
+	uid, errU := strconv.Atoi(u.Uid)
+	gid, errG := strconv.Atoi(u.Gid)
+	return uid, gid, errU == nil && errG == nil
+}
+
+// othersMayWrite says why users other than ours, the service user's and
+// root may create files in a directory of this mode and owner, or "". A
+// sticky bit does not help: it stops others deleting our files, not adding
+// theirs.
 func othersMayWrite(fi os.FileInfo) string {
 	perm := fi.Mode().Perm()
 	if perm&0o002 != 0 {
@@ -172,10 +193,21 @@ func othersMayWrite(fi os.FileInfo) string {
 	if !ok {
 		return ""
 	}
-	if perm&0o020 != 0 && int(st.Gid) != os.Getegid() && st.Gid != 0 {
-		return fmt.Sprintf("mode %04o lets group %d write", perm, st.Gid)
+	uid, gid := int(st.Uid), int(st.Gid)
+	groupWrites := perm&0o020 != 0 && gid != os.Getegid() && gid != 0
+	strangerOwns := uid != os.Geteuid() && uid != 0
+	if groupWrites || strangerOwns {
+		// Asked only here: the user database is read when the directory
+		// is not plainly ours.
+		if svcUID, svcGID, ok := lookupServiceUser(); ok {
+			groupWrites = groupWrites && gid != svcGID
+			strangerOwns = strangerOwns && uid != svcUID
+		}
 	}
-	if uid := int(st.Uid); uid != os.Geteuid() && uid != 0 {
+	if groupWrites {
+		return fmt.Sprintf("mode %04o lets group %d write", perm, gid)
+	}
+	if strangerOwns {
 		return fmt.Sprintf("it belongs to user %d", uid)
 	}
 	return ""

@@ -3,9 +3,11 @@ package textfile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -346,5 +348,44 @@ func TestHelpIsMadeValidUTF8(t *testing.T) {
 	help := mfs["bad_help"].GetHelp()
 	if help != "Temperature \uFFFD of the \uFFFD box." {
 		t.Errorf("help %q", help)
+	}
+}
+
+// statInfo is a directory's FileInfo with a chosen owner, which a test not
+// running as root cannot give a real directory.
+type statInfo struct {
+	os.FileInfo
+	mode     os.FileMode
+	uid, gid uint32
+}
+
+func (s statInfo) Mode() os.FileMode { return os.ModeDir | s.mode }
+func (s statInfo) Sys() any          { return &syscall.Stat_t{Uid: s.uid, Gid: s.gid} }
+
+// Root running --once on an installed host finds the textfile directory
+// owned by the service's own user (deploy/sysusers, StateDirectory=): that
+// is no stranger. Another user still is.
+func TestOthersMayWriteTrustsTheServiceUser(t *testing.T) {
+	const svc = 64997 // not ours, not root
+	defer func(f func() (int, int, bool)) { lookupServiceUser = f }(lookupServiceUser)
+	lookupServiceUser = func() (int, int, bool) { return svc, svc, true }
+	for _, tc := range []struct {
+		fi   statInfo
+		want string
+	}{
+		{statInfo{mode: 0o755, uid: svc, gid: svc}, ""},
+		{statInfo{mode: 0o775, uid: svc, gid: svc}, ""},
+		{statInfo{mode: 0o755, uid: svc + 1, gid: svc}, fmt.Sprintf("it belongs to user %d", svc+1)},
+		{statInfo{mode: 0o775, uid: 0, gid: svc + 1}, fmt.Sprintf("mode 0775 lets group %d write", svc+1)},
+		{statInfo{mode: 0o777, uid: svc, gid: svc}, "mode 0777 lets every user write"},
+	} {
+		if got := othersMayWrite(tc.fi); got != tc.want {
+			t.Errorf("mode %04o uid %d gid %d: %q, want %q", tc.fi.mode, tc.fi.uid, tc.fi.gid, got, tc.want)
+		}
+	}
+	// No such user on this host: its uid is a stranger's.
+	lookupServiceUser = func() (int, int, bool) { return 0, 0, false }
+	if got := othersMayWrite(statInfo{mode: 0o755, uid: svc, gid: svc}); got == "" {
+		t.Errorf("no service user: owner %d trusted", svc)
 	}
 }
