@@ -14,7 +14,7 @@ UNITDIR     ?= $(SYSCONFDIR)/systemd/system
 SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
 UDEVDIR     ?= $(SYSCONFDIR)/udev/rules.d
 ARGS        ?=
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION     ?= $(shell cat VERSION 2>/dev/null || echo dev)
 REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 VERSION_PKG := github.com/prometheus/common/version
@@ -24,7 +24,8 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak
+.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak \
+	dist-binaries image image-check check-kubernetes release FORCE
 
 all: lint test build
 
@@ -59,6 +60,7 @@ once:
 # tools come first (a no-op once installed).
 test: tools
 	$(GO) test -race -count=1 ./...
+	cd tools && $(GO) test -race -count=1 ./...
 
 # prometheus, promtool and amtool from Debian's packages, when missing.
 tools:
@@ -118,6 +120,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd tools && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # Benchmarks of the scrape path (see docs/benchmarks.md).
 bench:
@@ -156,3 +159,42 @@ install: build
 
 clean:
 	rm -f $(BIN)
+	rm -rf $(DIST)
+
+# Release builds: static (CGO_ENABLED=0), -trimpath, and reproducible: the
+# only time in them is SOURCE_DATE_EPOCH (the last commit's time unless
+# set), and the build user is a constant, so two builds of one commit give
+# the same bytes. One binary per architecture in $(DIST)/linux-ARCH/.
+DIST              ?= dist
+ARCHES            ?= amd64 arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+DIST_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=release \
+               -X $(VERSION_PKG).BuildDate=$(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d-%H:%M:%S)
+dist-binaries: $(ARCHES:%=$(DIST)/linux-%/hardware_exporter)
+$(DIST)/linux-%/hardware_exporter: FORCE
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(DIST_LDFLAGS)' -o $@ ./cmd/hardware_exporter
+FORCE:
+
+# The OCI image (FROM scratch: the static binary, a passwd entry for its
+# user 65532, nothing else), amd64 and arm64 under one index, written as an
+# OCI layout in a tar file by tools/cmd/mkimage (go-containerregistry; no
+# container runtime needed). `podman load -i` or `skopeo copy
+# oci-archive:FILE docker://REGISTRY/...` takes it from there.
+IMAGE ?= $(DIST)/hardware_exporter-$(VERSION)-image.tar
+image: dist-binaries
+	cd tools && $(GO) run ./cmd/mkimage -version $(VERSION) -revision $(REVISION) \
+		-out $(abspath $(IMAGE)) $(foreach a,$(ARCHES),$(a)=$(abspath $(DIST)/linux-$(a)/hardware_exporter))
+
+# The image's content through the go-containerregistry API (user, entrypoint,
+# port, layers, the binary's version), then the amd64 image run by podman
+# on the fixture host and scraped (tools/image/archive_test.go).
+# PODMAN_RUN_FLAGS: runc (crun 1.8 refuses hybrid cgroups), and explicit
+# limits, since podman as root asks for nofile=1048576, which a machine
+# without CAP_SYS_RESOURCE (CI's sandbox) refuses.
+PODMAN_RUN_FLAGS ?= --runtime=runc --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024
+image-check: image
+	sh deploy/ci/install-tools.sh --podman
+	cd tools && $(GO) test -count=1 -v -run 'TestArchive' ./image/ -args -archive=$(abspath $(IMAGE)) \
+		-version=$(VERSION) -podman -podman-run-flags='$(PODMAN_RUN_FLAGS)'

@@ -10,19 +10,32 @@
 # With --server-tools it also installs smartmontools and ipmitool, the tools
 # a real server has: CI runs the suite with them present to prove that no
 # test runs a host tool (the tests point every tool probe at fake tools).
+#
+# With --podman it installs podman and runc instead, which `make
+# image-check` runs the image with. runc, not Debian 12's default crun
+# 1.8: crun refuses a host whose cgroups are in hybrid (v1 + v2) mode, as
+# some CI machines' are; runc runs on v1, hybrid and v2.
 set -eu
 
 missing=""
-if [ "${1:-}" = "--server-tools" ]; then
+case "${1:-}" in
+--server-tools)
 	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
 	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
+	;;
+--podman)
+	command -v podman >/dev/null 2>&1 || missing="$missing podman"
+	command -v runc >/dev/null 2>&1 || missing="$missing runc"
+	;;
+esac
+if [ "${1:-}" != "--podman" ]; then
+	command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+	command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
+	command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+	# Debian names node_exporter's binary after its package; the cost test
+	# runs it by this path.
+	[ -x /usr/bin/prometheus-node-exporter ] || missing="$missing prometheus-node-exporter"
 fi
-command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
-command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
-command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
-# Debian names node_exporter's binary after its package; the cost test runs
-# it by this path.
-[ -x /usr/bin/prometheus-node-exporter ] || missing="$missing prometheus-node-exporter"
 
 if [ -z "$missing" ]; then
 	echo "tools: all present"
@@ -62,6 +75,13 @@ $sudo apt-get install -y -q --no-install-recommends $missing || status=$?
 if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
 [ "$status" -eq 0 ] || exit "$status"
 
+if [ "${1:-}" = "--podman" ]; then
+	for t in podman runc; do
+		command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
+	done
+	echo "tools: $(podman --version); $(runc --version | head -1)"
+	exit 0
+fi
 for t in prometheus promtool amtool; do
 	command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
 done
