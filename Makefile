@@ -79,6 +79,7 @@ check-deploy: tools build
 		--path.sysfs=$(FIXTURE_TREE)/sys --path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
 	promtool check metrics < $(FIXTURE_TREE).prom
 	rm -rf $(FIXTURE_TREE) $(FIXTURE_TREE).prom $(FIXTURE_TREE).yml
+	$(MAKE) --no-print-directory check-kubernetes
 	@if command -v systemd-analyze >/dev/null; then \
 		$(GO) test -count=1 -run 'TestSystemd' ./deploy/; \
 	else echo "systemd-analyze not installed: unit checked by directives only"; $(GO) test -count=1 -run TestSystemdUnit ./deploy/; fi
@@ -190,6 +191,13 @@ image: dist-binaries
 # The image's content through the go-containerregistry API (user, entrypoint,
 # port, layers, the binary's version), then the amd64 image run by podman
 # on the fixture host and scraped (tools/image/archive_test.go).
+# deploy/kubernetes against the Kubernetes and Prometheus Operator types,
+# offline (tools/kubernetes), and its PrometheusRule against
+# deploy/prometheus/rules (regenerate: cd tools && go test ./kubernetes -update).
+check-kubernetes:
+	cd tools && $(GO) run ./cmd/checkk8s ../deploy/kubernetes
+	cd tools && $(GO) test -count=1 ./kubernetes/
+
 # PODMAN_RUN_FLAGS: runc (crun 1.8 refuses hybrid cgroups), and explicit
 # limits, since podman as root asks for nofile=1048576, which a machine
 # without CAP_SYS_RESOURCE (CI's sandbox) refuses.
