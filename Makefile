@@ -25,7 +25,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
 .PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak \
-	dist-binaries image image-check check-kubernetes release FORCE
+	dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
 
 all: lint test build
 
@@ -197,6 +197,48 @@ image: dist-binaries
 check-kubernetes:
 	cd tools && $(GO) run ./cmd/checkk8s ../deploy/kubernetes
 	cd tools && $(GO) test -count=1 ./kubernetes/
+
+# The release: in $(DIST)/, per architecture a tarball (binary, LICENSE,
+# README, example config, deploy/ without its tests and CI scripts) and a
+# CycloneDX SBOM of the binary; the .deb and .rpm packages (make package);
+# the image; SHA256SUMS over all of them. Everything is reproducible from
+# the commit (SOURCE_DATE_EPOCH; tar and gzip without owners, names or
+# times of this machine). tools/release checks the result.
+# RELEASE_PACKAGES= leaves the packages out (a build without the
+# packaging tools); the check then expects none.
+RELEASE_PACKAGES ?= package
+TARBALL    = $(DIST)/hardware_exporter-$(VERSION).linux-$(1).tar.gz
+SBOM       = $(DIST)/hardware_exporter-$(VERSION).linux-$(1).cdx.json
+CYCLONEDX  := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+release: $(RELEASE_PACKAGES) image dist-tarballs sbom
+	cd $(DIST) && sha256sum $(notdir $(foreach a,$(ARCHES),$(call TARBALL,$(a)) $(call SBOM,$(a))) $(IMAGE)) \
+		$(if $(RELEASE_PACKAGES),hardware_exporter_$(VERSION)_*.deb hardware_exporter-$(VERSION)-1.*.rpm) > SHA256SUMS
+	cd tools && $(GO) test -count=1 -v -run 'TestRelease' ./release/ -args -dist=$(abspath $(DIST)) \
+		-version=$(VERSION) -arches='$(ARCHES)' -packages=$(if $(RELEASE_PACKAGES),true,false)
+	@cat $(DIST)/SHA256SUMS
+
+dist-tarballs: $(foreach a,$(ARCHES),$(call TARBALL,$(a)))
+$(DIST)/hardware_exporter-$(VERSION).linux-%.tar.gz: $(DIST)/linux-%/hardware_exporter
+	@test -f LICENSE || { echo "LICENSE is missing: a release ships the licence" >&2; exit 1; }
+	rm -rf $(DIST)/stage-$*
+	d=$(DIST)/stage-$*/hardware_exporter-$(VERSION).linux-$*; mkdir -p $$d && \
+	cp $< $$d/hardware_exporter && cp LICENSE README.md configs/hardware_exporter.yml $$d/ && \
+	git ls-files deploy | grep -v -e '_test\.go$$' -e '^deploy/ci/' | while read -r f; do \
+		install -D -m 0644 "$$f" "$$d/$$f" || exit 1; done
+	tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+		--mode='u+rwX,go+rX,go-w' --format=gnu -C $(DIST)/stage-$* -cf - hardware_exporter-$(VERSION).linux-$* \
+		| gzip -9 -n > $@.tmp && mv $@.tmp $@
+	rm -rf $(DIST)/stage-$*
+
+# The SBOM of each shipped binary, from the module list Go embeds in it
+# (cyclonedx-gomod bin: exactly what was linked, with the binary's hashes).
+# GOPROXY=off: licences are read from the module cache the build filled;
+# the one it cannot find there is the exporter's own (not published as a
+# module), which it says in a warning.
+sbom: dist-binaries
+	GOBIN=$(abspath $(DIST))/.tools $(GO) install $(CYCLONEDX)
+	$(foreach a,$(ARCHES),GOPROXY=off $(DIST)/.tools/cyclonedx-gomod bin -json -licenses -std -noserial -notimestamp \
+		-version v$(VERSION) -output $(call SBOM,$(a)) $(DIST)/linux-$(a)/hardware_exporter &&) true
 
 # PODMAN_RUN_FLAGS: runc (crun 1.8 refuses hybrid cgroups), and explicit
 # limits, since podman as root asks for nofile=1048576, which a machine
