@@ -200,10 +200,7 @@ func runPodman(t *testing.T, ref string) {
 	args = append(args, strings.Fields(*podmanFlags)...)
 	args = append(args, loaded, "--web.listen-address="+addr,
 		"--path.sysfs=/host/sys", "--path.procfs=/host/proc", "--path.rootfs=/host/root")
-	out, err = pm(args...)
-	if err != nil {
-		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	// Registered first: a failed start can leave a created container.
 	t.Cleanup(func() {
 		if t.Failed() {
 			logs, _ := exec.Command(podman, "logs", name).CombinedOutput()
@@ -211,6 +208,10 @@ func runPodman(t *testing.T, ref string) {
 		}
 		exec.Command(podman, "rm", "-f", "-t", "5", name).Run()
 	})
+	out, err = pm(args...)
+	if err != nil {
+		t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 
 	// The process in the container is the image's user, not root.
 	pid, err := pm("inspect", "--format", "{{.State.Pid}}", name)
@@ -261,6 +262,14 @@ func runPodman(t *testing.T, ref string) {
 		}
 	}
 	t.Logf("/metrics from the container: %d bytes, %d lines", len(body), bytes.Count(body, []byte("\n")))
+	// For the DaemonSet's memory request and limit; a number, not asserted.
+	if status, err := os.ReadFile("/proc/" + strings.TrimSpace(pid) + "/status"); err == nil {
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "VmHWM:") {
+				t.Logf("container process %s", strings.Join(strings.Fields(l), " "))
+			}
+		}
+	}
 }
 
 func uidIs(status string, uid int) bool {
