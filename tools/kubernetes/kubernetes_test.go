@@ -11,6 +11,7 @@ import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/kubernetes/prometheusrule.yaml from deploy/prometheus/rules")
@@ -64,7 +65,7 @@ func TestPrometheusRuleComplete(t *testing.T) {
 			t.Fatal(err)
 		}
 		var spec monitoringv1.PrometheusRuleSpec
-		if err := yamlStrict(b, &spec); err != nil {
+		if err := yaml.UnmarshalStrict(b, &spec); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range spec.Groups {
@@ -276,5 +277,38 @@ func TestDaemonSetVersion(t *testing.T) {
 	}
 	if v := ds.Labels["app.kubernetes.io/version"]; v != version {
 		t.Errorf("app.kubernetes.io/version %q, want %q", v, version)
+	}
+}
+
+// Prometheus loads what the operator hands it: each PrometheusRule's
+// groups, as written in the generated file, pass promtool.
+func TestPrometheusRulePromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool is not on PATH: run `make tools` (deploy/ci/install-tools.sh)")
+	}
+	dir := t.TempDir()
+	var files []string
+	for _, o := range decodeAll(t) {
+		pr, ok := o.Value.(*monitoringv1.PrometheusRule)
+		if !ok {
+			continue
+		}
+		b, err := yaml.Marshal(pr.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, pr.Name+".yml")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	if len(files) == 0 {
+		t.Fatal("no PrometheusRule")
+	}
+	out, err := exec.Command(promtool, append([]string{"check", "rules"}, files...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
 }

@@ -68,5 +68,3 @@ func PrometheusRules(rulesDir string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
-
-func yamlStrict(b []byte, v any) error { return yaml.UnmarshalStrict(b, v) }
