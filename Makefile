@@ -162,20 +162,20 @@ clean:
 	rm -f $(BIN)
 	rm -rf $(DIST)
 
-# Release builds: static (CGO_ENABLED=0), -trimpath, and reproducible: the
-# only time in them is SOURCE_DATE_EPOCH (the last commit's time unless
-# set), and the build user is a constant, so two builds of one commit give
-# the same bytes. One binary per architecture in $(DIST)/linux-ARCH/.
+# Release builds: static (CGO_ENABLED=0), -trimpath, no VCS stamp (a dirty
+# tree would differ), and no build user or date, so two builds of one
+# commit give the same bytes; the flags are those the packages' binaries
+# get (make package), so the tarball, package and image carry one binary.
+# One binary per architecture in $(DIST)/linux-ARCH/.
 DIST              ?= dist
 ARCHES            ?= amd64 arm64
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
 DIST_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
-               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=release \
-               -X $(VERSION_PKG).BuildDate=$(shell date -u -d @$(SOURCE_DATE_EPOCH) +%Y%m%d-%H:%M:%S)
+               -X $(VERSION_PKG).Branch=$(BRANCH)
 dist-binaries: $(ARCHES:%=$(DIST)/linux-%/hardware_exporter)
 $(DIST)/linux-%/hardware_exporter: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(DIST_LDFLAGS)' -o $@ ./cmd/hardware_exporter
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -buildvcs=false -ldflags '$(DIST_LDFLAGS)' -o $@ ./cmd/hardware_exporter
 FORCE:
 
 # The OCI image (FROM scratch: the static binary, a passwd entry for its
