@@ -14,7 +14,7 @@ UNITDIR     ?= $(SYSCONFDIR)/systemd/system
 SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
 UDEVDIR     ?= $(SYSCONFDIR)/udev/rules.d
 ARGS        ?=
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION     ?= $(shell cat VERSION 2>/dev/null || echo dev)
 REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
 VERSION_PKG := github.com/prometheus/common/version
@@ -24,7 +24,8 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak
+.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak \
+	dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
 
 all: lint test build
 
@@ -62,6 +63,7 @@ once:
 # tools come first (a no-op once installed).
 test: tools
 	$(GO) test -race -count=1 ./...
+	cd tools && $(GO) test -race -count=1 ./...
 
 # prometheus, promtool and amtool from Debian's packages, when missing.
 tools:
@@ -80,6 +82,7 @@ check-deploy: tools build
 		--path.sysfs=$(FIXTURE_TREE)/sys --path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
 	promtool check metrics < $(FIXTURE_TREE).prom
 	rm -rf $(FIXTURE_TREE) $(FIXTURE_TREE).prom $(FIXTURE_TREE).yml
+	$(MAKE) --no-print-directory check-kubernetes
 	@if command -v systemd-analyze >/dev/null; then \
 		$(GO) test -count=1 -run 'TestSystemd' ./deploy/; \
 	else echo "systemd-analyze not installed: unit checked by directives only"; $(GO) test -count=1 -run TestSystemdUnit ./deploy/; fi
@@ -123,6 +126,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd tools && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # Benchmarks of the scrape path (see docs/benchmarks.md).
 bench:
@@ -161,3 +165,91 @@ install: build
 
 clean:
 	rm -f $(BIN)
+	rm -rf $(DIST)
+
+# Release builds: static (CGO_ENABLED=0), -trimpath, no VCS stamp (a dirty
+# tree would differ), and no build user or date, so two builds of one
+# commit give the same bytes; the flags are those the packages' binaries
+# get (make package), so the tarball, package and image carry one binary.
+# One binary per architecture in $(DIST)/linux-ARCH/.
+DIST              ?= dist
+ARCHES            ?= amd64 arm64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+DIST_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
+               -X $(VERSION_PKG).Branch=$(BRANCH)
+dist-binaries: $(ARCHES:%=$(DIST)/linux-%/hardware_exporter)
+$(DIST)/linux-%/hardware_exporter: FORCE
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -buildvcs=false -ldflags '$(DIST_LDFLAGS)' -o $@ ./cmd/hardware_exporter
+FORCE:
+
+# The OCI image (FROM scratch: the static binary, a passwd entry for its
+# user 65532, nothing else), amd64 and arm64 under one index, written as an
+# OCI layout in a tar file by tools/cmd/mkimage (go-containerregistry; no
+# container runtime needed). `podman load -i` or `skopeo copy
+# oci-archive:FILE docker://REGISTRY/...` takes it from there.
+IMAGE ?= $(DIST)/hardware_exporter-$(VERSION)-image.tar
+image: dist-binaries
+	cd tools && $(GO) run ./cmd/mkimage -version $(VERSION) -revision $(REVISION) \
+		-out $(abspath $(IMAGE)) $(foreach a,$(ARCHES),$(a)=$(abspath $(DIST)/linux-$(a)/hardware_exporter))
+
+# The image's content through the go-containerregistry API (user, entrypoint,
+# port, layers, the binary's version), then the amd64 image run by podman
+# on the fixture host and scraped (tools/image/archive_test.go).
+# deploy/kubernetes against the Kubernetes and Prometheus Operator types,
+# offline (tools/kubernetes), and its PrometheusRule against
+# deploy/prometheus/rules (regenerate: cd tools && go test ./kubernetes -update).
+check-kubernetes:
+	cd tools && $(GO) run ./cmd/checkk8s ../deploy/kubernetes
+	cd tools && $(GO) test -count=1 ./kubernetes/
+
+# The release: in $(DIST)/, per architecture a tarball (binary, LICENSE,
+# README, example config, deploy/ without its tests and CI scripts) and a
+# CycloneDX SBOM of the binary; the .deb and .rpm packages (make package);
+# the image; SHA256SUMS over all of them. Everything is reproducible from
+# the commit (SOURCE_DATE_EPOCH; tar and gzip without owners, names or
+# times of this machine). tools/release checks the result.
+# RELEASE_PACKAGES= leaves the packages out (a build without the
+# packaging tools); the check then expects none.
+RELEASE_PACKAGES ?= package
+TARBALL    = $(DIST)/hardware_exporter-$(VERSION).linux-$(1).tar.gz
+SBOM       = $(DIST)/hardware_exporter-$(VERSION).linux-$(1).cdx.json
+CYCLONEDX  := github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+release: $(RELEASE_PACKAGES) image dist-tarballs sbom
+	cd $(DIST) && sha256sum $(notdir $(foreach a,$(ARCHES),$(call TARBALL,$(a)) $(call SBOM,$(a))) $(IMAGE)) \
+		$(if $(RELEASE_PACKAGES),hardware_exporter_$(VERSION)_*.deb hardware_exporter-$(VERSION)-1.*.rpm) > SHA256SUMS
+	cd tools && $(GO) test -count=1 -v -run 'TestRelease' ./release/ -args -dist=$(abspath $(DIST)) \
+		-version=$(VERSION) -arches='$(ARCHES)' -packages=$(if $(RELEASE_PACKAGES),true,false)
+	@cat $(DIST)/SHA256SUMS
+
+dist-tarballs: $(foreach a,$(ARCHES),$(call TARBALL,$(a)))
+$(DIST)/hardware_exporter-$(VERSION).linux-%.tar.gz: $(DIST)/linux-%/hardware_exporter
+	@test -f LICENSE || { echo "LICENSE is missing: a release ships the licence" >&2; exit 1; }
+	rm -rf $(DIST)/stage-$*
+	d=$(DIST)/stage-$*/hardware_exporter-$(VERSION).linux-$*; mkdir -p $$d && \
+	cp $< $$d/hardware_exporter && cp LICENSE README.md configs/hardware_exporter.yml $$d/ && \
+	git ls-files deploy | grep -v -e '_test\.go$$' -e '^deploy/ci/' | while read -r f; do \
+		install -D -m 0644 "$$f" "$$d/$$f" || exit 1; done
+	tar --sort=name --mtime=@$(SOURCE_DATE_EPOCH) --owner=0 --group=0 --numeric-owner \
+		--mode='u+rwX,go+rX,go-w' --format=gnu -C $(DIST)/stage-$* -cf - hardware_exporter-$(VERSION).linux-$* \
+		| gzip -9 -n > $@.tmp && mv $@.tmp $@
+	rm -rf $(DIST)/stage-$*
+
+# The SBOM of each shipped binary, from the module list Go embeds in it
+# (cyclonedx-gomod bin: exactly what was linked, with the binary's hashes).
+# GOPROXY=off: licences are read from the module cache the build filled;
+# the one it cannot find there is the exporter's own (not published as a
+# module), which it says in a warning.
+sbom: dist-binaries
+	GOBIN=$(abspath $(DIST))/.tools $(GO) install $(CYCLONEDX)
+	$(foreach a,$(ARCHES),GOPROXY=off $(DIST)/.tools/cyclonedx-gomod bin -json -licenses -std -noserial -notimestamp \
+		-version v$(VERSION) -output $(call SBOM,$(a)) $(DIST)/linux-$(a)/hardware_exporter &&) true
+
+# PODMAN_RUN_FLAGS: runc (crun 1.8 refuses hybrid cgroups), and explicit
+# limits, since podman as root asks for nofile=1048576, which a machine
+# without CAP_SYS_RESOURCE (CI's sandbox) refuses.
+PODMAN_RUN_FLAGS ?= --runtime=runc --ulimit=nofile=1024:1024 --ulimit=nproc=1024:1024
+image-check: image
+	sh deploy/ci/install-tools.sh --podman
+	cd tools && $(GO) test -count=1 -v -run 'TestArchive' ./image/ -args -archive=$(abspath $(IMAGE)) \
+		-version=$(VERSION) -podman -podman-run-flags='$(PODMAN_RUN_FLAGS)'

@@ -13,6 +13,11 @@
 # With --server-tools it also installs smartmontools and ipmitool, the tools
 # a real server has: CI runs the suite with them present to prove that no
 # test runs a host tool (the tests point every tool probe at fake tools).
+#
+# With --podman it installs podman and runc instead, which `make
+# image-check` runs the image with. runc, not Debian 12's default crun
+# 1.8: crun refuses a host whose cgroups are in hybrid (v1 + v2) mode, as
+# some CI machines' are; runc runs on v1, hybrid and v2.
 set -eu
 
 # Debian names node_exporter's binary after its package; the cost test runs
@@ -20,11 +25,13 @@ set -eu
 node_exporter="${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}"
 server_tools=""
 costtest=""
+podman=""
 for arg in "$@"; do
 	case "$arg" in
 	--server-tools) server_tools=1 ;;
 	--costtest) costtest=1 ;;
-	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest)" >&2; exit 2 ;;
+	--podman) podman=1 ;;
+	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest, --podman)" >&2; exit 2 ;;
 	esac
 done
 
@@ -33,9 +40,14 @@ if [ -n "$server_tools" ]; then
 	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
 	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
 fi
-command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
-command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
-command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+if [ -n "$podman" ]; then
+	command -v podman >/dev/null 2>&1 || missing="$missing podman"
+	command -v runc >/dev/null 2>&1 || missing="$missing runc"
+else
+	command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
+	command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
+	command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+fi
 if [ -n "$costtest" ]; then
 	[ -x "$node_exporter" ] || missing="$missing prometheus-node-exporter"
 fi
@@ -78,6 +90,13 @@ $sudo apt-get install -y -q --no-install-recommends $missing || status=$?
 if [ -n "$created_policy" ]; then $sudo rm -f "$policy"; fi
 [ "$status" -eq 0 ] || exit "$status"
 
+if [ -n "$podman" ]; then
+	for t in podman runc; do
+		command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
+	done
+	echo "tools: $(podman --version); $(runc --version | head -1)"
+	exit 0
+fi
 for t in prometheus promtool amtool; do
 	command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
 done
