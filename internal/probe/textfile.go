@@ -38,6 +38,13 @@ var textfileReservedPrefixes = []string{
 	Namespace + "_probe_", Namespace + "_inventory_", Namespace + "_exporter_", Namespace + "_textfile_",
 }
 
+// textfileReserved is what no file may export.
+var textfileReserved = textfile.Reserved{Names: declaredNames, Prefixes: textfileReservedPrefixes}
+
+// textfileMayPass reports whether a file may export a family of that name
+// (MayExport).
+func textfileMayPass(name string) bool { return !textfileReserved.Has(name) }
+
 func init() {
 	Register(Spec{
 		Name:      "textfile",
@@ -110,7 +117,7 @@ func (p *textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]pro
 	if err := textfileDirAvailable(dir); err != nil {
 		return nil, err
 	}
-	r, err := textfile.ReadDir(ctx, dir, textfile.Reserved{Names: declaredNames, Prefixes: textfileReservedPrefixes})
+	r, err := textfile.ReadDir(ctx, dir, textfileReserved)
 	if err != nil {
 		return nil, err
 	}

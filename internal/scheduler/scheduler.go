@@ -181,6 +181,19 @@ func (s *Scheduler) Names() []string {
 	return names
 }
 
+// Job returns the settings of the enabled probe name.
+func (s *Scheduler) Job(name string) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[name]
+	if !ok {
+		return Job{}, false
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.settings, j.enabled
+}
+
 // Update makes jobs the enabled set. A probe that stays enabled keeps its
 // schedule state and picks up its new settings from its next run on; one
 // no longer named is stopped (its run in flight cancelled) and keeps its
@@ -487,6 +500,7 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 		Interval: settings.Interval,
 		Metrics:  metrics, Err: err, Start: start, Duration: elapsed,
 		Skipped: skipped, Expires: next,
+		Options: settings.Env.Fingerprint(),
 	})
 	if s.opts.OnStore != nil {
 		s.opts.OnStore(name)

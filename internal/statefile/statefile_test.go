@@ -129,7 +129,7 @@ func TestOtherVersionIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := mustRead(t, d.Path("smart"))
-	binary.LittleEndian.PutUint32(b[8:], 2)
+	binary.LittleEndian.PutUint32(b[8:], 3)
 	if err := os.WriteFile(d.Path("smart"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +313,13 @@ func TestConcurrentWritesEachLeaveACompleteFile(t *testing.T) {
 	}
 }
 
-// testdata/v1.state pins format version 1: if encode ever writes other
+// testdata/v2.state pins format version 2: if encode ever writes other
 // bytes for the same snapshot, files written by released versions would be
 // misread, so the change needs a new version number.
-func TestFormatVersion1IsStable(t *testing.T) {
-	golden := filepath.Join("testdata", "v1.state")
+func TestFormatVersion2IsStable(t *testing.T) {
+	golden := filepath.Join("testdata", "v2.state")
 	want := edgeSnapshot("smart")
+	want.Options = 0x0123_4567_89ab_cdef
 	b, err := encode(testHost, want)
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +339,22 @@ func TestFormatVersion1IsStable(t *testing.T) {
 	}
 	if diff := diffSnapshots(got, want); diff != "" {
 		t.Error(diff)
+	}
+}
+
+// Files of format version 1 (testdata/v1.state, written by the releases
+// before the options fingerprint) still decode, with Options 0, so an
+// upgrade logs why each is not restored instead of calling them corrupt.
+func TestFormatVersion1StillDecodes(t *testing.T) {
+	got, err := decode(mustRead(t, filepath.Join("testdata", "v1.state")), testHost, "smart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffSnapshots(got, edgeSnapshot("smart")); diff != "" {
+		t.Error(diff)
+	}
+	if got.Options != 0 {
+		t.Errorf("a version 1 file decodes with Options %#x, want 0", got.Options)
 	}
 }
 

@@ -314,7 +314,9 @@ func expansions(typ dto.MetricType) []string {
 	return nil
 }
 
-// has reports whether name is reserved.
+// Has reports whether name is reserved.
+func (r Reserved) Has(name string) bool { return r.has(name) }
+
 func (r Reserved) has(name string) bool {
 	if r.Names[name] {
 		return true
