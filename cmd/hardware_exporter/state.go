@@ -42,6 +42,10 @@ func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Regi
 		logger.Warn("state files off", "err", err)
 		return nil
 	}
+	if why := dir.OthersMayWrite(); why != "" {
+		logger.Warn("state directory is writable by other users, who can plant data a restart serves or block its writes; make it the service user's, mode 0700",
+			"dir", cfg.State.Path, "why", why)
+	}
 	st, err := metriccache.NewState(dir, cache, logger, reg)
 	if err != nil {
 		logger.Warn("state files off", "err", err)

@@ -163,6 +163,11 @@ func ReadDir(ctx context.Context, dir string, reserved Reserved) (Result, error)
 // othersMayWrite says why users other than ours and root may create files
 // in a directory of this mode and owner, or "". A sticky bit does not help:
 // it stops others deleting our files, not adding theirs.
+// OthersMayWrite says why users other than the daemon's own (and root)
+// may write in the directory fi describes, or "" if they may not. The
+// state files reuse it for their directory.
+func OthersMayWrite(fi os.FileInfo) string { return othersMayWrite(fi) }
+
 func othersMayWrite(fi os.FileInfo) string {
 	perm := fi.Mode().Perm()
 	if perm&0o002 != 0 {
