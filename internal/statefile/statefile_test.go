@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/v1.state")
+var update = flag.Bool("update", false, "rewrite testdata/v2.state")
 
 func TestRoundTripIsExact(t *testing.T) {
 	d := openDir(t, testHost)
