@@ -83,6 +83,9 @@ type Probes struct {
 type ProbeDefaults struct {
 	Interval Duration `yaml:"interval" check:"positive"`
 	Timeout  Duration `yaml:"timeout" check:"positive"`
+	// RefreshSpacing has no built-in value: unset, each probe gets a
+	// tenth of its own interval (Resolved.RefreshSpacing).
+	RefreshSpacing Duration `yaml:"refresh_spacing" check:"positive" help:"POST /-/refresh runs a probe again only when its last run began at least this long ago; a refresh sooner is answered from the run in flight or the last run, and says so. Unset: a tenth of the probe's interval, at least 5s. Also settable per probe."`
 }
 
 // Probe is one probe's settings: the keys every probe has, and its own
@@ -91,6 +94,9 @@ type Probe struct {
 	Enabled  *bool    `yaml:"enabled"`
 	Interval Duration `yaml:"interval" check:"positive"`
 	Timeout  Duration `yaml:"timeout" check:"positive"`
+	// RefreshSpacing zero inherits probes.defaults, or a tenth of the
+	// interval.
+	RefreshSpacing Duration `yaml:"refresh_spacing" check:"positive"`
 	// Options points to the probe's options struct (probe.Spec.Options),
 	// nil for a probe without options.
 	Options any
@@ -105,8 +111,15 @@ type Resolved struct {
 	Explicit bool
 	Interval time.Duration
 	Timeout  time.Duration
-	Options  any
+	// RefreshSpacing is the least time between the start of a run and a
+	// run POST /-/refresh causes.
+	RefreshSpacing time.Duration
+	Options        any
 }
+
+// MinRefreshSpacing is the least default refresh spacing: a probe of a
+// 10s interval is still not run by refreshes more than every 5s.
+const MinRefreshSpacing = 5 * time.Second
 
 // Probe returns the effective settings of the named probe.
 func (c *Config) Probe(name string) Resolved {
@@ -126,6 +139,16 @@ func (c *Config) Probe(name string) Resolved {
 	}
 	if r.Timeout == 0 {
 		r.Timeout = time.Duration(c.Probes.Defaults.Timeout)
+	}
+	// /-/refresh needs no credentials; without a spacing any local user
+	// could run a probe's tool (ipmitool) as fast as they can ask.
+	switch {
+	case p.RefreshSpacing != 0:
+		r.RefreshSpacing = time.Duration(p.RefreshSpacing)
+	case c.Probes.Defaults.RefreshSpacing != 0:
+		r.RefreshSpacing = time.Duration(c.Probes.Defaults.RefreshSpacing)
+	default:
+		r.RefreshSpacing = max(r.Interval/10, MinRefreshSpacing)
 	}
 	return r
 }
