@@ -31,7 +31,7 @@ type Config struct {
 	Cache     Cache     `yaml:"cache" help:"The response cache replays the encoded /metrics body per format and encoding until a probe refresh changes the data or the TTL lapses."`
 	Scheduler Scheduler `yaml:"scheduler"`
 	Pprof     Pprof     `yaml:"pprof" help:"Go's profiler at /debug/pprof/. Remote peers get 403 unless allow_remote."`
-	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
+	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host, was read with the probe's current settings, is not dated in the future and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
 	Probes    Probes    `yaml:"probes"`
 }
 
