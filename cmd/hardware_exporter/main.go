@@ -255,7 +255,7 @@ func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) [
 				"probe", name, "reason", why)
 			continue
 		}
-		js = append(js, scheduler.Job{Name: name, Probe: p, Env: env, Interval: r.Interval, Timeout: r.Timeout})
+		js = append(js, scheduler.Job{Name: name, Probe: p, Env: env, Interval: r.Interval, Timeout: r.Timeout, RefreshSpacing: r.RefreshSpacing})
 	}
 	return js
 }
@@ -598,6 +598,6 @@ func (d *daemon) ready() bool {
 	return d.cache.Ready(d.sched.Names()...)
 }
 
-func (d *daemon) refresh(ctx context.Context, names ...string) error {
-	return d.sched.Refresh(ctx, names...)
+func (d *daemon) refresh(ctx context.Context, names ...string) ([]scheduler.Reuse, error) {
+	return d.sched.RefreshReusing(ctx, names...)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hardware-exporter/hardware_exporter/internal/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 	"github.com/hardware-exporter/hardware_exporter/internal/statefile"
 )
 
@@ -41,6 +42,10 @@ func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Regi
 		logger.Warn("state files off", "err", err)
 		return nil
 	}
+	if why := dir.OthersMayWrite(); why != "" {
+		logger.Warn("state directory is writable by other users, who can plant data a restart serves or block its writes; make it the service user's, mode 0700",
+			"dir", cfg.State.Path, "why", why)
+	}
 	st, err := metriccache.NewState(dir, cache, logger, reg)
 	if err != nil {
 		logger.Warn("state files off", "err", err)
@@ -50,15 +55,22 @@ func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Regi
 }
 
 // restore loads the state file of every enabled probe whose data is younger
-// than twice its interval: older data would be flagged stale by the
+// than twice its interval (older data would be flagged stale by the
 // shipped HardwareProbeDataStale alert anyway, and sensor readings that old
-// are not worth serving.
+// are not worth serving) and was read with the probe's current settings,
+// keeping only the families the probe may export.
 func (d *daemon) restore(cfg *config.Config) {
 	now := time.Now()
 	var restored []string
 	for _, name := range d.sched.Names() {
+		j, ok := d.sched.Job(name)
+		if !ok {
+			continue
+		}
 		interval := cfg.Probe(name).Interval
-		if d.state.Restore(name, interval, 2*interval, now) {
+		want := metriccache.Want{Interval: interval, MaxAge: 2 * interval,
+			Options: j.Env.Fingerprint(), MayExport: probe.MayExport(j.Probe)}
+		if d.state.Restore(name, want, now) {
 			restored = append(restored, name)
 		}
 	}

@@ -371,7 +371,9 @@ func TestSignalDuringRefresh(t *testing.T) {
 	if err := os.WriteFile(slow, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeConfig(t, "probes:\n  smart:\n    command: "+slow+"\n")
+	// refresh_spacing: the refresh comes right after the first run, within
+	// the default spacing, and must run smartctl again.
+	cfg := writeConfig(t, "probes:\n  smart:\n    command: "+slow+"\n    refresh_spacing: 1ms\n")
 	d := startDaemon(t, bin, "--config.file="+cfg, "--state.path=")
 	d.untilReady(t)
 	if err := os.WriteFile(filepath.Join(dir, "slow"), nil, 0o644); err != nil {
@@ -416,5 +418,48 @@ func TestSignalDuringRefresh(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("daemon did not exit within 15s of SIGTERM")
+	}
+}
+
+// /-/refresh needs no credentials, so a local client looping refreshes of
+// a tool probe must not run the tool as fast as it asks: within the
+// probe's refresh spacing (by default a tenth of its interval) every
+// refresh is answered from the last run and says so, and the tool ran
+// only for the daemon's own first run.
+func TestRefreshLoopRunsTheToolOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildDaemon(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs")
+	tool := filepath.Join(dir, "smartctl")
+	// One --scan-open a run; the probe may call the tool more (per device).
+	script := "#!/bin/sh\ncase \"$*\" in *--scan-open*) echo run >> " + runs + " ;; esac\n" +
+		"echo '{\"json_format_version\": [1, 0], \"devices\": []}'\n"
+	if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, "probes:\n  smart:\n    command: "+tool+"\n")
+	d := startDaemon(t, bin, "--config.file="+cfg, "--state.path=")
+	d.untilReady(t)
+	const n = 50
+	for i := range n {
+		resp, err := http.Post(d.base+"/-/refresh?probe=smart", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "smart: not run again: answered from its last run") {
+			t.Fatalf("refresh %d: %d %q, want 200 saying it was answered from the last run", i+1, resp.StatusCode, b)
+		}
+	}
+	b, err := os.ReadFile(runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(b), "run\n"); got != 1 {
+		t.Errorf("smart ran %d times (smartctl --scan-open) for the first run and %d refreshes, want once", got, n)
 	}
 }

@@ -34,7 +34,7 @@ type Config struct {
 	Cache     Cache     `yaml:"cache" help:"The response cache replays the encoded /metrics body per format and encoding until a probe refresh changes the data or the TTL lapses."`
 	Scheduler Scheduler `yaml:"scheduler"`
 	Pprof     Pprof     `yaml:"pprof" help:"Go's profiler at /debug/pprof/. Remote peers get 403 unless allow_remote."`
-	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
+	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host, was read with the probe's current settings, is not dated in the future and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
 	Probes    Probes    `yaml:"probes"`
 }
 
@@ -86,6 +86,9 @@ type Probes struct {
 type ProbeDefaults struct {
 	Interval Duration `yaml:"interval" check:"positive"`
 	Timeout  Duration `yaml:"timeout" check:"positive"`
+	// RefreshSpacing has no built-in value: unset, each probe gets a
+	// tenth of its own interval (Resolved.RefreshSpacing).
+	RefreshSpacing Duration `yaml:"refresh_spacing" check:"positive" help:"POST /-/refresh runs a probe again only when its last run began at least this long ago; a refresh sooner is answered from the run in flight or the last run, and says so. Unset: a tenth of the probe's interval, at least 5s. Also settable per probe."`
 }
 
 // Probe is one probe's settings: the keys every probe has, and its own
@@ -98,6 +101,9 @@ type Probe struct {
 	// its interval and timeout: for tests and benchmarks, never needed on
 	// a host.
 	AllowFast bool `yaml:"allow_fast"`
+	// RefreshSpacing zero inherits probes.defaults, or a tenth of the
+	// interval.
+	RefreshSpacing Duration `yaml:"refresh_spacing" check:"positive"`
 	// Options points to the probe's options struct (probe.Spec.Options),
 	// nil for a probe without options.
 	Options any
@@ -114,8 +120,15 @@ type Resolved struct {
 	Timeout  time.Duration
 	// AllowFast: the interval and timeout may be below the kind's floor.
 	AllowFast bool
-	Options   any
+	// RefreshSpacing is the least time between the start of a run and a
+	// run POST /-/refresh causes.
+	RefreshSpacing time.Duration
+	Options        any
 }
+
+// MinRefreshSpacing is the least default refresh spacing: a probe of a
+// 10s interval is still not run by refreshes more than every 5s.
+const MinRefreshSpacing = 5 * time.Second
 
 // Probe returns the effective settings of the named probe.
 func (c *Config) Probe(name string) Resolved {
@@ -136,6 +149,16 @@ func (c *Config) Probe(name string) Resolved {
 	}
 	if r.Timeout == 0 {
 		r.Timeout = time.Duration(c.Probes.Defaults.Timeout)
+	}
+	// /-/refresh needs no credentials; without a spacing any local user
+	// could run a probe's tool (ipmitool) as fast as they can ask.
+	switch {
+	case p.RefreshSpacing != 0:
+		r.RefreshSpacing = time.Duration(p.RefreshSpacing)
+	case c.Probes.Defaults.RefreshSpacing != 0:
+		r.RefreshSpacing = time.Duration(c.Probes.Defaults.RefreshSpacing)
+	default:
+		r.RefreshSpacing = max(r.Interval/10, MinRefreshSpacing)
 	}
 	return r
 }

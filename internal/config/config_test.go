@@ -203,7 +203,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
 		{"README's example", "probes:\n  hwmon:\n    intervall: 1m\n    enabled: ture\n", []string{
-			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast)",
+			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast, refresh_spacing)",
 			`line 4: probes.hwmon.enabled: want true or false, got "ture"`}},
 		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {
@@ -369,5 +369,32 @@ func TestIntervalAndTimeoutFloors(t *testing.T) {
 	// The floors sit below every built-in default.
 	if _, err := Parse(Example(Default())); err != nil {
 		t.Errorf("the example config: %v", err)
+	}
+}
+
+// A probe's refresh spacing is its own, else probes.defaults', else a
+// tenth of its interval and at least MinRefreshSpacing.
+func TestRefreshSpacing(t *testing.T) {
+	c, err := Parse([]byte("probes:\n  hwmon:\n    interval: 10s\n  smart:\n    refresh_spacing: 1m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]time.Duration{"cpu": 36 * time.Minute, "hwmon": MinRefreshSpacing, "smart": time.Minute} {
+		if got := c.Probe(name).RefreshSpacing; got != want {
+			t.Errorf("%s: %v, want %v", name, got, want)
+		}
+	}
+	c, err = Parse([]byte("probes:\n  defaults:\n    refresh_spacing: 2s\n  smart:\n    refresh_spacing: 1m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Probe("cpu").RefreshSpacing; got != 2*time.Second {
+		t.Errorf("cpu with defaults.refresh_spacing 2s: %v", got)
+	}
+	if got := c.Probe("smart").RefreshSpacing; got != time.Minute {
+		t.Errorf("smart with its own 1m: %v", got)
+	}
+	if _, err := Parse([]byte("probes:\n  sel:\n    refresh_spacing: 0s\n")); err == nil || !strings.Contains(err.Error(), "probes.sel.refresh_spacing") {
+		t.Errorf("refresh_spacing 0s: %v, want an error naming the key", err)
 	}
 }

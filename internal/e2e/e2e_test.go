@@ -426,7 +426,9 @@ func exporterConfig(t *testing.T, tree, work string) string {
 	// The probe tests' textfile directory holds hostile files; here the
 	// textfile probe has no directory and stays off.
 	probes["textfile"] = map[string]any{"directory": filepath.Join(work, "no-textfile-dir")}
-	probes["defaults"] = map[string]any{"interval": "1h", "timeout": "30s"}
+	// refresh_spacing: the test refreshes a probe right after an injection,
+	// within the default spacing (a tenth of the interval) of its last run.
+	probes["defaults"] = map[string]any{"interval": "1h", "timeout": "30s", "refresh_spacing": "1ms"}
 	b, err := yaml.Marshal(map[string]any{
 		"paths":     map[string]any{"procfs": tree + "/proc", "sysfs": tree + "/sys", "rootfs": tree + "/root"},
 		"scheduler": map[string]any{"max_concurrent": 8, "jitter": "0s"},

@@ -55,6 +55,7 @@ type Result struct {
 	Skipped  int           // inputs the run skipped (probe.Skips)
 	Expires  time.Time     // when the stored metrics are due for a refresh
 	Interval time.Duration // the probe's schedule; 0 if it has none (--once)
+	Options  uint64        // fingerprint of the settings the run read with (probe.Env.Fingerprint)
 }
 
 // snapshot is what the cache holds for one probe. It is immutable once
@@ -75,7 +76,8 @@ type snapshot struct {
 	run      time.Time
 	duration time.Duration
 	skipped  int
-	restored bool // from a state file; no run of this process yet
+	options  uint64 // of the last good run's settings
+	restored bool   // from a state file; no run of this process yet
 
 	interval time.Duration // the schedule the status reports (statusMetrics)
 }
@@ -116,15 +118,20 @@ func (c *Cache) Store(name string, r Result) {
 	s := &snapshot{ran: true, expires: r.Expires, err: r.Err, run: r.Start, duration: r.Duration, skipped: r.Skipped}
 	if r.Err == nil {
 		s.metrics = r.Metrics
+		s.options = r.Options
 		s.lastSuccess = r.Start
 		s.inventory, s.inventoryChange = inventoryFingerprint(r.Metrics), r.Start
 		if s.inventory == 0 {
 			s.inventoryChange = time.Time{}
-		} else if prev != nil && !prev.inventoryChange.IsZero() && prev.inventory == s.inventory {
+		} else if prev != nil && !prev.inventoryChange.IsZero() && prev.inventory == s.inventory &&
+			!prev.inventoryChange.After(r.Start) {
+			// A change time after this run began was set by a clock that
+			// was ahead; keeping it would hold the series in the future.
 			s.inventoryChange = prev.inventoryChange
 		}
 	} else if prev != nil {
 		s.metrics = prev.metrics
+		s.options = prev.options
 		s.lastSuccess = prev.lastSuccess
 		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}

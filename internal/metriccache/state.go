@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
 	}
 	return statefile.Snapshot{
 		Probe:           name,
+		Options:         s.options,
 		Run:             s.run,
 		Success:         s.err == nil,
 		Duration:        s.duration,
@@ -73,6 +75,7 @@ func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
 		run:             snap.Run,
 		duration:        snap.Duration,
 		skipped:         snap.ReadErrors,
+		options:         snap.Options,
 		restored:        true,
 	}
 	if !snap.Success {
@@ -316,34 +319,111 @@ func (st *State) fail(name, msg string, err error) {
 	}
 }
 
+// MaxClockSkew is how far in the future a snapshot's times may lie and
+// still be restored: a little for clocks that step at boot. A snapshot
+// written a year ahead (a host that booted with a wrong clock) would hide
+// the probe from the stale-data alert and keep
+// hardware_inventory_last_change_timestamp_seconds in the future.
+const MaxClockSkew = 5 * time.Minute
+
+// Want is what a snapshot must match to be restored.
+type Want struct {
+	Interval time.Duration // the probe's schedule: restored data is due one interval after its last success
+	MaxAge   time.Duration // older data is not restored
+	// Options is the fingerprint of the probe's settings now
+	// (probe.Env.Fingerprint); data read with other settings is not
+	// restored.
+	Options uint64
+	// MayExport reports whether the probe may export a family of that
+	// name (probe.MayExport); other families are dropped. Nil keeps all.
+	MayExport func(name string) bool
+}
+
 // Restore loads name's snapshot into the cache when it belongs to this host
-// (the store checks) and its last success is younger than maxAge. A missing
-// file is silent; a damaged, foreign or stale one costs one log line and
-// is replaced by the probe's next write. It reports whether name now
-// serves restored data.
-func (st *State) Restore(name string, interval, maxAge time.Duration, now time.Time) bool {
+// (the store checks), was read with the settings in want, its times are
+// not in the future and its last success is younger than want.MaxAge.
+// Families the probe may not export and duplicate series are dropped. A
+// missing file is silent; a damaged, foreign, stale or mismatched one
+// costs one log line and is replaced by the probe's next write. It reports
+// whether name now serves restored data.
+func (st *State) Restore(name string, want Want, now time.Time) bool {
 	snap, err := st.store.Load(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
+	level := slog.LevelWarn
 	if err == nil {
+		future := now.Add(MaxClockSkew)
 		switch age := now.Sub(snap.LastSuccess); {
 		case snap.LastSuccess.IsZero():
 			err = fmt.Errorf("%w: the probe never succeeded", errNotRestorable)
-		case age > maxAge:
-			err = fmt.Errorf("%w: last success %s ago, more than %s", errNotRestorable, age.Round(time.Second), maxAge)
+			level = slog.LevelInfo
+		case snap.Options != want.Options:
+			// Expected after a config change or an upgrade from a
+			// version that did not record the settings.
+			err = fmt.Errorf("%w: written by a run with other settings (options, tool paths or read roots changed)", errNotRestorable)
+			level = slog.LevelInfo
+		case snap.LastSuccess.After(future) || snap.Run.After(future) || snap.InventoryChange.After(future):
+			err = fmt.Errorf("%w: its times lie in the future (last success %s, now %s): the clock was wrong when it was written, or is now",
+				errNotRestorable, snap.LastSuccess.Format(time.RFC3339), now.Format(time.RFC3339))
+		case age > want.MaxAge:
+			err = fmt.Errorf("%w: last success %s ago, more than %s", errNotRestorable, age.Round(time.Second), want.MaxAge)
+			level = slog.LevelInfo // expected after a long outage
 		default:
-			err = st.cache.restore(snap, interval)
+			var dropped []string
+			snap.Families, dropped = keepFamilies(snap.Families, want.MayExport)
+			if len(dropped) > 0 {
+				st.logger.Warn("state file holds series its probe does not export, or duplicates; restoring without them",
+					"probe", name, "dropped", dropped)
+			}
+			err = st.cache.restore(snap, want.Interval)
 		}
 	}
 	if err != nil {
-		level := slog.LevelWarn
-		if errors.Is(err, errNotRestorable) {
-			level = slog.LevelInfo // expected after a long outage
-		}
 		st.logger.Log(context.Background(), level, "state file not restored; the probe starts empty and its next run replaces the file", "probe", name, "err", err)
 		return false
 	}
 	st.logger.Info("restored state file", "probe", name, "last_success", snap.LastSuccess.Format(time.RFC3339), "families", len(snap.Families))
 	return true
+}
+
+// keepFamilies returns the families of fams that may pass (all when
+// mayExport is nil), each name once and each series of it once, the first
+// kept, and what it dropped, named. A registry refuses a second family of
+// one name with other labels or help and a repeated series, and it would
+// log so on every render; a family of another probe or of the daemon's
+// status series would collide with the real ones.
+func keepFamilies(fams []statefile.Family, mayExport func(string) bool) ([]statefile.Family, []string) {
+	var dropped []string
+	seen := make(map[string]bool, len(fams))
+	out := fams[:0:0]
+	for _, f := range fams {
+		switch {
+		case mayExport != nil && !mayExport(f.Name):
+			dropped = append(dropped, f.Name+" (not this probe's)")
+			continue
+		case seen[f.Name]:
+			dropped = append(dropped, f.Name+" (family repeated)")
+			continue
+		}
+		seen[f.Name] = true
+		series := make(map[string]bool, len(f.Samples))
+		samples := f.Samples[:0:0]
+		dups := 0
+		for _, smp := range f.Samples {
+			k := strings.Join(smp.LabelValues, "\xff")
+			if series[k] {
+				dups++
+				continue
+			}
+			series[k] = true
+			samples = append(samples, smp)
+		}
+		if dups > 0 {
+			dropped = append(dropped, fmt.Sprintf("%s (%d repeated series)", f.Name, dups))
+		}
+		f.Samples = samples
+		out = append(out, f)
+	}
+	return out, dropped
 }

@@ -184,7 +184,7 @@ func TestStateRoundTrip(t *testing.T) {
 
 	after := New()
 	st2 := newState(t, openDir(t, dir, hostA), after, &l)
-	if !st2.Restore("storage", time.Hour, 2*time.Hour, now) {
+	if !st2.Restore("storage", Want{Interval: time.Hour, MaxAge: 2 * time.Hour}, now) {
 		t.Fatalf("not restored; log:\n%s", l.String())
 	}
 	if got, want := exposition(t, after), exposition(t, before); got != want {
@@ -228,10 +228,10 @@ func TestRestoreRefusesStaleAndMissing(t *testing.T) {
 
 	fresh := New()
 	st2 := newState(t, openDir(t, dir, hostA), fresh, &l)
-	if st2.Restore("hwmon", time.Minute, 2*time.Minute, now) {
+	if st2.Restore("hwmon", Want{Interval: time.Minute, MaxAge: 2 * time.Minute}, now) {
 		t.Error("restored data three minutes old with a bound of two")
 	}
-	if st2.Restore("cpu", time.Minute, time.Hour, now) {
+	if st2.Restore("cpu", Want{Interval: time.Minute, MaxAge: time.Hour}, now) {
 		t.Error("restored a probe without a file")
 	}
 	if fresh.Ready("hwmon") || fresh.Ready("cpu") {
@@ -278,7 +278,7 @@ func TestRestoreIgnoresBadFiles(t *testing.T) {
 	restored := New()
 	st2 := newState(t, mine, restored, &l)
 	for _, p := range []string{"corrupt", "truncated", "version", "foreign"} {
-		if st2.Restore(p, time.Hour, 2*time.Hour, now) {
+		if st2.Restore(p, Want{Interval: time.Hour, MaxAge: 2 * time.Hour}, now) {
 			t.Errorf("%s: restored", p)
 		}
 	}

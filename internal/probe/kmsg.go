@@ -28,10 +28,11 @@ var (
 	kmsgErrors = newDesc("kmsg", "errors_total",
 		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, nvme, disk_io), severity (corrected, uncorrected, fatal, or error when the line says no more) "+
 			"and device: a PCI address for aer and xid, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
-			"An EDAC line that folds repeats counts each. Records the ring overwrote before the exporter read them are not counted (see hardware_kmsg_records_lost_total).",
+			"An EDAC line that folds repeats counts each. Records the ring overwrote before the exporter read them are not counted (see hardware_kmsg_records_lost_total). "+
+			"At most "+strconv.Itoa(kmsgMaxDevicesPerSource)+" devices per source are told apart; errors of further devices are counted as device=\"other\".",
 		"source", "severity", "device")
 	kmsgXidErrors = newDesc("kmsg", "gpu_xid_errors_total",
-		"NVIDIA driver Xid errors the kernel logged since boot (NVRM: Xid), by GPU (PCI address, function 0) and Xid number. Also counted in hardware_kmsg_errors_total{source=\"xid\"}.",
+		"NVIDIA driver Xid errors the kernel logged since boot (NVRM: Xid), by GPU (PCI address, function 0) and Xid number. Also counted in hardware_kmsg_errors_total{source=\"xid\"}, and folded into device=\"other\" as there.",
 		"device", "xid")
 	kmsgRecords = newDesc("kmsg", "records_read_total",
 		"Kernel log records the probe read from /dev/kmsg since the exporter started, hardware errors or not.")
@@ -61,6 +62,16 @@ func init() {
 // from there.
 const kmsgMaxRecordsPerRun = 1 << 20
 
+// kmsgMaxDevicesPerSource bounds the devices told apart per source, far
+// above real hardware (a chassis of 400 disks, a few dozen PCIe ports):
+// the counts live as long as the daemon and are never pruned, so lines
+// naming ever new devices (a flapping bus renaming disks, or lines
+// crafted to) must not grow the series without bound. Further devices
+// are counted under kmsgOtherDevice.
+const kmsgMaxDevicesPerSource = 1024
+
+const kmsgOtherDevice = "other"
+
 type kmsgKey struct{ source, severity, device string }
 
 type kmsgXidKey struct {
@@ -75,6 +86,7 @@ type kmsgProbe struct {
 	stream                                 kmsg.Stream // pairs AER notices with their details
 	errors                                 map[kmsgKey]float64
 	xids                                   map[kmsgXidKey]float64
+	devices                                map[string]map[string]bool // told apart, per source
 	records, lost, overruns, malformedRecs float64
 }
 
@@ -186,12 +198,38 @@ func (p *kmsgProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 // count adds the hardware errors one record completes, in log order.
 func (p *kmsgProbe) count(r kmsg.Record) { p.stream.Add(r, p.add) }
 
-// add counts one hardware error.
+// add counts one hardware error, under a device of its own or "other".
 func (p *kmsgProbe) add(e kmsg.Event) {
-	p.errors[kmsgKey{e.Source, e.Severity, e.Device}] += float64(e.Count)
+	device := p.device(e.Source, e.Device)
+	p.errors[kmsgKey{e.Source, e.Severity, device}] += float64(e.Count)
 	if e.Source == kmsg.SourceXid {
-		p.xids[kmsgXidKey{e.Device, e.Xid}] += float64(e.Count)
+		p.xids[kmsgXidKey{device, e.Xid}] += float64(e.Count)
 	}
+}
+
+// device returns the label value for a device of source: the device
+// itself while fewer than kmsgMaxDevicesPerSource have been seen for that
+// source (or it is one of them), kmsgOtherDevice after.
+func (p *kmsgProbe) device(source, device string) string {
+	if device == "" {
+		return ""
+	}
+	if p.devices == nil {
+		p.devices = map[string]map[string]bool{}
+	}
+	seen := p.devices[source]
+	if seen == nil {
+		seen = map[string]bool{}
+		p.devices[source] = seen
+	}
+	if seen[device] {
+		return device
+	}
+	if len(seen) >= kmsgMaxDevicesPerSource {
+		return kmsgOtherDevice
+	}
+	seen[device] = true
+	return device
 }
 
 func (p *kmsgProbe) metrics() []prometheus.Metric {

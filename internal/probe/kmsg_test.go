@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/kmsg"
 )
 
 func TestKmsgGolden(t *testing.T) {
@@ -216,5 +218,52 @@ func TestKmsgRefusesWhatIsNotTheKernelLog(t *testing.T) {
 	}
 	if err := kmsgDevice(0, 0, syscall.S_IFIFO); err == nil {
 		t.Error("a FIFO accepted")
+	}
+}
+
+// 20k distinct disks and 20k distinct AER addresses (lines crafted to, or
+// a bus renaming devices in a loop) give at most kmsgMaxDevicesPerSource
+// series per source plus device="other", and no error is lost from the
+// counts. It feeds the records to the probe's counter directly, as the
+// reader would, so it does not depend on how the log is opened.
+func TestKmsgDevicesPerSourceAreBounded(t *testing.T) {
+	pr, err := New("kmsg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pr.(*kmsgProbe)
+	const n = 20000
+	for i := range n {
+		p.count(kmsg.Record{Level: 3, Seq: uint64(2 * i),
+			Message: fmt.Sprintf("blk_update_request: I/O error, dev sd%05d, sector 2048 op 0x0:(READ) flags 0x0", i)})
+		p.count(kmsg.Record{Level: 3, Seq: uint64(2*i + 1),
+			Message: fmt.Sprintf("pcieport 0000:%02x:%02x.%d: AER: PCIe Bus Error: severity=Corrected, type=Physical Layer, (Receiver ID)", i>>8&0xff, i>>3&0x1f, i&7)})
+	}
+	c := collected{p: p, metrics: p.metrics()}
+	got := gatherSeries(t, c)
+	series, total := map[string]int{}, map[string]float64{}
+	for k, v := range got {
+		for _, src := range []string{"disk_io", "aer"} {
+			if strings.HasPrefix(k, "hardware_kmsg_errors_total{") && strings.Contains(k, `source="`+src+`"`) {
+				series[src]++
+				total[src] += v
+			}
+		}
+	}
+	for _, src := range []string{"disk_io", "aer"} {
+		if series[src] != kmsgMaxDevicesPerSource+1 {
+			t.Errorf("%s: %d series, want %d devices and other", src, series[src], kmsgMaxDevicesPerSource+1)
+		}
+		if total[src] != n {
+			t.Errorf("%s: %v errors counted, want %d", src, total[src], n)
+		}
+	}
+	if v := got[`hardware_kmsg_errors_total{device="other",severity="error",source="disk_io"}`]; v != n-kmsgMaxDevicesPerSource {
+		t.Errorf(`disk_io device="other" = %v, want %d`, v, n-kmsgMaxDevicesPerSource)
+	}
+	// A device seen before the bound was reached keeps its own series.
+	p.count(kmsg.Record{Level: 3, Message: "blk_update_request: I/O error, dev sd00000, sector 1 op 0x0:(READ)"})
+	if v := gatherSeries(t, collected{p: p, metrics: p.metrics()})[`hardware_kmsg_errors_total{device="sd00000",severity="error",source="disk_io"}`]; v != 2 {
+		t.Errorf("sd00000 = %v, want 2", v)
 	}
 }

@@ -125,12 +125,18 @@ const scheduledHelp = " Refreshed on the probe's schedule, not per scrape."
 // has no accessor for a Desc's name, so it is recorded where it is built.
 var declaredNames = map[string]bool{}
 
+// descNames maps each descriptor built by newDesc to its name, for
+// MayExport.
+var descNames = map[*prometheus.Desc]string{}
+
 // newDesc builds a descriptor in the hardware namespace. Every probe declares
 // its descriptors once, at package level, with this.
 func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	fqName := prometheus.BuildFQName(Namespace, subsystem, name)
 	declaredNames[fqName] = true
-	return prometheus.NewDesc(fqName, help+scheduledHelp, labels, nil)
+	d := prometheus.NewDesc(fqName, help+scheduledHelp, labels, nil)
+	descNames[d] = fqName
+	return d
 }
 
 // boolValue is a yes/no fact as a sample value, 1 or 0.

@@ -176,6 +176,9 @@ func (p raidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 		default:
 			ran++
 			ms = append(ms, rm.metrics...)
+			for _, err := range rm.capped {
+				skips.Add(f.command, err)
+			}
 		}
 	}
 	// One family failing must not hide the other's controllers; only when
@@ -190,9 +193,31 @@ func (p raidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	return ms, nil
 }
 
+// raidMaxDrivesPerController bounds the physical (and virtual) drives
+// exported per controller, far above real hardware (a MegaRAID 9600
+// takes 240 drives): a tool printing 10k drives made 150k series and
+// ~280 MB. The drives beyond it are left out and the controller counts
+// as one read error.
+const raidMaxDrivesPerController = 1024
+
 // raidMetrics collects one family's series.
 type raidMetrics struct {
 	metrics []prometheus.Metric
+	capped  []error // controllers with drives left out (raidMaxDrivesPerController)
+}
+
+// tooMany reports whether the n-th drive of controller ctrl (counting
+// from 1) is beyond raidMaxDrivesPerController, recording the controller
+// once when it is.
+func (r *raidMetrics) tooMany(ctrl, kind string, n, total int) bool {
+	if n <= raidMaxDrivesPerController {
+		return false
+	}
+	if n == raidMaxDrivesPerController+1 {
+		r.capped = append(r.capped, fmt.Errorf("controller %s lists %d %s drives; only the first %d are exported",
+			ctrl, total, kind, raidMaxDrivesPerController))
+	}
+	return true
 }
 
 func (r *raidMetrics) gauge(d *prometheus.Desc, v float64, lv ...string) {
@@ -328,6 +353,9 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 			continue
 		}
 		seenVD[vd.ID] = true
+		if r.tooMany(ctrl, "virtual", len(seenVD), len(c.VirtualDrives)) {
+			break
+		}
 		id := strconv.Itoa(vd.ID)
 		r.gauge(raidVDInfo, 1, ctrl, id, vd.RAIDLevel, vd.Name)
 		r.stateSet(raidVDState, raidVDStates, vd.State, ctrl, id)
@@ -343,6 +371,9 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 			continue
 		} else {
 			seenPD[key] = true
+		}
+		if r.tooMany(ctrl, "physical", len(seenPD), len(c.PhysicalDrives)) {
+			break
 		}
 		r.gauge(raidPDInfo, 1, ctrl, d.Enclosure, slot, strconv.Itoa(d.DeviceID), d.Interface, d.Medium, d.Model, d.Serial, d.Firmware)
 		r.stateSet(raidPDState, raidPDStates, d.State, ctrl, d.Enclosure, slot)
@@ -432,6 +463,9 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 			continue
 		}
 		seenLD[ld.ID] = true
+		if r.tooMany(ctrl, "logical", len(seenLD), len(c.LogicalDrives)) {
+			break
+		}
 		id := strconv.Itoa(ld.ID)
 		r.gauge(raidVDInfo, 1, ctrl, id, ld.RAIDLevel, "")
 		r.stateSet(raidVDState, raidVDStates, raidLogicalDriveState(ld.Status), ctrl, id)
@@ -450,6 +484,9 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 			continue
 		}
 		seenPD[d.ID] = true
+		if r.tooMany(ctrl, "physical", len(seenPD), len(c.PhysicalDrives)) {
+			break
+		}
 		r.gauge(raidPDInfo, 1, ctrl, enclosure, d.Bay, "", d.Interface, "", d.Model, d.Serial, d.Firmware)
 		r.stateSet(raidPDState, raidPDStates, raidSsacliDriveState(d), ctrl, enclosure, d.Bay)
 		if d.SizeBytes != 0 {

@@ -3,10 +3,12 @@ package probe
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
 )
 
 func init() {
@@ -379,4 +382,61 @@ func TestRAIDStorcliFailureWithData(t *testing.T) {
 	if _, _, err := raidRun(t, refused, "", 10*time.Second); err == nil || !strings.Contains(err.Error(), "Un-supported Command") || strings.Contains(err.Error(), "no storcli JSON") {
 		t.Errorf("Failure without data: err = %v, want storcli's description", err)
 	}
+}
+
+// A controller listing 10k physical drives (far beyond any real one)
+// exports the first raidMaxDrivesPerController and counts the controller
+// as one read error, instead of 150k series.
+func TestRAIDDrivesPerControllerAreBounded(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(storcliCaptures, "written-here-24-disks-controller.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	data := doc["Controllers"].([]any)[0].(map[string]any)["Response Data"].(map[string]any)
+	pd := data["PD LIST"].([]any)[0].(map[string]any)
+	const n = 10000
+	list := make([]any, n)
+	for i := range list {
+		d := maps.Clone(pd)
+		d["EID:Slt"] = fmt.Sprintf("%d:%d", 64+i/256, i%256)
+		d["DID"] = i
+		list[i] = d
+	}
+	data["PD LIST"] = list
+	big := filepath.Join(t.TempDir(), "10k-drives.json")
+	if b, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	storcli := fakeTool(t, "storcli64", `case "$*" in
+"/call show all J nolog") exec cat '`+big+`' ;;
+esac
+exit 1
+`)
+	got, skips, err := raidRun(t, storcli, "", 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	perName := map[string]int{}
+	for k := range got {
+		perName[k[:strings.Index(k, "{")]]++
+	}
+	if perName["hardware_raid_physical_drive_info"] != raidMaxDrivesPerController {
+		t.Errorf("%d drives exported, want %d", perName["hardware_raid_physical_drive_info"], raidMaxDrivesPerController)
+	}
+	if len(got) > 20*raidMaxDrivesPerController {
+		t.Errorf("%d series", len(got))
+	}
+	// One for the drive details that the fake does not print, one for the
+	// drives left out.
+	if skips.Count() != 2 {
+		t.Errorf("skips = %d, want 2", skips.Count())
+	}
+	t.Logf("%d drives listed: %d series", n, len(got))
 }

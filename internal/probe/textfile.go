@@ -38,11 +38,18 @@ var textfileReservedPrefixes = []string{
 	Namespace + "_probe_", Namespace + "_inventory_", Namespace + "_exporter_", Namespace + "_textfile_",
 }
 
+// textfileReserved is what no file may export.
+var textfileReserved = textfile.Reserved{Names: declaredNames, Prefixes: textfileReservedPrefixes}
+
+// textfileMayPass reports whether a file may export a family of that name
+// (MayExport).
+func textfileMayPass(name string) bool { return !textfileReserved.Has(name) }
+
 func init() {
 	Register(Spec{
 		Name:      "textfile",
 		Summary:   "*.prom files written by your own scripts, checked like node_exporter's textfile collector.",
-		Reads:     "`*.prom` files in `probes.textfile.directory` (default `/var/lib/hardware_exporter/textfile`), checked like node_exporter's textfile collector: a file with client timestamps, a syntax error, or a metric name this exporter owns is refused and reported in `hardware_textfile_scrape_error`; the other files are kept",
+		Reads:     "`*.prom` files in `probes.textfile.directory` (default `/var/lib/hardware_exporter/textfile`), checked like node_exporter's textfile collector: a file with client timestamps, a syntax error, a metric name this exporter owns, or more series than `max_series_per_file` (or `max_series` for the directory) is refused and reported in `hardware_textfile_scrape_error`; the other files are kept",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -53,11 +60,14 @@ func init() {
 
 // TextfileOptions are the textfile probe's own settings (probes.textfile.*).
 type TextfileOptions struct {
-	Directory confval.Path `yaml:"directory" help:"Directory whose *.prom files are read."`
+	Directory        confval.Path `yaml:"directory" help:"Directory whose *.prom files are read."`
+	MaxSeriesPerFile int          `yaml:"max_series_per_file" check:"positive" help:"A file holding more series (a histogram's buckets count each) is refused whole and hardware_textfile_scrape_error says so."`
+	MaxSeries        int          `yaml:"max_series" check:"positive" help:"Series kept from all files together, in file name order; a file that would pass it is refused whole."`
 }
 
 func newTextfileOptions() *TextfileOptions {
-	return &TextfileOptions{Directory: "/var/lib/hardware_exporter/textfile"}
+	return &TextfileOptions{Directory: "/var/lib/hardware_exporter/textfile",
+		MaxSeriesPerFile: textfile.DefaultMaxSeriesPerFile, MaxSeries: textfile.DefaultMaxSeries}
 }
 
 // textfileProbe reads the *.prom files in one directory. It is built once
@@ -106,11 +116,12 @@ func (p *textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]pro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	dir := string(optionsOf(env, newTextfileOptions).Directory)
+	o := optionsOf(env, newTextfileOptions)
+	dir := string(o.Directory)
 	if err := textfileDirAvailable(dir); err != nil {
 		return nil, err
 	}
-	r, err := textfile.ReadDir(ctx, dir, textfile.Reserved{Names: declaredNames, Prefixes: textfileReservedPrefixes})
+	r, err := textfile.ReadDir(ctx, dir, textfileReserved, textfile.Limits{SeriesPerFile: o.MaxSeriesPerFile, Series: o.MaxSeries})
 	if err != nil {
 		return nil, err
 	}

@@ -489,3 +489,38 @@ func TestTextfileWarnsOnceOnAWritableDirectory(t *testing.T) {
 		t.Errorf("warning does not say why:\n%s", buf.String())
 	}
 }
+
+// The series caps are the probe's options: a file over max_series_per_file
+// is refused, counted as a skip and reported in
+// hardware_textfile_scrape_error, and the other files are kept.
+func TestTextfileSeriesCaps(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "many.prom"), "many{i=\"1\"} 1\nmany{i=\"2\"} 2\nmany{i=\"3\"} 3\n")
+	writeFile(t, filepath.Join(dir, "few.prom"), "few 1\n")
+	env := Env{Paths: fixturePaths, Options: &TextfileOptions{Directory: confval.Path(dir), MaxSeriesPerFile: 2, MaxSeries: 10}}
+	p, err := New("textfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	skips := NewSkips(nil)
+	ms, err := p.Probe(context.Background(), env, skips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+	got := gatherSeries(t, textfileUnchecked(ms))
+	assertSeries(t, got, "hardware_textfile_", map[string]float64{
+		`hardware_textfile_scrape_error{}`:                 1,
+		`hardware_textfile_mtime_seconds{file="few.prom"}`: got[`hardware_textfile_mtime_seconds{file="few.prom"}`],
+	})
+	if _, ok := got[`few{}`]; !ok {
+		t.Error("few.prom was not kept")
+	}
+	for k := range got {
+		if strings.HasPrefix(k, "many{") {
+			t.Errorf("kept %s of a file over the cap", k)
+		}
+	}
+}

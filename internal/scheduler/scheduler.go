@@ -34,6 +34,12 @@ type Job struct {
 	Env      probe.Env
 	Interval time.Duration // between successful runs
 	Timeout  time.Duration // for one run
+	// RefreshSpacing is the least time between the start of a run and a
+	// run a refresh causes: a refresh sooner is answered from the run in
+	// flight or the last run (Reuse). /-/refresh needs no credentials, so
+	// without it any local user could run ipmitool as fast as they can
+	// ask. 0 spaces nothing.
+	RefreshSpacing time.Duration
 }
 
 // Options configure a Scheduler.
@@ -115,6 +121,11 @@ type job struct {
 	shortened bool
 
 	waiters  []chan error       // Refresh callers waiting for the next run to end
+	riders   []chan error       // Refresh callers waiting for the run in flight to end
+	running  bool               // a run has begun (maybe waiting for a slot) and not ended
+	runStart time.Time          // when the run in flight began
+	last     time.Time          // when the last run that ended began; zero if none
+	lastErr  error              // its error
 	stop     context.CancelFunc // ends the running loop; nil when none runs
 	loopDone chan struct{}      // closed when the last loop started has ended
 
@@ -184,6 +195,19 @@ func (s *Scheduler) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Job returns the settings of the enabled probe name.
+func (s *Scheduler) Job(name string) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[name]
+	if !ok {
+		return Job{}, false
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.settings, j.enabled
 }
 
 // Update makes jobs the enabled set. A probe that stays enabled keeps its
@@ -302,12 +326,32 @@ func (s *Scheduler) RunOnce(ctx context.Context) {
 	wg.Wait()
 }
 
+// Reuse is a refresh of one probe that was answered by a run it did not
+// cause, because a run began less than the probe's RefreshSpacing ago.
+type Reuse struct {
+	Probe    string
+	InFlight bool      // the run in flight when the refresh came; otherwise the last run
+	Start    time.Time // when that run began
+	Spacing  time.Duration
+}
+
 // Refresh runs the named probes (all enabled ones when none are named) as
 // soon as a concurrency slot is free and waits until they have stored
-// results. Concurrent refreshes of a probe share one run. The error joins
-// every probe's failure, each naming its probe; it also reports an unknown
-// or disabled name, and ctx's error if ctx ends first.
+// results. Concurrent refreshes of a probe share one run, and a probe whose
+// last run began less than its RefreshSpacing ago is not run again (see
+// RefreshReusing). The error joins every probe's failure, each naming its
+// probe; it also reports an unknown or disabled name, and ctx's error if
+// ctx ends first.
 func (s *Scheduler) Refresh(ctx context.Context, names ...string) error {
+	_, err := s.RefreshReusing(ctx, names...)
+	return err
+}
+
+// RefreshReusing is Refresh, and also says which probes were answered from
+// a run they did not cause: the run in flight, or the last run, when it
+// began less than the probe's RefreshSpacing ago. Those probes' errors
+// are that run's.
+func (s *Scheduler) RefreshReusing(ctx context.Context, names ...string) ([]Reuse, error) {
 	if len(names) == 0 {
 		names = s.Names()
 	}
@@ -326,19 +370,31 @@ func (s *Scheduler) Refresh(ctx context.Context, names ...string) error {
 		}
 		if !ok {
 			s.mu.Unlock()
-			return fmt.Errorf("%w: %q", ErrUnknownProbe, n)
+			return nil, fmt.Errorf("%w: %q", ErrUnknownProbe, n)
 		}
 	}
+	var reused []Reuse
+	now := s.opts.Clock.Now()
 	for _, n := range names {
 		j := s.jobs[n]
 		done := make(chan error, 1)
 		j.mu.Lock()
-		j.waiters = append(j.waiters, done)
-		j.mu.Unlock()
-		select {
-		case j.kick <- struct{}{}:
-		default: // a run is already requested; this caller rides on it
+		spacing := j.settings.RefreshSpacing
+		switch {
+		case spacing > 0 && j.running:
+			j.riders = append(j.riders, done)
+			reused = append(reused, Reuse{Probe: n, InFlight: true, Start: j.runStart, Spacing: spacing})
+		case spacing > 0 && !j.last.IsZero() && now.Sub(j.last) < spacing:
+			done <- j.lastErr
+			reused = append(reused, Reuse{Probe: n, Start: j.last, Spacing: spacing})
+		default:
+			j.waiters = append(j.waiters, done)
+			select {
+			case j.kick <- struct{}{}:
+			default: // a run is already requested; this caller rides on it
+			}
 		}
+		j.mu.Unlock()
 		waits = append(waits, pending{n, done})
 	}
 	s.mu.Unlock()
@@ -350,10 +406,10 @@ func (s *Scheduler) Refresh(ctx context.Context, names ...string) error {
 				errs = append(errs, fmt.Errorf("%s: %w", w.name, err))
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return reused, ctx.Err()
 		}
 	}
-	return errors.Join(errs...)
+	return reused, errors.Join(errs...)
 }
 
 func answer(waiters []chan error, err error) {
@@ -379,13 +435,26 @@ func (s *Scheduler) loop(ctx context.Context, j *job) {
 		case <-j.kick:
 			stop()
 		}
+		began := s.opts.Clock.Now()
 		j.mu.Lock()
 		waiters := j.waiters
 		j.waiters = nil
+		j.running, j.runStart = true, began
 		j.mu.Unlock()
 		var err error
 		next, err = s.run(ctx, j)
+		j.mu.Lock()
+		riders := j.riders
+		j.riders = nil
+		j.running = false
+		if !errors.Is(err, ErrStopped) {
+			// A run cut short by a shutdown or a reload answers no later
+			// refresh.
+			j.last, j.lastErr = began, err
+		}
+		j.mu.Unlock()
 		answer(waiters, err)
+		answer(riders, err)
 		if err != nil && !errors.Is(err, ErrStopped) {
 			s.logFailure(j, err, next)
 		}
@@ -512,6 +581,7 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 		Interval: interval,
 		Metrics:  metrics, Err: err, Start: start, Duration: elapsed,
 		Skipped: skipped, Expires: next,
+		Options: settings.Env.Fingerprint(),
 	})
 	if s.opts.OnStore != nil {
 		s.opts.OnStore(name)

@@ -676,3 +676,127 @@ func TestRunAcrossUpdateStoresTheNewInterval(t *testing.T) {
 		t.Errorf("interval stored by a run across a reload = %v, want 7200", got)
 	}
 }
+
+// waitLastRun waits (in real time, bounded) until name's loop has recorded
+// a run that ended, which it does just after the store.
+func (h *harness) waitLastRun(name string) {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		j := h.sched.jobs[name]
+		j.mu.Lock()
+		done := !j.last.IsZero() && !j.running
+		j.mu.Unlock()
+		if done {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%s: no run ended within 5s", name)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// /-/refresh needs no credentials: a client looping refreshes of a probe
+// must not run its tool as fast as it asks. Within RefreshSpacing of a
+// run's start, refreshes are answered from that run, and say so.
+func TestRefreshSpacing(t *testing.T) {
+	p := &fakeProbe{name: "sel", behave: func(_ context.Context, call int64) (float64, error) { return float64(call), nil }}
+	h := newHarness(t, Options{}, Job{Name: "sel", Probe: p, Interval: time.Hour, Timeout: time.Minute, RefreshSpacing: 30 * time.Second})
+	h.waitStored() // the first run, at start
+	h.waitLastRun("sel")
+	ctx := context.Background()
+	const n = 40 // with the first run, fewer stores than the harness buffers, so a regression fails rather than hangs
+	loop := func() (reused int) {
+		t.Helper()
+		for range n {
+			r, err := h.sched.RefreshReusing(ctx, "sel")
+			if err != nil {
+				t.Fatal(err)
+			}
+			reused += len(r)
+			for _, u := range r {
+				if u.Probe != "sel" || u.InFlight || u.Spacing != 30*time.Second {
+					t.Fatalf("reuse %+v", u)
+				}
+			}
+		}
+		return reused
+	}
+	if reused := loop(); reused != n || p.calls.Load() != 1 {
+		t.Errorf("%d refreshes within the spacing of the first run: %d runs, %d answered from it; want 1 run, all answered from it",
+			n, p.calls.Load(), reused)
+	}
+
+	// Past the spacing, the first refresh runs the probe and the rest of
+	// the loop is answered from that run.
+	h.clock.advance(31 * time.Second)
+	if reused := loop(); reused != n-1 || p.calls.Load() != 2 {
+		t.Errorf("loop of %d refreshes after the spacing: %d runs in all, %d reused; want 2 and %d", n, p.calls.Load(), reused, n-1)
+	}
+	if v := value(t, h.cache, "hardware_test_value", "sel"); v != 2 {
+		t.Errorf("value = %v, want the second run's 2", v)
+	}
+}
+
+// A refresh during a run, within the spacing, is answered when that run
+// ends, with its error, and starts no run of its own.
+func TestRefreshSpacingRidesTheRunInFlight(t *testing.T) {
+	gate := make(chan struct{})
+	started := make(chan struct{}, 10)
+	p := &fakeProbe{name: "sel", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 2 {
+			started <- struct{}{}
+			<-gate
+			return 0, errors.New("BMC busy")
+		}
+		return 1, nil
+	}}
+	h := newHarness(t, Options{}, Job{Name: "sel", Probe: p, Interval: time.Hour, Timeout: time.Minute, RefreshSpacing: 30 * time.Second})
+	h.waitStored()
+	h.waitLastRun("sel")
+	h.clock.advance(time.Minute) // past the spacing: the next refresh runs
+	ctx := context.Background()
+	first := make(chan error, 1)
+	go func() { first <- h.sched.Refresh(ctx, "sel") }()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refresh's run did not start within 5s")
+	}
+	second := make(chan []Reuse, 1)
+	secondErr := make(chan error, 1)
+	go func() {
+		r, err := h.sched.RefreshReusing(ctx, "sel")
+		second <- r
+		secondErr <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		j := h.sched.jobs["sel"]
+		j.mu.Lock()
+		n := len(j.riders)
+		j.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second refresh did not wait on the run in flight within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "BMC busy") {
+		t.Errorf("first refresh: %v", err)
+	}
+	r := <-second
+	if err := <-secondErr; err == nil || !strings.Contains(err.Error(), "BMC busy") {
+		t.Errorf("second refresh: %v, want the run in flight's error", err)
+	}
+	if len(r) != 1 || !r[0].InFlight {
+		t.Errorf("second refresh reuse %+v, want the run in flight", r)
+	}
+	if got := p.calls.Load(); got != 2 {
+		t.Errorf("probe ran %d times, want 2", got)
+	}
+}

@@ -45,8 +45,10 @@ type Options struct {
 	// Ready reports whether every enabled probe has completed a run,
 	// successful or not, or restored a snapshot from its state file.
 	Ready func() bool
-	// Refresh re-runs the named probes (all when none) and waits for them.
-	Refresh func(ctx context.Context, names ...string) error
+	// Refresh re-runs the named probes (all when none) and waits for them;
+	// it names the probes it answered from a run they did not cause
+	// (scheduler.Scheduler.RefreshReusing).
+	Refresh func(ctx context.Context, names ...string) ([]scheduler.Reuse, error)
 	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
 	RefreshTimeout time.Duration
 
@@ -209,7 +211,8 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := s.opts.Refresh(ctx, names...); err != nil {
+	reused, err := s.opts.Refresh(ctx, names...)
+	if err != nil {
 		// A bad name is the client's mistake; a probe that failed in this
 		// run is the server's news, named with why in the body.
 		code := http.StatusInternalServerError
@@ -221,7 +224,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 		case ctx.Err() != nil:
 			code = http.StatusGatewayTimeout
 		}
-		http.Error(w, "Refresh failed: "+err.Error(), code)
+		http.Error(w, "Refresh failed: "+err.Error()+reusedText(reused, start), code)
 		return
 	}
 	what := "all enabled probes"
@@ -230,6 +233,26 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	s.opts.Logger.Info("refreshed on request", "probes", what, "remote", r.RemoteAddr, "took", time.Since(start))
 	fmt.Fprintf(w, "Refreshed %s in %s.\n", what, took(time.Since(start)))
+	if text := reusedText(reused, start); text != "" {
+		fmt.Fprintln(w, strings.TrimPrefix(text, "\n"))
+	}
+}
+
+// reusedText says, a line each (each starting with a newline), which
+// probes a refresh did not run again because a run of theirs began within
+// their refresh spacing, and which run answered: a client must not take a
+// reused answer for a fresh reading.
+func reusedText(reused []scheduler.Reuse, now time.Time) string {
+	var b strings.Builder
+	for _, r := range reused {
+		run := fmt.Sprintf("its last run, which began %s ago", now.Sub(r.Start).Round(time.Millisecond))
+		if r.InFlight {
+			run = "the run that was in flight"
+		}
+		fmt.Fprintf(&b, "\n%s: not run again: answered from %s; refreshes run it at most every %s (probes.%s.refresh_spacing).",
+			r.Probe, run, r.Spacing, r.Probe)
+	}
+	return b.String()
 }
 
 // pprofMux registers net/http/pprof's handlers explicitly, rather than

@@ -65,7 +65,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	}
 	sched := scheduler.New(cache, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
 		scheduler.Options{OnStore: func(string) { f.srv.Cache().Warm() }})
-	f.srv.opts.Refresh = sched.Refresh
+	f.srv.opts.Refresh = sched.RefreshReusing
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -236,12 +236,12 @@ func TestMetricsPath(t *testing.T) {
 func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 	f := newFixture(t, Options{RefreshTimeout: 5 * time.Second})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(ctx context.Context, _ ...string) error {
+	f.srv.opts.Refresh = func(ctx context.Context, _ ...string) ([]scheduler.Reuse, error) {
 		select {
 		case <-time.After(600 * time.Millisecond):
-			return nil
+			return nil, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	hs := f.srv.HTTPServer()
@@ -268,8 +268,8 @@ func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 func TestRefreshReportsProbeFailure(t *testing.T) {
 	f := newFixture(t, Options{})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(context.Context, ...string) error {
-		return errors.Join(fmt.Errorf("ipmi: %w", errors.New("no BMC answered")))
+	f.srv.opts.Refresh = func(context.Context, ...string) ([]scheduler.Reuse, error) {
+		return nil, errors.Join(fmt.Errorf("ipmi: %w", errors.New("no BMC answered")))
 	}
 	w := f.do("POST", "/-/refresh", local, nil)
 	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "ipmi: no BMC answered") {
@@ -359,5 +359,32 @@ func TestServesOverLoopbackWithTimeouts(t *testing.T) {
 	resp.Body.Close()
 	if resp.Header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("Content-Encoding = %q, want gzip", resp.Header.Get("Content-Encoding"))
+	}
+}
+
+// A refresh answered from an earlier run (the probe's refresh spacing)
+// says so, naming the probe, how old that run is and the spacing.
+func TestRefreshSaysWhenAnsweredFromAnEarlierRun(t *testing.T) {
+	f := newFixture(t, Options{})
+	close(f.probe.gate)
+	f.srv.opts.Refresh = func(context.Context, ...string) ([]scheduler.Reuse, error) {
+		return []scheduler.Reuse{
+			{Probe: "sel", Start: time.Now().Add(-3 * time.Second), Spacing: time.Minute},
+			{Probe: "ipmi", InFlight: true, Start: time.Now(), Spacing: time.Minute},
+		}, nil
+	}
+	w := f.do("POST", "/-/refresh?probe=sel&probe=ipmi", local, nil)
+	body := w.Body.String()
+	if w.Code != http.StatusOK {
+		t.Fatalf("refresh = %d %q", w.Code, body)
+	}
+	for _, want := range []string{
+		"sel: not run again: answered from its last run, which began 3",
+		"at most every 1m0s (probes.sel.refresh_spacing)",
+		"ipmi: not run again: answered from the run that was in flight",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("reply %q does not say %q", body, want)
+		}
 	}
 }

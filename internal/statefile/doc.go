@@ -22,10 +22,14 @@
 // # Encoding: a small binary format of our own
 //
 //	offset 0   8 bytes  magic "HWXSTATE"
-//	offset 8   uint32   format version (little endian), now 1
+//	offset 8   uint32   format version (little endian), now 2
 //	offset 12  uint32   body length
 //	offset 16  uint32   CRC-32C (Castagnoli) of the body
-//	offset 20  body     host identity, probe name, status, families
+//	offset 20  body     host identity, probe name, options fingerprint,
+//	                    status, families
+//
+// Version 1 lacked the options fingerprint; such files are still read,
+// with a fingerprint of 0 that no configuration has.
 //
 // Inside the body, integers are varints, strings are a length and bytes,
 // and sample values are the 8 bytes of math.Float64bits, so NaN payloads

@@ -12,7 +12,12 @@ import (
 // Snapshot is what is stored for one probe: its last run's status and its
 // last good metrics.
 type Snapshot struct {
-	Probe       string
+	Probe string
+	// Options fingerprints the settings the stored run read with (the
+	// probe's options, its tool paths, the read roots): data read with
+	// other settings is not restored. 0 in a version 1 file, which never
+	// matches.
+	Options     uint64
 	Run         time.Time     // start of the stored run
 	Success     bool          // whether that run succeeded
 	Duration    time.Duration // how long it took
@@ -75,8 +80,10 @@ var (
 const MaxSize = 64 << 20
 
 const (
-	magic      = "HWXSTATE"
-	version    = 1
+	magic = "HWXSTATE"
+	// version 2 added Snapshot.Options; version 1 files are still read
+	// (with Options 0, so a restore skips them and says why).
+	version    = 2
 	headerSize = len(magic) + 4 + 4 + 4
 )
 
@@ -93,6 +100,7 @@ func encode(host string, s Snapshot) ([]byte, error) {
 
 	b = appendString(b, host)
 	b = appendString(b, s.Probe)
+	b = binary.LittleEndian.AppendUint64(b, s.Options)
 	b = appendTime(b, s.Run)
 	b = append(b, boolByte(s.Success))
 	b = binary.AppendVarint(b, int64(s.Duration))
@@ -180,7 +188,8 @@ func decode(b []byte, host, probe string) (Snapshot, error) {
 	if len(b) < headerSize || string(b[:len(magic)]) != magic {
 		return Snapshot{}, fmt.Errorf("%w: no header", ErrCorrupt)
 	}
-	if v := binary.LittleEndian.Uint32(b[8:]); v != version {
+	v := binary.LittleEndian.Uint32(b[8:])
+	if v != version && v != 1 {
 		return Snapshot{}, fmt.Errorf("%w: version %d, want %d", ErrVersion, v, version)
 	}
 	body := b[headerSize:]
@@ -195,6 +204,9 @@ func decode(b []byte, host, probe string) (Snapshot, error) {
 	storedHost := r.string()
 	var s Snapshot
 	s.Probe = r.string()
+	if v >= 2 {
+		s.Options = r.uint64()
+	}
 	s.Run = r.time()
 	s.Success = r.bool()
 	s.Duration = time.Duration(r.varint())

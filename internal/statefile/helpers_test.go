@@ -84,6 +84,8 @@ func diffSnapshots(a, b Snapshot) string {
 	switch {
 	case a.Probe != b.Probe:
 		return fmt.Sprintf("probe %q != %q", a.Probe, b.Probe)
+	case a.Options != b.Options:
+		return fmt.Sprintf("options %#x != %#x", a.Options, b.Options)
 	case !a.Run.Equal(b.Run):
 		return fmt.Sprintf("run %v != %v", a.Run, b.Run)
 	case a.Success != b.Success || a.Duration != b.Duration || a.ReadErrors != b.ReadErrors:

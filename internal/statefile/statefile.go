@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/textfile"
 )
 
 // Dir is a state directory holding one file per probe. Its methods are safe
@@ -53,6 +55,19 @@ func Open(path, host string) (*Dir, error) {
 		}
 	}
 	return d, nil
+}
+
+// OthersMayWrite says why users other than the daemon's own (and root)
+// may write in the state directory, or "" if they may not. Such a user
+// could plant a state file (served as this host's data after a restart)
+// or a link in a writer's way; the caller warns. Open creates the
+// directory 0700, but leaves an existing one as it is.
+func (d *Dir) OthersMayWrite() string {
+	fi, err := os.Lstat(d.path)
+	if err != nil {
+		return ""
+	}
+	return textfile.OthersMayWrite(fi)
 }
 
 // Path returns the file that holds probe's snapshot.
@@ -102,6 +117,15 @@ func (d *Dir) Write(s Snapshot) error {
 	// O_TRUNC: a crash's leftover of this same name is simply overwritten.
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC | syscall.O_NOFOLLOW
 	f, err := os.OpenFile(tmp, flags, 0o600)
+	if errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EISDIR) {
+		// A symlink or a directory in the temp file's place (left by
+		// hand, or planted): it is in this probe's own name inside the
+		// exporter's directory, so remove it, never following a link,
+		// rather than fail this probe's writes forever.
+		if err = clearPath(tmp); err == nil {
+			f, err = os.OpenFile(tmp, flags, 0o600)
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		// Someone removed the directory since Open; the daemon runs for
 		// months, so make it again rather than fail every write until a
@@ -122,7 +146,17 @@ func (d *Dir) Write(s Snapshot) error {
 		os.Remove(tmp)
 		return fmt.Errorf("state of %s: %w", s.Probe, err)
 	}
-	if err := os.Rename(tmp, d.Path(s.Probe)); err != nil {
+	err = os.Rename(tmp, d.Path(s.Probe))
+	if err != nil {
+		// rename(2) replaces a symlink at the target itself, but not a
+		// directory: remove one that is in the way, then try once more.
+		if fi, lerr := os.Lstat(d.Path(s.Probe)); lerr == nil && fi.IsDir() {
+			if err = clearPath(d.Path(s.Probe)); err == nil {
+				err = os.Rename(tmp, d.Path(s.Probe))
+			}
+		}
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("state of %s: %w", s.Probe, err)
 	}
@@ -130,6 +164,15 @@ func (d *Dir) Write(s Snapshot) error {
 	// loss may bring back the old file, which is still a complete one.
 	if err := syncDir(d.path); err != nil {
 		return fmt.Errorf("state of %s: written, but not durable: %w", s.Probe, err)
+	}
+	return nil
+}
+
+// clearPath removes what is at path: a symlink itself (not its target), a
+// file, or a directory with all it holds (os.RemoveAll follows no links).
+func clearPath(path string) error {
+	if err := os.RemoveAll(path); err != nil {
+		return fmt.Errorf("removing what is in the way: %w", err)
 	}
 	return nil
 }

@@ -9,13 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/v1.state")
+var update = flag.Bool("update", false, "rewrite testdata/v2.state")
 
 func TestRoundTripIsExact(t *testing.T) {
 	d := openDir(t, testHost)
@@ -129,7 +130,7 @@ func TestOtherVersionIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := mustRead(t, d.Path("smart"))
-	binary.LittleEndian.PutUint32(b[8:], 2)
+	binary.LittleEndian.PutUint32(b[8:], 3)
 	if err := os.WriteFile(d.Path("smart"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -313,12 +314,13 @@ func TestConcurrentWritesEachLeaveACompleteFile(t *testing.T) {
 	}
 }
 
-// testdata/v1.state pins format version 1: if encode ever writes other
+// testdata/v2.state pins format version 2: if encode ever writes other
 // bytes for the same snapshot, files written by released versions would be
 // misread, so the change needs a new version number.
-func TestFormatVersion1IsStable(t *testing.T) {
-	golden := filepath.Join("testdata", "v1.state")
+func TestFormatVersion2IsStable(t *testing.T) {
+	golden := filepath.Join("testdata", "v2.state")
 	want := edgeSnapshot("smart")
+	want.Options = 0x0123_4567_89ab_cdef
 	b, err := encode(testHost, want)
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +340,22 @@ func TestFormatVersion1IsStable(t *testing.T) {
 	}
 	if diff := diffSnapshots(got, want); diff != "" {
 		t.Error(diff)
+	}
+}
+
+// Files of format version 1 (testdata/v1.state, written by the releases
+// before the options fingerprint) still decode, with Options 0, so an
+// upgrade logs why each is not restored instead of calling them corrupt.
+func TestFormatVersion1StillDecodes(t *testing.T) {
+	got, err := decode(mustRead(t, filepath.Join("testdata", "v1.state")), testHost, "smart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := diffSnapshots(got, edgeSnapshot("smart")); diff != "" {
+		t.Error(diff)
+	}
+	if got.Options != 0 {
+		t.Errorf("a version 1 file decodes with Options %#x, want 0", got.Options)
 	}
 }
 
@@ -368,5 +386,68 @@ func TestWriteRecreatesARemovedDirectory(t *testing.T) {
 	}
 	if got, err := d.Load("smart"); err != nil || diffSnapshots(got, want) != "" {
 		t.Errorf("%v %s", err, diffSnapshots(got, want))
+	}
+}
+
+// A symlink or a directory at a probe's temp file or state file (left by
+// hand, or planted) does not stop its writes: the writer removes what is
+// in its way, never following a link, so the link's target is untouched.
+func TestWriteClearsWhatIsInItsWay(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(outside, []byte("not yours"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		plant func(d *Dir) error
+	}{
+		{"symlink at the temp file", func(d *Dir) error {
+			return os.Symlink(outside, filepath.Join(d.path, ".smart.tmp"))
+		}},
+		{"dangling symlink at the temp file", func(d *Dir) error {
+			return os.Symlink(filepath.Join(t.TempDir(), "nothing"), filepath.Join(d.path, ".smart.tmp"))
+		}},
+		{"directory at the temp file", func(d *Dir) error {
+			return os.MkdirAll(filepath.Join(d.path, ".smart.tmp", "sub"), 0o700)
+		}},
+		{"symlink at the state file", func(d *Dir) error { return os.Symlink(outside, d.Path("smart")) }},
+		{"directory at the state file", func(d *Dir) error { return os.MkdirAll(filepath.Join(d.Path("smart"), "sub"), 0o700) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := openDir(t, testHost)
+			if err := tc.plant(d); err != nil {
+				t.Fatal(err)
+			}
+			want := edgeSnapshot("smart")
+			for i := range 2 { // the second write meets a clean directory
+				if err := d.Write(want); err != nil {
+					t.Fatalf("write %d: %v", i+1, err)
+				}
+			}
+			if got, err := d.Load("smart"); err != nil || diffSnapshots(got, want) != "" {
+				t.Errorf("load: %v %s", err, diffSnapshots(got, want))
+			}
+			if b := mustRead(t, outside); string(b) != "not yours" {
+				t.Errorf("the link's target was changed: %q", b)
+			}
+			if left := tempFiles(t, d); len(left) != 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
+}
+
+// A state directory that others may write is reported, so the daemon can
+// warn: its files decide what a restart serves.
+func TestOthersMayWriteTheDirectory(t *testing.T) {
+	d := openDir(t, testHost)
+	if why := d.OthersMayWrite(); why != "" {
+		t.Errorf("a fresh 0700 directory: %q", why)
+	}
+	if err := os.Chmod(d.path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if why := d.OthersMayWrite(); !strings.Contains(why, "every user") {
+		t.Errorf("mode 0777: %q, want it to say every user may write", why)
 	}
 }

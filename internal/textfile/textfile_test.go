@@ -53,7 +53,7 @@ func gather(t *testing.T, ms []prometheus.Metric, extra ...prometheus.Collector)
 }
 
 func TestReadDirFixture(t *testing.T) {
-	r, err := ReadDir(context.Background(), "testdata", reserved)
+	r, err := ReadDir(context.Background(), "testdata", reserved, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestClashWithExpandedNames(t *testing.T) {
 }
 
 func TestReadDirErrors(t *testing.T) {
-	if _, err := ReadDir(context.Background(), filepath.Join(t.TempDir(), "gone"), reserved); err == nil {
+	if _, err := ReadDir(context.Background(), filepath.Join(t.TempDir(), "gone"), reserved, Limits{}); err == nil {
 		t.Error("a missing directory read without error")
 	}
 	dir := t.TempDir()
@@ -125,7 +125,7 @@ func TestReadDirErrors(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := ReadDir(ctx, dir, reserved); !errors.Is(err, context.Canceled) {
+	if _, err := ReadDir(ctx, dir, reserved, Limits{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
@@ -159,7 +159,7 @@ func FuzzReadDir(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		r, err := ReadDir(context.Background(), dir, reserved)
+		r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestReadDirStaysInTheDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := ReadDir(context.Background(), dir, reserved)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestSyntaxErrorsDoNotQuoteTheFile(t *testing.T) {
 	} {
 		writeTestFile(t, filepath.Join(dir, name), content, 0o644)
 	}
-	r, err := ReadDir(context.Background(), dir, reserved)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestOthersMayWrite(t *testing.T) {
 		if err := os.Chmod(dir, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		r, err := ReadDir(context.Background(), dir, reserved)
+		r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -319,7 +319,7 @@ func TestReadDirCapsTheDirectoryTotal(t *testing.T) {
 		writeTestFile(t, filepath.Join(dir, name+".prom"), big+"size_"+name+" 1\n", 0o644)
 	}
 	writeTestFile(t, filepath.Join(dir, "e.prom"), "size_e 1\n", 0o644) // small: still fits
-	r, err := ReadDir(context.Background(), dir, reserved)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +340,7 @@ func TestReadDirCapsTheDirectoryTotal(t *testing.T) {
 func TestHelpIsMadeValidUTF8(t *testing.T) {
 	dir := t.TempDir()
 	writeTestFile(t, filepath.Join(dir, "a.prom"), "# HELP bad_help Temperature \xff\xfe of the \xc3 box.\nbad_help 1\n", 0o644)
-	r, err := ReadDir(context.Background(), dir, reserved)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,5 +387,75 @@ func TestOthersMayWriteTrustsTheServiceUser(t *testing.T) {
 	lookupServiceUser = func() (int, int, bool) { return 0, 0, false }
 	if got := othersMayWrite(statInfo{mode: 0o755, uid: svc, gid: svc}); got == "" {
 		t.Errorf("no service user: owner %d trusted", svc)
+	}
+}
+
+// genSeries writes a file of n series of one gauge family.
+func genSeries(t *testing.T, path, name string, n int) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# TYPE %s gauge\n", name)
+	for i := range n {
+		fmt.Fprintf(&b, "%s{id=\"%d\"} %d\n", name, i, i)
+	}
+	writeTestFile(t, path, b.String(), 0o644)
+}
+
+// Series, not only bytes, are bounded: a generated file of 100k short
+// series (2 MiB, well under MaxFileSize) is refused whole with a reason
+// naming the limit, and a file at the limit and the other files are kept.
+func TestReadDirCapsSeriesPerFile(t *testing.T) {
+	dir := t.TempDir()
+	genSeries(t, filepath.Join(dir, "big.prom"), "big_total", 100000)
+	genSeries(t, filepath.Join(dir, "full.prom"), "full_total", DefaultMaxSeriesPerFile)
+	writeTestFile(t, filepath.Join(dir, "small.prom"), "small 1\n", 0o644)
+	writeTestFile(t, filepath.Join(dir, "hist.prom"), "# TYPE h histogram\n"+
+		"h_bucket{le=\"1\"} 1\nh_bucket{le=\"2\"} 2\nh_bucket{le=\"+Inf\"} 3\nh_sum 4\nh_count 3\n", 0o644)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := problemsByFile(r)
+	if msg := problems["big.prom"]; !strings.Contains(msg, "100000 series") || !strings.Contains(msg, "max_series_per_file") {
+		t.Errorf("big.prom: %q, want it refused for its 100000 series", msg)
+	}
+	if len(problems) != 1 {
+		t.Errorf("problems %v, want big.prom's only", problems)
+	}
+	if len(r.Metrics) != DefaultMaxSeriesPerFile+1+1 { // full, small, one histogram
+		t.Errorf("%d metrics kept, want %d", len(r.Metrics), DefaultMaxSeriesPerFile+2)
+	}
+	// A histogram's buckets count each.
+	r, err = ReadDir(context.Background(), dir, reserved, Limits{SeriesPerFile: 4, Series: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := problemsByFile(r)["hist.prom"]; !strings.Contains(msg, "5 series") {
+		t.Errorf("hist.prom with a limit of 4: %q, want it refused for its 5 series", msg)
+	}
+}
+
+// The directory's files together keep at most Limits.Series, in name
+// order: the file that would pass the limit is refused whole, later
+// smaller files still fit.
+func TestReadDirCapsSeriesPerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 6 { // 6 x 9000: past the default 50k with the sixth
+		genSeries(t, filepath.Join(dir, fmt.Sprintf("f%d.prom", i)), fmt.Sprintf("f%d", i), 9000)
+	}
+	writeTestFile(t, filepath.Join(dir, "z.prom"), "z 1\n", 0o644)
+	r, err := ReadDir(context.Background(), dir, reserved, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := problemsByFile(r)
+	if msg := problems["f5.prom"]; !strings.Contains(msg, "already hold 45000 of the 50000") {
+		t.Errorf("f5.prom: %q, want it refused by the directory's limit", msg)
+	}
+	if len(problems) != 1 {
+		t.Errorf("problems %v, want f5.prom's only", problems)
+	}
+	if len(r.Metrics) != 45001 {
+		t.Errorf("%d metrics kept, want 45001", len(r.Metrics))
 	}
 }
