@@ -14,13 +14,21 @@ UNITDIR     ?= $(SYSCONFDIR)/systemd/system
 SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
 UDEVDIR     ?= $(SYSCONFDIR)/udev/rules.d
 ARGS        ?=
-VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The release version lives in VERSION, as in Prometheus' own projects; the
+# same number goes into the binary, the packages and the image.
+VERSION     ?= $(shell cat VERSION)
 REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+# The commit's time, for whatever needs a date (packages' file times): the
+# same commit always gives the same bytes (https://reproducible-builds.org).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
 VERSION_PKG := github.com/prometheus/common/version
+# No BuildUser or BuildDate: they would make two builds of one commit
+# differ. --version and hardware_exporter_build_info carry version,
+# revision and branch.
 LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
-               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
-               -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+               -X $(VERSION_PKG).Branch=$(BRANCH)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
