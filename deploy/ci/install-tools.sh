@@ -10,13 +10,28 @@
 # With --server-tools it also installs smartmontools and ipmitool, the tools
 # a real server has: CI runs the suite with them present to prove that no
 # test runs a host tool (the tests point every tool probe at fake tools).
+#
+# With --package-tools it also installs what `make package` checks and
+# `make e2e-package` runs: rpm (the .rpm is installed into a scratch root
+# with `rpm --root`), debootstrap (the Debian 12 root) and systemd-container
+# (systemd-nspawn, which boots that root under a real systemd).
 set -eu
 
 missing=""
-if [ "${1:-}" = "--server-tools" ]; then
-	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
-	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
-fi
+for arg in "$@"; do
+	case "$arg" in
+	--server-tools)
+		command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
+		command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
+		;;
+	--package-tools)
+		command -v rpm >/dev/null 2>&1 || missing="$missing rpm"
+		command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$missing debootstrap"
+		command -v systemd-nspawn >/dev/null 2>&1 || missing="$missing systemd-container"
+		;;
+	*) echo "tools: unknown option $arg" >&2; exit 2 ;;
+	esac
+done
 command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
