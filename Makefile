@@ -42,7 +42,7 @@ LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install install-files uninstall package e2e-package clean tools check-deploy e2e e2e-fleet fuzz costtest soak
+.PHONY: all build run demo once test race lint bench install install-files uninstall package check-package e2e-package clean tools check-deploy e2e e2e-fleet fuzz costtest soak
 
 all: lint test build
 
@@ -234,6 +234,11 @@ define package_one
 	STAGE=$(abspath $(PKG_BUILD))/$(2)-$(1) PKG_ARCH=$(3) PKG_VERSION=$(VERSION) $(PKG_LAYOUT_$(2)) \
 		$(GO) run $(NFPM) package --config deploy/package/nfpm.yaml --packager $(2) --target $(4)
 endef
+
+# The packages read back: dpkg-deb on the .debs, each .rpm installed into a
+# scratch root with rpm --root (deploy/package_test.go). Root not needed.
+check-package: package
+	$(GO) test -tags package -count=1 -v -run 'TestDebPackage|TestRPMPackage' ./deploy/
 
 # The .deb under a real systemd: a Debian 12 root (debootstrap, cached in
 # /var/cache/hardware_exporter-e2e) booted with systemd-nspawn; install,
