@@ -8,6 +8,7 @@
 # E2E_MAX_EXPOSURE, reload applies a config change, the upgrade keeps the
 # edited config and serves its first scrape from the state files, remove
 # stops it, purge removes /var/lib/hardware_exporter and keeps the user.
+# Then the .rpm's scriptlets, run by rpm --root on a copy of the same root.
 #
 # The exporter inside reads the fixture host (internal/probe/testdata) via
 # ARGS in /etc/default/hardware_exporter and runs the fixture's fake tools:
@@ -161,7 +162,7 @@ else
 	echo "Type=$type: start does not wait for readiness; polling /-/ready (at most 60s)"
 	ok=""
 	for _ in $(seq 1 120); do
-		[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" || true)" = 200 ] && { ok=1; break; }
+		[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" 2>/dev/null || true)" = 200 ] && { ok=1; break; }
 		sleep 0.5
 	done
 	[ -n "$ok" ] || fail "/-/ready not 200 within 60s"
@@ -223,7 +224,7 @@ pid2=$(cin 'systemctl show -P MainPID hardware_exporter')
 	fail "the upgrade changed the edited config or defaults file"
 ok=""
 for _ in $(seq 1 120); do
-	[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" || true)" = 200 ] && { ok=1; break; }
+	[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" 2>/dev/null || true)" = 200 ] && { ok=1; break; }
 	sleep 0.5
 done
 [ -n "$ok" ] || fail "/-/ready not 200 within 60s after the upgrade"
@@ -250,4 +251,28 @@ cin 'test ! -e /var/lib/hardware_exporter' || fail "purge left /var/lib/hardware
 cin 'test ! -e /etc/hardware_exporter/hardware_exporter.yml && test ! -e /etc/default/hardware_exporter' || fail "purge left the conffiles"
 cin 'getent passwd hardware_exporter' >/dev/null || fail "purge removed the user (it must stay)"
 echo "purged: /var/lib/hardware_exporter and conffiles gone, user kept"
+# 9. The .rpm's scriptlets, run for real: rpm --root on a second copy of
+# the Debian root (a shell, systemd-sysusers and systemctl, which works
+# offline in a chroot). Install: user created, preset enables it (no preset
+# files: systemd's default is enable). Erase: disabled, user kept.
+if command -v rpm >/dev/null; then
+	rarch=$( [ "$arch" = amd64 ] && echo x86_64 || echo aarch64 )
+	rpmfile=$work/dist1/hardware_exporter-$version-1.$rarch.rpm
+	step "rpm --root $(basename "$rpmfile") on a copy of the Debian root, scriptlets run"
+	rr=$work/rpmroot
+	cp -a "$base" "$rr"
+	wants=$rr/etc/systemd/system/multi-user.target.wants/hardware_exporter.service
+	timeout 120 rpm --root "$rr" --initdb
+	timeout 120 rpm --root "$rr" -i --nodeps "$rpmfile" 2>&1 | grep -v 'should not be used directly\|assuming you know' || true
+	timeout 30 rpm --root "$rr" -q hardware_exporter >/dev/null || fail "rpm install into the root failed"
+	chroot "$rr" getent passwd hardware_exporter >/dev/null || fail "rpm %post did not create the user"
+	[ -L "$wants" ] || fail "rpm %post (preset) did not enable the unit"
+	timeout 120 rpm --root "$rr" -e hardware_exporter 2>&1 | grep -v 'should not be used directly\|assuming you know' || true
+	timeout 30 rpm --root "$rr" -q hardware_exporter >/dev/null && fail "rpm -e left the package installed"
+	[ ! -e "$wants" ] && [ ! -L "$wants" ] || fail "rpm %preun did not disable the unit"
+	chroot "$rr" getent passwd hardware_exporter >/dev/null || fail "rpm -e removed the user (it must stay)"
+	echo "rpm: %post created the user and enabled the unit (preset); -e disabled it and kept the user"
+else
+	fail "rpm missing: run deploy/ci/install-tools.sh --package-tools"
+fi
 step "all checks passed; powering the container off"
