@@ -131,6 +131,15 @@ echo "container: $(cin 'systemctl --version | head -1'), system $state"
 
 curl_in() { cin "curl -sS -m 10 $*"; }
 base_url=http://127.0.0.1:9816
+ready_code() { curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" 2>/dev/null || true; }
+# wait_ready: /-/ready 200 within 60s.
+wait_ready() {
+	for _ in $(seq 1 120); do
+		[ "$(ready_code)" = 200 ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
 
 # 4. Install with policy-rc.d forbidding starts: enabled, not started.
 step "apt install $deb1 under a policy-rc.d that forbids starts"
@@ -156,16 +165,11 @@ echo "systemctl start returned after $(( ($(date +%s%N) - t0) / 1000000 ))ms"
 if [ "$type" = notify ]; then
 	# Type=notify: start returns only once the daemon said READY=1, which
 	# it says when /-/ready answers 200. No retry here.
-	code=$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" || true)
+	code=$(ready_code)
 	[ "$code" = 200 ] || fail "Type=notify, but /-/ready answered '$code' right after systemctl start"
 else
 	echo "Type=$type: start does not wait for readiness; polling /-/ready (at most 60s)"
-	ok=""
-	for _ in $(seq 1 120); do
-		[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" 2>/dev/null || true)" = 200 ] && { ok=1; break; }
-		sleep 0.5
-	done
-	[ -n "$ok" ] || fail "/-/ready not 200 within 60s"
+	wait_ready || fail "/-/ready not 200 within 60s"
 fi
 [ "$(cin 'systemctl is-active hardware_exporter')" = active ] || fail "service not active"
 curl_in "-f $base_url/metrics" >"$work/metrics1" || fail "/metrics"
@@ -222,12 +226,7 @@ pid2=$(cin 'systemctl show -P MainPID hardware_exporter')
 [ "$pid2" != "$pid1" ] && [ "$pid2" != 0 ] || fail "upgrade did not restart the service (MainPID $pid1 -> $pid2)"
 [ "$(cin 'sha256sum /etc/hardware_exporter/hardware_exporter.yml /etc/default/hardware_exporter')" = "$config_sum" ] ||
 	fail "the upgrade changed the edited config or defaults file"
-ok=""
-for _ in $(seq 1 120); do
-	[ "$(curl_in "-o /dev/null -w '%{http_code}' $base_url/-/ready" 2>/dev/null || true)" = 200 ] && { ok=1; break; }
-	sleep 0.5
-done
-[ -n "$ok" ] || fail "/-/ready not 200 within 60s after the upgrade"
+wait_ready || fail "/-/ready not 200 within 60s after the upgrade"
 curl_in "-D /dev/stdout -o /srv/e2e/metrics2 $base_url/metrics" >"$work/headers2"
 cin 'cat /srv/e2e/metrics2' >"$work/metrics2"
 tr -d '\r' <"$work/headers2" | grep -qi '^X-Cache: HIT$' || { cat "$work/headers2"; fail "first scrape after the upgrade is not X-Cache: HIT"; }
