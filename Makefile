@@ -4,28 +4,46 @@
 
 GO          ?= go
 BIN         ?= ./hardware_exporter
+# Install layout: the vendor directories a distribution uses, under PREFIX
+# (systemd, systemd-sysusers and udev read /usr/local/lib/... as well as
+# /usr/lib/...), so the admin's /etc/systemd/system, /etc/sysusers.d and
+# /etc/udev/rules.d stay free for overrides. `make package` stages the
+# packages through the same recipe with PREFIX=/usr.
 PREFIX      ?= /usr/local
 DESTDIR     ?=
 BINDIR      ?= $(PREFIX)/bin
 DATADIR     ?= $(PREFIX)/share/hardware_exporter
 DOCDIR      ?= $(PREFIX)/share/doc/hardware_exporter
+MANDIR      ?= $(PREFIX)/share/man
 SYSCONFDIR  ?= /etc
-UNITDIR     ?= $(SYSCONFDIR)/systemd/system
-SYSUSERSDIR ?= $(SYSCONFDIR)/sysusers.d
-UDEVDIR     ?= $(SYSCONFDIR)/udev/rules.d
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UDEVDIR     ?= $(PREFIX)/lib/udev/rules.d
+# ARGS="" for the unit's EnvironmentFile= (the RPM uses /etc/sysconfig).
+DEFAULTSFILE ?= $(SYSCONFDIR)/default/hardware_exporter
+# The man page, from the flags (--help-man); see install.
+MANPAGE     ?= $(BIN).1
 ARGS        ?=
-VERSION     ?= $(shell cat VERSION 2>/dev/null || echo dev)
+# The release version lives in VERSION, as in Prometheus' own projects; the
+# same number goes into the binary, the packages and the image.
+VERSION     ?= $(shell cat VERSION)
 REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BRANCH      ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+# The commit's time, for whatever needs a date (packages' file times): the
+# same commit always gives the same bytes (https://reproducible-builds.org).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
 VERSION_PKG := github.com/prometheus/common/version
+# No BuildUser or BuildDate: they would make two builds of one commit
+# differ. --version and hardware_exporter_build_info carry version,
+# revision and branch.
 LDFLAGS     := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
-               -X $(VERSION_PKG).Branch=$(BRANCH) -X $(VERSION_PKG).BuildUser=$(shell id -un)@$(shell hostname) \
-               -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+               -X $(VERSION_PKG).Branch=$(BRANCH)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
-.PHONY: all build run demo once test race lint bench install clean tools check-deploy e2e e2e-fleet fuzz costtest soak \
-	dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
+.PHONY: all build run demo once test race lint bench install install-files uninstall package check-package e2e-package clean tools \
+	check-deploy e2e e2e-fleet fuzz costtest soak dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
 
 all: lint test build
 
@@ -132,25 +150,38 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./...
 
-# Binary, config (kept if it exists), systemd unit (its paths follow PREFIX),
-# sysusers.d user, udev rule for /dev/ipmi0, and under $(DATADIR) the opt-in
-# NVMe drop-in, Prometheus rules and config, Alertmanager example and the
-# Grafana dashboard. Then, on the host:
+# Binary, config and defaults file (each kept if it exists), systemd unit
+# (its paths follow PREFIX), sysusers.d user, udev rule for /dev/ipmi0, man
+# page, and under $(DATADIR) the opt-in NVMe drop-in, Prometheus rules and
+# config, Alertmanager example and the Grafana dashboard. Then, on the host:
 #   systemd-sysusers && udevadm control --reload && udevadm trigger
 #   systemctl daemon-reload && systemctl enable --now hardware_exporter
 install: build
+	$(BIN) --help-man > $(MANPAGE)
+	@$(MAKE) --no-print-directory install-files
+	@[ -n "$(DESTDIR)" ] || echo "next: systemd-sysusers && udevadm control --reload && udevadm trigger --subsystem-match=ipmi && systemctl daemon-reload && systemctl enable --now hardware_exporter"
+
+# The files only, from an existing $(BIN) and $(MANPAGE): make package
+# stages its cross-built binaries through this.
+install-files:
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hardware_exporter
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml ]; then \
 		echo "keeping $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml"; \
 	else install -D -m 0644 configs/hardware_exporter.yml $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/hardware_exporter.yml; fi
+	@if [ -e $(DESTDIR)$(DEFAULTSFILE) ]; then echo "keeping $(DESTDIR)$(DEFAULTSFILE)"; \
+	else install -D -m 0644 deploy/package/default $(DESTDIR)$(DEFAULTSFILE); fi
 	install -d $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/local/bin/hardware_exporter|$(BINDIR)/hardware_exporter|' \
 	    -e 's|/usr/local/share/doc/hardware_exporter|$(DOCDIR)|' \
+	    -e 's|/etc/default/hardware_exporter|$(DEFAULTSFILE)|' \
 	    -e 's|/etc/hardware_exporter/|$(SYSCONFDIR)/hardware_exporter/|' \
 		deploy/systemd/hardware_exporter.service > $(DESTDIR)$(UNITDIR)/hardware_exporter.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hardware_exporter.service
 	install -D -m 0644 deploy/sysusers/hardware_exporter.conf $(DESTDIR)$(SYSUSERSDIR)/hardware_exporter.conf
 	install -D -m 0644 deploy/udev/60-hardware_exporter.rules $(DESTDIR)$(UDEVDIR)/60-hardware_exporter.rules
+	install -d $(DESTDIR)$(MANDIR)/man1
+	gzip -9n < $(MANPAGE) > $(DESTDIR)$(MANDIR)/man1/hardware_exporter.1.gz
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/hardware_exporter.1.gz
 	install -D -m 0644 deploy/systemd/hardware_exporter.service.d/nvme-smart.conf \
 		$(DESTDIR)$(DATADIR)/systemd/hardware_exporter.service.d/nvme-smart.conf
 	install -d $(DESTDIR)$(DATADIR)/prometheus/rules $(DESTDIR)$(DATADIR)/prometheus/targets \
@@ -160,27 +191,85 @@ install: build
 	install -m 0644 deploy/prometheus/targets/*.yml $(DESTDIR)$(DATADIR)/prometheus/targets/
 	install -m 0644 deploy/alertmanager/alertmanager.yml $(DESTDIR)$(DATADIR)/alertmanager/
 	install -m 0644 deploy/grafana/hardware_exporter.json $(DESTDIR)$(DATADIR)/grafana/
-	install -m 0644 README.md docs/runbook.md docs/metrics.md $(DESTDIR)$(DOCDIR)/
-	@[ -n "$(DESTDIR)" ] || echo "next: systemd-sysusers && udevadm control --reload && udevadm trigger --subsystem-match=ipmi && systemctl daemon-reload && systemctl enable --now hardware_exporter"
+	install -m 0644 README.md CHANGELOG.md LICENSE docs/runbook.md docs/metrics.md $(DESTDIR)$(DOCDIR)/
+
+# Everything install put there except the config, the defaults file, the
+# state directory and the user: what a package's "remove" (not "purge")
+# leaves. Stop the service first: systemctl disable --now hardware_exporter
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hardware_exporter $(DESTDIR)$(UNITDIR)/hardware_exporter.service \
+		$(DESTDIR)$(SYSUSERSDIR)/hardware_exporter.conf $(DESTDIR)$(UDEVDIR)/60-hardware_exporter.rules \
+		$(DESTDIR)$(MANDIR)/man1/hardware_exporter.1.gz
+	rm -rf $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/hardware_exporter/, $(DESTDIR)$(DEFAULTSFILE), /var/lib/hardware_exporter and the user hardware_exporter"
+
+# .deb and .rpm for each of PKG_ARCHES, in dist/ (names below: `make
+# release` and CI rely on them). Static (CGO off), -trimpath, no build user
+# or date, file times from SOURCE_DATE_EPOCH (the commit's): two runs on
+# one commit give the same bytes. nfpm, a maintained packager, runs as a Go
+# module at a pinned version. Each package is staged by install-files with
+# the distribution's paths, then packed by deploy/package/nfpm.yaml; nfpm
+# takes the staged files' times for the trees (docs, data), so the staging
+# is touched to the commit time first.
+NFPM        := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.48.0
+PKG_ARCHES  ?= amd64 arm64
+DIST        ?= dist
+PKG_BUILD   := $(DIST)/build
+PKG_GOFLAGS := -trimpath -buildvcs=false -ldflags '$(LDFLAGS)'
+PKG_LAYOUT  := PREFIX=/usr SYSUSERSDIR=/usr/lib/sysusers.d UDEVDIR=/usr/lib/udev/rules.d
+PKG_LAYOUT_deb := UNITDIR=/lib/systemd/system DEFAULTSFILE=/etc/default/hardware_exporter
+PKG_LAYOUT_rpm := UNITDIR=/usr/lib/systemd/system DEFAULTSFILE=/etc/sysconfig/hardware_exporter
+rpm_arch_amd64 := x86_64
+rpm_arch_arm64 := aarch64
+package:
+	rm -rf $(PKG_BUILD) && mkdir -p $(PKG_BUILD)
+	CGO_ENABLED=0 $(GO) build $(PKG_GOFLAGS) -o $(PKG_BUILD)/host/hardware_exporter ./cmd/hardware_exporter
+	$(PKG_BUILD)/host/hardware_exporter --help-man > $(PKG_BUILD)/hardware_exporter.1
+	$(foreach a,$(PKG_ARCHES),$(call package_arch,$(a)))
+	cd $(DIST) && sha256sum $(foreach a,$(PKG_ARCHES),hardware_exporter_$(VERSION)_$(a).deb hardware_exporter-$(VERSION)-1.$(rpm_arch_$(a)).rpm)
+
+# package_arch,GOARCH: build, then stage and pack the .deb and the .rpm.
+define package_arch
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(1) $(GO) build $(PKG_GOFLAGS) -o $(DIST)/linux-$(1)/hardware_exporter ./cmd/hardware_exporter
+	$(call package_one,$(1),deb,$(1),$(DIST)/hardware_exporter_$(VERSION)_$(1).deb)
+	$(call package_one,$(1),rpm,$(rpm_arch_$(1)),$(DIST)/hardware_exporter-$(VERSION)-1.$(rpm_arch_$(1)).rpm)
+
+endef
+# package_one,GOARCH,FORMAT,PKGARCH,TARGET
+define package_one
+	$(MAKE) --no-print-directory -s install-files DESTDIR=$(abspath $(PKG_BUILD))/$(2)-$(1) \
+		BIN=$(DIST)/linux-$(1)/hardware_exporter MANPAGE=$(PKG_BUILD)/hardware_exporter.1 $(PKG_LAYOUT) $(PKG_LAYOUT_$(2))
+	find $(PKG_BUILD)/$(2)-$(1) -exec touch -h -d @$(SOURCE_DATE_EPOCH) {} +
+	STAGE=$(abspath $(PKG_BUILD))/$(2)-$(1) PKG_ARCH=$(3) PKG_VERSION=$(VERSION) $(PKG_LAYOUT_$(2)) \
+		$(GO) run $(NFPM) package --config deploy/package/nfpm.yaml --packager $(2) --target $(4)
+endef
+
+# The packages read back: dpkg-deb on the .debs, each .rpm installed into a
+# scratch root with rpm --root (deploy/package_test.go). Root not needed.
+check-package: package
+	$(GO) test -tags package -count=1 -v -run 'TestDebPackage|TestRPMPackage' ./deploy/
+
+# The .deb under a real systemd: a Debian 12 root (debootstrap, cached in
+# /var/cache/hardware_exporter-e2e) booted with systemd-nspawn; install,
+# start, reload, upgrade, remove, purge (deploy/ci/e2e-package.sh). Root
+# only; fails, never skips, where the machine cannot boot the container.
+e2e-package:
+	timeout 1200 bash deploy/ci/e2e-package.sh
 
 clean:
-	rm -f $(BIN)
+	rm -f $(BIN) $(MANPAGE)
 	rm -rf $(DIST)
 
 # Release builds: static (CGO_ENABLED=0), -trimpath, no VCS stamp (a dirty
 # tree would differ), and no build user or date, so two builds of one
 # commit give the same bytes; the flags are those the packages' binaries
 # get (make package), so the tarball, package and image carry one binary.
-# One binary per architecture in $(DIST)/linux-ARCH/.
-DIST              ?= dist
-ARCHES            ?= amd64 arm64
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
-export SOURCE_DATE_EPOCH
-DIST_LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) \
-               -X $(VERSION_PKG).Branch=$(BRANCH)
+# One binary per architecture in $(DIST)/linux-ARCH/ (make package puts
+# the same build there).
+ARCHES            ?= $(PKG_ARCHES)
 dist-binaries: $(ARCHES:%=$(DIST)/linux-%/hardware_exporter)
 $(DIST)/linux-%/hardware_exporter: FORCE
-	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -buildvcs=false -ldflags '$(DIST_LDFLAGS)' -o $@ ./cmd/hardware_exporter
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build $(PKG_GOFLAGS) -o $@ ./cmd/hardware_exporter
 FORCE:
 
 # The OCI image (FROM scratch: the static binary, a passwd entry for its

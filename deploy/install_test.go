@@ -9,7 +9,9 @@ import (
 )
 
 // TestMakeInstall installs into a DESTDIR with another PREFIX and checks
-// that every file lands, and that the unit runs the binary from PREFIX.
+// that every file lands in the vendor directories under PREFIX (as the
+// packages' under /usr), that the unit runs the binary from PREFIX, and that
+// make uninstall removes all but the config and the defaults file.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the exporter; skipped with -short")
@@ -28,10 +30,13 @@ func TestMakeInstall(t *testing.T) {
 	files := map[string]os.FileMode{
 		"opt/hwe/bin/hardware_exporter":                                                       0o755,
 		"etc/hardware_exporter/hardware_exporter.yml":                                         0o644,
-		"etc/systemd/system/hardware_exporter.service":                                        0o644,
+		"etc/default/hardware_exporter":                                                       0o644,
+		"opt/hwe/lib/systemd/system/hardware_exporter.service":                                0o644,
+		"opt/hwe/share/man/man1/hardware_exporter.1.gz":                                       0o644,
+		"opt/hwe/share/doc/hardware_exporter/LICENSE":                                         0o644,
 		"opt/hwe/share/hardware_exporter/systemd/hardware_exporter.service.d/nvme-smart.conf": 0o644,
-		"etc/sysusers.d/hardware_exporter.conf":                                               0o644,
-		"etc/udev/rules.d/60-hardware_exporter.rules":                                         0o644,
+		"opt/hwe/lib/sysusers.d/hardware_exporter.conf":                                       0o644,
+		"opt/hwe/lib/udev/rules.d/60-hardware_exporter.rules":                                 0o644,
 		"opt/hwe/share/doc/hardware_exporter/README.md":                                       0o644,
 		"opt/hwe/share/doc/hardware_exporter/runbook.md":                                      0o644,
 		"opt/hwe/share/hardware_exporter/prometheus/prometheus.yml":                           0o644,
@@ -49,11 +54,12 @@ func TestMakeInstall(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", f, fi.Mode().Perm(), mode)
 		}
 	}
-	unit, err := os.ReadFile(filepath.Join(dest, "etc/systemd/system/hardware_exporter.service"))
+	unit, err := os.ReadFile(filepath.Join(dest, "opt/hwe/lib/systemd/system/hardware_exporter.service"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(unit), "ExecStart=/opt/hwe/bin/hardware_exporter --config.file=/etc/hardware_exporter/hardware_exporter.yml") ||
+	if !strings.Contains(string(unit), "ExecStart=/opt/hwe/bin/hardware_exporter --config.file=/etc/hardware_exporter/hardware_exporter.yml $ARGS") ||
+		!strings.Contains(string(unit), "EnvironmentFile=-/etc/default/hardware_exporter\n") ||
 		!strings.Contains(string(unit), "file:///opt/hwe/share/doc/hardware_exporter/README.md") {
 		t.Errorf("installed unit does not use PREFIX=/opt/hwe:\n%s", unit)
 	}
@@ -69,5 +75,25 @@ func TestMakeInstall(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(cfg); string(b) != "# edited\n" {
 		t.Errorf("a second make install overwrote the edited %s", cfg)
+	}
+
+	cmd = exec.Command(make, "--no-print-directory", "uninstall", "DESTDIR="+dest, "PREFIX=/opt/hwe")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make uninstall: %v\n%s", err, out)
+	}
+	var left []string
+	err = filepath.Walk(dest, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			rel, _ := filepath.Rel(dest, p)
+			left = append(left, rel)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, " ") != "etc/default/hardware_exporter etc/hardware_exporter/hardware_exporter.yml" {
+		t.Errorf("after make uninstall, want only the config and the defaults file left, got %q", left)
 	}
 }

@@ -42,6 +42,20 @@ import (
 
 const name = "hardware_exporter"
 
+// The man page (--help-man, installed by the packages as
+// hardware_exporter.1): kingpin's template puts App.Version on the .TH line,
+// where version.Print's several lines end that line early and spill into the
+// page, and its NAME section lacks the "name \- summary" line man-db
+// indexes. Set once, before any parse: kingpin reads the global then.
+func init() {
+	kingpin.ManPageTemplate = strings.NewReplacer(
+		`.TH {{.App.Name}} 1 {{.App.Version}} "{{.App.Author}}"`,
+		`.TH {{.App.Name}} 1 "" "`+name+` `+version.Version+`" "User Commands"`,
+		".SH \"NAME\"\n{{.App.Name}}\n",
+		".SH \"NAME\"\n{{.App.Name}} \\- {{.App.Help}}\n",
+	).Replace(kingpin.ManPageTemplate)
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }

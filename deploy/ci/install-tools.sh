@@ -18,6 +18,10 @@
 # image-check` runs the image with. runc, not Debian 12's default crun
 # 1.8: crun refuses a host whose cgroups are in hybrid (v1 + v2) mode, as
 # some CI machines' are; runc runs on v1, hybrid and v2.
+# With --package-tools it also installs what `make package` checks and
+# `make e2e-package` runs: rpm (the .rpm is installed into a scratch root
+# with `rpm --root`), debootstrap (the Debian 12 root) and systemd-container
+# (systemd-nspawn, which boots that root under a real systemd).
 set -eu
 
 # Debian names node_exporter's binary after its package; the cost test runs
@@ -26,12 +30,14 @@ node_exporter="${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}"
 server_tools=""
 costtest=""
 podman=""
+package_tools=""
 for arg in "$@"; do
 	case "$arg" in
 	--server-tools) server_tools=1 ;;
 	--costtest) costtest=1 ;;
 	--podman) podman=1 ;;
-	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest, --podman)" >&2; exit 2 ;;
+	--package-tools) package_tools=1 ;;
+	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest, --podman, --package-tools)" >&2; exit 2 ;;
 	esac
 done
 
@@ -39,6 +45,11 @@ missing=""
 if [ -n "$server_tools" ]; then
 	command -v smartctl >/dev/null 2>&1 || [ -x /usr/sbin/smartctl ] || missing="$missing smartmontools"
 	command -v ipmitool >/dev/null 2>&1 || [ -x /usr/bin/ipmitool ] || missing="$missing ipmitool"
+fi
+if [ -n "$package_tools" ]; then
+	command -v rpm >/dev/null 2>&1 || missing="$missing rpm"
+	command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$missing debootstrap"
+	command -v systemd-nspawn >/dev/null 2>&1 || missing="$missing systemd-container"
 fi
 if [ -n "$podman" ]; then
 	command -v podman >/dev/null 2>&1 || missing="$missing podman"
