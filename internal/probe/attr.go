@@ -29,18 +29,21 @@ type attrs struct {
 	skips *Skips
 }
 
-// sysAttrs, procAttrs and rootAttrs read below rel of the sysfs, procfs or
-// root filesystem root.
-func sysAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.SysFS), skips: skips}.sub(rel...)
-}
+// Sys, Proc and Root read below rel of this run's sysfs, procfs or root
+// filesystem root, recording what they cannot read in the run's skips (see
+// Env.Bind). A probe reads its files through these, so it keeps no copy of
+// the roots and passes env, not (paths, skips), to its helpers.
+func (e Env) Sys(rel ...string) attrs  { return e.attrs(e.Paths.SysFS, rel) }
+func (e Env) Proc(rel ...string) attrs { return e.attrs(e.Paths.ProcFS, rel) }
+func (e Env) Root(rel ...string) attrs { return e.attrs(e.Paths.RootFS, rel) }
 
-func procAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.ProcFS), skips: skips}.sub(rel...)
-}
-
-func rootAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.RootFS), skips: skips}.sub(rel...)
+func (e Env) attrs(root string, rel []string) attrs {
+	skips := e.skips
+	if skips == nil {
+		// An Env no run bound (Available, a test helper): nothing to count.
+		skips = NewSkips(e.Logger)
+	}
+	return attrs{fs: hostfs.New(root), skips: skips}.sub(rel...)
 }
 
 // sub returns the attrs of a directory below a's.

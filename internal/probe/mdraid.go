@@ -65,9 +65,7 @@ func init() {
 // each array's md/ directory in sysfs says more precisely how it is. A host
 // without /proc/mdstat has no md driver loaded and no arrays, which is not an
 // error: the driver may be loaded later, so the probe stays on.
-type mdraidProbe struct {
-	paths Paths
-}
+type mdraidProbe struct{}
 
 func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -80,11 +78,11 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	proc := procAttrs(p.paths, skips)
+	proc := env.Proc()
 	stats := map[string]procfile.MDArray{}
 	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
 	switch {
@@ -111,7 +109,7 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	// An array is one that either source lists: sysfs alone when mdstat
 	// is unreadable or an entry did not parse, mdstat alone in a container
 	// given the host's /proc but not its /sys.
-	block := sysAttrs(p.paths, skips, "block")
+	block := env.Sys("block")
 	names := p.sysfsArrays(block)
 	for name := range stats {
 		names = append(names, name)

@@ -51,6 +51,16 @@ type Env struct {
 	// probe that has none.
 	Options any
 	Logger  *slog.Logger
+	// skips is where the readers (Sys, Proc, Root) record what they could
+	// not read: the run's, once Bind has set it.
+	skips *Skips
+}
+
+// Bind returns e with its readers recording into skips, the run's: a probe
+// that reads files calls it first (env = env.Bind(skips)).
+func (e Env) Bind(skips *Skips) Env {
+	e.skips = skips
+	return e
 }
 
 // Conditional is implemented by probes whose source may be missing from a
