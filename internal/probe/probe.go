@@ -31,6 +31,13 @@ type Probe interface {
 	// fewer metrics, not an error; an unreadable or malformed input costs the
 	// series it would have fed and is recorded in skips. An error means the
 	// run as a whole failed and the caller keeps the last good metrics.
+	//
+	// When ctx is done (the run's timeout, a shutdown) the probe stops: it
+	// starts no tool, reads nothing more and returns ctx.Err(), or an error
+	// wrapping it (openTool and the ctx checks in read loops do this;
+	// TestProbeCancelled holds every probe to it). The scheduler fails a run
+	// whose ctx is done whatever Probe returned (scheduler.call), so what a
+	// probe had gathered when it stopped is never stored.
 	Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error)
 }
 
