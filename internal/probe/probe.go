@@ -80,21 +80,35 @@ type Conditional interface {
 	Available(env Env) error
 }
 
-// inventoryDescs are the descriptors whose series describe what the host
-// is made of (models, serials, firmware, sizes) rather than how it is.
+// inventoryDescs are the descriptors declared with Inventory. Only
+// constMetric reads it, to mark each series it builds from one; whoever
+// holds a probe's result asks the series (IsInventory), not this.
 var inventoryDescs = map[*prometheus.Desc]bool{}
 
-// Inventory marks d as inventory: when the set of its series or their
-// values differ from one run of the probe to the next, the metric cache
-// moves hardware_inventory_last_change_timestamp_seconds. Use it only in
-// package-level declarations.
+// Inventory declares d as inventory: its series describe what the host is
+// made of (models, serials, firmware, sizes) rather than how it is. Each
+// series built from d is marked (InventorySeries), and when the set of a
+// probe's marked series or their values differ from one run to the next,
+// the metric cache moves hardware_inventory_last_change_timestamp_seconds.
+// Use it only in package-level declarations.
 func Inventory(d *prometheus.Desc) *prometheus.Desc {
 	inventoryDescs[d] = true
 	return d
 }
 
-// IsInventory reports whether d was declared as inventory.
-func IsInventory(d *prometheus.Desc) bool { return inventoryDescs[d] }
+// inventorySeries is a series marked as inventory: the mark travels with
+// the series in the probe's result.
+type inventorySeries struct{ prometheus.Metric }
+
+// InventorySeries marks m as inventory. Probes get this from Inventory;
+// a test of what holds results may mark series itself.
+func InventorySeries(m prometheus.Metric) prometheus.Metric { return inventorySeries{m} }
+
+// IsInventory reports whether m is marked as inventory.
+func IsInventory(m prometheus.Metric) bool {
+	_, ok := m.(inventorySeries)
+	return ok
+}
 
 // logger returns the environment's logger, or one that discards.
 func (e Env) logger() *slog.Logger {
