@@ -193,9 +193,6 @@ func (a attrs) readlink(name string) (string, error) {
 func (a attrs) stat(name string) (fs.FileInfo, error)  { return a.fs.Stat(a.name(name)) }
 func (a attrs) lstat(name string) (fs.FileInfo, error) { return a.fs.Lstat(a.name(name)) }
 
-// exists reports whether name resolves below the root.
-func (a attrs) exists(name string) bool { return a.fs.Exists(a.name(name)) }
-
 // maxLinkHops bounds realpath as the kernel bounds a path walk (MAXSYMLINKS).
 const maxLinkHops = 40
 
