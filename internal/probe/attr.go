@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/sysfs"
 )
 
 // attrs reads the small one-value files that sysfs and procfs expose, below
@@ -72,14 +73,11 @@ func (a attrs) path(name string) string {
 // read returns the raw content of name, read with one read(2) of at most
 // hostfs.MaxAttrSize bytes, or ok=false.
 func (a attrs) read(name string) ([]byte, bool) {
-	b, err := a.fs.ReadAttr(a.name(name))
+	b, ok, err := sysfs.Read(a.fs, a.name(name))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			a.skips.Add(a.path(name), err)
-		}
-		return nil, false
+		a.skips.Add(a.path(name), err)
 	}
-	return b, true
+	return b, ok
 }
 
 // readFile returns the content of a file longer than an attribute, such as
@@ -105,26 +103,20 @@ func (a attrs) readFileErr(name string, maxBytes int64) ([]byte, error) {
 // firmware leaves unset DMI strings empty, and an empty label value says
 // nothing.
 func (a attrs) String(name string) (string, bool) {
-	b, ok := a.read(name)
-	if !ok {
-		return "", false
+	s, ok, err := sysfs.String(a.fs, a.name(name))
+	if err != nil {
+		a.skips.Add(a.path(name), err)
 	}
-	s := strings.TrimSpace(string(b))
-	return s, s != ""
+	return s, ok
 }
 
 // Uint returns name parsed as an unsigned decimal integer.
 func (a attrs) Uint(name string) (uint64, bool) {
-	s, ok := a.String(name)
-	if !ok {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
+	v, ok, err := sysfs.Uint(a.fs, a.name(name))
 	if err != nil {
 		a.skips.Add(a.path(name), err)
-		return 0, false
 	}
-	return v, true
+	return v, ok
 }
 
 // Int returns name parsed as a signed decimal integer (sensor readings can be

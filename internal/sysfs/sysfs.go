@@ -7,7 +7,9 @@
 // they expose, and the field is left unset. Any other failure (EIO, a file
 // that is not regular, a link out of the root, garbage where a number
 // belongs) costs that one field and is returned as an Error, which the
-// caller counts as a skipped input.
+// caller counts as a skipped input. Read, String and Uint state those rules
+// for one attribute; the probes' own attribute reader (internal/probe's
+// attrs, for procfs and the root filesystem too) reads through them.
 package sysfs
 
 import (
@@ -49,31 +51,62 @@ func (d dir) fail(name string, err error) {
 	*d.errs = append(*d.errs, Error{Path: filepath.Join(d.fs.Root(), filepath.FromSlash(d.rel(name))), Err: err})
 }
 
-// String returns the trimmed content of name; an empty file is unset.
-func (d dir) String(name string) (string, bool) {
-	b, err := d.fs.ReadAttr(d.rel(name))
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			d.fail(name, err)
-		}
-		return "", false
+// Read returns the raw content of the attribute name (slash separated,
+// below fsys's root), read with one read(2) of at most hostfs.MaxAttrSize
+// bytes. A missing attribute is ok=false with no error.
+func Read(fsys hostfs.FS, name string) ([]byte, bool, error) {
+	b, err := fsys.ReadAttr(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
 	}
-	s := strings.TrimSpace(string(b))
-	return s, s != ""
+	return b, true, nil
 }
 
-// Uint returns name parsed as an unsigned decimal integer.
-func (d dir) Uint(name string) (uint64, bool) {
-	s, ok := d.String(name)
+// String returns the trimmed content of name. An empty attribute is
+// ok=false too: firmware leaves unset DMI strings empty, and an empty value
+// says nothing.
+func String(fsys hostfs.FS, name string) (string, bool, error) {
+	b, ok, err := Read(fsys, name)
 	if !ok {
-		return 0, false
+		return "", false, err
+	}
+	s := strings.TrimSpace(string(b))
+	return s, s != "", nil
+}
+
+// Uint returns name parsed as an unsigned decimal integer; content that is
+// not one is an error.
+func Uint(fsys hostfs.FS, name string) (uint64, bool, error) {
+	s, ok, err := String(fsys, name)
+	if !ok {
+		return 0, false, err
 	}
 	v, err := strconv.ParseUint(s, 10, 64)
 	if err != nil {
-		d.fail(name, err)
-		return 0, false
+		return 0, false, err
 	}
-	return v, true
+	return v, true, nil
+}
+
+// String and Uint are the package's String and Uint below d, recording
+// failures in d's errors.
+func (d dir) String(name string) (string, bool) {
+	s, ok, err := String(d.fs, d.rel(name))
+	if err != nil {
+		d.fail(name, err)
+	}
+	return s, ok
+}
+
+func (d dir) Uint(name string) (uint64, bool) {
+	v, ok, err := Uint(d.fs, d.rel(name))
+	if err != nil {
+		d.fail(name, err)
+	}
+	return v, ok
 }
 
 // entries lists the directory, sorted by name; a missing one is empty.
