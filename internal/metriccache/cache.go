@@ -140,14 +140,14 @@ func (c *Cache) Store(name string, r Result) {
 	c.generation.Add(1)
 }
 
-// inventoryFingerprint hashes the series of ms whose descriptors are marked
-// as inventory (probe.IsInventory), values included, in an order that does
+// inventoryFingerprint hashes the series of ms the probe marked as
+// inventory (probe.IsInventory), values included, in an order that does
 // not depend on the order the probe returned them in. It is 0 when there
 // are none. This runs once per stored result, never on a scrape.
 func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 	var lines []string
 	for _, m := range ms {
-		if !probe.IsInventory(m.Desc()) {
+		if !probe.IsInventory(m) {
 			continue
 		}
 		var d dto.Metric

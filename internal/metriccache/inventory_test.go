@@ -12,20 +12,21 @@ import (
 )
 
 var (
-	testDiskInfo = probe.Inventory(prometheus.NewDesc("hardware_test_disk_info", "Disk.", []string{"disk", "serial"}, nil))
-	testDiskSize = probe.Inventory(prometheus.NewDesc("hardware_test_disk_size_bytes", "Size.", []string{"disk"}, nil))
+	testDiskInfo = prometheus.NewDesc("hardware_test_disk_info", "Disk.", []string{"disk", "serial"}, nil)
+	testDiskSize = prometheus.NewDesc("hardware_test_disk_size_bytes", "Size.", []string{"disk"}, nil)
 	testDiskTemp = prometheus.NewDesc("hardware_test_disk_temperature_celsius", "Temperature.", []string{"disk"}, nil)
 )
 
-// disks is one probe run's output: two disks with serials and sizes, and a
-// temperature that is health, not inventory.
+// disks is one probe run's output: two disks with serials and sizes, marked
+// as inventory, and a temperature that is health, not inventory.
 func disks(serialB string, sizeB, temp float64) []prometheus.Metric {
+	inv := probe.InventorySeries
 	return []prometheus.Metric{
 		prometheus.MustNewConstMetric(testDiskTemp, prometheus.GaugeValue, temp, "sda"),
-		prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sda", "S1"),
-		prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sdb", serialB),
-		prometheus.MustNewConstMetric(testDiskSize, prometheus.GaugeValue, 1e12, "sda"),
-		prometheus.MustNewConstMetric(testDiskSize, prometheus.GaugeValue, sizeB, "sdb"),
+		inv(prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sda", "S1")),
+		inv(prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sdb", serialB)),
+		inv(prometheus.MustNewConstMetric(testDiskSize, prometheus.GaugeValue, 1e12, "sda")),
+		inv(prometheus.MustNewConstMetric(testDiskSize, prometheus.GaugeValue, sizeB, "sdb")),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/sysfs"
 )
 
 // attrs reads the small one-value files that sysfs and procfs expose, below
@@ -29,18 +30,21 @@ type attrs struct {
 	skips *Skips
 }
 
-// sysAttrs, procAttrs and rootAttrs read below rel of the sysfs, procfs or
-// root filesystem root.
-func sysAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.SysFS), skips: skips}.sub(rel...)
-}
+// Sys, Proc and Root read below rel of this run's sysfs, procfs or root
+// filesystem root, recording what they cannot read in the run's skips (see
+// Env.Bind). A probe reads its files through these, so it keeps no copy of
+// the roots and passes env, not (paths, skips), to its helpers.
+func (e Env) Sys(rel ...string) attrs  { return e.attrs(e.Paths.SysFS, rel) }
+func (e Env) Proc(rel ...string) attrs { return e.attrs(e.Paths.ProcFS, rel) }
+func (e Env) Root(rel ...string) attrs { return e.attrs(e.Paths.RootFS, rel) }
 
-func procAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.ProcFS), skips: skips}.sub(rel...)
-}
-
-func rootAttrs(paths Paths, skips *Skips, rel ...string) attrs {
-	return attrs{fs: hostfs.New(paths.RootFS), skips: skips}.sub(rel...)
+func (e Env) attrs(root string, rel []string) attrs {
+	skips := e.skips
+	if skips == nil {
+		// An Env no run bound (Available, a test helper): nothing to count.
+		skips = NewSkips(e.Logger)
+	}
+	return attrs{fs: hostfs.New(root), skips: skips}.sub(rel...)
 }
 
 // sub returns the attrs of a directory below a's.
@@ -69,14 +73,11 @@ func (a attrs) path(name string) string {
 // read returns the raw content of name, read with one read(2) of at most
 // hostfs.MaxAttrSize bytes, or ok=false.
 func (a attrs) read(name string) ([]byte, bool) {
-	b, err := a.fs.ReadAttr(a.name(name))
+	b, ok, err := sysfs.Read(a.fs, a.name(name))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			a.skips.Add(a.path(name), err)
-		}
-		return nil, false
+		a.skips.Add(a.path(name), err)
 	}
-	return b, true
+	return b, ok
 }
 
 // readFile returns the content of a file longer than an attribute, such as
@@ -102,26 +103,20 @@ func (a attrs) readFileErr(name string, maxBytes int64) ([]byte, error) {
 // firmware leaves unset DMI strings empty, and an empty label value says
 // nothing.
 func (a attrs) String(name string) (string, bool) {
-	b, ok := a.read(name)
-	if !ok {
-		return "", false
+	s, ok, err := sysfs.String(a.fs, a.name(name))
+	if err != nil {
+		a.skips.Add(a.path(name), err)
 	}
-	s := strings.TrimSpace(string(b))
-	return s, s != ""
+	return s, ok
 }
 
 // Uint returns name parsed as an unsigned decimal integer.
 func (a attrs) Uint(name string) (uint64, bool) {
-	s, ok := a.String(name)
-	if !ok {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
+	v, ok, err := sysfs.Uint(a.fs, a.name(name))
 	if err != nil {
 		a.skips.Add(a.path(name), err)
-		return 0, false
 	}
-	return v, true
+	return v, ok
 }
 
 // Int returns name parsed as a signed decimal integer (sensor readings can be
@@ -189,9 +184,6 @@ func (a attrs) readlink(name string) (string, error) {
 // describes a link itself.
 func (a attrs) stat(name string) (fs.FileInfo, error)  { return a.fs.Stat(a.name(name)) }
 func (a attrs) lstat(name string) (fs.FileInfo, error) { return a.fs.Lstat(a.name(name)) }
-
-// exists reports whether name resolves below the root.
-func (a attrs) exists(name string) bool { return a.fs.Exists(a.name(name)) }
 
 // maxLinkHops bounds realpath as the kernel bounds a path walk (MAXSYMLINKS).
 const maxLinkHops = 40

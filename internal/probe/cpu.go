@@ -84,9 +84,7 @@ func init() {
 	})
 }
 
-type cpuProbe struct {
-	paths Paths
-}
+type cpuProbe struct{}
 
 func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuInfoDesc
@@ -101,8 +99,8 @@ func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
-	proc := procAttrs(p.paths, skips)
+	env = env.Bind(skips)
+	proc := env.Proc()
 	// Every Linux kernel has /proc/cpuinfo, a VM included: without it the
 	// procfs root is wrong, and saying nothing would look like success.
 	b, err := proc.readFileErr("cpuinfo", procfile.CPUInfoMaxSize)
@@ -125,12 +123,12 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 
 	// Package of each online CPU by number, for grouping cpufreq.
 	packages := map[int]string{}
-	ms := p.topology(cpuinfo, packages, skips)
+	ms := p.topology(env, cpuinfo, packages)
 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cpus := sysAttrs(p.paths, skips, "devices/system/cpu")
+	cpus := env.Sys("devices/system/cpu")
 	freq, err := p.cpufreq(ctx, cpus, packages)
 	if err != nil {
 		return nil, err
@@ -146,7 +144,7 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 // topology returns the per-package info and the counts, and fills packages.
 // physical id and core id are x86 fields; elsewhere (arm64) the same numbers
 // come from sysfs topology.
-func (p cpuProbe) topology(cpuinfo []procfile.CPU, packages map[int]string, skips *Skips) []prometheus.Metric {
+func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]string) []prometheus.Metric {
 	if len(cpuinfo) == 0 {
 		return nil
 	}
@@ -160,7 +158,7 @@ func (p cpuProbe) topology(cpuinfo []procfile.CPU, packages map[int]string, skip
 	for _, c := range cpuinfo {
 		pkg, coreID := c.PhysicalID, c.CoreID
 		if pkg == "" || coreID == "" {
-			a := sysAttrs(p.paths, skips, "devices/system/cpu", "cpu"+strconv.Itoa(int(c.Processor)), "topology")
+			a := env.Sys("devices/system/cpu", "cpu"+strconv.Itoa(int(c.Processor)), "topology")
 			pkg, _ = a.String("physical_package_id")
 			coreID, _ = a.String("core_id")
 		}

@@ -181,6 +181,8 @@ type GPUOptions struct {
 
 func newGPUOptions() *GPUOptions { return &GPUOptions{Command: "/usr/bin/nvidia-smi"} }
 
+func (o *GPUOptions) available() error { return toolrun.Available(string(o.Command)) }
+
 // gpuProbe reads NVIDIA GPUs through nvidia-smi. It remembers what this
 // host's driver does not know: nvidia-smi rejects a whole query for one
 // property it does not know, so such a property is asked once, then left
@@ -225,7 +227,7 @@ func (*gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 // on a host without an NVIDIA GPU, or with the driver unloaded, would only
 // ever fail). It reads the configured sysfs root, so fixtures can test it.
 func (p *gpuProbe) Available(env Env) error {
-	if err := toolrun.Available(string(optionsOf(env, newGPUOptions).Command)); err != nil {
+	if err := optionsOf(env, newGPUOptions).available(); err != nil {
 		return err
 	}
 	return nvidiaBound(env.Paths.SysFS)
@@ -252,15 +254,12 @@ func nvidiaBound(sysfs string) error {
 var pciAddress = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 
 func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	command := string(optionsOf(env, newGPUOptions).Command)
-	if err := ctx.Err(); err != nil {
+	o, unlock, err := openTool(ctx, env, newGPUOptions, &p.mu)
+	if err != nil {
 		return nil, err
 	}
-	if err := toolrun.Available(command); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer unlock()
+	command := string(o.Command)
 
 	src := command + " --query-gpu"
 	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuQueryFields)

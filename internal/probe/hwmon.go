@@ -151,9 +151,7 @@ func init() {
 }
 
 // hwmonProbe reports the sensors of every hardware monitoring chip.
-type hwmonProbe struct {
-	paths Paths
-}
+type hwmonProbe struct{}
 
 func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hwmonChipInfo
@@ -174,8 +172,8 @@ type hwmonChip struct {
 }
 
 func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
-	class := sysAttrs(p.paths, skips, "class/hwmon")
+	env = env.Bind(skips)
+	class := env.Sys("class/hwmon")
 	var chips []hwmonChip
 	for _, h := range class.indexed("hwmon") {
 		if err := ctx.Err(); err != nil {

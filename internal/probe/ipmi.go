@@ -89,6 +89,8 @@ type IPMIOptions struct {
 
 func newIPMIOptions() *IPMIOptions { return &IPMIOptions{Command: "/usr/bin/ipmitool"} }
 
+func (o *IPMIOptions) available() error { return toolrun.Available(string(o.Command)) }
+
 // ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
 // It remembers when the BMC said it has no DCMI power meter, so that a
 // BMC without one is not asked every run (re-asked after
@@ -117,7 +119,7 @@ func (*ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 // ipmitool, or no BMC it may talk to. ipmitool installed on a host without
 // a BMC would only ever fail.
 func (p *ipmiProbe) Available(env Env) error {
-	if err := toolrun.Available(string(optionsOf(env, newIPMIOptions).Command)); err != nil {
+	if err := optionsOf(env, newIPMIOptions).available(); err != nil {
 		return err
 	}
 	return bmcAvailable(env.Paths)
@@ -156,13 +158,12 @@ func bmcAvailable(paths Paths) error {
 }
 
 func (p *ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	command := string(optionsOf(env, newIPMIOptions).Command)
-	if err := ctx.Err(); err != nil {
+	o, unlock, err := openTool(ctx, env, newIPMIOptions, nil) // bmcMetrics locks what it keeps
+	if err != nil {
 		return nil, err
 	}
-	if err := toolrun.Available(command); err != nil {
-		return nil, err
-	}
+	defer unlock()
+	command := string(o.Command)
 
 	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
 	// behind a PMBus mux) still reports its sensors, and the other way round.

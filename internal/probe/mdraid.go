@@ -3,15 +3,13 @@ package probe
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
-	"path"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -65,9 +63,7 @@ func init() {
 // each array's md/ directory in sysfs says more precisely how it is. A host
 // without /proc/mdstat has no md driver loaded and no arrays, which is not an
 // error: the driver may be loaded later, so the probe stays on.
-type mdraidProbe struct {
-	paths Paths
-}
+type mdraidProbe struct{}
 
 func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -80,39 +76,20 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	proc := procAttrs(p.paths, skips)
-	stats := map[string]procfile.MDArray{}
-	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// No md driver, or a procfs root without it: sysfs still says
-		// whether arrays exist.
-	case err != nil:
-		// A mdstat that cannot be read (a link to /dev/zero, a file past
-		// the bound) says nothing about which arrays exist; the arrays'
-		// md/ directories in sysfs still say most of it.
-		skips.Add(proc.path("mdstat"), err)
-	default:
-		arrays, perr := procfile.ParseMdstat(ctx, b)
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		if perr != nil {
-			skips.Add(proc.path("mdstat"), perr)
-		}
-		for _, st := range arrays {
-			stats[st.Name] = st
-		}
+	stats, err := mdraidMdstat(ctx, env.Proc())
+	if err != nil {
+		return nil, err
 	}
 	// An array is one that either source lists: sysfs alone when mdstat
 	// is unreadable or an entry did not parse, mdstat alone in a container
 	// given the host's /proc but not its /sys.
-	block := sysAttrs(p.paths, skips, "block")
-	names := p.sysfsArrays(block)
+	sys := hostfs.New(env.Paths.SysFS)
+	names, errs := sysfs.MDArrayNames(sys)
+	mdraidSkip(skips, errs...)
 	for name := range stats {
 		names = append(names, name)
 	}
@@ -123,54 +100,80 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		r, errs := sysfs.ReadMDArray(sys, name)
+		mdraidSkip(skips, errs...)
 		st, ok := stats[name]
-		ms = append(ms, p.array(block.sub(name), name, st, ok)...)
+		ms = append(ms, p.array(r, st, ok, skips)...)
 	}
 	return ms, nil
 }
 
-// sysfsArrays lists the block devices that have an md/ directory.
-func (p mdraidProbe) sysfsArrays(block attrs) []string {
-	var names []string
-	for _, e := range block.entries() {
-		if !strings.HasPrefix(e.Name(), "md") {
-			continue
+// mdraidMdstat reads /proc/mdstat's arrays by name. A missing or unreadable
+// mdstat, or an entry that does not parse, costs what it would have told
+// (a skip), not the run: sysfs still says most of it.
+func mdraidMdstat(ctx context.Context, proc attrs) (map[string]procfile.MDArray, error) {
+	stats := map[string]procfile.MDArray{}
+	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// No md driver, or a procfs root without it: sysfs still says
+		// whether arrays exist.
+	case err != nil:
+		// A mdstat that cannot be read (a link to /dev/zero, a file past
+		// the bound) says nothing about which arrays exist; the arrays'
+		// md/ directories in sysfs still say most of it.
+		proc.skips.Add(proc.path("mdstat"), err)
+	default:
+		arrays, perr := procfile.ParseMdstat(ctx, b)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
 		}
-		if fi, err := block.stat(path.Join(e.Name(), "md")); err == nil && fi.IsDir() {
-			names = append(names, e.Name())
+		if perr != nil {
+			proc.skips.Add(proc.path("mdstat"), perr)
+		}
+		for _, st := range arrays {
+			stats[st.Name] = st
 		}
 	}
-	return names
+	return stats, nil
 }
 
-// array reads one array from its md/ directory, falling back to its
-// /proc/mdstat entry (st, when haveSt) for what sysfs lacks. sysfs is read
-// attribute by attribute rather than through procfs's sysfs.Mdraids, which
-// stops at the first unexpected file and drops every array after it: a
-// kernel without the uuid attribute, or sync_completed reading "delayed"
-// while a resync waits for another array on the same disks.
-func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt bool) []prometheus.Metric {
-	a := dev.sub("md")
-	array := labelValue(name)
+// mdraidSkip records what sysfs could not read.
+func mdraidSkip(skips *Skips, errs ...sysfs.Error) {
+	for _, e := range errs {
+		skips.Add(e.Path, e.Err)
+	}
+}
+
+// array maps one array as sysfs tells it, falling back to its /proc/mdstat
+// entry (st, when haveSt) for what sysfs lacks.
+func (p mdraidProbe) array(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+	array := labelValue(sys.Name)
 	var ms []prometheus.Metric
-	level, _ := a.String("level")
+	level := sys.Level
 	if level == "" && haveSt {
 		level = st.Level
 	}
 	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
-	if size, ok := mdraidSize(dev, st, haveSt); ok {
+	if size, ok := mdraidSize(sys, st, haveSt); ok {
 		ms = append(ms, gauge(mdraidArraySize, float64(size), array))
 	}
 
-	state, ok := a.String("array_state")
+	state, ok := sys.State, sys.State != ""
 	if !ok && haveSt {
 		state, ok = mdstatArrayState(st), true
 	}
 	if ok {
 		ms = append(ms, stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
 	}
+	ms = append(ms, mdraidDiskMetrics(array, sys, st, haveSt)...)
+	return append(ms, mdraidSyncMetrics(array, sys, st, haveSt, skips)...)
+}
 
-	required, haveRequired := mdraidRaidDisks(a)
+// mdraidDiskMetrics maps the array's slots and member disks.
+func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool) []prometheus.Metric {
+	var ms []prometheus.Metric
+	required, haveRequired := sys.RaidDisks, sys.RaidDisks > 0
 	if !haveRequired && haveSt && st.Disks > 0 {
 		required, haveRequired = uint64(st.Disks), true
 	}
@@ -178,39 +181,28 @@ func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt b
 		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
 	}
 
-	if v, ok := a.Uint("degraded"); ok {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(v), array))
+	if sys.HasDegraded {
+		ms = append(ms, gauge(mdraidDegradedDisks, float64(sys.Degraded), array))
 	} else if haveSt && st.Disks > 0 {
 		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
 	}
 
 	var active, failed, spare uint64
-	members := 0
-	for _, e := range a.entries() {
-		dev, ok := strings.CutPrefix(e.Name(), "dev-")
-		if !ok {
-			continue
-		}
-		state, ok := a.sub(e.Name()).String("state")
-		if !ok {
-			continue
-		}
-		members++
-		flags := strings.Split(state, ",")
+	for _, m := range sys.Members {
 		switch {
-		case slices.Contains(flags, "faulty"):
+		case slices.Contains(m.Flags, "faulty"):
 			failed++
-		case slices.Contains(flags, "in_sync"):
+		case slices.Contains(m.Flags, "in_sync"):
 			active++
-		case slices.Contains(flags, "spare"):
+		case slices.Contains(m.Flags, "spare"):
 			spare++
 		}
-		for _, f := range flags {
-			ms = append(ms, gauge(mdraidMemberState, 1, array, labelValue(dev), labelValue(f)))
+		for _, f := range m.Flags {
+			ms = append(ms, gauge(mdraidMemberState, 1, array, labelValue(m.Device), labelValue(f)))
 		}
 	}
 	switch {
-	case members > 0:
+	case len(sys.Members) > 0:
 		ms = append(ms,
 			gauge(mdraidDisks, float64(active), array, "active"),
 			gauge(mdraidDisks, float64(failed), array, "failed"),
@@ -225,8 +217,15 @@ func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt b
 			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
 			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
 	}
+	return ms
+}
 
-	action, ok := a.String("sync_action")
+// mdraidSyncMetrics maps the array's sync action and its progress. mdstat's
+// speed and time left are preferred over sysfs's: they come from one
+// reading, and sysfs has no time left.
+func mdraidSyncMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+	var ms []prometheus.Metric
+	action, ok := sys.SyncAction, sys.SyncAction != ""
 	if !ok && haveSt {
 		action, ok = mdstatSyncAction(st)
 	}
@@ -237,9 +236,9 @@ func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt b
 	if !haveSt {
 		sync = nil
 	}
-	if ratio, ok := mdraidReadSyncCompleted(a); ok {
-		ms = append(ms, gauge(mdraidSyncCompleted, ratio, array))
-	} else if sync != nil && !a.exists("sync_completed") {
+	if sys.HasSyncCompleted {
+		ms = append(ms, gauge(mdraidSyncCompleted, sys.SyncCompleted, array))
+	} else if sync != nil && !sys.SyncCompletedExists {
 		switch {
 		case sync.Waiting != "":
 			ms = append(ms, gauge(mdraidSyncCompleted, 0, array))
@@ -247,10 +246,13 @@ func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt b
 			ms = append(ms, gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
 		}
 	}
-	if sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0 {
+	switch {
+	case sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0:
 		ms = append(ms, gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
-	} else if kib, ok := mdraidReadSyncSpeed(a); ok {
-		ms = append(ms, gauge(mdraidSyncSpeed, float64(kib)*1024, array))
+	case sys.SyncSpeedErr != nil:
+		mdraidSkip(skips, *sys.SyncSpeedErr)
+	case sys.HasSyncSpeed:
+		ms = append(ms, gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
 	}
 	if sync != nil && sync.Waiting == "" && sync.RemainingSeconds >= 0 {
 		ms = append(ms, gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
@@ -261,9 +263,9 @@ func (p mdraidProbe) array(dev attrs, name string, st procfile.MDArray, haveSt b
 // mdraidSize returns the size of a running array: the block device's
 // size (512-byte sectors, 0 while inactive), else mdstat's 1 KiB blocks,
 // which for an inactive array count its members and so are no size.
-func mdraidSize(dev attrs, st procfile.MDArray, haveSt bool) (uint64, bool) {
-	if sectors, ok := dev.Uint("size"); ok {
-		return sectors * 512, sectors > 0
+func mdraidSize(sys sysfs.MDArray, st procfile.MDArray, haveSt bool) (uint64, bool) {
+	if sys.HasSize {
+		return sys.SizeSectors * 512, sys.SizeSectors > 0
 	}
 	if haveSt && st.State != "inactive" && st.Blocks > 0 {
 		return st.Blocks * 1024, true
@@ -296,59 +298,4 @@ func mdstatSyncAction(st procfile.MDArray) (string, bool) {
 		return "idle", true
 	}
 	return st.Sync.Action, true
-}
-
-// mdraidReadSyncSpeed reads md/sync_speed, KiB/s: "none" while no action
-// runs.
-func mdraidReadSyncSpeed(a attrs) (uint64, bool) {
-	s, ok := a.String("sync_speed")
-	if !ok || s == "none" {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		a.skips.Add(a.path("sync_speed"), fmt.Errorf("unexpected sync_speed %q", s))
-		return 0, false
-	}
-	return v, true
-}
-
-// mdraidRaidDisks reads md/raid_disks: a number, or during a reshape the
-// new and old numbers, "4 (3)"; the new one is what the array will need.
-// An array not yet configured (inactive, assembled in part) reads 0, which
-// says nothing about how many disks it needs.
-func mdraidRaidDisks(a attrs) (uint64, bool) {
-	s, ok := a.String("raid_disks")
-	if !ok {
-		return 0, false
-	}
-	first, _, _ := strings.Cut(s, " ")
-	n, err := strconv.ParseUint(first, 10, 64)
-	if err != nil {
-		a.skips.Add(a.path("raid_disks"), err)
-		return 0, false
-	}
-	return n, n > 0
-}
-
-// mdraidReadSyncCompleted reads md/sync_completed: "none" when no action runs,
-// "delayed" while one waits its turn, else sectors done and
-// sectors to do, "1024 / 2048".
-func mdraidReadSyncCompleted(a attrs) (float64, bool) {
-	s, ok := a.String("sync_completed")
-	if !ok {
-		return 0, false
-	}
-	switch s {
-	case "none":
-		return 0, false
-	case "delayed":
-		return 0, true
-	}
-	var done, total uint64
-	if _, err := fmt.Sscanf(s, "%d / %d", &done, &total); err != nil || total == 0 || done > total {
-		a.skips.Add(a.path("sync_completed"), fmt.Errorf("unexpected sync_completed %q", s))
-		return 0, false
-	}
-	return float64(done) / float64(total), true
 }

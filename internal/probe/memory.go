@@ -79,9 +79,7 @@ func init() {
 
 // memoryProbe reports memory size, huge page pools, EDAC error counts and
 // the DIMM inventory from SMBIOS.
-type memoryProbe struct {
-	paths Paths
-}
+type memoryProbe struct{}
 
 func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -99,9 +97,9 @@ func (memoryProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	var ms []prometheus.Metric
-	proc := procAttrs(p.paths, skips)
+	proc := env.Proc()
 	b, err := proc.readFileErr("meminfo", procfile.MeminfoMaxSize)
 	if err != nil {
 		// No meminfo means the procfs root is wrong, not that the host
@@ -116,9 +114,9 @@ func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	}
 
 	ms = append(ms, p.swapDevices(proc)...)
-	ms = append(ms, p.hugepages(sysAttrs(p.paths, skips, "kernel/mm/hugepages"))...)
+	ms = append(ms, p.hugepages(env.Sys("kernel/mm/hugepages"))...)
 
-	mcs := sysAttrs(p.paths, skips, "devices/system/edac/mc")
+	mcs := env.Sys("devices/system/edac/mc")
 	for _, mc := range mcs.indexed("mc") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -126,7 +124,7 @@ func (p memoryProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 		ms = append(ms, edacController(mcs.sub(mc), mc)...)
 	}
 
-	modules, err := memoryModules(ctx, sysAttrs(p.paths, skips, "firmware/dmi/entries"))
+	modules, err := memoryModules(ctx, env.Sys("firmware/dmi/entries"))
 	if err != nil {
 		return nil, err
 	}

@@ -38,7 +38,7 @@ func memorySMBIOSEdit(raw []byte, off int, b ...byte) []byte {
 // The fixture's entries are shaped as the kernel's dmi-sysfs makes them:
 // type, length and handle agree with the raw structure.
 func TestMemorySMBIOSFixtureEntries(t *testing.T) {
-	dir := sysAttrs(fixturePaths, NewSkips(nil), "firmware/dmi/entries")
+	dir := Env{Paths: fixturePaths}.Sys("firmware/dmi/entries")
 	entries := dir.numbered("17-", "")
 	if len(entries) != 32 {
 		t.Fatalf("%d type 17 entries, want 32", len(entries))
@@ -297,7 +297,7 @@ func TestMemoryModulesDegraded(t *testing.T) {
 func TestMemoryModulesCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := memoryModules(ctx, sysAttrs(fixturePaths, NewSkips(nil), "firmware/dmi/entries")); err == nil {
+	if _, err := memoryModules(ctx, Env{Paths: fixturePaths}.Sys("firmware/dmi/entries")); err == nil {
 		t.Error("memoryModules with a cancelled context succeeded")
 	}
 }

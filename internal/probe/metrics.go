@@ -19,7 +19,8 @@ func labelValue(s string) string {
 // the host (DMI strings, cpuinfo, tool output) and are not always UTF-8
 // (unprogrammed DMI fields are often 0xFF-filled), and MustNewConstMetric
 // panics on invalid UTF-8, which cost the whole probe. So every label value
-// passes labelValue here, in the one place all series are built.
+// passes labelValue here, in the one place all series are built; and a
+// series of an Inventory descriptor is marked as such here.
 func constMetric(d *prometheus.Desc, vt prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
 	for i, l := range labels {
 		if !utf8.ValidString(l) {
@@ -30,7 +31,11 @@ func constMetric(d *prometheus.Desc, vt prometheus.ValueType, v float64, labels 
 			break
 		}
 	}
-	return prometheus.MustNewConstMetric(d, vt, v, labels...)
+	m := prometheus.MustNewConstMetric(d, vt, v, labels...)
+	if inventoryDescs[d] {
+		return InventorySeries(m)
+	}
+	return m
 }
 
 // gauge is the gauge series of d with value v.

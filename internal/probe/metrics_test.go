@@ -38,3 +38,25 @@ func TestStateSet(t *testing.T) {
 		t.Errorf("stateSet changed the table: %v", known)
 	}
 }
+
+// A series of a descriptor declared with Inventory carries the mark in the
+// probe's result, where the metric cache reads it; the others do not.
+func TestInventoryTravelsWithSeries(t *testing.T) {
+	c, _ := runProbe(t, "storage", fixturePaths)
+	var marked, unmarked int
+	for _, m := range c.metrics {
+		want := m.Desc() == storageDeviceInfo || m.Desc() == storageDeviceSize ||
+			m.Desc() == storageNVMeControllerInfo || m.Desc() == storageNVMeNamespaceCapacity
+		if got := IsInventory(m); got != want {
+			t.Errorf("IsInventory(%s) = %v, want %v", m.Desc(), got, want)
+		}
+		if want {
+			marked++
+		} else {
+			unmarked++
+		}
+	}
+	if marked == 0 || unmarked == 0 {
+		t.Errorf("%d marked and %d unmarked series: the fixture should have both", marked, unmarked)
+	}
+}

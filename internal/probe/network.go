@@ -74,9 +74,7 @@ func init() {
 // device link or bonding; InfiniBandClass fails the whole class on one
 // malformed port file and reads every counters/ and hw_counters/ file (on
 // mlx5 each hw_counters read is a firmware command), none of which we use.
-type networkProbe struct {
-	sysfs string
-}
+type networkProbe struct{}
 
 func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -90,12 +88,12 @@ func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.sysfs = env.Paths.SysFS // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var ms []prometheus.Metric
-	class := sysAttrs(Paths{SysFS: p.sysfs}, skips, "class/net")
+	class := env.Sys("class/net")
 	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -110,7 +108,7 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		ms = append(ms, networkInterface(dir, e.Name())...)
 	}
 
-	ib := sysAttrs(Paths{SysFS: p.sysfs}, skips, "class/infiniband")
+	ib := env.Sys("class/infiniband")
 	for _, e := range ib.entries() {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -80,9 +80,7 @@ func init() {
 // for every device when one attribute of one device does not parse (a
 // malformed link speed must cost that one series) and does not read the
 // driver link.
-type pciProbe struct {
-	paths Paths
-}
+type pciProbe struct{}
 
 func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -94,17 +92,17 @@ func (pciProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p pciProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	opts := optionsOf(env, newPCIOptions)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	devices := sysAttrs(p.paths, skips, "bus/pci/devices")
+	devices := env.Sys("bus/pci/devices")
 	entries := devices.entries()
 	if len(entries) == 0 {
 		return nil, nil // no PCI bus (some VMs, containers without /sys/bus)
 	}
-	ids, err := pciLoadIDs(ctx, rootAttrs(p.paths, skips))
+	ids, err := pciLoadIDs(ctx, env.Root())
 	if err != nil {
 		return nil, err
 	}

@@ -195,7 +195,7 @@ func TestPCIParseLinkSpeed(t *testing.T) {
 
 // The shipped excerpt parses cleanly: it is cut from a real pci.ids.
 func TestPCIFixtureIDs(t *testing.T) {
-	db, err := pciLoadIDs(context.Background(), rootAttrs(fixturePaths, NewSkips(nil)))
+	db, err := pciLoadIDs(context.Background(), Env{Paths: fixturePaths}.Root())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,9 +56,7 @@ func init() {
 // "package" and index 0 while dropping which package a "dram" subzone
 // belongs to, which the zone label needs. A bad attribute here costs the
 // series it feeds and nothing else.
-type powerProbe struct {
-	paths Paths
-}
+type powerProbe struct{}
 
 func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -71,20 +69,20 @@ func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	var ms []prometheus.Metric
-	for _, read := range []func(*Skips) []prometheus.Metric{p.supplies, p.meters, p.rapl} {
+	for _, read := range []func(Env) []prometheus.Metric{p.supplies, p.meters, p.rapl} {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ms = append(ms, read(skips)...)
+		ms = append(ms, read(env)...)
 	}
 	return ms, nil
 }
 
 // supplies reads /sys/class/power_supply.
-func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
-	class := sysAttrs(p.paths, skips, "class/power_supply")
+func (p powerProbe) supplies(env Env) []prometheus.Metric {
+	class := env.Sys("class/power_supply")
 	var ms []prometheus.Metric
 	for _, e := range class.entries() {
 		supply := e.Name()
@@ -111,8 +109,8 @@ func (p powerProbe) supplies(skips *Skips) []prometheus.Metric {
 
 // meters reads the ACPI power meters bound to the power_meter driver. The
 // driver reports microwatts.
-func (p powerProbe) meters(skips *Skips) []prometheus.Metric {
-	driver := sysAttrs(p.paths, skips, "bus/acpi/drivers/power_meter")
+func (p powerProbe) meters(env Env) []prometheus.Metric {
+	driver := env.Sys("bus/acpi/drivers/power_meter")
 	var ms []prometheus.Metric
 	for _, e := range driver.entries() {
 		// The driver directory also holds bind, unbind, uevent and module.
@@ -141,8 +139,8 @@ type powerRAPLZone struct {
 // rapl reads the RAPL zones of the MSR interface (intel-rapl:*; AMD CPUs use
 // it too). intel-rapl-mmio:* zones are left out: they are the same packages
 // seen through MMIO, named "package-0" again.
-func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
-	class := sysAttrs(p.paths, skips, "class/powercap")
+func (p powerProbe) rapl(env Env) []prometheus.Metric {
+	class := env.Sys("class/powercap")
 	var zones []powerRAPLZone
 	names := map[string]string{} // intel-rapl:N -> package-N
 	for _, e := range class.entries() {
@@ -180,7 +178,7 @@ func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
 			z.label = pkg + "-" + z.label
 		}
 		if seen[z.label] {
-			skips.Add(z.dir.path("."), fmt.Errorf("RAPL zone label %q already taken", z.label))
+			z.dir.skips.Add(z.dir.path("."), fmt.Errorf("RAPL zone label %q already taken", z.label))
 			continue
 		}
 		seen[z.label] = true
@@ -193,7 +191,7 @@ func (p powerProbe) rapl(skips *Skips) []prometheus.Metric {
 		}
 		uj, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			skips.Add(z.dir.path("energy_uj"), err)
+			z.dir.skips.Add(z.dir.path("energy_uj"), err)
 			continue
 		}
 		// The counter is exported as read, wraps included: rate() loses at

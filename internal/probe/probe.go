@@ -31,6 +31,13 @@ type Probe interface {
 	// fewer metrics, not an error; an unreadable or malformed input costs the
 	// series it would have fed and is recorded in skips. An error means the
 	// run as a whole failed and the caller keeps the last good metrics.
+	//
+	// When ctx is done (the run's timeout, a shutdown) the probe stops: it
+	// starts no tool, reads nothing more and returns ctx.Err(), or an error
+	// wrapping it (openTool and the ctx checks in read loops do this;
+	// TestProbeCancelled holds every probe to it). The scheduler fails a run
+	// whose ctx is done whatever Probe returned (scheduler.call), so what a
+	// probe had gathered when it stopped is never stored.
 	Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error)
 }
 
@@ -51,6 +58,16 @@ type Env struct {
 	// probe that has none.
 	Options any
 	Logger  *slog.Logger
+	// skips is where the readers (Sys, Proc, Root) record what they could
+	// not read: the run's, once Bind has set it.
+	skips *Skips
+}
+
+// Bind returns e with its readers recording into skips, the run's: a probe
+// that reads files calls it first (env = env.Bind(skips)).
+func (e Env) Bind(skips *Skips) Env {
+	e.skips = skips
+	return e
 }
 
 // Conditional is implemented by probes whose source may be missing from a
@@ -63,21 +80,35 @@ type Conditional interface {
 	Available(env Env) error
 }
 
-// inventoryDescs are the descriptors whose series describe what the host
-// is made of (models, serials, firmware, sizes) rather than how it is.
+// inventoryDescs are the descriptors declared with Inventory. Only
+// constMetric reads it, to mark each series it builds from one; whoever
+// holds a probe's result asks the series (IsInventory), not this.
 var inventoryDescs = map[*prometheus.Desc]bool{}
 
-// Inventory marks d as inventory: when the set of its series or their
-// values differ from one run of the probe to the next, the metric cache
-// moves hardware_inventory_last_change_timestamp_seconds. Use it only in
-// package-level declarations.
+// Inventory declares d as inventory: its series describe what the host is
+// made of (models, serials, firmware, sizes) rather than how it is. Each
+// series built from d is marked (InventorySeries), and when the set of a
+// probe's marked series or their values differ from one run to the next,
+// the metric cache moves hardware_inventory_last_change_timestamp_seconds.
+// Use it only in package-level declarations.
 func Inventory(d *prometheus.Desc) *prometheus.Desc {
 	inventoryDescs[d] = true
 	return d
 }
 
-// IsInventory reports whether d was declared as inventory.
-func IsInventory(d *prometheus.Desc) bool { return inventoryDescs[d] }
+// inventorySeries is a series marked as inventory: the mark travels with
+// the series in the probe's result.
+type inventorySeries struct{ prometheus.Metric }
+
+// InventorySeries marks m as inventory. Probes get this from Inventory;
+// a test of what holds results may mark series itself.
+func InventorySeries(m prometheus.Metric) prometheus.Metric { return inventorySeries{m} }
+
+// IsInventory reports whether m is marked as inventory.
+func IsInventory(m prometheus.Metric) bool {
+	_, ok := m.(inventorySeries)
+	return ok
+}
 
 // logger returns the environment's logger, or one that discards.
 func (e Env) logger() *slog.Logger {

@@ -123,7 +123,11 @@ func (raidProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why neither tool can run on this host.
 func (raidProbe) Available(env Env) error {
-	o := optionsOf(env, newRAIDOptions)
+	return optionsOf(env, newRAIDOptions).available()
+}
+
+// available reports why neither tool can start, or nil when one can.
+func (o *RAIDOptions) available() error {
 	errStorcli := toolrun.Available(string(o.Storcli))
 	errSsacli := toolrun.Available(string(o.Ssacli))
 	if errStorcli == nil || errSsacli == nil {
@@ -137,14 +141,12 @@ func (raidProbe) Available(env Env) error {
 var errNoRAIDController = errors.New("no controller found")
 
 func (p raidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	o := optionsOf(env, newRAIDOptions)
+	o, unlock, err := openTool(ctx, env, newRAIDOptions, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	log := env.logger()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := p.Available(env); err != nil {
-		return nil, err
-	}
 
 	families := []struct {
 		name, command string

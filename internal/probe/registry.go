@@ -1,9 +1,11 @@
 package probe
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -128,6 +130,34 @@ func optionsOf[O any](env Env, defaults func() *O) *O {
 		return o
 	}
 	return defaults()
+}
+
+// toolOptions are a tool probe's options (P is *O): available says why the
+// tool they name cannot start (not installed, not executable), or nil.
+type toolOptions[O any] interface {
+	*O
+	available() error
+}
+
+// openTool begins a run of a tool probe (gpu, ipmi, raid, sel, smart), the
+// same way for each: the probe's options (env's, or its defaults), then a
+// run already called off fails with ctx.Err(), then a tool that cannot
+// start fails with the reason, then mu is locked, for a probe whose state
+// between runs a whole run must hold (nil: none). On success the caller
+// defers unlock.
+func openTool[O any, P toolOptions[O]](ctx context.Context, env Env, defaults func() *O, mu *sync.Mutex) (o *O, unlock func(), err error) {
+	o = optionsOf(env, defaults)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if err := P(o).available(); err != nil {
+		return nil, nil, err
+	}
+	if mu == nil {
+		return o, func() {}, nil
+	}
+	mu.Lock()
+	return o, mu.Unlock, nil
 }
 
 // New builds the probe registered as name.

@@ -73,6 +73,8 @@ type SELOptions struct {
 
 func newSELOptions() *SELOptions { return &SELOptions{Command: "/usr/bin/ipmitool"} }
 
+func (o *SELOptions) available() error { return toolrun.Available(string(o.Command)) }
+
 // selProbe keeps what the last full read of the log found, and the sel
 // info values it was taken at, so that a run whose sel info is unchanged
 // need not read the log again.
@@ -104,22 +106,19 @@ func (*selProbe) Describe(ch chan<- *prometheus.Desc) {
 // Available reports why the log cannot be read: no ipmitool, or no BMC
 // device (no BMC, or ipmi_si and ipmi_devintf not loaded).
 func (p *selProbe) Available(env Env) error {
-	if err := toolrun.Available(string(optionsOf(env, newSELOptions).Command)); err != nil {
+	if err := optionsOf(env, newSELOptions).available(); err != nil {
 		return err
 	}
 	return bmcAvailable(env.Paths)
 }
 
 func (p *selProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	command := string(optionsOf(env, newSELOptions).Command)
-	if err := ctx.Err(); err != nil {
+	o, unlock, err := openTool(ctx, env, newSELOptions, &p.mu)
+	if err != nil {
 		return nil, err
 	}
-	if err := toolrun.Available(command); err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	defer unlock()
+	command := string(o.Command)
 
 	infoSrc := command + " sel info"
 	out, err := toolrun.Run(ctx, command, "sel", "info")

@@ -174,6 +174,8 @@ func newSmartOptions() *SmartOptions {
 	return &SmartOptions{Command: "/usr/sbin/smartctl", DeviceTimeout: confval.Duration(30 * time.Second)}
 }
 
+func (o *SmartOptions) available() error { return toolrun.Available(string(o.Command)) }
+
 func init() {
 	Register(Spec{
 		Name:      "smart",
@@ -217,17 +219,15 @@ func (*smartProbe) Describe(ch chan<- *prometheus.Desc) {
 
 // Available reports why smartctl cannot run here, or nil.
 func (p *smartProbe) Available(env Env) error {
-	return toolrun.Available(string(optionsOf(env, newSmartOptions).Command))
+	return optionsOf(env, newSmartOptions).available()
 }
 
 func (p *smartProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	if err := ctx.Err(); err != nil {
+	o, unlock, err := openTool(ctx, env, newSmartOptions, nil) // label locks what it keeps
+	if err != nil {
 		return nil, err
 	}
-	o := optionsOf(env, newSmartOptions)
-	if err := toolrun.Available(string(o.Command)); err != nil {
-		return nil, err
-	}
+	defer unlock()
 	devices, err := p.scan(ctx, o, skips)
 	if err != nil {
 		return nil, err

@@ -53,9 +53,7 @@ func init() {
 }
 
 // storageProbe lists block devices backed by hardware and NVMe controllers.
-type storageProbe struct {
-	paths Paths
-}
+type storageProbe struct{}
 
 func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -68,13 +66,13 @@ func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	// Every Linux host has /sys/block, if only with loop devices: without
 	// it the sysfs root is wrong, and the run says nothing.
-	block := sysAttrs(p.paths, skips, "block")
+	block := env.Sys("block")
 	devices, err := block.fs.ReadDir(block.dir)
 	if err != nil {
 		return nil, err
@@ -86,7 +84,7 @@ func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		}
 		ms = append(ms, p.blockDevice(block.sub(dev.Name()), dev.Name())...)
 	}
-	nvme, err := p.nvmeControllers(ctx, skips)
+	nvme, err := p.nvmeControllers(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +206,8 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 // and cntlid are absent on older kernels, such as RHEL 7's), turns a
 // malformed namespace size into 0, and lacks transport and address: read
 // attribute by attribute instead, so that one bad file costs one series.
-func (p storageProbe) nvmeControllers(ctx context.Context, skips *Skips) ([]prometheus.Metric, error) {
-	class := sysAttrs(p.paths, skips, "class/nvme")
+func (p storageProbe) nvmeControllers(ctx context.Context, env Env) ([]prometheus.Metric, error) {
+	class := env.Sys("class/nvme")
 	var ms []prometheus.Metric
 	for _, ctrl := range class.indexed("nvme") {
 		if err := ctx.Err(); err != nil {

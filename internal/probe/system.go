@@ -85,9 +85,7 @@ func init() {
 	})
 }
 
-type systemProbe struct {
-	paths Paths
-}
+type systemProbe struct{}
 
 func (p systemProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{systemDMIInfo, systemSerialInfo, systemOSInfo, systemKernelInfo, systemVirtualizationInfo, systemBootTime} {
@@ -96,16 +94,16 @@ func (p systemProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p systemProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
+	env = env.Bind(skips)
 	var ms []prometheus.Metric
-	dmi := sysAttrs(p.paths, skips, "class/dmi/id")
+	dmi := env.Sys("class/dmi/id")
 	steps := []func() []prometheus.Metric{
 		func() []prometheus.Metric { return p.dmi(dmi) },
 		func() []prometheus.Metric { return p.serials(dmi) },
-		func() []prometheus.Metric { return p.osRelease(skips) },
-		func() []prometheus.Metric { return p.kernel(skips) },
-		func() []prometheus.Metric { return p.virtualization(dmi, skips) },
-		func() []prometheus.Metric { return p.bootTime(ctx, skips) },
+		func() []prometheus.Metric { return p.osRelease(env) },
+		func() []prometheus.Metric { return p.kernel(env) },
+		func() []prometheus.Metric { return p.virtualization(env, dmi) },
+		func() []prometheus.Metric { return p.bootTime(ctx, env) },
 	}
 	for _, step := range steps {
 		if err := ctx.Err(); err != nil {
@@ -118,7 +116,7 @@ func (p systemProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	// series would hide that.
 	if len(ms) == 0 && skips.Count() == 0 {
 		return nil, fmt.Errorf("no DMI, os-release, kernel or boot time found below %s, %s and %s",
-			p.paths.SysFS, p.paths.RootFS, p.paths.ProcFS)
+			env.Paths.SysFS, env.Paths.RootFS, env.Paths.ProcFS)
 	}
 	return ms, nil
 }
@@ -160,8 +158,8 @@ func (p systemProbe) serials(a attrs) []prometheus.Metric {
 
 // osRelease reads os-release(5): /etc/os-release, or /usr/lib/os-release when
 // the former does not exist, below the root filesystem.
-func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
-	root := rootAttrs(p.paths, skips)
+func (p systemProbe) osRelease(env Env) []prometheus.Metric {
+	root := env.Root()
 	b, ok := root.read("etc/os-release")
 	if !ok {
 		b, ok = root.read("usr/lib/os-release")
@@ -177,8 +175,8 @@ func (p systemProbe) osRelease(skips *Skips) []prometheus.Metric {
 		kv["ID"], kv["ID_LIKE"], kv["NAME"], kv["PRETTY_NAME"], kv["VERSION"], kv["VERSION_ID"], kv["VERSION_CODENAME"])}
 }
 
-func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
-	a := procAttrs(p.paths, skips, "sys/kernel")
+func (p systemProbe) kernel(env Env) []prometheus.Metric {
+	a := env.Proc("sys/kernel")
 	release, ok := a.String("osrelease")
 	if !ok {
 		return nil
@@ -187,15 +185,15 @@ func (p systemProbe) kernel(skips *Skips) []prometheus.Metric {
 	return []prometheus.Metric{gauge(systemKernelInfo, 1, release, version)}
 }
 
-func (p systemProbe) bootTime(ctx context.Context, skips *Skips) []prometheus.Metric {
-	proc := procAttrs(p.paths, skips)
+func (p systemProbe) bootTime(ctx context.Context, env Env) []prometheus.Metric {
+	proc := env.Proc()
 	b, ok := proc.readFile("stat", procfile.StatMaxSize)
 	if !ok {
 		return nil
 	}
 	btime, err := procfile.ParseBootTime(ctx, b)
 	if err != nil {
-		skips.Add(proc.path("stat"), err)
+		proc.skips.Add(proc.path("stat"), err)
 		return nil
 	}
 	return []prometheus.Metric{gauge(systemBootTime, float64(btime))}
@@ -220,13 +218,13 @@ var dmiHypervisors = []struct{ prefix, system string }{
 // from DMI strings only hypervisors use. A host is one with Xen's control
 // domain or the kvm module loaded, as gopsutil judges it. Containers are
 // not reported: the hardware below a container is the host's.
-func (p systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric {
+func (p systemProbe) virtualization(env Env, dmi attrs) []prometheus.Metric {
 	quiet := dmi
 	quiet.skips = NewSkips(nil) // already counted by dmi
-	hypervisor, hasFlags := p.hypervisorFlag(skips)
+	hypervisor, hasFlags := p.hypervisorFlag(env)
 	dmiSystem := dmiHypervisor(quiet)
-	hypType, _ := sysAttrs(p.paths, skips, "hypervisor").String("type")
-	xenCaps, _ := procAttrs(p.paths, skips, "xen").String("capabilities")
+	hypType, _ := env.Sys("hypervisor").String("type")
+	xenCaps, _ := env.Proc("xen").String("capabilities")
 
 	var system, role string
 	switch {
@@ -240,7 +238,7 @@ func (p systemProbe) virtualization(dmi attrs, skips *Skips) []prometheus.Metric
 		if system == "" {
 			system = "unknown"
 		}
-	case p.kvmLoaded(skips):
+	case p.kvmLoaded(env):
 		system, role = "kvm", "host"
 	default:
 		return nil
@@ -271,18 +269,18 @@ func dmiHypervisor(a attrs) string {
 
 // hypervisorFlag reports whether the first CPU has the x86 hypervisor flag,
 // and whether cpuinfo could have said so: only x86 has that flag.
-func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
+func (p systemProbe) hypervisorFlag(env Env) (hypervisor, hasFlags bool) {
 	if runtime.GOARCH != "amd64" && runtime.GOARCH != "386" {
 		return false, false
 	}
-	proc := procAttrs(p.paths, skips)
+	proc := env.Proc()
 	b, ok := proc.readFile("cpuinfo", procfile.CPUInfoMaxSize)
 	if !ok {
 		return false, false
 	}
 	cpus, err := procfile.ParseCPUInfo(context.Background(), b)
 	if err != nil {
-		skips.Add(proc.path("cpuinfo"), err)
+		proc.skips.Add(proc.path("cpuinfo"), err)
 		return false, false
 	}
 	if len(cpus) == 0 || len(cpus[0].Flags) == 0 {
@@ -301,8 +299,8 @@ func (p systemProbe) hypervisorFlag(skips *Skips) (hypervisor, hasFlags bool) {
 const systemMaxModules = 1 << 20
 
 // kvmLoaded reports whether /proc/modules lists the kvm module.
-func (p systemProbe) kvmLoaded(skips *Skips) bool {
-	b, ok := procAttrs(p.paths, skips).readFile("modules", systemMaxModules)
+func (p systemProbe) kvmLoaded(env Env) bool {
+	b, ok := env.Proc().readFile("modules", systemMaxModules)
 	if !ok {
 		return false
 	}

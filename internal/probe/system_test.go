@@ -211,9 +211,9 @@ func TestSystemVirtualization(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			plantTree(t, dir, tt.files)
-			paths := treePaths(dir)
 			skips := NewSkips(nil)
-			ms := (&systemProbe{paths: paths}).virtualization(sysAttrs(paths, skips, "class/dmi/id"), skips)
+			env := Env{Paths: treePaths(dir)}.Bind(skips)
+			ms := (&systemProbe{}).virtualization(env, env.Sys("class/dmi/id"))
 			text := string(exposition(t, collected{p: &systemProbe{}, metrics: ms}))
 			if tt.want == "" {
 				checkSeries(t, "\n"+text, nil, []string{"hardware_system_virtualization_info"})

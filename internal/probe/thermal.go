@@ -51,9 +51,7 @@ func init() {
 // neither reads trip points nor says which zones hwmon already exports;
 // ClassCoolingDeviceStats fails the whole list when one device's state does
 // not parse, where a bad device must cost only its own series.
-type thermalProbe struct {
-	paths Paths
-}
+type thermalProbe struct{}
 
 func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- thermalZoneTemperature
@@ -63,8 +61,8 @@ func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	p.paths = env.Paths // this run's settings, on this run's copy of p
-	class := sysAttrs(p.paths, skips, "class/thermal")
+	env = env.Bind(skips)
+	class := env.Sys("class/thermal")
 	var ms []prometheus.Metric
 	for _, zone := range class.indexed("thermal_zone") {
 		if err := ctx.Err(); err != nil {

@@ -652,7 +652,14 @@ func (s *Scheduler) call(parent context.Context, j *job, settings Job) ([]promet
 	select {
 	case r := <-out:
 		<-busy
-		return r.metrics, r.skipped, r.err
+		if ctx.Err() == nil {
+			return r.metrics, r.skipped, r.err
+		}
+		// Called off or out of time while the probe answered: what it
+		// returned may be what it had when it stopped, so the run fails as
+		// one that did not answer. This is why a probe need not check ctx
+		// before it returns.
+		return nil, r.skipped, cutShort(parent, timeout)
 	case <-timer:
 	case <-ctx.Done():
 	}
@@ -660,10 +667,7 @@ func (s *Scheduler) call(parent context.Context, j *job, settings Job) ([]promet
 	// no more than a moment to notice the cancelled context (its partial
 	// output is discarded).
 	cancel()
-	cause := fmt.Errorf("timed out after %s: %w", timeout, context.DeadlineExceeded)
-	if parent.Err() != nil {
-		cause = fmt.Errorf("cancelled: %w", context.Canceled)
-	}
+	cause := cutShort(parent, timeout)
 	select {
 	case r := <-out:
 		<-busy
@@ -672,6 +676,15 @@ func (s *Scheduler) call(parent context.Context, j *job, settings Job) ([]promet
 		j.busy = busy
 		return nil, skips.Count(), cause
 	}
+}
+
+// cutShort is the error of a run that parent called off or that ran past
+// timeout.
+func cutShort(parent context.Context, timeout time.Duration) error {
+	if parent.Err() != nil {
+		return fmt.Errorf("cancelled: %w", context.Canceled)
+	}
+	return fmt.Errorf("timed out after %s: %w", timeout, context.DeadlineExceeded)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -800,3 +800,40 @@ func TestRefreshSpacingRidesTheRunInFlight(t *testing.T) {
 		t.Errorf("probe ran %d times, want 2", got)
 	}
 }
+
+// lateClock is a fake clock whose NewTimer returns only once the probe has
+// answered, and a moment after: the run's answer and its cancellation are
+// then both waiting when call looks, as when a probe answers on its way out
+// of a cancelled run.
+type lateClock struct {
+	*fakeClock
+	answered chan struct{}
+}
+
+func (c lateClock) NewTimer(d time.Duration) (<-chan time.Time, func()) {
+	<-c.answered
+	time.Sleep(5 * time.Millisecond) // the probe's goroutine sends its answer
+	return c.fakeClock.NewTimer(d)
+}
+
+// TestCallFailsRunCalledOffWhileItAnswered: a probe that answers after its
+// run was called off (it did not look at ctx again) does not get that answer
+// stored, whichever of the two the scheduler sees first: the run fails with
+// the cancellation, so no probe has to end with a ctx check of its own.
+func TestCallFailsRunCalledOffWhileItAnswered(t *testing.T) {
+	for i := range 20 {
+		parent, cancel := context.WithCancel(context.Background())
+		clock := lateClock{newFakeClock(), make(chan struct{})}
+		p := &fakeProbe{name: "late", behave: func(context.Context, int64) (float64, error) {
+			cancel() // called off while it runs...
+			close(clock.answered)
+			return 1, nil // ...and it answers anyway
+		}}
+		job := Job{Name: p.name, Probe: p, Interval: time.Hour, Timeout: time.Minute}
+		s := New(metriccache.New(p), []Job{job}, Options{Clock: clock})
+		ms, _, err := s.call(parent, s.jobs[p.name], job)
+		if !errors.Is(err, context.Canceled) || ms != nil {
+			t.Fatalf("run %d: call = %d series, err %v; want none and context.Canceled", i, len(ms), err)
+		}
+	}
+}
