@@ -165,7 +165,8 @@ func Serve(cfg *config.Config, opts Options) error {
 	// Re-render the cached responses once a batch of results has landed,
 	// so the next scrape after a probe run is a replay too.
 	warmer := newBatchWarmer(d.srv.Cache().Warm)
-	d.sched = scheduler.New(d.cache, nil, scheduler.Options{
+	after := &afterStore{Cache: d.cache, warmer: warmer}
+	d.sched = scheduler.New(after, nil, scheduler.Options{
 		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
 		// A random place on each interval for this host: its probes of an
 		// interval run (and are rendered) together, and a fleet's hosts
@@ -174,15 +175,10 @@ func Serve(cfg *config.Config, opts Options) error {
 		Jitter:     time.Duration(cfg.Scheduler.Jitter),
 		Logger:     logger,
 		Registerer: exporter,
-		OnStore: func(name string) {
-			if d.state != nil {
-				d.state.Save(name) // does not wait for the disk
-			}
-			warmer.Stored()
-		},
 	})
 	d.apply(cfg)
 	d.state = openState(cfg, d.cache, exporter, logger)
+	after.state = d.state // before the scheduler runs
 	if d.state != nil {
 		d.restore(cfg)
 	}
@@ -281,6 +277,27 @@ func Serve(cfg *config.Config, opts Options) error {
 			return err
 		}
 	}
+}
+
+// afterStore is the daemon's step after each probe run, where the
+// scheduler hands it the result: store it in the metric cache (a new
+// generation), save the probe's state file, render the responses ahead of
+// the next scrape. Neither of the last two waits: the state file is written
+// on State's own goroutine, the render once the batch of results is in.
+type afterStore struct {
+	// Cache also answers what the scheduler reads back (LastSuccess,
+	// Expires).
+	*metriccache.Cache
+	state  *metriccache.State // nil when state files are off
+	warmer *batchWarmer
+}
+
+func (a *afterStore) Store(name string, r metriccache.Result) {
+	a.Cache.Store(name, r)
+	if a.state != nil {
+		a.state.Save(name)
+	}
+	a.warmer.Stored()
 }
 
 // ErrInvalidConfig marks the errors of Serve that a restart cannot cure,

@@ -47,6 +47,18 @@ type fixture struct {
 	cache *metriccache.Cache
 }
 
+// warming stores into the metric cache and then re-renders the cached
+// responses, as the daemon does after each store.
+type warming struct {
+	*metriccache.Cache
+	f *fixture
+}
+
+func (w warming) Store(name string, r metriccache.Result) {
+	w.Cache.Store(name, r)
+	w.f.srv.Cache().Warm()
+}
+
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	p := &countingProbe{gate: make(chan struct{})}
@@ -63,8 +75,8 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := scheduler.New(cache, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
-		scheduler.Options{OnStore: func(string) { f.srv.Cache().Warm() }})
+	sched := scheduler.New(warming{cache, f}, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
+		scheduler.Options{})
 	f.srv.opts.Refresh = sched.Refresh
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
