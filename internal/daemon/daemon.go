@@ -149,12 +149,12 @@ func Serve(cfg *config.Config, opts Options) error {
 		Hardware:         hardware,
 		Exporter:         exporter,
 		MetricsPath:      opts.MetricsPath,
-		Generation:       d.cache.Generation,
+		Generation:       d.cache,
 		CacheTTL:         time.Duration(cfg.Cache.TTL),
 		MaxEntries:       cfg.Cache.MaxEntries,
 		PprofEnabled:     cfg.Pprof.Enabled,
 		PprofAllowRemote: cfg.Pprof.AllowRemote,
-		Ready:            d.ready,
+		Ready:            d,
 		Refresh:          d.refresh,
 		Version:          version.Info(),
 		Logger:           logger,
@@ -418,9 +418,9 @@ func changedRestartOnly(started, cfg *config.Config) []string {
 	return keys
 }
 
-// ready is true once every enabled probe has completed a run, successful or
+// Ready is true once every enabled probe has completed a run, successful or
 // not, or restored a snapshot from its state file (README, /-/ready).
-func (d *daemon) ready() bool {
+func (d *daemon) Ready() bool {
 	return d.cache.Ready(d.sched.Names()...)
 }
 

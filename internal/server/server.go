@@ -23,8 +23,14 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
-// Options wire the server to the rest of the daemon. Functions rather than
-// objects, because a config reload replaces the scheduler behind them.
+// Readier says whether the daemon is ready: every enabled probe has
+// completed a run, successful or not, or restored a snapshot from its
+// state file.
+type Readier interface {
+	Ready() bool
+}
+
+// Options wire the server to the rest of the daemon.
 type Options struct {
 	// Hardware gathers the metric cache (served, cached, on /metrics).
 	Hardware prometheus.Gatherer
@@ -35,16 +41,15 @@ type Options struct {
 	// /metrics, --web.telemetry-path).
 	MetricsPath string
 	// Generation is the metric cache's generation.
-	Generation func() uint64
+	Generation respcache.Generationer
 	CacheTTL   time.Duration
 	MaxEntries int
 
 	PprofEnabled     bool
 	PprofAllowRemote bool
 
-	// Ready reports whether every enabled probe has completed a run,
-	// successful or not, or restored a snapshot from its state file.
-	Ready func() bool
+	// Ready answers /-/ready; nil is never ready.
+	Ready Readier
 	// Refresh re-runs the named probes (all when none) and waits for them.
 	Refresh func(ctx context.Context, names ...string) error
 	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
@@ -182,7 +187,7 @@ func readOnly(h http.Handler) http.Handler {
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
-	if s.opts.Ready == nil || !s.opts.Ready() {
+	if s.opts.Ready == nil || !s.opts.Ready.Ready() {
 		http.Error(w, "Not ready: waiting for the first run of every enabled probe.", http.StatusServiceUnavailable)
 		return
 	}

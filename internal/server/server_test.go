@@ -47,6 +47,11 @@ type fixture struct {
 	cache *metriccache.Cache
 }
 
+// readyFunc is a Readier made of a function.
+type readyFunc func() bool
+
+func (f readyFunc) Ready() bool { return f() }
+
 // warming stores into the metric cache and then re-renders the cached
 // responses, as the daemon does after each store.
 type warming struct {
@@ -68,8 +73,8 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	f := &fixture{probe: p, cache: cache}
 	opts.Hardware = hardware
 	opts.Exporter = prometheus.NewRegistry()
-	opts.Generation = cache.Generation
-	opts.Ready = func() bool { return cache.Ran("counting") }
+	opts.Generation = cache
+	opts.Ready = readyFunc(func() bool { return cache.Ran("counting") })
 	var err error
 	f.srv, err = New(opts)
 	if err != nil {
