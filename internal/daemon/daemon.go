@@ -155,7 +155,7 @@ func Serve(cfg *config.Config, opts Options) error {
 		PprofEnabled:     cfg.Pprof.Enabled,
 		PprofAllowRemote: cfg.Pprof.AllowRemote,
 		Ready:            d,
-		Refresh:          d.refresh,
+		Refresh:          d,
 		Version:          version.Info(),
 		Logger:           logger,
 	})
@@ -424,6 +424,9 @@ func (d *daemon) Ready() bool {
 	return d.cache.Ready(d.sched.Names()...)
 }
 
-func (d *daemon) refresh(ctx context.Context, names ...string) error {
+// Refresh re-runs probes for POST /-/refresh (server.Refresher): the
+// scheduler's, reached through the daemon because the server is built
+// before the scheduler.
+func (d *daemon) Refresh(ctx context.Context, names ...string) error {
 	return d.sched.Refresh(ctx, names...)
 }

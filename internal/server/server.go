@@ -30,6 +30,13 @@ type Readier interface {
 	Ready() bool
 }
 
+// Refresher re-runs the named probes (all enabled ones when none are
+// named) and returns once their results are stored: a
+// *scheduler.Scheduler.
+type Refresher interface {
+	Refresh(ctx context.Context, names ...string) error
+}
+
 // Options wire the server to the rest of the daemon.
 type Options struct {
 	// Hardware gathers the metric cache (served, cached, on /metrics).
@@ -50,8 +57,8 @@ type Options struct {
 
 	// Ready answers /-/ready; nil is never ready.
 	Ready Readier
-	// Refresh re-runs the named probes (all when none) and waits for them.
-	Refresh func(ctx context.Context, names ...string) error
+	// Refresh answers POST /-/refresh; nil answers 503.
+	Refresh Refresher
 	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
 	RefreshTimeout time.Duration
 
@@ -214,7 +221,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := s.opts.Refresh(ctx, names...); err != nil {
+	if err := s.opts.Refresh.Refresh(ctx, names...); err != nil {
 		// A bad name is the client's mistake; a probe that failed in this
 		// run is the server's news, named with why in the body.
 		code := http.StatusInternalServerError

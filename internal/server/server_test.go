@@ -52,6 +52,11 @@ type readyFunc func() bool
 
 func (f readyFunc) Ready() bool { return f() }
 
+// refreshFunc is a Refresher made of a function.
+type refreshFunc func(ctx context.Context, names ...string) error
+
+func (f refreshFunc) Refresh(ctx context.Context, names ...string) error { return f(ctx, names...) }
+
 // warming stores into the metric cache and then re-renders the cached
 // responses, as the daemon does after each store.
 type warming struct {
@@ -82,7 +87,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	}
 	sched := scheduler.New(warming{cache, f}, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
 		scheduler.Options{})
-	f.srv.opts.Refresh = sched.Refresh
+	f.srv.opts.Refresh = sched
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -253,14 +258,14 @@ func TestMetricsPath(t *testing.T) {
 func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 	f := newFixture(t, Options{RefreshTimeout: 5 * time.Second})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(ctx context.Context, _ ...string) error {
+	f.srv.opts.Refresh = refreshFunc(func(ctx context.Context, _ ...string) error {
 		select {
 		case <-time.After(600 * time.Millisecond):
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
+	})
 	hs := f.srv.HTTPServer()
 	hs.WriteTimeout = 200 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -285,9 +290,9 @@ func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 func TestRefreshReportsProbeFailure(t *testing.T) {
 	f := newFixture(t, Options{})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(context.Context, ...string) error {
+	f.srv.opts.Refresh = refreshFunc(func(context.Context, ...string) error {
 		return errors.Join(fmt.Errorf("ipmi: %w", errors.New("no BMC answered")))
-	}
+	})
 	w := f.do("POST", "/-/refresh", local, nil)
 	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "ipmi: no BMC answered") {
 		t.Errorf("refresh with a failed probe = %d %q, want 500 naming ipmi and why", w.Code, w.Body.String())
