@@ -15,8 +15,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
@@ -26,9 +24,7 @@ import (
 
 	"github.com/hardware-exporter/hardware_exporter/internal/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon"
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 const name = daemon.Name
@@ -203,15 +199,11 @@ func writeProbeSummary(w io.Writer, cfg *config.Config) {
 }
 
 func runOnce(cfg *config.Config, stdout io.Writer, logger *slog.Logger) int {
-	all := daemon.BuildProbes()
-	cache := metriccache.New(daemon.Describers(all)...)
-	reg := prometheus.NewRegistry()
-	if err := errors.Join(reg.Register(cache), reg.Register(versioncollector.NewCollector(name))); err != nil {
+	reg, failures, err := daemon.Once(context.Background(), cfg, logger)
+	if err != nil {
 		logger.Error("cannot register probes", "err", err)
 		return 1
 	}
-	sched := scheduler.New(cache, daemon.Jobs(cfg, all, logger), scheduler.Options{Logger: logger, MaxConcurrent: cfg.Scheduler.MaxConcurrent})
-	sched.RunOnce(context.Background())
 	mfs, err := reg.Gather()
 	if err != nil {
 		logger.Error("gathering metrics", "err", err)
@@ -228,7 +220,6 @@ func runOnce(cfg *config.Config, stdout io.Writer, logger *slog.Logger) int {
 	if _, err := stdout.Write(buf.Bytes()); err != nil {
 		return 1
 	}
-	failures := cache.Failures()
 	names := make([]string, 0, len(failures))
 	for n := range failures {
 		names = append(names, n)

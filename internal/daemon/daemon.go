@@ -57,10 +57,10 @@ func BuildProbes() map[string]probe.Probe {
 	return all
 }
 
-// Describers lists the probes for the metric cache's Describe: every probe
+// describers lists the probes for the metric cache's Describe: every probe
 // this build has, enabled or not, so the registry checks them all for
 // clashes once and a reload that enables one needs no re-registration.
-func Describers(all map[string]probe.Probe) []metriccache.Describer {
+func describers(all map[string]probe.Probe) []metriccache.Describer {
 	d := make([]metriccache.Describer, 0, len(all))
 	for _, name := range probe.Names() {
 		d = append(d, all[name])
@@ -68,11 +68,11 @@ func Describers(all map[string]probe.Probe) []metriccache.Describer {
 	return d
 }
 
-// Jobs returns the scheduler's jobs for cfg: the enabled probes with their
+// jobs returns the scheduler's jobs for cfg: the enabled probes with their
 // settings. A probe whose source is missing from the host
 // (probe.Conditional) is left off with one log line, unless the config
 // enabled it explicitly: then it runs and fails, and says why.
-func Jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) []scheduler.Job {
+func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) []scheduler.Job {
 	paths := ProbePaths(cfg)
 	var js []scheduler.Job
 	for _, name := range probe.Names() {
@@ -131,7 +131,7 @@ const Name = "hardware_exporter"
 func Serve(cfg *config.Config, opts Options) error {
 	logger := opts.Logger
 	d := &daemon{logger: logger, opts: opts, probes: BuildProbes(), started: cfg}
-	d.cache = metriccache.New(Describers(d.probes)...)
+	d.cache = metriccache.New(describers(d.probes)...)
 
 	hardware := prometheus.NewRegistry()
 	exporter := prometheus.NewRegistry()
@@ -348,7 +348,7 @@ func listen(srv *http.Server, flags *web.FlagConfig, logger *slog.Logger) (serve
 // apply hands cfg's probe settings to the scheduler, drops the data of
 // probes it turned off and makes the status series say the new intervals.
 func (d *daemon) apply(cfg *config.Config) {
-	js := Jobs(cfg, d.probes, d.logger)
+	js := jobs(cfg, d.probes, d.logger)
 	d.sched.Update(js)
 	d.cache.Retain(d.sched.Names()...)
 	for _, j := range js {

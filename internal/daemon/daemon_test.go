@@ -91,11 +91,11 @@ func TestProbesBuiltOnceAcrossReloads(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "smartctl")
 	first := loadConfig(t, map[string]map[string]any{"smart": {"command": missing}})
 	second := loadConfig(t, map[string]map[string]any{"hwmon": {"interval": "2m"}})
-	before := Jobs(first, all, logger)
+	before := jobs(first, all, logger)
 	if n := strings.Count(logs.String(), "probe off"); n != 1 {
 		t.Errorf("%d probe-off lines for one load, want 1:\n%s", n, logs.String())
 	}
-	after := Jobs(second, all, logger)
+	after := jobs(second, all, logger)
 	byName := map[string]scheduler.Job{}
 	for _, j := range before {
 		byName[j.Name] = j
