@@ -102,6 +102,7 @@ type daemon struct {
 	srv    *server.Server
 	sched  *scheduler.Scheduler
 	state  *metriccache.State // nil when state files are off
+	warmer *batchWarmer       // renders ahead after each batch of stores
 	// started is the config the daemon started with: the restartOnly keys
 	// keep its values until a restart.
 	started *config.Config
@@ -129,6 +130,18 @@ const Name = "hardware_exporter"
 // Serve runs the daemon with cfg until SIGTERM or SIGINT, or until serving
 // fails. An error wrapping ErrInvalidConfig is one a restart cannot cure.
 func Serve(cfg *config.Config, opts Options) error {
+	d, err := start(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return d.serve()
+}
+
+// start builds the daemon for cfg: the probes, the metric cache, the
+// server, the scheduler with the after-store step, and the state restored
+// from the state files, with the usual scrapes rendered ahead. Nothing runs
+// or listens yet.
+func start(cfg *config.Config, opts Options) (*daemon, error) {
 	logger := opts.Logger
 	d := &daemon{logger: logger, opts: opts, probes: BuildProbes(), started: cfg}
 	d.cache = metriccache.New(describers(d.probes)...)
@@ -142,7 +155,7 @@ func Serve(cfg *config.Config, opts Options) error {
 		exporter.Register(collectors.NewGoCollector()),
 		exporter.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 	); err != nil {
-		return fmt.Errorf("registering collectors: %w", err)
+		return nil, fmt.Errorf("registering collectors: %w", err)
 	}
 	var err error
 	d.srv, err = server.New(server.Options{
@@ -160,12 +173,12 @@ func Serve(cfg *config.Config, opts Options) error {
 		Logger:           logger,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Re-render the cached responses once a batch of results has landed,
 	// so the next scrape after a probe run is a replay too.
-	warmer := newBatchWarmer(d.srv.Cache().Warm)
-	after := &afterStore{Cache: d.cache, warmer: warmer}
+	d.warmer = newBatchWarmer(d.srv.Cache().Warm)
+	after := &afterStore{Cache: d.cache, warmer: d.warmer}
 	d.sched = scheduler.New(after, nil, scheduler.Options{
 		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
 		// A random place on each interval for this host: its probes of an
@@ -183,7 +196,14 @@ func Serve(cfg *config.Config, opts Options) error {
 		d.restore(cfg)
 	}
 	primeResponses(d.srv.Cache(), opts.MetricsPath)
+	return d, nil
+}
 
+// serve runs the scheduler and serves until SIGTERM or SIGINT (a second
+// one exits at once), or until serving fails; a SIGHUP reloads the config.
+// At the end the probes are halted and the pending state files written.
+func (d *daemon) serve() error {
+	logger, opts := d.logger, d.opts
 	// Signals are taken from a channel, not signal.NotifyContext, so that
 	// a second SIGTERM during a slow shutdown can still be seen.
 	stopSignals := make(chan os.Signal, 2)
@@ -200,7 +220,7 @@ func Serve(cfg *config.Config, opts Options) error {
 		warmed := make(chan struct{})
 		go func() {
 			defer close(warmed)
-			warmer.Run(schedCtx)
+			d.warmer.Run(schedCtx)
 		}()
 		d.sched.Run(schedCtx)
 		<-warmed
