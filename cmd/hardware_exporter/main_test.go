@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +23,6 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
 // fixtureFlags point the daemon at the probes' fixture server, materialized
@@ -435,47 +433,6 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// Probes are built once and kept across reloads: each reload hands the
-// same instances new settings, so what a probe remembers (the smart probe's
-// sleeping disks) survives. Each probe-off line is logged once per load.
-func TestProbesBuiltOnceAcrossReloads(t *testing.T) {
-	all := buildProbes()
-	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	missing := filepath.Join(t.TempDir(), "smartctl")
-	first, err := config.Load(writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	second, err := config.Load(writeConfig(t, "probes:\n  hwmon:\n    interval: 2m\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := jobs(first, all, logger)
-	if n := strings.Count(logs.String(), "probe off"); n != 1 {
-		t.Errorf("%d probe-off lines for one load, want 1:\n%s", n, logs.String())
-	}
-	after := jobs(second, all, logger)
-	byName := map[string]scheduler.Job{}
-	for _, j := range before {
-		byName[j.Name] = j
-	}
-	if _, ok := byName["smart"]; ok {
-		t.Error("smart scheduled though its tool is missing")
-	}
-	for _, j := range after {
-		if j.Probe != all[j.Name] {
-			t.Errorf("%s: a reload built a new probe", j.Name)
-		}
-		if b, ok := byName[j.Name]; ok && b.Probe != j.Probe {
-			t.Errorf("%s: jobs of two loads hold different probes", j.Name)
-		}
-		if j.Name == "hwmon" && j.Interval != 2*time.Minute {
-			t.Errorf("hwmon interval after reload = %v, want 2m", j.Interval)
-		}
-	}
 }
 
 // A port in use is an error before anything says "started".

@@ -78,8 +78,13 @@ func (d *runningDaemon) untilReady(t *testing.T) time.Duration {
 	return time.Since(d.started)
 }
 
-// prometheusAccept is what a Prometheus 3 server sends.
-var prometheusAccept = primeRequests[0]
+// prometheusAccept is what a Prometheus 3 server sends; the daemon primes
+// its response cache for it (internal/daemon, primeRequests), which
+// TestWarmRestart's first-scrape HIT checks.
+var prometheusAccept = http.Header{
+	"Accept":          {"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"},
+	"Accept-Encoding": {"gzip"},
+}
 
 // scrape gets path as Prometheus does and returns the decompressed body.
 func scrape(t *testing.T, url string) (response, string) {

@@ -575,7 +575,7 @@ func getFixture(tb testing.TB, series int) *fixture {
 	// Options as internal/server sets them. The generation never changes
 	// here, so after the first request every request is a hit.
 	fx.handlers[3] = respcache.New(fx.handlers[2], respcache.Options{
-		Generation:      mc.Generation,
+		Generation:      mc,
 		AcceptedFormats: expfmt.DefaultAcceptedFormats(),
 		Compressions:    []string{"identity", "gzip"},
 	})

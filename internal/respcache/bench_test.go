@@ -31,7 +31,7 @@ func BenchmarkReplay(b *testing.B) {
 		bare := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		for _, enc := range []string{"identity", "gzip"} {
 			b.Run(fmt.Sprintf("series=%dk/%s", disks*2/1000, enc), func(b *testing.B) {
-				c := New(bare, Options{Generation: func() uint64 { return 1 }})
+				c := New(bare, Options{Generation: genFunc(func() uint64 { return 1 })})
 				r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 				r.Header.Set("Accept", accepts["prometheus-3"])
 				r.Header.Set("Accept-Encoding", enc)
@@ -59,7 +59,7 @@ func BenchmarkReplay(b *testing.B) {
 // where a lock on the hit path would show.
 func BenchmarkReplayParallel(b *testing.B) {
 	reg, _ := newRegistry(b, 500)
-	c := New(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Options{Generation: func() uint64 { return 1 }})
+	c := New(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Options{Generation: genFunc(func() uint64 { return 1 })})
 	r := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	r.Header.Set("Accept-Encoding", "gzip")
 	c.ServeHTTP(&discardWriter{h: make(http.Header)}, r)

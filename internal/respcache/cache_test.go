@@ -51,7 +51,7 @@ func TestRefreshDuringRenderLeavesEntryStale(t *testing.T) {
 		fmt.Fprint(w, "data")
 		gen.Add(1) // the refresh lands after the data was read
 	})
-	c := New(next, Options{Generation: gen.Load})
+	c := New(next, Options{Generation: genFunc(gen.Load)})
 	wantXCache(t, get(c, "/metrics"), "MISS")
 	wantXCache(t, get(c, "/metrics"), "MISS")
 	if calls.Load() != 2 {
@@ -138,7 +138,7 @@ func waiters(c *Cache) int {
 
 func TestConcurrentMissesRenderOnce(t *testing.T) {
 	next := newBlockingNext(t)
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 
 	const n = 100
 	results := make(chan *httptest.ResponseRecorder, n)
@@ -168,7 +168,7 @@ func TestConcurrentMissesRenderOnce(t *testing.T) {
 // A render in progress for one key must not hold up another key.
 func TestOtherKeysNotBlocked(t *testing.T) {
 	next := newBlockingNext(t)
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -194,7 +194,7 @@ func TestErrorsAreNotStored(t *testing.T) {
 	next := newBlockingNext(t)
 	next.open()
 	next.status.Store(http.StatusInternalServerError)
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 
 	w := get(c, "/metrics")
 	if w.Code != http.StatusInternalServerError || w.Body.String() != "render 1\n" {
@@ -215,7 +215,7 @@ func TestErrorsAreNotStored(t *testing.T) {
 func TestErrorGoesToWaiters(t *testing.T) {
 	next := newBlockingNext(t)
 	next.status.Store(http.StatusInternalServerError)
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 	results := make(chan *httptest.ResponseRecorder, 3)
 	var wg sync.WaitGroup
 	for range 3 {
@@ -236,7 +236,7 @@ func TestErrorGoesToWaiters(t *testing.T) {
 func TestLRUBound(t *testing.T) {
 	f := newFixture(t, Options{MaxEntries: 8})
 	reg := prometheus.NewRegistry()
-	f.cache = New(f.bare, Options{MaxEntries: 8, Generation: f.gen.Load, Now: f.clock.Now, Registerer: reg})
+	f.cache = New(f.bare, Options{MaxEntries: 8, Generation: genFunc(f.gen.Load), Now: f.clock.Now, Registerer: reg})
 
 	wantXCache(t, get(f.cache, "/metrics"), "MISS") // the one real scrapers use
 	for i := range 10000 {
@@ -436,7 +436,7 @@ func TestOtherMethodsBypass(t *testing.T) {
 func TestWaiterCancelDoesNotBlockRender(t *testing.T) {
 	before := runtime.NumGoroutine()
 	next := newBlockingNext(t)
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 
 	leader := make(chan *httptest.ResponseRecorder, 1)
 	go func() { leader <- get(c, "/metrics") }()
@@ -484,7 +484,7 @@ func TestLeaderCancelDoesNotCancelRender(t *testing.T) {
 		w.Header().Set("Content-Type", textType)
 		fmt.Fprint(w, "ok")
 	})
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -512,7 +512,7 @@ func TestRenderPanicReleasesWaiters(t *testing.T) {
 		w.Header().Set("Content-Type", textType)
 		fmt.Fprint(w, "ok")
 	})
-	c := New(next, Options{Generation: func() uint64 { return 0 }})
+	c := New(next, Options{Generation: genFunc(func() uint64 { return 0 })})
 	panicked := make(chan any, 1)
 	go func() {
 		defer func() { panicked <- recover() }()
@@ -556,7 +556,7 @@ func TestNegotiationMismatchIsNotStored(t *testing.T) {
 func TestSelfMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	f := newFixture(t, Options{})
-	f.cache = New(f.bare, Options{Generation: f.gen.Load, Now: f.clock.Now, Registerer: reg})
+	f.cache = New(f.bare, Options{Generation: genFunc(f.gen.Load), Now: f.clock.Now, Registerer: reg})
 	w := get(f.cache, "/metrics")
 	get(f.cache, "/metrics")
 	get(f.cache, "/metrics", "If-None-Match", w.Header().Get("ETag"))

@@ -55,7 +55,7 @@ func TestEquivalence(t *testing.T) {
 			reg, col := newRegistry(t, 5)
 			bare := promhttp.HandlerFor(reg, tc.opts)
 			var gen uint64
-			cache := New(bare, Options{Generation: func() uint64 { return gen }, AcceptedFormats: tc.formats, MaxEntries: 1000})
+			cache := New(bare, Options{Generation: genFunc(func() uint64 { return gen }), AcceptedFormats: tc.formats, MaxEntries: 1000})
 
 			for _, round := range []int{0, 1} {
 				if round == 1 { // the same after a refresh
@@ -79,7 +79,7 @@ func TestEquivalence(t *testing.T) {
 									t.Fatal("bare handler is not deterministic; comparison would be meaningless")
 								}
 								// A cache of its own shows miss then hit.
-								own := New(bare, Options{Generation: func() uint64 { return gen }, AcceptedFormats: tc.formats})
+								own := New(bare, Options{Generation: genFunc(func() uint64 { return gen }), AcceptedFormats: tc.formats})
 								miss := get(own, target, hdr...)
 								wantXCache(t, miss, "MISS")
 								hit := get(own, target, hdr...)

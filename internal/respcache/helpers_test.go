@@ -93,7 +93,7 @@ func newFixture(t testing.TB, opts Options) *fixture {
 	f := &fixture{clock: newFakeClock()}
 	f.reg, f.col = newRegistry(t, 3)
 	f.bare = promhttp.HandlerFor(f.reg, promhttp.HandlerOpts{})
-	opts.Generation = f.gen.Load
+	opts.Generation = genFunc(f.gen.Load)
 	opts.Now = f.clock.Now
 	f.cache = New(f.bare, opts)
 	return f
@@ -161,3 +161,9 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// genFunc is a Generationer made of a function: a counter's Load, or a
+// constant.
+type genFunc func() uint64
+
+func (f genFunc) Generation() uint64 { return f() }

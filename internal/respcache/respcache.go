@@ -35,6 +35,12 @@ const (
 	DefaultMaxEntries = 32
 )
 
+// Generationer says the current data generation: the metric cache's, which
+// it bumps on every stored probe result.
+type Generationer interface {
+	Generation() uint64
+}
+
 // Options configure a Cache. Only Generation is required.
 type Options struct {
 	// TTL bounds an entry's life even when the data generation does not
@@ -43,10 +49,9 @@ type Options struct {
 	// MaxEntries bounds the number of stored responses; the least recently
 	// used goes first. Zero means DefaultMaxEntries.
 	MaxEntries int
-	// Generation returns the current data generation; the metric cache bumps
-	// it on every stored probe result. An entry rendered at another
-	// generation is stale. Required.
-	Generation func() uint64
+	// Generation says the current data generation (a *metriccache.Cache).
+	// An entry rendered at another generation is stale. Required.
+	Generation Generationer
 	// AcceptedFormats are the formats the wrapped promhttp handler negotiates
 	// among, exactly as it does: expfmt.DefaultAcceptedFormats() unless
 	// OpenMetrics is enabled there. Nil means expfmt.DefaultAcceptedFormats().
@@ -73,7 +78,7 @@ type Options struct {
 // Cache is an http.Handler that answers from stored responses of next.
 type Cache struct {
 	next         http.Handler
-	gen          func() uint64
+	gen          Generationer
 	now          func() time.Time
 	formats      []expfmt.Format
 	compressions []string
@@ -205,7 +210,7 @@ func (c *Cache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.mu.RLock()
 		e := c.entries[k]
 		c.mu.RUnlock()
-		if c.fresh(e, c.gen(), now) {
+		if c.fresh(e, c.gen.Generation(), now) {
 			e.lastUsed.Store(c.useClock.Add(1))
 			c.serve(w, r, e, now, true)
 			return
@@ -231,7 +236,7 @@ func (c *Cache) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // render, so requests for other keys go on. touch says whether the request
 // counts as a use for the LRU order (Warm's does not).
 func (c *Cache) fill(ctx context.Context, k key, r *http.Request, force, touch bool) (e *entry, ok bool) {
-	gen, now := c.gen(), c.now()
+	gen, now := c.gen.Generation(), c.now()
 	c.mu.Lock()
 	if f := c.flights[k]; f != nil {
 		f.waiters++
@@ -269,7 +274,7 @@ func (c *Cache) render(k key, r *http.Request, touch bool) *entry {
 	// The generation is read before rendering: if a probe result lands while
 	// next runs, the entry is marked with the older generation and is stale
 	// at once, never fresh with old data.
-	gen := c.gen()
+	gen := c.gen.Generation()
 	start := c.now()
 
 	// The render serves every waiter, so it must not die with the client that
@@ -396,7 +401,7 @@ func warmRequest(k key, r *http.Request) *http.Request {
 // minute, and renders nobody reads are waste. Warming does not count as use
 // for the LRU order.
 func (c *Cache) Warm() {
-	gen, now := c.gen(), c.now()
+	gen, now := c.gen.Generation(), c.now()
 	type job struct {
 		k key
 		r *http.Request
@@ -415,7 +420,7 @@ func (c *Cache) Warm() {
 		// refresh; if what it stores is stale, render once more.
 		for range 2 {
 			e, _ := c.fill(context.Background(), j.k, j.r, false, false)
-			if e == nil || !e.stored || c.fresh(e, c.gen(), c.now()) {
+			if e == nil || !e.stored || c.fresh(e, c.gen.Generation(), c.now()) {
 				break
 			}
 		}

@@ -63,11 +63,8 @@ type Options struct {
 	// RetryMin is the first retry delay after a failure; it doubles on each
 	// further failure up to the probe's interval (default 30s).
 	RetryMin time.Duration
-	// OnStore is called after each stored result, from the goroutine that
-	// ran the probe (the server uses it to re-render cached responses).
-	OnStore func(name string)
-	Clock   Clock
-	Logger  *slog.Logger
+	Clock    Clock
+	Logger   *slog.Logger
 	// Registerer, if set, receives the scheduler's own metrics (the
 	// exporter's registry, not the hardware one).
 	Registerer prometheus.Registerer
@@ -87,10 +84,22 @@ var (
 	ErrUnknownProbe = errors.New("no enabled probe of that name")
 )
 
+// Store keeps the scheduler's results and says what each probe has to
+// serve: a *metriccache.Cache, or a step in front of one that does more
+// with each result it stores (the daemon's saves the state file and renders
+// the responses ahead).
+type Store interface {
+	// Store is called once per completed run, from the goroutine that ran
+	// the probe.
+	Store(name string, r metriccache.Result)
+	LastSuccess(name string) time.Time
+	Expires(name string) (time.Time, bool)
+}
+
 // Scheduler runs probes on their schedules and stores their results in a
 // metric cache. Create with New, start with Run, retune with Update.
 type Scheduler struct {
-	cache *metriccache.Cache
+	cache Store
 	opts  Options
 	sem   chan struct{}
 	// jitterMax is Options.Jitter, retunable by SetJitter.
@@ -136,7 +145,7 @@ type job struct {
 }
 
 // New returns a scheduler for jobs that stores into cache.
-func New(cache *metriccache.Cache, jobs []Job, opts Options) *Scheduler {
+func New(cache Store, jobs []Job, opts Options) *Scheduler {
 	if opts.MaxConcurrent <= 0 {
 		opts.MaxConcurrent = 4
 	}
@@ -550,7 +559,7 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 	start := s.opts.Clock.Now()
 	metrics, skipped, err := s.call(ctx, j, settings)
 	elapsed := s.opts.Clock.Now().Sub(start)
-	<-s.sem // storing and OnStore's re-rendering are not probe work
+	<-s.sem // storing, and what the store does after it, are not probe work
 
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		// Shutting down, or the probe was disabled: a run cut short by
@@ -583,9 +592,6 @@ func (s *Scheduler) run(ctx context.Context, j *job) (time.Time, error) {
 		Skipped: skipped, Expires: next,
 		Options: settings.Env.Fingerprint(),
 	})
-	if s.opts.OnStore != nil {
-		s.opts.OnStore(name)
-	}
 	if err == nil {
 		return next.Add(s.jitterAt(next)), nil
 	}

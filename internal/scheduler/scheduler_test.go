@@ -45,6 +45,18 @@ type harness struct {
 	stop   func()
 }
 
+// telling is the harness's store: the metric cache, and the name of each
+// stored result on a channel.
+type telling struct {
+	*metriccache.Cache
+	stored chan<- string
+}
+
+func (t telling) Store(name string, r metriccache.Result) {
+	t.Cache.Store(name, r)
+	t.stored <- name
+}
+
 func newHarness(t *testing.T, opts Options, jobs ...Job) *harness {
 	t.Helper()
 	return newHarnessWith(t, newFakeClock(), nil, opts, jobs...)
@@ -64,8 +76,7 @@ func newHarnessWith(t *testing.T, clock *fakeClock, prefill func(*metriccache.Ca
 		prefill(h.cache)
 	}
 	opts.Clock = h.clock
-	opts.OnStore = func(name string) { h.stored <- name }
-	h.sched = New(h.cache, jobs, opts)
+	h.sched = New(telling{h.cache, h.stored}, jobs, opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

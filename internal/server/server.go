@@ -23,8 +23,22 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
 )
 
-// Options wire the server to the rest of the daemon. Functions rather than
-// objects, because a config reload replaces the scheduler behind them.
+// Readier says whether the daemon is ready: every enabled probe has
+// completed a run, successful or not, or restored a snapshot from its
+// state file.
+type Readier interface {
+	Ready() bool
+}
+
+// Refresher re-runs the named probes (all enabled ones when none are
+// named) and returns once their results are stored, naming the probes it
+// answered from a run they did not cause (their refresh spacing): a
+// *scheduler.Scheduler.
+type Refresher interface {
+	RefreshReusing(ctx context.Context, names ...string) ([]scheduler.Reuse, error)
+}
+
+// Options wire the server to the rest of the daemon.
 type Options struct {
 	// Hardware gathers the metric cache (served, cached, on /metrics).
 	Hardware prometheus.Gatherer
@@ -35,20 +49,17 @@ type Options struct {
 	// /metrics, --web.telemetry-path).
 	MetricsPath string
 	// Generation is the metric cache's generation.
-	Generation func() uint64
+	Generation respcache.Generationer
 	CacheTTL   time.Duration
 	MaxEntries int
 
 	PprofEnabled     bool
 	PprofAllowRemote bool
 
-	// Ready reports whether every enabled probe has completed a run,
-	// successful or not, or restored a snapshot from its state file.
-	Ready func() bool
-	// Refresh re-runs the named probes (all when none) and waits for them;
-	// it names the probes it answered from a run they did not cause
-	// (scheduler.Scheduler.RefreshReusing).
-	Refresh func(ctx context.Context, names ...string) ([]scheduler.Reuse, error)
+	// Ready answers /-/ready; nil is never ready.
+	Ready Readier
+	// Refresh answers POST /-/refresh; nil answers 503.
+	Refresh Refresher
 	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
 	RefreshTimeout time.Duration
 
@@ -184,7 +195,7 @@ func readOnly(h http.Handler) http.Handler {
 }
 
 func (s *Server) ready(w http.ResponseWriter, _ *http.Request) {
-	if s.opts.Ready == nil || !s.opts.Ready() {
+	if s.opts.Ready == nil || !s.opts.Ready.Ready() {
 		http.Error(w, "Not ready: waiting for the first run of every enabled probe.", http.StatusServiceUnavailable)
 		return
 	}
@@ -211,7 +222,7 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RefreshTimeout)
 	defer cancel()
 	start := time.Now()
-	reused, err := s.opts.Refresh(ctx, names...)
+	reused, err := s.opts.Refresh.RefreshReusing(ctx, names...)
 	if err != nil {
 		// A bad name is the client's mistake; a probe that failed in this
 		// run is the server's news, named with why in the body.

@@ -47,6 +47,30 @@ type fixture struct {
 	cache *metriccache.Cache
 }
 
+// readyFunc is a Readier made of a function.
+type readyFunc func() bool
+
+func (f readyFunc) Ready() bool { return f() }
+
+// refreshFunc is a Refresher made of a function.
+type refreshFunc func(ctx context.Context, names ...string) ([]scheduler.Reuse, error)
+
+func (f refreshFunc) RefreshReusing(ctx context.Context, names ...string) ([]scheduler.Reuse, error) {
+	return f(ctx, names...)
+}
+
+// warming stores into the metric cache and then re-renders the cached
+// responses, as the daemon does after each store.
+type warming struct {
+	*metriccache.Cache
+	f *fixture
+}
+
+func (w warming) Store(name string, r metriccache.Result) {
+	w.Cache.Store(name, r)
+	w.f.srv.Cache().Warm()
+}
+
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	p := &countingProbe{gate: make(chan struct{})}
@@ -56,16 +80,16 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	f := &fixture{probe: p, cache: cache}
 	opts.Hardware = hardware
 	opts.Exporter = prometheus.NewRegistry()
-	opts.Generation = cache.Generation
-	opts.Ready = func() bool { return cache.Ran("counting") }
+	opts.Generation = cache
+	opts.Ready = readyFunc(func() bool { return cache.Ran("counting") })
 	var err error
 	f.srv, err = New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sched := scheduler.New(cache, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
-		scheduler.Options{OnStore: func(string) { f.srv.Cache().Warm() }})
-	f.srv.opts.Refresh = sched.RefreshReusing
+	sched := scheduler.New(warming{cache, f}, []scheduler.Job{{Name: "counting", Probe: p, Interval: time.Hour, Timeout: time.Minute}},
+		scheduler.Options{})
+	f.srv.opts.Refresh = sched
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -236,14 +260,14 @@ func TestMetricsPath(t *testing.T) {
 func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 	f := newFixture(t, Options{RefreshTimeout: 5 * time.Second})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(ctx context.Context, _ ...string) ([]scheduler.Reuse, error) {
+	f.srv.opts.Refresh = refreshFunc(func(ctx context.Context, _ ...string) ([]scheduler.Reuse, error) {
 		select {
 		case <-time.After(600 * time.Millisecond):
 			return nil, nil
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-	}
+	})
 	hs := f.srv.HTTPServer()
 	hs.WriteTimeout = 200 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -268,9 +292,9 @@ func TestRefreshOutlastsWriteTimeout(t *testing.T) {
 func TestRefreshReportsProbeFailure(t *testing.T) {
 	f := newFixture(t, Options{})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(context.Context, ...string) ([]scheduler.Reuse, error) {
+	f.srv.opts.Refresh = refreshFunc(func(context.Context, ...string) ([]scheduler.Reuse, error) {
 		return nil, errors.Join(fmt.Errorf("ipmi: %w", errors.New("no BMC answered")))
-	}
+	})
 	w := f.do("POST", "/-/refresh", local, nil)
 	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "ipmi: no BMC answered") {
 		t.Errorf("refresh with a failed probe = %d %q, want 500 naming ipmi and why", w.Code, w.Body.String())
@@ -367,12 +391,12 @@ func TestServesOverLoopbackWithTimeouts(t *testing.T) {
 func TestRefreshSaysWhenAnsweredFromAnEarlierRun(t *testing.T) {
 	f := newFixture(t, Options{})
 	close(f.probe.gate)
-	f.srv.opts.Refresh = func(context.Context, ...string) ([]scheduler.Reuse, error) {
+	f.srv.opts.Refresh = refreshFunc(func(context.Context, ...string) ([]scheduler.Reuse, error) {
 		return []scheduler.Reuse{
 			{Probe: "sel", Start: time.Now().Add(-3 * time.Second), Spacing: time.Minute},
 			{Probe: "ipmi", InFlight: true, Start: time.Now(), Spacing: time.Minute},
 		}, nil
-	}
+	})
 	w := f.do("POST", "/-/refresh?probe=sel&probe=ipmi", local, nil)
 	body := w.Body.String()
 	if w.Code != http.StatusOK {
