@@ -62,10 +62,10 @@ run: build
 # a laptop or VM, every probe included (the tool probes run the fixture's
 # fake tools, which print captured output). Then: curl localhost:9816/metrics
 # The tree is unpacked first because fixture names spell ":" as "%3A" (see
-# internal/fixture), and removed when the demo stops.
+# internal/test/fixture), and removed when the demo stops.
 DEMO_TREE   ?= $(or $(TMPDIR),/tmp)/hardware_exporter-demo
 demo: build
-	rm -rf $(DEMO_TREE) && $(GO) run ./internal/fixture/materialize -config $(DEMO_TREE).yml $(FIXTURE) $(DEMO_TREE)
+	rm -rf $(DEMO_TREE) && $(GO) run ./internal/test/fixture/materialize -config $(DEMO_TREE).yml $(FIXTURE) $(DEMO_TREE)
 	trap 'rm -rf $(DEMO_TREE) $(DEMO_TREE).yml' EXIT INT TERM; \
 	$(BIN) --config.file=$(DEMO_TREE).yml --state.path=$(DEMO_TREE)/state --path.procfs=$(DEMO_TREE)/proc \
 		--path.sysfs=$(DEMO_TREE)/sys --path.rootfs=$(DEMO_TREE)/root $(ARGS)
@@ -95,7 +95,7 @@ check-deploy: tools build
 	promtool check config deploy/prometheus/prometheus.yml
 	promtool check config deploy/prometheus/federation.yml
 	amtool check-config deploy/alertmanager/alertmanager.yml
-	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/fixture/materialize -config $(FIXTURE_TREE).yml $(FIXTURE) $(FIXTURE_TREE)
+	rm -rf $(FIXTURE_TREE) && $(GO) run ./internal/test/fixture/materialize -config $(FIXTURE_TREE).yml $(FIXTURE) $(FIXTURE_TREE)
 	$(BIN) --once --log.level=error --config.file=$(FIXTURE_TREE).yml --no-probe.textfile --path.procfs=$(FIXTURE_TREE)/proc \
 		--path.sysfs=$(FIXTURE_TREE)/sys --path.rootfs=$(FIXTURE_TREE)/root > $(FIXTURE_TREE).prom || true
 	promtool check metrics < $(FIXTURE_TREE).prom
@@ -106,16 +106,16 @@ check-deploy: tools build
 	else echo "systemd-analyze not installed: unit checked by directives only"; $(GO) test -count=1 -run TestSystemdUnit ./deploy/; fi
 
 # End to end: the exporter on the fixture host, scraped by a real Prometheus
-# that loads the repository's rules (internal/e2e). The fleet test has its
+# that loads the repository's rules (internal/test/e2e). The fleet test has its
 # own target, so CI reports the two apart.
 e2e: tools
-	$(GO) test -tags e2e -count=1 -v -timeout 5m -skip '^TestFleet$$' ./internal/e2e/
+	$(GO) test -tags e2e -count=1 -v -timeout 5m -skip '^TestFleet$$' ./internal/test/e2e/
 
 # The fleet path of README's "Running at fleet scale": three exporters on
 # variants of the fixture host, a site Prometheus with the rules, a global
 # one federating from it (deploy/prometheus/federation.yml). About 15s.
 e2e-fleet: tools
-	$(GO) test -tags e2e -count=1 -v -timeout 4m -run '^TestFleet$$' ./internal/e2e/
+	$(GO) test -tags e2e -count=1 -v -timeout 4m -run '^TestFleet$$' ./internal/test/e2e/
 
 # Every fuzz target briefly, FUZZ_TOTAL seconds in all (CI: about 2 minutes).
 FUZZ_TOTAL ?= 120
@@ -129,7 +129,7 @@ fuzz:
 # node_exporter is installed here, not by `make tools` (Debian enables it).
 costtest: tools
 	@sh deploy/ci/install-tools.sh --costtest
-	$(GO) run ./internal/costtest $(COSTTEST_FLAGS)
+	$(GO) run ./cmd/costtest $(COSTTEST_FLAGS)
 
 # The exporter on a hostile fixture host under scrapes with random queries
 # and headers, refreshes and SIGHUPs at once, for SOAK_DURATION; fails on
@@ -137,7 +137,7 @@ costtest: tools
 # Not in CI. SOAK_FLAGS='-keep' keeps the work directory and the log.
 SOAK_DURATION ?= 10m
 soak:
-	$(GO) run ./internal/soak -duration $(SOAK_DURATION) $(SOAK_FLAGS)
+	$(GO) run ./cmd/soak -duration $(SOAK_DURATION) $(SOAK_FLAGS)
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

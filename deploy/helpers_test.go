@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // repoRoot is where go test runs this package from, plus "..".

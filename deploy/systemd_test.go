@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 )
 
 // within reports whether path is dir or below it.

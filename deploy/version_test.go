@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // versionFile is the release version in the repository's VERSION file.

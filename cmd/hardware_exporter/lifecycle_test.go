@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 )
 
 // A config file replaced by a 200 MiB file or by a FIFO is refused at

@@ -23,8 +23,8 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 

@@ -19,10 +19,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // fixtureFlags point the daemon at the probes' fixture server, materialized

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 

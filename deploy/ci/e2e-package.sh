@@ -90,7 +90,7 @@ cp -a "$base" "$root"
 mkdir -p "$root/srv/e2e"
 cp "$work/dist1/$deb1" "$work/dist2/$deb2" "$root/srv/e2e/"
 cp -r internal/probe/testdata "$root/srv/e2e/testdata"
-go run ./internal/fixture/materialize -config "$work/fixture.yml" \
+go run ./internal/test/fixture/materialize -config "$work/fixture.yml" \
 	"$root/srv/e2e/testdata/server" "$root/srv/e2e/tree"
 # The config: the fake tools at their paths inside the container, plus the
 # hwmon interval that the reload below changes.

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
-	"github.com/hardware-exporter/hardware_exporter/internal/statefile"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/statefile"
 )
 
 // memStore keeps the snapshots written to it.

@@ -25,11 +25,11 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/server"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
-	"github.com/hardware-exporter/hardware_exporter/internal/server"
 )
 
 // ProbePaths are the roots cfg gives the probes.

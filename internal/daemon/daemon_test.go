@@ -12,9 +12,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
-	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // fixtureRoot is where TestMain materialized the probes' fixture server,

@@ -8,9 +8,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
-	"github.com/hardware-exporter/hardware_exporter/internal/scheduler"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
 )
 
 // Once runs every enabled probe of cfg once, as --once does, and returns

@@ -7,10 +7,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/config"
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/statefile"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/statefile"
 )
 
 // Bounds of a graceful shutdown: together well inside systemd's default

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
-	"github.com/hardware-exporter/hardware_exporter/internal/sysfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 )
 
 // attrs reads the small one-value files that sysfs and procfs expose, below

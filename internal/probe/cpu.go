@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

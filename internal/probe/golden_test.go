@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // update rewrites golden files from the probes' current output. Read the diff

@@ -13,10 +13,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
-	"github.com/hardware-exporter/hardware_exporter/internal/nvidiasmi"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/nvidiasmi"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/nvidiasmi"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/nvidiasmi"
 )
 
 func init() {

@@ -1,7 +1,7 @@
 package probe
 
 import (
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"os"
 	"path/filepath"
 	"sort"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/fixture"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 func TestHwmonGolden(t *testing.T) { checkGolden(t, "hwmon") }

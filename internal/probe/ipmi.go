@@ -13,9 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/ipmitool"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/ipmitool"
 )
 
 func init() {
@@ -305,7 +305,7 @@ func TestIPMIAvailableNeedsABMC(t *testing.T) {
 	}
 }
 
-// HP iLO 2 (a DL360 G7, internal/ipmitool/testdata/sdr_elist_hpe_dl360.txt,
+// HP iLO 2 (a DL360 G7, internal/format/ipmitool/testdata/sdr_elist_hpe_dl360.txt,
 // from CollegeBoreal/Laboratoires 3202/proliant/IPMI/README.md): fan duty
 // in percent and the memory ECC sensor sit on the system board entity; the
 // type comes from the sensor's name. Two lines written here: an absent PSU

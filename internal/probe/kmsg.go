@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/kmsg"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/kmsg"
 )
 
 // The kmsg probe counts the hardware errors the kernel logs. /dev/kmsg is

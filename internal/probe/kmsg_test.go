@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/kmsg"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/kmsg"
 )
 
 func TestKmsgGolden(t *testing.T) {

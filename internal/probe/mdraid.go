@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/hostfs"
-	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
-	"github.com/hardware-exporter/hardware_exporter/internal/sysfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

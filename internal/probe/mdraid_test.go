@@ -132,7 +132,7 @@ func TestMdraidRecoveringMdstatOnly(t *testing.T) {
 // action come from mdstat. Inactive arrays and those without redundancy
 // (raid0, linear) have no sync action, as they have no md/sync_action.
 func TestMdraidMdstatOnlyStates(t *testing.T) {
-	b, err := os.ReadFile("../procfile/testdata/procfs-mdstat")
+	b, err := os.ReadFile("../format/procfile/testdata/procfs-mdstat")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
-	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/smbios"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -279,7 +279,7 @@ func edacCsrow(a attrs, mc, csrow string) []prometheus.Metric {
 
 // DIMM inventory from SMBIOS type 17 (Memory Device) structures, which the
 // kernel exposes one per directory in /sys/firmware/dmi/entries/17-N/raw,
-// decoded by internal/smbios. The raw files are root-only (mode 0400): run
+// decoded by internal/format/smbios. The raw files are root-only (mode 0400): run
 // as another user, the probe exports no module series and counts no skips.
 // memoryModules reads every type 17 entry below sysfs and returns the module
 // and slot series. An unreadable or malformed entry is skipped; the others

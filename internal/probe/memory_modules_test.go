@@ -9,10 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/smbios"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/smbios"
 )
 
-// The SMBIOS captures live with their decoder (internal/smbios/testdata,
+// The SMBIOS captures live with their decoder (internal/format/smbios/testdata,
 // origins in its README.md); these tests map them to series.
 var (
 	memorySMBIOSRDIMM = memorySMBIOSCapture("ddr4-rdimm-smbios3.2.raw")
@@ -21,7 +21,7 @@ var (
 )
 
 func memorySMBIOSCapture(name string) []byte {
-	b, err := os.ReadFile(filepath.Join("..", "smbios", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "format", "smbios", "testdata", name))
 	if err != nil {
 		panic(err)
 	}

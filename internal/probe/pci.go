@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/pciids"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/pciids"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -12,10 +12,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/ssacli"
-	"github.com/hardware-exporter/hardware_exporter/internal/storcli"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/ssacli"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/storcli"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 // Series are keyed by the tool's own address of a thing, so an operator can

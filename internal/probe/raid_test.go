@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 func init() {
@@ -36,8 +36,8 @@ func TestRAIDGolden(t *testing.T) {
 // raidCaptures are the parser packages' testdata, which the fake tools of
 // these tests print.
 var (
-	storcliCaptures = mustAbs(filepath.Join("..", "storcli", "testdata"))
-	ssacliCaptures  = mustAbs(filepath.Join("..", "ssacli", "testdata"))
+	storcliCaptures = mustAbs(filepath.Join("..", "format", "storcli", "testdata"))
+	ssacliCaptures  = mustAbs(filepath.Join("..", "format", "ssacli", "testdata"))
 )
 
 func mustAbs(p string) string {

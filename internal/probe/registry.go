@@ -32,7 +32,7 @@ type Spec struct {
 	// pointer; nil when the probe has no options of its own. Its exported
 	// fields carry yaml tags (the config keys) and help tags (the example
 	// config's comments); their types decode and check themselves
-	// (internal/confval).
+	// (internal/probe/confval).
 	Options func() any
 	// New builds the probe. It is called once per daemon.
 	New func() Probe

@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
 	"sort"
 	"strings"
 	"sync"
@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/ipmitool"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/ipmitool"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 // The sel probe reads the BMC's System Event Log. Reading a full log is

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 func init() {
@@ -113,7 +113,7 @@ func (h *selHost) fullReads() int {
 
 // selListing generates n CSV elist lines: a correctable ECC storm on one
 // DIMM with a threshold event every tenth entry, in the shape of the
-// captures in internal/ipmitool/testdata.
+// captures in internal/format/ipmitool/testdata.
 func selListing(n int) string {
 	var b strings.Builder
 	start := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)

@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/smartctl"
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/smartctl"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 
 	"github.com/prometheus/client_golang/prometheus"
 )

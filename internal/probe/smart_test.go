@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/smartctl"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/smartctl"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 // smartFixtureTool is the fake smartctl that prints the fixture host's

@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"regexp"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/scsi"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/scsi"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

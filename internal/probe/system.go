@@ -8,8 +8,8 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/osrelease"
-	"github.com/hardware-exporter/hardware_exporter/internal/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/osrelease"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -10,13 +10,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/textfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/textfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The textfile probe exports metrics that the operator's own scripts write
-// into *.prom files, read and merged by internal/textfile (its package
+// into *.prom files, read and merged by internal/format/textfile (its package
 // comment has the rules, and why). The probe refuses every name another
 // probe Describes (declaredNames) and the name spaces the daemon owns
 // (textfileReservedPrefixes), and turns each refusal into a skip, a warning

@@ -5,7 +5,7 @@ package probe_test
 
 import (
 	"context"
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/metriccache"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 

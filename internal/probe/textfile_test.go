@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/confval"
-	"github.com/hardware-exporter/hardware_exporter/internal/textfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/format/textfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/toolrun"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
 )
 
 // testTools is the absolute path of testdata/tools: the fake smartctl,

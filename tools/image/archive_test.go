@@ -183,7 +183,7 @@ func runPodman(t *testing.T, ref string) {
 	t.Cleanup(func() { exec.Command(podman, "rmi", "-f", loaded).Run() })
 
 	tree := filepath.Join(t.TempDir(), "host")
-	mat := exec.CommandContext(ctx, "go", "run", "./internal/fixture/materialize", "internal/probe/testdata/server", tree)
+	mat := exec.CommandContext(ctx, "go", "run", "./internal/test/fixture/materialize", "internal/probe/testdata/server", tree)
 	mat.Dir = filepath.Join("..", "..")
 	if out, err := mat.CombinedOutput(); err != nil {
 		t.Fatalf("materialize the fixture host: %v\n%s", err, out)
