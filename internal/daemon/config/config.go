@@ -18,6 +18,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/defaults"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
@@ -172,12 +173,12 @@ const DefaultStatePath = "/var/lib/hardware_exporter/state"
 func Default() *Config {
 	c := &Config{
 		Paths:     Paths{ProcFS: "/proc", SysFS: "/sys", RootFS: "/"},
-		Cache:     Cache{TTL: Duration(6 * time.Hour), MaxEntries: 32},
-		Scheduler: Scheduler{MaxConcurrent: 4, Jitter: Duration(10 * time.Second)},
+		Cache:     Cache{TTL: Duration(defaults.CacheTTL), MaxEntries: defaults.CacheEntries},
+		Scheduler: Scheduler{MaxConcurrent: defaults.MaxConcurrent, Jitter: Duration(defaults.Jitter)},
 		Pprof:     Pprof{Enabled: true, AllowRemote: false},
 		State:     State{Path: DefaultStatePath},
 		Probes: Probes{
-			Defaults: ProbeDefaults{Interval: Duration(6 * time.Hour), Timeout: Duration(time.Minute)},
+			Defaults: ProbeDefaults{Interval: Duration(defaults.ProbeInterval), Timeout: Duration(defaults.ProbeTimeout)},
 			ByName:   map[string]*Probe{},
 		},
 	}

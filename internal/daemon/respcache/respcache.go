@@ -27,12 +27,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
-)
 
-// Defaults for the zero Options fields.
-const (
-	DefaultTTL        = 6 * time.Hour
-	DefaultMaxEntries = 32
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/defaults"
 )
 
 // Generationer says the current data generation: the metric cache's, which
@@ -44,10 +40,10 @@ type Generationer interface {
 // Options configure a Cache. Only Generation is required.
 type Options struct {
 	// TTL bounds an entry's life even when the data generation does not
-	// change. Zero means DefaultTTL.
+	// change. Zero means defaults.CacheTTL.
 	TTL time.Duration
 	// MaxEntries bounds the number of stored responses; the least recently
-	// used goes first. Zero means DefaultMaxEntries.
+	// used goes first. Zero means defaults.CacheEntries.
 	MaxEntries int
 	// Generation says the current data generation (a *metriccache.Cache).
 	// An entry rendered at another generation is stale. Required.
@@ -160,7 +156,7 @@ func New(next http.Handler, opts Options) *Cache {
 		c.compressions = []string{"identity", "gzip"}
 	}
 	if c.maxEntries <= 0 {
-		c.maxEntries = DefaultMaxEntries
+		c.maxEntries = defaults.CacheEntries
 	}
 	c.SetTTL(opts.TTL)
 	c.m = newMetrics(c)
@@ -171,10 +167,10 @@ func New(next http.Handler, opts Options) *Cache {
 }
 
 // SetTTL changes the lifetime of entries, stored ones included. A value of
-// zero or less means DefaultTTL.
+// zero or less means defaults.CacheTTL.
 func (c *Cache) SetTTL(d time.Duration) {
 	if d <= 0 {
-		d = DefaultTTL
+		d = defaults.CacheTTL
 	}
 	c.ttl.Store(int64(d))
 }

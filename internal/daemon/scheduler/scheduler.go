@@ -23,6 +23,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/defaults"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
@@ -44,8 +45,9 @@ type Job struct {
 
 // Options configure a Scheduler.
 type Options struct {
-	// MaxConcurrent bounds how many probes run at once (default 4): the
-	// exporter must stay a small guest on the host it watches.
+	// MaxConcurrent bounds how many probes run at once (zero means
+	// defaults.MaxConcurrent): the exporter must stay a small guest on the
+	// host it watches.
 	MaxConcurrent int
 	// Offset places this host's runs in time. Probes run on a grid: a
 	// probe of interval I runs at the times t with (t - Offset) mod I == 0,
@@ -147,7 +149,7 @@ type job struct {
 // New returns a scheduler for jobs that stores into cache.
 func New(cache Store, jobs []Job, opts Options) *Scheduler {
 	if opts.MaxConcurrent <= 0 {
-		opts.MaxConcurrent = 4
+		opts.MaxConcurrent = defaults.MaxConcurrent
 	}
 	if opts.RetryMin <= 0 {
 		opts.RetryMin = 30 * time.Second
@@ -630,7 +632,7 @@ func (s *Scheduler) call(parent context.Context, j *job, settings Job) ([]promet
 	}
 	timeout := settings.Timeout
 	if timeout <= 0 {
-		timeout = time.Minute
+		timeout = defaults.ProbeTimeout
 	}
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
