@@ -198,13 +198,12 @@ func loadConfig(f *flags) (*config.Config, error) {
 // for a probe the daemon would leave off on this host (see daemon.OffReason).
 func writeProbeSummary(w io.Writer, cfg *config.Config) {
 	all := daemon.BuildProbes()
-	paths := daemon.ProbePaths(cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "probe\tenabled\tinterval\ttimeout")
 	for _, name := range probe.Names() {
 		r := cfg.Probe(name)
 		schedule := fmt.Sprintf("%s\t%s", config.Duration(r.Interval), config.Duration(r.Timeout))
-		if why := daemon.OffReason(all[name], r, probe.Env{Paths: paths, Options: r.Options}); r.Enabled && why != nil {
+		if why := daemon.OffReason(all[name], r, probe.Env{Paths: cfg.Paths, Options: r.Options}); r.Enabled && why != nil {
 			fmt.Fprintf(tw, "%s\toff\t%s\toff: %v\n", name, schedule, why)
 			continue
 		}

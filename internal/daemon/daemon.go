@@ -32,11 +32,6 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
-// ProbePaths are the roots cfg gives the probes.
-func ProbePaths(cfg *config.Config) probe.Paths {
-	return probe.Paths{ProcFS: cfg.Paths.ProcFS, SysFS: cfg.Paths.SysFS, RootFS: cfg.Paths.RootFS}
-}
-
 // OffReason says why the daemon leaves enabled probe p off: its source is
 // missing from this host (probe.Conditional) and the config did not enable
 // it explicitly. Nil means it runs.
@@ -73,7 +68,6 @@ func describers(all map[string]probe.Probe) []metriccache.Describer {
 // (probe.Conditional) is left off with one log line, unless the config
 // enabled it explicitly: then it runs and fails, and says why.
 func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) []scheduler.Job {
-	paths := ProbePaths(cfg)
 	var js []scheduler.Job
 	for _, name := range probe.Names() {
 		r := cfg.Probe(name)
@@ -81,7 +75,7 @@ func jobs(cfg *config.Config, all map[string]probe.Probe, logger *slog.Logger) [
 			continue
 		}
 		p := all[name]
-		env := probe.Env{Paths: paths, Options: r.Options, Logger: logger.With("probe", name)}
+		env := probe.Env{Paths: cfg.Paths, Options: r.Options, Logger: logger.With("probe", name)}
 		if why := OffReason(p, r, env); why != nil {
 			logger.Info("probe off: its source is missing on this host; set enabled: true to run it anyway",
 				"probe", name, "reason", why)

@@ -42,11 +42,13 @@ type Probe interface {
 }
 
 // Paths are the roots below which probes read: the host's own /proc, /sys
-// and / (config.Default), or a fixture tree or container mounts.
+// and / (config.Default), or a fixture tree or container mounts. The config
+// file's paths section decodes straight into this type, so the tags are its
+// keys and the config loader's rules (one type from the file to the probe).
 type Paths struct {
-	ProcFS string
-	SysFS  string
-	RootFS string
+	ProcFS string `yaml:"procfs" check:"nonempty"`
+	SysFS  string `yaml:"sysfs" check:"nonempty"`
+	RootFS string `yaml:"rootfs" check:"nonempty"`
 }
 
 // Env is what one run of a probe reads with: the roots, the probe's own

@@ -31,19 +31,12 @@ type Duration = confval.Duration
 // comment the example config shows for it (help), and the rule its value
 // must meet beyond its type (check: "positive" or "nonempty").
 type Config struct {
-	Paths     Paths     `yaml:"paths" help:"Roots below which probes read. Point them at the host's when running in a container (e.g. /host/proc). Command-line flags --path.* win over these."`
-	Cache     Cache     `yaml:"cache" help:"The response cache replays the encoded /metrics body per format and encoding until a probe refresh changes the data or the TTL lapses."`
-	Scheduler Scheduler `yaml:"scheduler"`
-	Pprof     Pprof     `yaml:"pprof" help:"Go's profiler at /debug/pprof/. Remote peers get 403 unless allow_remote."`
-	State     State     `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host, was read with the probe's current settings, is not dated in the future and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
-	Probes    Probes    `yaml:"probes"`
-}
-
-// Paths are the roots below which probes read.
-type Paths struct {
-	ProcFS string `yaml:"procfs" check:"nonempty"`
-	SysFS  string `yaml:"sysfs" check:"nonempty"`
-	RootFS string `yaml:"rootfs" check:"nonempty"`
+	Paths     probe.Paths `yaml:"paths" help:"Roots below which probes read. Point them at the host's when running in a container (e.g. /host/proc). Command-line flags --path.* win over these."`
+	Cache     Cache       `yaml:"cache" help:"The response cache replays the encoded /metrics body per format and encoding until a probe refresh changes the data or the TTL lapses."`
+	Scheduler Scheduler   `yaml:"scheduler"`
+	Pprof     Pprof       `yaml:"pprof" help:"Go's profiler at /debug/pprof/. Remote peers get 403 unless allow_remote."`
+	State     State       `yaml:"state" help:"Each probe's last result is written below path after every run and restored at start when it belongs to this host, was read with the probe's current settings, is not dated in the future and is younger than twice the probe's interval, so a restart serves the last good data at once. Command-line flag --state.path wins over this."`
+	Probes    Probes      `yaml:"probes"`
 }
 
 // Cache configures the response cache.
@@ -172,7 +165,7 @@ const DefaultStatePath = "/var/lib/hardware_exporter/state"
 // registered probe's own defaults.
 func Default() *Config {
 	c := &Config{
-		Paths:     Paths{ProcFS: "/proc", SysFS: "/sys", RootFS: "/"},
+		Paths:     probe.Paths{ProcFS: "/proc", SysFS: "/sys", RootFS: "/"},
 		Cache:     Cache{TTL: Duration(defaults.CacheTTL), MaxEntries: defaults.CacheEntries},
 		Scheduler: Scheduler{MaxConcurrent: defaults.MaxConcurrent, Jitter: Duration(defaults.Jitter)},
 		Pprof:     Pprof{Enabled: true, AllowRemote: false},
