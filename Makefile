@@ -78,8 +78,9 @@ once:
 
 # The packages whose code differs with the nvml build tag (NVML loaded in
 # process through purego, which makes the binary dynamically linked: see
-# internal/nvml), tested and linted both ways. The tests build a fake
-# libnvidia-ml with gcc (make tools installs it).
+# internal/nvml), linted both ways; with the tag, the nvml package and the
+# probe's GPU tests run again (the rest of the probe package is the same
+# code). The tests build a fake libnvidia-ml with gcc (make tools installs it).
 NVML_PKGS := ./internal/nvml/... ./internal/probe/
 
 # The whole suite, with the race detector: every goroutine has an owner.
@@ -87,7 +88,8 @@ NVML_PKGS := ./internal/nvml/... ./internal/probe/
 # tools come first (a no-op once installed).
 test: tools
 	$(GO) test -race -count=1 ./...
-	$(GO) test -race -count=1 -tags nvml $(NVML_PKGS)
+	$(GO) test -race -count=1 -tags nvml ./internal/nvml/...
+	$(GO) test -race -count=1 -tags nvml -run GPU ./internal/probe/
 	cd tools && $(GO) test -race -count=1 ./...
 
 # prometheus, promtool and amtool from Debian's packages, when missing.
