@@ -3,6 +3,8 @@
 package nvml
 
 import (
+	"errors"
+	"path/filepath"
 	"testing"
 	"unsafe"
 )
@@ -24,5 +26,21 @@ func TestStructLayouts(t *testing.T) {
 	}
 	if memoryV2Version != uint32(unsafe.Sizeof(memoryV2{}))|2<<24 {
 		t.Errorf("nvmlMemory_v2 version %#x", memoryV2Version)
+	}
+}
+
+// dlopen's failure text is not always there (it came back empty in the
+// daemon): a bare soname that does not load is absent whatever it says; a
+// path is absent only when there is no such file.
+func TestIsNotFound(t *testing.T) {
+	empty := errors.New("dlopen libnvidia-ml.so.1: ")
+	if !isNotFound("libnvidia-ml.so.1", empty) {
+		t.Error("bare soname with an empty dlerror: not taken as absent")
+	}
+	if isNotFound("/dev/null", empty) {
+		t.Error("an existing file that is not a library taken as absent")
+	}
+	if !isNotFound(filepath.Join(t.TempDir(), "libnvidia-ml.so.1"), empty) {
+		t.Error("a path with no file: not taken as absent")
 	}
 }

@@ -101,6 +101,8 @@ func TestOpenFails(t *testing.T) {
 		errHas string
 	}{
 		{name: "absent", path: func(t *testing.T) string { return filepath.Join(t.TempDir(), "libnvidia-ml.so.1") }, is: nvml.ErrLibraryMissing},
+		// A bare soname is looked up the dynamic linker's way; no host has this one.
+		{name: "absent soname", path: func(*testing.T) string { return "libhardware-exporter-test-absent.so.1" }, is: nvml.ErrLibraryMissing},
 		{name: "not a library", path: func(*testing.T) string { return notLib }, errHas: "dlopen"},
 		{name: "not NVML", path: func(t *testing.T) string {
 			out := filepath.Join(t.TempDir(), "libother.so")

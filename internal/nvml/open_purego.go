@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 
 	"github.com/ebitengine/purego"
 )
@@ -124,7 +126,11 @@ func load(path string) (*lib, error) {
 	if path == "" {
 		path = DefaultLibrary
 	}
+	// dlerror's text is per thread: keep dlopen and purego's dlerror on one,
+	// or the reason logged may be empty.
+	runtime.LockOSThread()
 	h, err := purego.Dlopen(path, purego.RTLD_NOW|purego.RTLD_LOCAL)
+	runtime.UnlockOSThread()
 	if err != nil {
 		if isNotFound(path, err) {
 			return nil, fmt.Errorf("%w: %v", ErrLibraryMissing, err)
@@ -193,12 +199,17 @@ func lost(r Return) bool {
 
 // isNotFound reports whether dlopen failed because there is no such file
 // (rather than a file that is not a library, or one of another machine).
+// For a bare soname, looked up the dynamic linker's way, any failure is
+// taken as absence: dlerror's text is not always there to tell (it came
+// back empty in the daemon, read on another thread than dlopen ran on),
+// and a host whose libnvidia-ml.so.1 is present but broken has nvidia-smi
+// fail just the same.
 func isNotFound(path string, err error) bool {
-	if bytes.IndexByte([]byte(path), '/') >= 0 {
+	if strings.Contains(path, "/") {
 		_, serr := os.Stat(path)
 		return errors.Is(serr, os.ErrNotExist)
 	}
-	return bytes.Contains([]byte(err.Error()), []byte("No such file"))
+	return true
 }
 
 // Reader is an initialised NVML with the handles of the GPUs it found.

@@ -54,6 +54,7 @@ type gpuNVML struct {
 	r       *nvml.Reader
 	off     error // why NVML is not used; nil while it may be
 	reopens int   // times a lost GPU made NVML open again
+	opened  bool  // NVML opened once: said so in the log
 }
 
 // read reads every GPU through NVML. ok false: use nvidia-smi this run.
@@ -74,6 +75,10 @@ func (n *gpuNVML) read(env Env, mode GPUNVML, skips *Skips) (ms []prometheus.Met
 			return nil, nil, false
 		}
 		n.r = r
+		if !n.opened {
+			n.opened = true
+			log.Info("reading GPUs through NVML; nvidia-smi only for remapped rows and NVLink errors", "library", lib)
+		}
 	}
 	snap, err := n.r.Read()
 	if err != nil {

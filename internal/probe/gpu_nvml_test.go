@@ -105,6 +105,9 @@ func TestGPUNVMLEquivalence(t *testing.T) {
 	if fake.Inits() != 1 {
 		t.Errorf("nvmlInit_v2 called %d times, want once", fake.Inits())
 	}
+	if n := strings.Count(r.logs.String(), "level=INFO msg=\"reading GPUs through NVML"); n != 1 {
+		t.Errorf("said %d times that NVML is used, want once:\n%s", n, r.logs.String())
+	}
 }
 
 // What each NVML failure does: the run reads through nvidia-smi with the
