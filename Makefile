@@ -78,17 +78,17 @@ once:
 
 # The packages whose code differs with the nvml build tag (NVML loaded in
 # process through purego, which makes the binary dynamically linked: see
-# internal/nvml), linted both ways; with the tag, the nvml package and the
+# internal/host/nvml), linted both ways; with the tag, the nvml package and the
 # probe's GPU tests run again (the rest of the probe package is the same
 # code). The tests build a fake libnvidia-ml with gcc (make tools installs it).
-NVML_PKGS := ./internal/nvml/... ./internal/probe/
+NVML_PKGS := ./internal/host/nvml/... ./internal/probe/
 
 # The whole suite, with the race detector: every goroutine has an owner.
 # The deploy tests check the rules and the dashboard with promtool, so the
 # tools come first (a no-op once installed).
 test: tools
 	$(GO) test -race -count=1 ./...
-	$(GO) test -race -count=1 -tags nvml ./internal/nvml/...
+	$(GO) test -race -count=1 -tags nvml ./internal/host/nvml/...
 	$(GO) test -race -count=1 -tags nvml -run GPU ./internal/probe/
 	cd tools && $(GO) test -race -count=1 ./...
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/nvidiasmi"
-	"github.com/hardware-exporter/hardware_exporter/internal/nvml"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/nvml"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 
 	"github.com/prometheus/client_golang/prometheus"

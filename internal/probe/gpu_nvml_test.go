@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/nvml/nvmltest"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/nvml/nvmltest"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 

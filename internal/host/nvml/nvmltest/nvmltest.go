@@ -1,7 +1,7 @@
 //go:build nvml && linux
 
 // Package nvmltest builds the fake libnvidia-ml the tests load instead of
-// the host's (internal/nvml/testdata/fakenvml.c) and drives its faults.
+// the host's (internal/host/nvml/testdata/fakenvml.c) and drives its faults.
 package nvmltest
 
 import (

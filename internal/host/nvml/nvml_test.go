@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hardware-exporter/hardware_exporter/internal/nvml"
-	"github.com/hardware-exporter/hardware_exporter/internal/nvml/nvmltest"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/nvml"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/nvml/nvmltest"
 )
 
 func v(x uint64) nvml.Value { return nvml.Value{V: x, OK: true} }
