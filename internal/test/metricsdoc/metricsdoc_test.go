@@ -65,7 +65,7 @@ var unexercised = map[string]struct{ typ, why string }{
 
 // row is one metric in the document.
 type row struct {
-	name, typ, labels, help, probe string
+	name, typ, labels, help, note, probe string
 }
 
 var descPattern = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"), help: ("(?:[^"\\]|\\.)*"), .*variableLabels: \{([^}]*)\}\}$`)
@@ -174,7 +174,8 @@ func TestMetricsDoc(t *testing.T) {
 			return
 		}
 		owner[name] = by
-		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), labels: strings.Join(labels, ", "), probe: by})
+		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), note: probe.Note(d),
+			labels: strings.Join(labels, ", "), probe: by})
 	}
 	for _, n := range probe.Names() {
 		p, err := probe.New(n)
@@ -230,7 +231,10 @@ Generated from the probes' descriptors by ` + "`go test ./internal/test/metricsd
 a test fails when this file and the code disagree. Do not edit by hand.
 
 Every probe metric is read on the probe's schedule and replayed on scrapes
-(its HELP says so). Strings such as models and serials are ` + "`_info`" + ` gauges
+(its HELP says so). The Help column is each metric's HELP, which every
+scrape carries and so is a sentence or two; what follows it after a line
+break is the probe's note on the metric (probe.withNote), the detail that
+only needs reading once. Strings such as models and serials are ` + "`_info`" + ` gauges
 with value 1. Series marked as inventory move
 ` + "`hardware_inventory_last_change_timestamp_seconds`" + ` when they change.
 Besides these, the textfile probe exports whatever its *.prom files hold,
@@ -240,7 +244,11 @@ and ` + "`/metrics`" + ` carries ` + "`hardware_exporter_build_info`" + `.
 |---|---|---|---|---|
 `)
 	for _, r := range rows {
-		help := strings.ReplaceAll(r.help, "|", `\|`)
+		help := r.help
+		if r.note != "" {
+			help += "<br>" + r.note
+		}
+		help = strings.ReplaceAll(help, "|", `\|`)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", r.name, r.typ, r.labels, help, r.probe)
 	}
 	return b.Bytes()
