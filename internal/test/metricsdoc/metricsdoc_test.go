@@ -16,11 +16,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
@@ -89,30 +90,26 @@ func parseDesc(t *testing.T, d *prometheus.Desc) (name, help string, labels []st
 	return name, help, labels
 }
 
-// fixtureOptions point the tool probes at the fake tools and the textfile
-// probe at its test directory, as the probe package's own tests do.
-func fixtureOptions(name string) any {
-	spec, _ := probe.Lookup(name)
-	o := spec.DefaultOptions()
-	path := func(elem ...string) confval.Path {
-		p, _ := filepath.Abs(filepath.Join(append([]string{"..", "..", "probe", "testdata"}, elem...)...))
-		return confval.Path(p)
+// fixtureOptions returns each probe's options as the daemon decodes them
+// from a config that points every path option at the fixture's stand-in
+// (fixture.ToolConfig): the fake tools and the textfile test directory. A
+// new tool probe's entry in fixture.ToolPaths is all this test needs, and
+// no probe runs a host tool.
+func fixtureOptions(t *testing.T) func(name string) any {
+	t.Helper()
+	testdata, err := filepath.Abs(filepath.Join("..", "..", "probe", "testdata"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	switch o := o.(type) {
-	case *probe.SmartOptions:
-		o.Command, o.DeviceTimeout = path("tools", "smartctl"), confval.Duration(10*time.Second)
-	case *probe.IPMIOptions:
-		o.Command = path("tools", "ipmitool")
-	case *probe.SELOptions:
-		o.Command = path("tools", "ipmitool")
-	case *probe.GPUOptions:
-		o.Command = path("tools", "nvidia-smi")
-	case *probe.RAIDOptions:
-		o.Storcli, o.Ssacli = path("tools", "storcli64"), path("tools", "ssacli")
-	case *probe.TextfileOptions:
-		o.Directory = path("textfile")
+	b, err := yaml.Marshal(map[string]any{"probes": fixture.ToolConfig(testdata)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return o
+	cfg, err := config.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(name string) any { return cfg.Probe(name).Options }
 }
 
 // types runs every probe once on the fixture server through a metric cache,
@@ -164,6 +161,7 @@ func TestMetricsDoc(t *testing.T) {
 	}
 	paths := probe.Paths{ProcFS: filepath.Join(root, "proc"), SysFS: filepath.Join(root, "sys"), RootFS: filepath.Join(root, "root")}
 
+	options := fixtureOptions(t)
 	var jobs []scheduler.Job
 	owner := map[string]string{} // metric name → probe that describes it
 	var rows []row
@@ -182,7 +180,7 @@ func TestMetricsDoc(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs = append(jobs, scheduler.Job{Name: n, Probe: p, Env: probe.Env{Paths: paths, Options: fixtureOptions(n)},
+		jobs = append(jobs, scheduler.Job{Name: n, Probe: p, Env: probe.Env{Paths: paths, Options: options(n)},
 			Interval: time.Hour, Timeout: time.Minute})
 		for _, d := range descs(p.Describe) {
 			add(d, n)
