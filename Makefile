@@ -76,11 +76,20 @@ once:
 	@$(MAKE) -s --no-print-directory build >&2
 	@$(BIN) --once $(ARGS)
 
+# The packages whose code differs with the nvml build tag (NVML loaded in
+# process through purego, which makes the binary dynamically linked: see
+# internal/host/nvml), linted both ways; with the tag, the nvml package and the
+# probe's GPU tests run again (the rest of the probe package is the same
+# code). The tests build a fake libnvidia-ml with gcc (make tools installs it).
+NVML_PKGS := ./internal/host/nvml/... ./internal/probe/
+
 # The whole suite, with the race detector: every goroutine has an owner.
 # The deploy tests check the rules and the dashboard with promtool, so the
 # tools come first (a no-op once installed).
 test: tools
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -tags nvml ./internal/host/nvml/...
+	$(GO) test -race -count=1 -tags nvml -run GPU ./internal/probe/
 	cd tools && $(GO) test -race -count=1 ./...
 
 # prometheus, promtool and amtool from Debian's packages, when missing.
@@ -144,6 +153,8 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) vet -tags nvml $(NVML_PKGS)
+	$(GO) run $(STATICCHECK) -tags nvml $(NVML_PKGS)
 	cd tools && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 # Benchmarks of the scrape path (see docs/benchmarks.md).

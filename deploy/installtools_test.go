@@ -9,12 +9,12 @@ import (
 )
 
 // `make tools` installs what `make test` needs (prometheus, promtool,
-// amtool) and not node_exporter, which only `make costtest` runs and which
+// amtool, and gcc for the fake libnvidia-ml of the NVML tests) and not node_exporter, which only `make costtest` runs and which
 // Debian would leave enabled for the next boot. The script runs with a PATH
 // of fake tools and no apt-get, so it can only report, never install.
 func TestInstallToolsLeavesNodeExporterToCosttest(t *testing.T) {
 	fakes := t.TempDir()
-	for _, tool := range []string{"prometheus", "promtool", "amtool"} {
+	for _, tool := range []string{"prometheus", "promtool", "amtool", "gcc"} {
 		if err := os.WriteFile(filepath.Join(fakes, tool), []byte("#!/bin/sh\necho fake\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -34,5 +34,11 @@ func TestInstallToolsLeavesNodeExporterToCosttest(t *testing.T) {
 	}
 	if out, err := run("--costtest"); err == nil || !strings.Contains(out, "prometheus-node-exporter") {
 		t.Errorf("install-tools.sh --costtest without node_exporter: %v\n%s\nwant it missing", err, out)
+	}
+	if err := os.Remove(filepath.Join(fakes, "gcc")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(); err == nil || !strings.Contains(out, "missing packages: gcc") {
+		t.Errorf("install-tools.sh without gcc: %v\n%s\nwant it missing: the NVML tests build a library with it", err, out)
 	}
 }

@@ -3,7 +3,8 @@
 # prometheus and promtool (Debian's "prometheus" package) and amtool
 # ("prometheus-alertmanager"). Idempotent: it calls apt-get only when a tool
 # is missing, so a second run is a no-op and needs no network or root.
-# Used by `make tools`; CI runs it on a fresh Debian machine.
+# Used by `make tools`; CI runs it on a fresh Debian machine. Also gcc:
+# the NVML tests (go test -tags nvml) build a fake libnvidia-ml with it.
 #
 # With --costtest it also installs node_exporter ("prometheus-node-exporter"),
 # the baseline `make costtest` measures the exporter against. Only then:
@@ -58,6 +59,7 @@ else
 	command -v prometheus >/dev/null 2>&1 || missing="$missing prometheus"
 	command -v promtool >/dev/null 2>&1 || case "$missing" in *prometheus*) ;; *) missing="$missing prometheus" ;; esac
 	command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
+	command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 fi
 if [ -n "$costtest" ]; then
 	[ -x "$node_exporter" ] || missing="$missing prometheus-node-exporter"

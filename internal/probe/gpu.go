@@ -164,8 +164,8 @@ func gpuFieldNames(fields []gpuField) []string {
 func init() {
 	Register(Spec{
 		Name:      "gpu",
-		Summary:   "NVIDIA GPUs through nvidia-smi.",
-		Reads:     "`nvidia-smi --query-gpu=…`, `--query-remapped-rows=…` and `nvlink -e` (these two at most every 10 minutes: each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
+		Summary:   "NVIDIA GPUs through NVML or nvidia-smi.",
+		Reads:     "NVML in process (`libnvidia-ml.so.1`, opened once; in binaries built with `-tags nvml`, and `nvml: auto`), else `nvidia-smi --query-gpu=…`; `nvidia-smi` `--query-remapped-rows=…` and `nvlink -e` at most every 10 minutes (each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -178,9 +178,12 @@ func init() {
 // GPUOptions are the gpu probe's own settings (probes.gpu.*).
 type GPUOptions struct {
 	Command confval.Path `yaml:"command" help:"Absolute path of nvidia-smi."`
+	NVML    GPUNVML      `yaml:"nvml" help:"auto: read the per-minute properties in process through NVML (libnvidia-ml.so.1), without an nvidia-smi run, when this binary is built with it (go build -tags nvml) and the library loads; else, and after an NVML error, through nvidia-smi (logged once). off: always nvidia-smi. Remapped rows and NVLink errors are read through nvidia-smi either way."`
 }
 
-func newGPUOptions() *GPUOptions { return &GPUOptions{Command: "/usr/bin/nvidia-smi"} }
+func newGPUOptions() *GPUOptions {
+	return &GPUOptions{Command: "/usr/bin/nvidia-smi", NVML: GPUNVMLAuto}
+}
 
 func (o *GPUOptions) available() error { return toolrun.Available(string(o.Command)) }
 
@@ -201,6 +204,8 @@ type gpuProbe struct {
 	slowAt  time.Time
 	slowFor string
 	now     func() time.Time // time.Now; a test's clock
+
+	nvml gpuNVML // the in-process reader, when NVML is on
 }
 
 // gpuSlowEvery is how often the counters that move rarely (remapped rows,
@@ -262,23 +267,10 @@ func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 	defer unlock()
 	command := string(o.Command)
 
-	src := command + " --query-gpu"
-	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuQueryFields)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
+	ms, rows, err := p.readGPUs(ctx, env, o, skips)
+	if err != nil || len(rows) == 0 {
+		return nil, err
 	}
-	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
-	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
-		// No driver, no GPU ("No devices were found"): the run says nothing.
-		return nil, fmt.Errorf("%s: %w", src, err)
-	}
-	for _, err := range lineErrs {
-		skips.Add(src, err)
-	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	ms := gpuMetrics(rows, fields, "uuid", src, skips)
 
 	now := time.Now
 	if p.now != nil {
@@ -293,6 +285,31 @@ func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 		p.slow, p.slowAt, p.slowFor = slow, now(), gpus
 	}
 	return append(ms, p.slow...), nil
+}
+
+// readGPUs reads the --query-gpu properties of every GPU: through NVML
+// in process when it is on and works (see gpu_nvml.go), else by running
+// nvidia-smi. rows hold at least each GPU's index and uuid, which the
+// slow series are read for.
+func (p *gpuProbe) readGPUs(ctx context.Context, env Env, o *GPUOptions, skips *Skips) ([]prometheus.Metric, []nvidiasmi.Row, error) {
+	if ms, rows, ok := p.nvml.read(env, o.NVML, skips); ok {
+		return ms, rows, nil
+	}
+	command := string(o.Command)
+	src := command + " --query-gpu"
+	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuQueryFields)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", src, err)
+	}
+	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
+	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
+		// No driver, no GPU ("No devices were found"): the run says nothing.
+		return nil, nil, fmt.Errorf("%s: %w", src, err)
+	}
+	for _, err := range lineErrs {
+		skips.Add(src, err)
+	}
+	return gpuMetrics(rows, fields, "uuid", src, skips), rows, nil
 }
 
 // gpuUUIDs names the set of GPUs rows describe, so that the slow series

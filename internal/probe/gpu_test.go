@@ -10,10 +10,16 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/nvidiasmi"
+
+	"gopkg.in/yaml.v3"
 )
 
 func init() {
 	fixtureOptions["gpu"] = withCommand("gpu", filepath.Join(testTools, "nvidia-smi"))
+	// No test loads the host's libnvidia-ml: a test that means NVML names
+	// the fake library (gpu_nvml_test.go); every other one, whatever its
+	// probes.gpu.nvml, finds no library here and reads through nvidia-smi.
+	gpuNVMLLibrary = filepath.Join(testTools, "no-libnvidia-ml.so.1")
 }
 
 func TestGPUGolden(t *testing.T) {
@@ -384,5 +390,25 @@ esac
 	writeFile(t, uuid, "GPU-b") // a GPU swapped
 	if n := runs(11); n != 3 {
 		t.Errorf("after the GPU changed: %d reads, want 3 (at once)", n)
+	}
+}
+
+// probes.gpu.nvml takes auto or off, auto by default.
+func TestGPUNVMLOption(t *testing.T) {
+	if got := newGPUOptions().NVML; got != GPUNVMLAuto {
+		t.Errorf("default %q, want auto", got)
+	}
+	for in, want := range map[string]GPUNVML{"nvml: off": GPUNVMLOff, "nvml: auto": GPUNVMLAuto, "nvml: on": "", "nvml: [off]": "", "nvml: ''": ""} {
+		o := newGPUOptions()
+		err := yaml.Unmarshal([]byte(in), o)
+		if want == "" {
+			if err == nil || !strings.Contains(err.Error(), "want auto or off") {
+				t.Errorf("%s: err %v, want one saying auto or off", in, err)
+			}
+			continue
+		}
+		if err != nil || o.NVML != want {
+			t.Errorf("%s: %q, %v; want %q", in, o.NVML, err, want)
+		}
 	}
 }

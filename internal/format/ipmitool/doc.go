@@ -11,9 +11,10 @@
 package ipmitool
 
 import (
-	"bytes"
 	"errors"
 	"strings"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/format/lines"
 )
 
 // MaxOutput bounds how much of a key/value command's output (sel info,
@@ -39,13 +40,11 @@ func keyValues(out []byte, each func(key, value string), other func(line string)
 	if len(out) > MaxOutput {
 		out = out[:MaxOutput]
 	}
-	for len(out) > 0 {
-		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
-		out = rest
-		if len(raw) > MaxLineLength {
+	for l := range lines.All(out, MaxLineLength) {
+		if l.Overlong {
 			continue
 		}
-		line := strings.TrimRight(string(raw), " \t\r")
+		line := strings.TrimRight(l.Text, " \t\r")
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {
 			if other != nil {

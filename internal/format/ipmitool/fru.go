@@ -1,8 +1,9 @@
 package ipmitool
 
 import (
-	"bytes"
 	"strings"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/format/lines"
 )
 
 // FRU is one "FRU Device Description" block of `ipmitool fru print`.
@@ -22,13 +23,11 @@ type FRU struct {
 // (...)"), and so no fields. Lines longer than MaxLineLength are skipped.
 func ParseFRU(out []byte) []FRU {
 	var frus []FRU
-	for len(out) > 0 {
-		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
-		out = rest
-		if len(raw) > MaxLineLength {
+	for l := range lines.All(out, MaxLineLength) {
+		if l.Overlong {
 			continue
 		}
-		line := strings.TrimSuffix(string(raw), "\r")
+		line := l.Text
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {
 			continue

@@ -1,9 +1,10 @@
 package ipmitool
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/format/lines"
 )
 
 // Sensor is one line of `ipmitool sdr elist`:
@@ -25,14 +26,12 @@ type Sensor struct {
 func ParseSDR(out []byte) ([]Sensor, []error) {
 	var sensors []Sensor
 	var errs []error
-	for n := 1; len(out) > 0; n++ {
-		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
-		out = rest
-		if len(raw) > MaxLineLength {
-			errs = append(errs, fmt.Errorf("line %d: longer than %d bytes", n, MaxLineLength))
+	for l := range lines.All(out, MaxLineLength) {
+		if l.Overlong {
+			errs = append(errs, l.Err())
 			continue
 		}
-		line := strings.TrimSuffix(string(raw), "\r")
+		n, line := l.N, l.Text
 		if strings.TrimSpace(line) == "" {
 			continue
 		}

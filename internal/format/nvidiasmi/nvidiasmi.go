@@ -9,10 +9,11 @@
 package nvidiasmi
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/format/lines"
 )
 
 // MaxLineLength bounds one line. A GPU's line is a few hundred bytes.
@@ -34,14 +35,12 @@ func QueryArgs(query string, properties []string) []string {
 func ParseCSV(out []byte, properties []string) ([]Row, []error) {
 	var rows []Row
 	var errs []error
-	for n := 1; len(out) > 0; n++ {
-		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
-		out = rest
-		if len(raw) > MaxLineLength {
-			errs = append(errs, fmt.Errorf("line %d: longer than %d bytes", n, MaxLineLength))
+	for l := range lines.All(out, MaxLineLength) {
+		if l.Overlong {
+			errs = append(errs, l.Err())
 			continue
 		}
-		line := strings.TrimSuffix(string(raw), "\r")
+		n, line := l.N, l.Text
 		if strings.TrimSpace(line) == "" {
 			continue
 		}

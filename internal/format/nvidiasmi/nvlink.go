@@ -1,10 +1,11 @@
 package nvidiasmi
 
 import (
-	"bytes"
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/format/lines"
 )
 
 // NVLinkCounter is one error counter of one NVLink of one GPU, as
@@ -36,14 +37,15 @@ func ParseNVLinkErrors(out []byte) ([]NVLinkCounter, []error) {
 	var counters []NVLinkCounter
 	var errs []error
 	gpu, uuid := -1, ""
-	for n := 1; len(out) > 0 && len(counters) < maxNVLinkCounters; n++ {
-		raw, rest, _ := bytes.Cut(out, []byte{'\n'})
-		out = rest
-		if len(raw) > MaxLineLength {
-			errs = append(errs, fmt.Errorf("line %d: longer than %d bytes", n, MaxLineLength))
+	for l := range lines.All(out, MaxLineLength) {
+		if len(counters) >= maxNVLinkCounters {
+			break
+		}
+		if l.Overlong {
+			errs = append(errs, l.Err())
 			continue
 		}
-		line := strings.TrimSpace(string(raw))
+		n, line := l.N, strings.TrimSpace(l.Text)
 		if line == "" {
 			continue
 		}
