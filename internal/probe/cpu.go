@@ -57,9 +57,9 @@ var (
 	cpuScalingInfo = newDesc("cpu", "scaling_info",
 		"cpufreq driver and governor, for the threads in cpus.",
 		"package", "cpus", "driver", "governor")
-	cpuVulnerabilityInfo = newDesc("cpu", "vulnerability_info",
-		"State of a CPU vulnerability as the kernel reports it in devices/system/cpu/vulnerabilities: state is not affected, vulnerable, mitigation or unknown; mitigation is the kernel's detail after the state.",
-		"name", "state", "mitigation")
+	cpuVulnerabilityInfo = withNote(newDesc("cpu", "vulnerability_info",
+		"State of a CPU vulnerability as the kernel reports it in devices/system/cpu/vulnerabilities: state is not affected, vulnerable, mitigation or unknown, mitigation the kernel's detail.", "name", "state", "mitigation"),
+		"mitigation is what the kernel prints after the state, such as the mitigation in use.")
 )
 
 // cpufreqLimits are the cpufreq attributes exported as hertz, in output order.

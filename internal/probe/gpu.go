@@ -39,8 +39,9 @@ var (
 		"ECC errors over the GPU's lifetime, kept in its InfoROM (nvidia-smi ecc.errors.{corrected,uncorrected}.aggregate.total).", "uuid", "type")
 	gpuRetiredPages = newDesc("gpu", "retired_pages",
 		"Frame buffer pages retired for ECC errors: single_bit after repeated single-bit errors, double_bit after a double-bit error. Pre-Ampere GPUs only; Ampere and later remap rows instead.", "uuid", "cause")
-	gpuRemappedRows = newDesc("gpu", "remapped_rows",
-		"Row remapping (Ampere and later, nvidia-smi --query-remapped-rows): rows remapped for correctable and uncorrectable errors; pending is 1 while a remap waits for a GPU reset, failure is 1 when a remap failed (the GPU needs replacing).", "uuid", "kind")
+	gpuRemappedRows = withNote(newDesc("gpu", "remapped_rows",
+		"Rows remapped for correctable and uncorrectable errors (nvidia-smi --query-remapped-rows); pending is 1 while a remap waits for a GPU reset, failure 1 when a remap failed.", "uuid", "kind"),
+		"Ampere and later GPUs only; older ones retire pages instead (hardware_gpu_retired_pages). A failed remap means the GPU needs replacing.")
 	gpuRetiredPagesPending = newDesc("gpu", "retired_pages_pending",
 		"1 while a page retirement waits for the next driver reload or reboot (nvidia-smi retired_pages.pending), else 0. Pre-Ampere GPUs only.", "uuid")
 	gpuMemoryTemperature = newDesc("gpu", "memory_temperature_celsius",
@@ -59,9 +60,9 @@ var (
 		"PCIe lanes of the GPU's link now (link current) and the most it and the slot support (link max) (nvidia-smi pcie.link.width.current, pcie.link.width.max).", "uuid", "link")
 	gpuECCMode = newDesc("gpu", "ecc_mode",
 		"1 when ECC is enabled, 0 when disabled: now (mode current) and after the next reboot (mode pending) (nvidia-smi ecc.mode.current, ecc.mode.pending).", "uuid", "mode")
-	gpuClockEventReason = newDesc("gpu", "clock_event_reason",
-		"1 while the reason holds the GPU's clocks below their maximum, else 0 (nvidia-smi clocks_event_reasons.*, clocks_throttle_reasons.* before driver 535). "+
-			"gpu_idle and applications_clocks_setting are normal; sw_power_cap means the power limit, hw_slowdown, hw_thermal_slowdown and hw_power_brake_slowdown a hardware protection (overheating, a PSU's power brake), sw_thermal_slowdown the driver cooling the GPU.", "uuid", "reason")
+	gpuClockEventReason = withNote(newDesc("gpu", "clock_event_reason",
+		"1 while the reason holds the GPU's clocks below their maximum, else 0 (nvidia-smi clocks_event_reasons.*, clocks_throttle_reasons.* before driver 535).", "uuid", "reason"),
+		"gpu_idle and applications_clocks_setting are normal; sw_power_cap means the power limit, hw_slowdown, hw_thermal_slowdown and hw_power_brake_slowdown a hardware protection (overheating, a PSU's power brake), sw_thermal_slowdown the driver cooling the GPU.")
 	gpuNVLinkErrors = newDesc("gpu", "nvlink_errors_total",
 		"Errors counted on each NVLink of the GPU since the driver loaded (nvidia-smi nvlink -e): replay and recovery are retransmissions and link retraining, crc corrupt flits.", "uuid", "link", "counter")
 )

@@ -22,12 +22,9 @@ import (
 )
 
 var (
-	ipmiSensorState = newDesc("ipmi", "sensor_state",
-		"State of the BMC sensor from ipmitool sdr elist: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable. "+
-			"A discrete sensor is 2 when an asserted event reports a failure (Failure detected, Power Supply AC lost, Redundancy Lost). "+
-			"A sensor without a reading (ns) has no series. A name the BMC uses twice is qualified with its entity, as in \"Temp (3.1)\"; "+
-			"type is derived from the unit, or for discrete sensors from the name and entity.",
-		"sensor", "type")
+	ipmiSensorState = withNote(newDesc("ipmi", "sensor_state",
+		"State of the BMC sensor from ipmitool sdr elist: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable.", "sensor", "type"),
+		"A discrete sensor is 2 when an asserted event reports a failure (Failure detected, Power Supply AC lost, Redundancy Lost). A sensor without a reading (ns) has no series. A name the BMC uses twice is qualified with its entity, as in \"Temp (3.1)\"; type is derived from the unit, or for discrete sensors from the name and entity.")
 	ipmiTemperature = newDesc("ipmi", "temperature_celsius",
 		"Temperature the BMC reads from the sensor (ipmitool sdr elist).", "sensor")
 	ipmiFanSpeed = newDesc("ipmi", "fan_speed_rpm",
@@ -47,12 +44,12 @@ var (
 		"fru", "board_manufacturer", "board_product", "board_serial", "board_part_number", "board_mfg_date",
 		"product_manufacturer", "product_name", "product_serial", "product_part_number", "product_version", "product_asset_tag",
 		"chassis_serial", "chassis_part_number"))
-	ipmiPSURatedWatts = Inventory(newDesc("ipmi", "power_supply_rated_watts",
-		"Output capacity a power supply's FRU states in its name or model number (ipmitool fru print: \"PWR SPLY,1400W,RDNT\", \"HPE 800W ... Pwr Sply Kit\", \"PWS-1K62A-1R\"); fru is the FRU device description as in hardware_ipmi_fru_info. "+
-			"No series for a PSU whose name states no capacity in a known form. Many supplies deliver less at low-line (100-127 V) input than the name says.",
-		"fru"))
-	ipmiDCMIPower = newDesc("ipmi", "dcmi_power_watts",
-		"Power the whole system draws as the BMC's DCMI power meter reads it (ipmitool dcmi power reading): stat instantaneous, and the minimum, maximum and average over the BMC's sampling period. No series on BMCs without DCMI power readings.", "stat")
+	ipmiPSURatedWatts = Inventory(withNote(newDesc("ipmi", "power_supply_rated_watts",
+		"Output capacity a power supply's FRU states in its name or model number (ipmitool fru print); fru is the FRU device description as in hardware_ipmi_fru_info.", "fru"),
+		"Read from names such as \"PWR SPLY,1400W,RDNT\", \"HPE 800W ... Pwr Sply Kit\" and \"PWS-1K62A-1R\". No series for a PSU whose name states no capacity in a known form. Many supplies deliver less at low-line (100-127 V) input than the name says."))
+	ipmiDCMIPower = withNote(newDesc("ipmi", "dcmi_power_watts",
+		"Power the whole system draws as the BMC's DCMI power meter reads it (ipmitool dcmi power reading): stat instantaneous, minimum, maximum or average.", "stat"),
+		"minimum, maximum and average are over the BMC's sampling period. No series on BMCs without DCMI power readings.")
 	ipmiChassisPowerOn = newDesc("ipmi", "chassis_power_on",
 		"1 when the BMC says the system is powered on (ipmitool chassis status), else 0.")
 	ipmiChassisIntrusion = newDesc("ipmi", "chassis_intrusion",

@@ -25,15 +25,15 @@ import (
 // probe, so the cursor needs no persisting.
 
 var (
-	kmsgErrors = newDesc("kmsg", "errors_total",
-		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, nvme, disk_io), severity (corrected, uncorrected, fatal, or error when the line says no more) "+
-			"and device: a PCI address for aer and xid, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
+	kmsgErrors = withNote(newDesc("kmsg", "errors_total",
+		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, nvme, disk_io), severity and device.", "source", "severity", "device"),
+		"severity is corrected, uncorrected, fatal, or error when the line says no more. "+
+			"device is a PCI address for aer and xid, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
 			"An EDAC line that folds repeats counts each. Records the ring overwrote before the exporter read them are not counted (see hardware_kmsg_records_lost_total). "+
-			"At most "+strconv.Itoa(kmsgMaxDevicesPerSource)+" devices per source are told apart; errors of further devices are counted as device=\"other\".",
-		"source", "severity", "device")
-	kmsgXidErrors = newDesc("kmsg", "gpu_xid_errors_total",
-		"NVIDIA driver Xid errors the kernel logged since boot (NVRM: Xid), by GPU (PCI address, function 0) and Xid number. Also counted in hardware_kmsg_errors_total{source=\"xid\"}, and folded into device=\"other\" as there.",
-		"device", "xid")
+			"At most "+strconv.Itoa(kmsgMaxDevicesPerSource)+" devices per source are told apart; errors of further devices are counted as device=\"other\".")
+	kmsgXidErrors = withNote(newDesc("kmsg", "gpu_xid_errors_total",
+		"NVIDIA driver Xid errors the kernel logged since boot (NVRM: Xid), by GPU (PCI address, function 0) and Xid number.", "device", "xid"),
+		"Also counted in hardware_kmsg_errors_total{source=\"xid\"}, and folded into device=\"other\" as there.")
 	kmsgRecords = newDesc("kmsg", "records_read_total",
 		"Kernel log records the probe read from /dev/kmsg since the exporter started, hardware errors or not.")
 	kmsgLost = newDesc("kmsg", "records_lost_total",

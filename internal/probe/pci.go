@@ -29,9 +29,9 @@ var (
 	pciLinkMaxWidth = Inventory(newDesc("pci", "link_max_width",
 		"Most lanes the device's PCIe link supports.", "address"))
 
-	pciAERErrors = newDesc("pci", "aer_errors_total",
-		"PCIe Advanced Error Reporting errors the device reported since boot (TOTAL_ERR_* of aer_dev_correctable, aer_dev_nonfatal, aer_dev_fatal); kind is correctable, nonfatal (uncorrectable, the link survives) or fatal (uncorrectable, the link was reset). Absent for devices without AER.",
-		"address", "kind")
+	pciAERErrors = withNote(newDesc("pci", "aer_errors_total",
+		"PCIe Advanced Error Reporting errors the device reported since boot (TOTAL_ERR_* of aer_dev_correctable, aer_dev_nonfatal, aer_dev_fatal), by kind: correctable, nonfatal or fatal.", "address", "kind"),
+		"nonfatal errors are uncorrectable but the link survives them; fatal ones reset the link. Absent for devices without AER.")
 	pciAERRootPortErrors = newDesc("pci", "aer_rootport_errors_total",
 		"PCIe AER errors a root port received since boot from the devices below it, itself included (aer_rootport_total_err_cor, _nonfatal, _fatal); kind as for hardware_pci_aer_errors_total.",
 		"address", "kind")

@@ -12,9 +12,9 @@ import (
 )
 
 var (
-	powerSupplyInfo = Inventory(newDesc("power", "supply_info",
-		"Power supply the kernel knows (/sys/class/power_supply), value 1; type is the kernel's (Mains, Battery, UPS, USB). Server PSUs are usually seen only through the BMC (hardware_ipmi_*) or PMBus (hardware_hwmon_*), not here.",
-		"supply", "type", "manufacturer", "model", "serial"))
+	powerSupplyInfo = Inventory(withNote(newDesc("power", "supply_info",
+		"Power supply the kernel knows (/sys/class/power_supply), value 1; type is the kernel's (Mains, Battery, UPS, USB).", "supply", "type", "manufacturer", "model", "serial"),
+		"Server PSUs are usually seen only through the BMC (hardware_ipmi_*) or PMBus (hardware_hwmon_*), not here."))
 	powerSupplyOnline = newDesc("power", "supply_online",
 		"1 if the power supply is online (for Mains: input power is present), 0 if not; USB supplies report 2 for an online programmable source.", "supply")
 	powerSupplyPresent = newDesc("power", "supply_present",
@@ -30,9 +30,9 @@ var (
 		"Power cap the platform enforces through the ACPI power meter (power1_cap); absent when the firmware offers no capping.",
 		"meter")
 
-	powerRAPLEnergy = newDesc("power", "rapl_energy_joules_total",
-		"Energy the RAPL zone has consumed (powercap energy_uj), raw: the kernel counter wraps to 0 at max_energy_range_uj, which rate() and increase() handle as a counter reset. Exported only when running as root: energy_uj is mode 0400 since CVE-2020-8694.",
-		"zone")
+	powerRAPLEnergy = withNote(newDesc("power", "rapl_energy_joules_total",
+		"Energy the RAPL zone has consumed (powercap energy_uj), raw: the counter wraps to 0 at max_energy_range_uj, which rate() and increase() handle as a counter reset.", "zone"),
+		"Exported only when running as root: energy_uj is mode 0400 since CVE-2020-8694.")
 )
 
 func init() {

@@ -172,6 +172,22 @@ func newDesc(subsystem, name, help string, labels ...string) *prometheus.Desc {
 	return d
 }
 
+// descNotes holds the note declared for a descriptor with withNote.
+var descNotes = map[*prometheus.Desc]string{}
+
+// withNote gives d a note for docs/metrics.md: the detail its HELP leaves
+// out (what each label value means, which tool version prints what, when
+// no series is exported). HELP goes out with every scrape, so it stays a
+// sentence or two (TestHelpIsShort); the note is read once, in the docs.
+// Use it only in package-level declarations, around newDesc.
+func withNote(d *prometheus.Desc, note string) *prometheus.Desc {
+	descNotes[d] = note
+	return d
+}
+
+// Note returns the note declared for d with withNote, or "".
+func Note(d *prometheus.Desc) string { return descNotes[d] }
+
 // boolValue is a yes/no fact as a sample value, 1 or 0.
 func boolValue(b bool) float64 {
 	if b {

@@ -43,9 +43,9 @@ var (
 
 	raidVDInfo = Inventory(newDesc("raid", "virtual_drive_info",
 		"Virtual drive (MegaRAID VD, Smart Array logical drive), value 1.", "controller", "vd", "raid_level", "name"))
-	raidVDState = newDesc("raid", "virtual_drive_state",
-		"1 for the virtual drive's current state, 0 for the others: optimal, degraded (no redundancy left; ssacli Interim Recovery or Ready for Rebuild), partially_degraded (some redundancy lost), offline (ssacli Failed), rebuilding (ssacli Recovering), or the tool's word.",
-		"controller", "vd", "state")
+	raidVDState = withNote(newDesc("raid", "virtual_drive_state",
+		"1 for the virtual drive's current state, 0 for the others: optimal, degraded, partially_degraded, offline, rebuilding, or the tool's word.", "controller", "vd", "state"),
+		"degraded: no redundancy left (ssacli Interim Recovery or Ready for Rebuild); partially_degraded: some redundancy lost; offline: ssacli Failed; rebuilding: ssacli Recovering.")
 	raidVDSize = Inventory(newDesc("raid", "virtual_drive_size_bytes",
 		"Usable size of the virtual drive.", "controller", "vd"))
 	raidVDProgress = newDesc("raid", "virtual_drive_progress_ratio",

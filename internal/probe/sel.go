@@ -29,18 +29,17 @@ import (
 // severity, direction), never one series per entry.
 
 var (
-	selEvents = newDesc("sel", "events",
-		"Events the BMC's System Event Log holds now (ipmitool -c sel elist), by IPMI sensor type (\"\" for OEM records), kind and severity (a fixed table: see internal/ipmitool Classify) and direction (asserted, deasserted, or \"\" for records without one). "+
-			"A gauge, not a counter: it counts what the log holds, so it drops to what is left when the log is cleared or the BMC overwrites old entries, and a clear is never read as a counter reset (which would make rate() and increase() count the whole log again). "+
-			"Compare it with its own past (delta()) or alert on its value; hardware_sel_last_erase_timestamp_seconds says when the log was last cleared.",
-		"sensor_type", "kind", "severity", "direction")
+	selEvents = withNote(newDesc("sel", "events",
+		"Events the BMC's System Event Log holds now (ipmitool -c sel elist), by sensor type, kind, severity and direction. A gauge: it drops when the log is cleared or overwritten.", "sensor_type", "kind", "severity", "direction"),
+		"sensor_type is the IPMI sensor type (\"\" for OEM records); kind and severity come from a fixed table (internal/format/ipmitool Classify); direction is asserted, deasserted, or \"\" for records without one. A gauge, not a counter: it counts what the log holds, so it drops to what is left when the log is cleared or the BMC overwrites old entries, and a clear is never read as a counter reset (which would make rate() and increase() count the whole log again). Compare it with its own past (delta()) or alert on its value; hardware_sel_last_erase_timestamp_seconds says when the log was last cleared.")
 	selNewestEvent = newDesc("sel", "newest_event_timestamp_seconds",
 		"Time of the newest dated event the log holds, per IPMI sensor type, in Unix seconds (ipmitool prints the BMC's clock as local time; it is read in the exporter's time zone unless it names one).",
 		"sensor_type")
 	selEntries = newDesc("sel", "entries",
 		"Entries in the BMC's System Event Log (ipmitool sel info).")
-	selUsed = newDesc("sel", "used_ratio",
-		"Share of the System Event Log's space in use, 0 to 1 (ipmitool sel info Percent Used). No series when ipmitool prints unknown (64 KiB or more free). A full log drops new events unless the BMC overwrites old ones.")
+	selUsed = withNote(newDesc("sel", "used_ratio",
+		"Share of the System Event Log's space in use, 0 to 1 (ipmitool sel info Percent Used). A full log drops new events unless the BMC overwrites old ones."),
+		"No series when ipmitool prints unknown (64 KiB or more free).")
 	selOverflow = newDesc("sel", "overflow",
 		"1 when the BMC says events were dropped because the System Event Log was full (ipmitool sel info Overflow), else 0.")
 	selLastAdd = newDesc("sel", "last_add_timestamp_seconds",

@@ -54,9 +54,9 @@ import (
 // slot are labels of its info series.
 
 var (
-	smartDeviceInfo = Inventory(newDesc("smart", "device_info",
-		"Device smartctl reads, value 1; type is smartctl's device type (sat, ata, nvme, scsi, ...). For a disk behind a RAID controller, device is its serial (or WWN), controller the controller family and smartctl's path for it (megaraid:bus/0, cciss:sda, aacraid:sdb) and slot its address there (the N of -d megaraid,N); both are empty for other disks.",
-		"device", "type", "model", "serial", "firmware", "controller", "slot"))
+	smartDeviceInfo = Inventory(withNote(newDesc("smart", "device_info",
+		"Device smartctl reads, value 1; type is smartctl's device type (sat, ata, nvme, scsi, ...), controller and slot place a disk behind a RAID controller.", "device", "type", "model", "serial", "firmware", "controller", "slot"),
+		"For a disk behind a RAID controller, device is its serial (or WWN), controller the controller family and smartctl's path for it (megaraid:bus/0, cciss:sda, aacraid:sdb) and slot its address there (the N of -d megaraid,N); both are empty for other disks."))
 	smartReadSuccess = newDesc("smart", "device_read_success",
 		"1 if smartctl returned SMART data for the device (or found it asleep), 0 if it hung, failed to open it or printed nothing usable.",
 		"device")
@@ -84,9 +84,9 @@ var (
 	smartOfflineUncorrectable = newDesc("smart", "offline_uncorrectable_sectors",
 		"Sectors the offline scan could not read (ATA attribute 198 Offline_Uncorrectable).",
 		"device")
-	smartNVMeCriticalWarning = newDesc("smart", "nvme_critical_warning",
-		"NVMe SMART/Health critical warning bitmask: 0x01 spare below threshold, 0x02 temperature, 0x04 reliability degraded, 0x08 read-only, 0x10 volatile memory backup failed, 0x20 persistent memory region unreliable.",
-		"device")
+	smartNVMeCriticalWarning = withNote(newDesc("smart", "nvme_critical_warning",
+		"NVMe SMART/Health critical warning bitmask, 0 for none: 0x01 spare, 0x02 temperature, 0x04 reliability, 0x08 read-only, 0x10 volatile memory backup, 0x20 persistent memory.", "device"),
+		"0x01 spare below threshold, 0x02 temperature, 0x04 reliability degraded, 0x08 read-only, 0x10 volatile memory backup failed, 0x20 persistent memory region unreliable.")
 	smartNVMeAvailableSpare = newDesc("smart", "nvme_available_spare_ratio",
 		"NVMe spare capacity left, 0..1 (available_spare / 100).",
 		"device")
@@ -99,12 +99,12 @@ var (
 	smartMediaErrors = newDesc("smart", "media_errors_total",
 		"Errors the device could not recover data from: NVMe media and data integrity errors, or the SCSI error counter log's uncorrected read, write and verify errors summed.",
 		"device")
-	smartATAAttributeRaw = newDesc("smart", "ata_attribute_raw",
-		"Raw count of an ATA attribute that predicts failure: 10 spin retries, 184 end-to-end errors, 187 uncorrectable errors, 188 command timeouts, 196 reallocation events, 199 UDMA CRC errors (a cable or backplane, not the disk). 5, 197 and 198 have series of their own. name is smartctl's.",
-		"device", "id", "name")
-	smartATAAttributeNormalized = newDesc("smart", "ata_attribute_normalized",
-		"Normalized value (vendor scale, usually 100 or 200 down to 1) of an SSD wear or spare attribute: 177, 202, 231, 232, 233, 245. The drive fails the attribute at or below its threshold. name is smartctl's, which says what the vendor means by the id.",
-		"device", "id", "name")
+	smartATAAttributeRaw = withNote(newDesc("smart", "ata_attribute_raw",
+		"Raw count of an ATA attribute that predicts failure: id 10, 184, 187, 188, 196 or 199 (5, 197 and 198 have series of their own); name is smartctl's.", "device", "id", "name"),
+		"10 spin retries, 184 end-to-end errors, 187 uncorrectable errors, 188 command timeouts, 196 reallocation events, 199 UDMA CRC errors (a cable or backplane, not the disk).")
+	smartATAAttributeNormalized = withNote(newDesc("smart", "ata_attribute_normalized",
+		"Normalized value (vendor scale, usually 100 or 200 down to 1) of an SSD wear or spare attribute; the drive fails the attribute at or below its threshold.", "device", "id", "name"),
+		"The attributes are 177, 202, 231, 232, 233 and 245. name is smartctl's, which says what the vendor means by the id.")
 	smartATAAttributeThreshold = newDesc("smart", "ata_attribute_threshold",
 		"Vendor threshold of an SSD wear or spare attribute (see hardware_smart_ata_attribute_normalized); 0 means it never fails.",
 		"device", "id", "name")

@@ -10,12 +10,12 @@ import (
 )
 
 var (
-	thermalZoneTemperature = newDesc("thermal", "zone_temperature_celsius",
-		"Temperature of the thermal zone (/sys/class/thermal/thermal_zoneN/temp). Zones with an hwmonN subdirectory (acpitz and others the thermal core registers with hwmon) are left to hardware_hwmon_temperature_celsius and not exported here.",
-		"zone", "type")
-	thermalZoneTripPoint = newDesc("thermal", "zone_trip_point_celsius",
-		"Temperature at which the thermal zone's trip point fires (trip_point_K_temp); trip_type is what the kernel does then (active: run fans, passive: throttle, hot: notify, critical: shut down). Disabled trip points are not exported.",
-		"zone", "type", "trip", "trip_type")
+	thermalZoneTemperature = withNote(newDesc("thermal", "zone_temperature_celsius",
+		"Temperature of the thermal zone (/sys/class/thermal/thermal_zoneN/temp), for zones hwmon does not already export.", "zone", "type"),
+		"Zones with an hwmonN subdirectory (acpitz and others the thermal core registers with hwmon) are left to hardware_hwmon_temperature_celsius and not exported here.")
+	thermalZoneTripPoint = withNote(newDesc("thermal", "zone_trip_point_celsius",
+		"Temperature at which the thermal zone's trip point fires (trip_point_K_temp); trip_type is what the kernel does then (active, passive, hot or critical).", "zone", "type", "trip", "trip_type"),
+		"active: run fans, passive: throttle, hot: notify, critical: shut down. Disabled trip points are not exported.")
 	thermalCoolingState = newDesc("thermal", "cooling_device_state",
 		"Current cooling state of the cooling device (cur_state), 0 for none up to hardware_thermal_cooling_device_max_state. intel_powerclamp reads -1 while it injects no idle time, exported as 0.",
 		"device", "type")

@@ -16,11 +16,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
-	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
@@ -65,7 +66,7 @@ var unexercised = map[string]struct{ typ, why string }{
 
 // row is one metric in the document.
 type row struct {
-	name, typ, labels, help, probe string
+	name, typ, labels, help, note, probe string
 }
 
 var descPattern = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"), help: ("(?:[^"\\]|\\.)*"), .*variableLabels: \{([^}]*)\}\}$`)
@@ -89,30 +90,26 @@ func parseDesc(t *testing.T, d *prometheus.Desc) (name, help string, labels []st
 	return name, help, labels
 }
 
-// fixtureOptions point the tool probes at the fake tools and the textfile
-// probe at its test directory, as the probe package's own tests do.
-func fixtureOptions(name string) any {
-	spec, _ := probe.Lookup(name)
-	o := spec.DefaultOptions()
-	path := func(elem ...string) confval.Path {
-		p, _ := filepath.Abs(filepath.Join(append([]string{"..", "..", "probe", "testdata"}, elem...)...))
-		return confval.Path(p)
+// fixtureOptions returns each probe's options as the daemon decodes them
+// from a config that points every path option at the fixture's stand-in
+// (fixture.ToolConfig): the fake tools and the textfile test directory. A
+// new tool probe's entry in fixture.ToolPaths is all this test needs, and
+// no probe runs a host tool.
+func fixtureOptions(t *testing.T) func(name string) any {
+	t.Helper()
+	testdata, err := filepath.Abs(filepath.Join("..", "..", "probe", "testdata"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	switch o := o.(type) {
-	case *probe.SmartOptions:
-		o.Command, o.DeviceTimeout = path("tools", "smartctl"), confval.Duration(10*time.Second)
-	case *probe.IPMIOptions:
-		o.Command = path("tools", "ipmitool")
-	case *probe.SELOptions:
-		o.Command = path("tools", "ipmitool")
-	case *probe.GPUOptions:
-		o.Command = path("tools", "nvidia-smi")
-	case *probe.RAIDOptions:
-		o.Storcli, o.Ssacli = path("tools", "storcli64"), path("tools", "ssacli")
-	case *probe.TextfileOptions:
-		o.Directory = path("textfile")
+	b, err := yaml.Marshal(map[string]any{"probes": fixture.ToolConfig(testdata)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return o
+	cfg, err := config.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(name string) any { return cfg.Probe(name).Options }
 }
 
 // types runs every probe once on the fixture server through a metric cache,
@@ -164,6 +161,7 @@ func TestMetricsDoc(t *testing.T) {
 	}
 	paths := probe.Paths{ProcFS: filepath.Join(root, "proc"), SysFS: filepath.Join(root, "sys"), RootFS: filepath.Join(root, "root")}
 
+	options := fixtureOptions(t)
 	var jobs []scheduler.Job
 	owner := map[string]string{} // metric name → probe that describes it
 	var rows []row
@@ -174,14 +172,15 @@ func TestMetricsDoc(t *testing.T) {
 			return
 		}
 		owner[name] = by
-		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), labels: strings.Join(labels, ", "), probe: by})
+		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), note: probe.Note(d),
+			labels: strings.Join(labels, ", "), probe: by})
 	}
 	for _, n := range probe.Names() {
 		p, err := probe.New(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		jobs = append(jobs, scheduler.Job{Name: n, Probe: p, Env: probe.Env{Paths: paths, Options: fixtureOptions(n)},
+		jobs = append(jobs, scheduler.Job{Name: n, Probe: p, Env: probe.Env{Paths: paths, Options: options(n)},
 			Interval: time.Hour, Timeout: time.Minute})
 		for _, d := range descs(p.Describe) {
 			add(d, n)
@@ -230,7 +229,10 @@ Generated from the probes' descriptors by ` + "`go test ./internal/test/metricsd
 a test fails when this file and the code disagree. Do not edit by hand.
 
 Every probe metric is read on the probe's schedule and replayed on scrapes
-(its HELP says so). Strings such as models and serials are ` + "`_info`" + ` gauges
+(its HELP says so). The Help column is each metric's HELP, which every
+scrape carries and so is a sentence or two; what follows it after a line
+break is the probe's note on the metric (probe.withNote), the detail that
+only needs reading once. Strings such as models and serials are ` + "`_info`" + ` gauges
 with value 1. Series marked as inventory move
 ` + "`hardware_inventory_last_change_timestamp_seconds`" + ` when they change.
 Besides these, the textfile probe exports whatever its *.prom files hold,
@@ -240,7 +242,11 @@ and ` + "`/metrics`" + ` carries ` + "`hardware_exporter_build_info`" + `.
 |---|---|---|---|---|
 `)
 	for _, r := range rows {
-		help := strings.ReplaceAll(r.help, "|", `\|`)
+		help := r.help
+		if r.note != "" {
+			help += "<br>" + r.note
+		}
+		help = strings.ReplaceAll(help, "|", `\|`)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", r.name, r.typ, r.labels, help, r.probe)
 	}
 	return b.Bytes()
