@@ -40,10 +40,7 @@ func keyValues(out []byte, each func(key, value string), other func(line string)
 	if len(out) > MaxOutput {
 		out = out[:MaxOutput]
 	}
-	for l := range lines.All(out, MaxLineLength) {
-		if l.Overlong {
-			continue
-		}
+	for l := range lines.All(out, MaxLineLength, nil) {
 		line := strings.TrimRight(l.Text, " \t\r")
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {

@@ -23,10 +23,7 @@ type FRU struct {
 // (...)"), and so no fields. Lines longer than MaxLineLength are skipped.
 func ParseFRU(out []byte) []FRU {
 	var frus []FRU
-	for l := range lines.All(out, MaxLineLength) {
-		if l.Overlong {
-			continue
-		}
+	for l := range lines.All(out, MaxLineLength, nil) {
 		line := l.Text
 		key, value, ok := strings.Cut(line, ":")
 		if !ok {

@@ -26,15 +26,8 @@ type Sensor struct {
 func ParseSDR(out []byte) ([]Sensor, []error) {
 	var sensors []Sensor
 	var errs []error
-	for l := range lines.All(out, MaxLineLength) {
-		if l.Overlong {
-			errs = append(errs, l.Err())
-			continue
-		}
+	for l := range lines.NonBlank(out, MaxLineLength, &errs) {
 		n, line := l.N, l.Text
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
 		cols := strings.Split(line, "|")
 		if len(cols) != 5 {
 			errs = append(errs, fmt.Errorf("line %d: %d columns, want 5: %q", n, len(cols), line))

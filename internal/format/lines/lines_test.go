@@ -1,57 +1,49 @@
 package lines
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
 
 func TestAll(t *testing.T) {
-	out := []byte("a | b\r\n" + strings.Repeat("x", 11) + "\n\nlast")
-	var got []Line
-	for l := range All(out, 10) {
-		got = append(got, l)
+	out := []byte("a | b\r\n" + strings.Repeat("x", 11) + "\n \n\nlast")
+	var errs []error
+	got := slices.Collect(All(out, 10, &errs))
+	want := []Line{{1, "a | b"}, {3, " "}, {4, ""}, {5, "last"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("All = %+v, want %+v", got, want)
 	}
-	want := []Line{
-		{N: 1, Text: "a | b"},
-		{N: 2, Overlong: true},
-		{N: 3, Text: ""},
-		{N: 4, Text: "last"},
+	if len(errs) != 1 || errs[0].Error() != "line 2: longer than 10 bytes" {
+		t.Errorf("errs = %v, want line 2 named", errs)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d lines %+v, want %d", len(got), got, len(want))
+	errs = nil
+	got = slices.Collect(NonBlank(out, 10, &errs))
+	if want := []Line{{1, "a | b"}, {5, "last"}}; !slices.Equal(got, want) || len(errs) != 1 {
+		t.Errorf("NonBlank = %+v (errs %v), want %+v and line 2's error", got, errs, want)
 	}
-	for i := range want {
-		if got[i].N != want[i].N || got[i].Text != want[i].Text || got[i].Overlong != want[i].Overlong {
-			t.Errorf("line %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
-	if err := got[1].Err(); err == nil || err.Error() != "line 2: longer than 10 bytes" {
-		t.Errorf("Err() = %v", err)
+	// nil errs: the overlong line is dropped silently.
+	if got := slices.Collect(All(out, 10, nil)); len(got) != 4 {
+		t.Errorf("All with nil errs = %+v", got)
 	}
 }
 
 // A line of exactly max bytes is read; "\n" at the end adds no empty line;
 // a caller that stops early gets no more lines.
 func TestAllBoundsAndStop(t *testing.T) {
-	var n int
-	for l := range All([]byte("0123456789\nabc\n"), 10) {
-		n++
-		if l.Overlong {
-			t.Errorf("line %d of %d bytes called overlong", l.N, len(l.Text))
-		}
+	var errs []error
+	if got := slices.Collect(All([]byte("0123456789\nabc\n"), 10, &errs)); len(got) != 2 || len(errs) != 0 {
+		t.Errorf("lines %+v, errs %v; want 2 lines, no error", got, errs)
 	}
-	if n != 2 {
-		t.Errorf("%d lines, want 2", n)
-	}
-	n = 0
-	for range All([]byte("a\nb\nc\n"), 10) {
+	n := 0
+	for range NonBlank([]byte("a\nb\nc\n"), 10, nil) {
 		n++
 		break
 	}
 	if n != 1 {
 		t.Errorf("the loop went on after break: %d", n)
 	}
-	for l := range All(nil, 10) {
+	for l := range All(nil, 10, nil) {
 		t.Errorf("empty output yielded %+v", l)
 	}
 }
@@ -62,13 +54,14 @@ func FuzzAll(f *testing.F) {
 		if max < 0 || max > 1<<16 {
 			return
 		}
-		var total, prev int
-		for l := range All(out, max) {
-			if l.N != prev+1 {
+		var errs []error
+		total, prev := 0, 0
+		for l := range All(out, max, &errs) {
+			if l.N <= prev {
 				t.Fatalf("line %d after %d", l.N, prev)
 			}
 			prev = l.N
-			if (l.Overlong && l.Text != "") || len(l.Text) > max || strings.Contains(l.Text, "\n") {
+			if len(l.Text) > max || strings.Contains(l.Text, "\n") {
 				t.Fatalf("line %+v, bound %d", l, max)
 			}
 			total++
@@ -77,8 +70,8 @@ func FuzzAll(f *testing.F) {
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			want++
 		}
-		if total != want {
-			t.Fatalf("%d lines, want %d", total, want)
+		if total+len(errs) != want {
+			t.Fatalf("%d lines and %d overlong, want %d in all", total, len(errs), want)
 		}
 	})
 }

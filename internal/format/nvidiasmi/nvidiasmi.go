@@ -35,15 +35,8 @@ func QueryArgs(query string, properties []string) []string {
 func ParseCSV(out []byte, properties []string) ([]Row, []error) {
 	var rows []Row
 	var errs []error
-	for l := range lines.All(out, MaxLineLength) {
-		if l.Overlong {
-			errs = append(errs, l.Err())
-			continue
-		}
+	for l := range lines.NonBlank(out, MaxLineLength, &errs) {
 		n, line := l.N, l.Text
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
 		values := strings.Split(line, ",")
 		if len(values) != len(properties) {
 			errs = append(errs, fmt.Errorf("line %d: %d values, want %d: %q", n, len(values), len(properties), line))

@@ -37,18 +37,11 @@ func ParseNVLinkErrors(out []byte) ([]NVLinkCounter, []error) {
 	var counters []NVLinkCounter
 	var errs []error
 	gpu, uuid := -1, ""
-	for l := range lines.All(out, MaxLineLength) {
+	for l := range lines.NonBlank(out, MaxLineLength, &errs) {
 		if len(counters) >= maxNVLinkCounters {
 			break
 		}
-		if l.Overlong {
-			errs = append(errs, l.Err())
-			continue
-		}
 		n, line := l.N, strings.TrimSpace(l.Text)
-		if line == "" {
-			continue
-		}
 		if head, ok := strings.CutPrefix(line, "GPU "); ok {
 			idx, desc, _ := strings.Cut(head, ":")
 			i, err := strconv.Atoi(idx)
