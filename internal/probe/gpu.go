@@ -164,8 +164,8 @@ func gpuFieldNames(fields []gpuField) []string {
 func init() {
 	Register(Spec{
 		Name:      "gpu",
-		Summary:   "NVIDIA GPUs through NVML or nvidia-smi.",
-		Reads:     "NVML in process (`libnvidia-ml.so.1`, opened once; in binaries built with `-tags nvml`, and `nvml: auto`), else `nvidia-smi --query-gpu=…`; `nvidia-smi` `--query-remapped-rows=…` and `nvlink -e` at most every 10 minutes (each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out.",
+		Summary:   "NVIDIA GPUs through NVML or nvidia-smi; AMD GPUs from amdgpu's sysfs.",
+		Reads:     "NVML in process (`libnvidia-ml.so.1`, opened once; in binaries built with `-tags nvml`, and `nvml: auto`), else `nvidia-smi --query-gpu=…`; `nvidia-smi` `--query-remapped-rows=…` and `nvlink -e` at most every 10 minutes (each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out. AMD: `/sys/class/drm/card*/device` of cards bound to amdgpu, no tool: `power/runtime_status` first (a runtime-suspended GPU is not woken: nothing else of it is read), busy percent, VRAM/visible VRAM/GTT total and used, VBIOS version, `ras/*_err_count` and `ras/gpu_vram_bad_pages`; the probe runs when either vendor's GPU is present.",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -226,13 +226,26 @@ func (*gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	} {
 		ch <- d
 	}
+	for _, d := range gpuAMDDescs {
+		ch <- d
+	}
 }
 
 // Available reports why the probe has nothing to read on this host: no
-// nvidia-smi, or no device bound to the nvidia driver (nvidia-smi installed
-// on a host without an NVIDIA GPU, or with the driver unloaded, would only
-// ever fail). It reads the configured sysfs root, so fixtures can test it.
+// GPU bound to amdgpu, and no nvidia-smi or no device bound to the nvidia
+// driver (nvidia-smi installed on a host without an NVIDIA GPU, or with the
+// driver unloaded, would only ever fail). It reads the configured sysfs
+// root, so fixtures can test it.
 func (p *gpuProbe) Available(env Env) error {
+	nvidia := nvidiaAvailable(env)
+	if nvidia == nil || len(amdGPUCards(env, NewSkips(nil))) > 0 {
+		return nil
+	}
+	return nvidia
+}
+
+// nvidiaAvailable says why the NVIDIA half has nothing to read.
+func nvidiaAvailable(env Env) error {
 	if err := optionsOf(env, newGPUOptions).available(); err != nil {
 		return err
 	}
@@ -259,7 +272,38 @@ func nvidiaBound(sysfs string) error {
 // pciAddress is a PCI device's name in sysfs: domain:bus:device.function.
 var pciAddress = regexp.MustCompile(`^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$`)
 
+// Probe reads the AMD GPUs from sysfs and the NVIDIA ones through NVML or
+// nvidia-smi. On a host without AMD GPUs it is the NVIDIA reader alone,
+// failing as that does. With AMD GPUs, a host without nvidia-smi or an
+// NVIDIA GPU reads only them, and an NVIDIA failure costs the NVIDIA
+// series (a skip), not the AMD ones.
 func (p *gpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cards := amdGPUCards(env, skips)
+	if len(cards) == 0 {
+		return p.probeNVIDIA(ctx, env, skips)
+	}
+	ms, err := amdGPUMetrics(ctx, env, cards, skips)
+	if err != nil {
+		return nil, err
+	}
+	if nvidiaAvailable(env) != nil {
+		return ms, nil
+	}
+	nv, err := p.probeNVIDIA(ctx, env, skips)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		skips.Add("nvidia", err)
+	}
+	return append(ms, nv...), nil
+}
+
+// probeNVIDIA reads the NVIDIA GPUs.
+func (p *gpuProbe) probeNVIDIA(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	o, unlock, err := openTool(ctx, env, newGPUOptions, &p.mu)
 	if err != nil {
 		return nil, err
