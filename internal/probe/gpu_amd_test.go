@@ -2,7 +2,10 @@ package probe
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -133,3 +136,82 @@ func TestGPUUnavailableWithoutEither(t *testing.T) {
 		t.Errorf("Available = %v, want the missing nvidia-smi named", err)
 	}
 }
+
+// amdFleetTree plants n AMD GPUs as an Instinct host has them: every
+// attribute the reader reads, eleven RAS blocks and a few retired pages,
+// and a hwmon chip each. It returns the tree's Paths.
+func amdFleetTree(tb testing.TB, n int) Paths {
+	tb.Helper()
+	root := tb.TempDir()
+	put := func(name, content string) {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		var err error
+		if target, ok := strings.CutPrefix(content, "-> "); ok {
+			err = os.Symlink(target, p)
+		} else {
+			err = os.WriteFile(p, []byte(content), 0o644)
+		}
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	for i := range n {
+		card, address := fmt.Sprintf("card%d", i), fmt.Sprintf("0000:%02x:00.0", 0x11+i)
+		dev := "sys/devices/pci0000:00/0000:00:01.0/" + address
+		put("sys/class/drm/"+card, "-> ../../devices/pci0000:00/0000:00:01.0/"+address+"/drm/"+card)
+		put(dev+"/drm/"+card+"/device", "-> ../../../"+address)
+		put(dev+"/driver", "-> ../../../../bus/pci/drivers/amdgpu")
+		put(dev+"/power/runtime_status", "active\n")
+		put(dev+"/gpu_busy_percent", "97\n")
+		put(dev+"/mem_busy_percent", "41\n")
+		for _, pool := range []string{"vram", "vis_vram", "gtt"} {
+			put(dev+"/mem_info_"+pool+"_total", "68702699520\n")
+			put(dev+"/mem_info_"+pool+"_used", "1048576\n")
+		}
+		put(dev+"/vbios_version", "113-D67301-063\n")
+		put(dev+"/product_name", "AMD Instinct MI210\n")
+		put(dev+"/unique_id", fmt.Sprintf("%016x", 0x1e5a3c7b00+i))
+		for _, block := range []string{"umc", "sdma", "gfx", "mmhub", "athub", "pcie_bif", "hdp", "xgmi_wafl", "mp0", "mp1", "fuse"} {
+			put(dev+"/ras/"+block+"_err_count", "ue: 0\nce: 3\n")
+		}
+		put(dev+"/ras/gpu_vram_bad_pages", "0x00000001 : 0x00001000 : R\n0x00000002 : 0x00001000 : R\n0x00000003 : 0x00001000 : P\n")
+		put(dev+"/hwmon/hwmon"+strconv.Itoa(i)+"/name", "amdgpu\n")
+		put(dev+"/hwmon/hwmon"+strconv.Itoa(i)+"/device", "-> ../../../"+address)
+	}
+	return treePaths(root)
+}
+
+// The AMD half's series on a 4-GPU Instinct host: a fixed number per GPU.
+func TestGPUAMDFleetSeries(t *testing.T) {
+	got, skips, err := gpuAMDOnly(t, amdFleetTree(t, 4))
+	if err != nil || skips.Count() != 0 {
+		t.Fatalf("err %v, %d skips", err, skips.Count())
+	}
+	// Per GPU: info, suspended, 2 utilization, 3+3 memory, 11 blocks x 2
+	// RAS counts, 3 bad-page states.
+	if want := 4 * (1 + 1 + 2 + 6 + 22 + 3); len(got) != want {
+		t.Errorf("%d series, want %d", len(got), want)
+	}
+}
+
+// benchmarkGPUAMD runs the gpu probe on paths with no nvidia-smi: the
+// AMD half alone.
+func benchmarkGPUAMD(b *testing.B, paths Paths) {
+	p := &gpuProbe{}
+	env := Env{Paths: paths, Options: withCommand("gpu", filepath.Join(b.TempDir(), "nvidia-smi"))}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGPUAMD is a run on the fixture host (one Vega, NVIDIA left out).
+func BenchmarkGPUAMD(b *testing.B) { benchmarkGPUAMD(b, fixturePaths) }
+
+// BenchmarkGPUAMD4 is a run on four Instinct GPUs with RAS.
+func BenchmarkGPUAMD4(b *testing.B) { benchmarkGPUAMD(b, amdFleetTree(b, 4)) }
