@@ -212,6 +212,7 @@ scrape_configs:
 	})
 
 	t.Logf("fixture faults and memory injection seen after %v", time.Since(start).Round(time.Millisecond))
+	injectAMDGPUFaults(t, prom, exporterAddr, tree)
 	injectDiskFaults(t, prom, exporterAddr, filepath.Join(work, "testdata/tools/smartctl.d"))
 	t.Logf("disk faults seen after %v", time.Since(start).Round(time.Millisecond))
 
