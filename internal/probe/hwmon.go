@@ -142,7 +142,7 @@ func init() {
 	Register(Spec{
 		Name:      "hwmon",
 		Summary:   "Temperatures, fans, voltages, currents, power: sensors move, so 1m.",
-		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots",
+		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots; a chip whose PCI device is runtime suspended (an idle dGPU) exports only its chip_info, so the read does not wake it",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -169,6 +169,9 @@ type hwmonChip struct {
 	name    string // the driver's name file
 	sensors attrs  // the directory of its sensor attributes
 	hwmon   string // hwmonN, which the kernel renumbers between boots
+	// asleep: the chip's device is a runtime-suspended PCI device, whose
+	// sensors are not read (hwmonAsleep).
+	asleep bool
 }
 
 func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
@@ -190,7 +193,9 @@ func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 			return nil, err
 		}
 		ms = append(ms, constMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
-		ms = append(ms, hwmonSensors(c)...)
+		if !c.asleep {
+			ms = append(ms, hwmonSensors(c)...)
+		}
 	}
 	return ms, nil
 }
@@ -210,7 +215,24 @@ func readHwmonChip(dir attrs, hwmon string) hwmonChip {
 	}
 	c.name = name
 	c.id = hwmonChipID(dir, name, hwmon)
+	c.asleep = hwmonAsleep(dir)
 	return c
+}
+
+// hwmonAsleep reports whether the chip's device is a PCI device in runtime
+// suspend (power/runtime_status, which the PM core answers without waking
+// it). Drivers such as amdgpu resume the device to answer a sensor read,
+// so a read a minute would keep an idle dGPU powered (node_exporter
+// #2681). Devices off the PCI bus are read whatever their status: an i2c
+// PSU's client reads as suspended between transfers, and waking it costs
+// nothing.
+func hwmonAsleep(dir attrs) bool {
+	dev, err := dir.realpath("device")
+	if err != nil || !pciAddress.MatchString(path.Base(dev)) {
+		return false
+	}
+	status, _ := dir.root().sub(dev).String("power/runtime_status")
+	return status == "suspended"
 }
 
 // hwmonChipID names a chip by the device it monitors, the way node_exporter
