@@ -228,11 +228,13 @@ func TestProbeFlags(t *testing.T) {
 	if !strings.Contains(out, `hardware_probe_success{probe="cpu"} 1`) {
 		t.Error("--probe.cpu did not win over enabled: false")
 	}
-	missing := filepath.Join(t.TempDir(), "nvidia-smi")
-	cfg = writeConfig(t, "probes:\n  gpu:\n    command: "+missing+"\n")
-	code, out, _ = runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg, "--probe.gpu"}, fixtureFlags...)...)
-	if code == 0 || !strings.Contains(out, `hardware_probe_success{probe="gpu"} 0`) {
-		t.Errorf("--probe.gpu with nvidia-smi missing: exit %d; want it run and failing", code)
+	// smart, not gpu: the fixture host's AMD GPU keeps gpu available
+	// without nvidia-smi.
+	missing := filepath.Join(t.TempDir(), "smartctl")
+	cfg = writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n")
+	code, out, _ = runCmd(append([]string{"--once", "--log.level=error", "--config.file=" + cfg, "--probe.smart"}, fixtureFlags...)...)
+	if code == 0 || !strings.Contains(out, `hardware_probe_success{probe="smart"} 0`) {
+		t.Errorf("--probe.smart with smartctl missing: exit %d; want it run and failing", code)
 	}
 }
 
@@ -464,25 +466,25 @@ func TestPortInUse(t *testing.T) {
 }
 
 // --config.check shows what the daemon will do with each probe: one whose
-// source is missing on this host (here nvidia-smi) is "off: why", as the
+// source is missing on this host (here smartctl) is "off: why", as the
 // daemon leaves it off; written "enabled: true", it runs and fails, so it
 // is shown enabled.
 func TestConfigCheckShowsProbesOffForMissingSource(t *testing.T) {
-	missing := filepath.Join(t.TempDir(), "no-nvidia-smi")
-	code, out, errOut := runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  gpu:\n    command: "+missing+"\n")}, fixtureFlags...)...)
+	missing := filepath.Join(t.TempDir(), "no-smartctl")
+	code, out, errOut := runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  smart:\n    command: "+missing+"\n")}, fixtureFlags...)...)
 	if code != 0 {
 		t.Fatalf("exit %d; stderr:\n%s", code, errOut)
 	}
-	gpu := summaryRow(out, "gpu")
-	if f := strings.Fields(gpu); len(f) < 5 || f[1] != "off" || !strings.Contains(gpu, "off: ") || !strings.Contains(gpu, missing) {
-		t.Errorf("gpu row = %q, want it off naming %s; stdout:\n%s", gpu, missing, out)
+	row := summaryRow(out, "smart")
+	if f := strings.Fields(row); len(f) < 5 || f[1] != "off" || !strings.Contains(row, "off: ") || !strings.Contains(row, missing) {
+		t.Errorf("smart row = %q, want it off naming %s; stdout:\n%s", row, missing, out)
 	}
 	if hw := summaryRow(out, "hwmon"); !strings.Contains(hw, " true ") {
 		t.Errorf("hwmon row = %q, want enabled", hw)
 	}
-	code, out, errOut = runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  gpu:\n    enabled: true\n    command: "+missing+"\n")}, fixtureFlags...)...)
-	if gpu := summaryRow(out, "gpu"); code != 0 || !strings.Contains(gpu, " true ") {
-		t.Errorf("gpu enabled explicitly: exit %d, row %q, want true; stderr:\n%s", code, gpu, errOut)
+	code, out, errOut = runCmd(append([]string{"--config.check", "--config.file=" + writeConfig(t, "probes:\n  smart:\n    enabled: true\n    command: "+missing+"\n")}, fixtureFlags...)...)
+	if row := summaryRow(out, "smart"); code != 0 || !strings.Contains(row, " true ") {
+		t.Errorf("smart enabled explicitly: exit %d, row %q, want true; stderr:\n%s", code, row, errOut)
 	}
 }
 
