@@ -215,3 +215,29 @@ func BenchmarkGPUAMD(b *testing.B) { benchmarkGPUAMD(b, fixturePaths) }
 
 // BenchmarkGPUAMD4 is a run on four Instinct GPUs with RAS.
 func BenchmarkGPUAMD4(b *testing.B) { benchmarkGPUAMD(b, amdFleetTree(b, 4)) }
+
+// On a host with both vendors' GPUs, an nvidia-smi that fails costs the
+// NVIDIA series (a skip), not the AMD ones or the run; a run called off
+// still fails.
+func TestGPUNVIDIAFailureKeepsAMD(t *testing.T) {
+	tool := fakeTool(t, "nvidia-smi", `echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver."; exit 9
+`)
+	p := &gpuProbe{}
+	env := Env{Paths: fixturePaths, Options: withCommand("gpu", tool)}
+	skips := NewSkips(nil)
+	ms, err := p.Probe(context.Background(), env, skips)
+	if err != nil {
+		t.Fatalf("Probe: %v, want the NVIDIA failure as a skip", err)
+	}
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1", skips.Count())
+	}
+	checkSeries(t, "\n"+string(exposition(t, collected{p: p, metrics: ms})),
+		[]string{`hardware_gpu_amd_runtime_suspended{address="0000:09:00.0"} 0`},
+		[]string{"hardware_gpu_info"})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.Probe(ctx, env, NewSkips(nil)); err == nil {
+		t.Error("a cancelled run succeeded")
+	}
+}
