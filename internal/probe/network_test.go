@@ -402,3 +402,6 @@ func TestNetworkInfiniBandCounters(t *testing.T) {
 		t.Errorf("skips = %d, want 1 (port_rcv_errors)", skips.Count())
 	}
 }
+
+// BenchmarkNetwork is one run of the network probe on the fixture server.
+func BenchmarkNetwork(b *testing.B) { benchmarkProbes(b, "network") }
