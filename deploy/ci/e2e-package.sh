@@ -195,14 +195,16 @@ cin 'systemctl reload hardware_exporter' || fail "systemctl reload"
 # hwmon (loopback only) renders it now rather than at its next run.
 ok=""
 for _ in $(seq 1 20); do
-	cin 'journalctl -u hardware_exporter --no-pager' | grep -q 'config reloaded' && { ok=1; break; }
+	# grep without -q reads all its input: with pipefail, grep -q quitting at
+	# the first match fails the writer (curl: (23)) and so the pipeline.
+	cin 'journalctl -u hardware_exporter --no-pager' | grep 'config reloaded' >/dev/null && { ok=1; break; }
 	sleep 0.5
 done
 [ -n "$ok" ] || fail "no 'config reloaded' in the journal"
 curl_in "-fsS -X POST '$base_url/-/refresh?probe=hwmon'" >/dev/null || fail "POST /-/refresh?probe=hwmon"
 ok=""
 for _ in $(seq 1 60); do
-	curl_in "$base_url/metrics" | grep -q '^hardware_probe_interval_seconds{probe="hwmon"} 120$' && { ok=1; break; }
+	curl_in "$base_url/metrics" | grep '^hardware_probe_interval_seconds{probe="hwmon"} 120$' >/dev/null && { ok=1; break; }
 	sleep 0.5
 done
 [ -n "$ok" ] || { cin 'journalctl -u hardware_exporter --no-pager | tail -20'; fail "reload did not apply the hwmon interval within 30s"; }
