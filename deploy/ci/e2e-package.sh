@@ -232,7 +232,7 @@ pid2=$(cin 'systemctl show -P MainPID hardware_exporter')
 wait_ready || fail "/-/ready not 200 within 60s after the upgrade"
 curl_in "-D /dev/stdout -o /srv/e2e/metrics2 $base_url/metrics" >"$work/headers2"
 cin 'cat /srv/e2e/metrics2' >"$work/metrics2"
-tr -d '\r' <"$work/headers2" | grep -qi '^X-Cache: HIT$' || { cat "$work/headers2"; fail "first scrape after the upgrade is not X-Cache: HIT"; }
+tr -d '\r' <"$work/headers2" | grep -i '^X-Cache: HIT$' >/dev/null || { cat "$work/headers2"; fail "first scrape after the upgrade is not X-Cache: HIT"; }
 for p in $succeeded; do
 	grep -q "^hardware_probe_restored{probe=\"$p\"} 1$" "$work/metrics2" || fail "probe $p not restored from state after the upgrade"
 done
