@@ -9,7 +9,8 @@ import (
 
 // The probe on the fixture host, against testdata/enclosure.golden: an
 // HGST JBOD with the HUH72808 disk of prometheus/procfs' capture (sdw) in
-// its slot 24 and two empty slots.
+// its slot 24, which the enclosure flags (critical, fault and locate LEDs
+// on), and two empty slots.
 func TestEnclosureGolden(t *testing.T) { checkGolden(t, "enclosure") }
 
 // A failing disk's slot: its status and fault LED say so, and its slot
@@ -74,3 +75,7 @@ func TestEnclosureAvailable(t *testing.T) {
 		t.Errorf("no class/enclosure: Probe = %d metrics, %v; want none and no error", len(ms), err)
 	}
 }
+
+// BenchmarkEnclosure is one run of the probe on the fixture host: one
+// enclosure, three slots, one disk.
+func BenchmarkEnclosure(b *testing.B) { benchmarkProbes(b, "enclosure") }
