@@ -2,6 +2,8 @@ package probe
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,3 +81,52 @@ func TestEnclosureAvailable(t *testing.T) {
 // BenchmarkEnclosure is one run of the probe on the fixture host: one
 // enclosure, three slots, one disk.
 func BenchmarkEnclosure(b *testing.B) { benchmarkProbes(b, "enclosure") }
+
+// BenchmarkEnclosureJBOD60 is one run on a 60-bay JBOD with a disk in
+// every bay: the probe's cost where it is largest.
+func BenchmarkEnclosureJBOD60(b *testing.B) {
+	root := b.TempDir()
+	encl := filepath.Join(root, "sys/devices/host9/9:0:60:0/enclosure/9:0:60:0")
+	files := map[string]string{}
+	var links [][2]string
+	for i := range 60 {
+		c := filepath.Join(encl, fmt.Sprintf("Slot %02d", i))
+		disk := filepath.Join(root, fmt.Sprintf("sys/devices/host9/9:0:%d:0", i))
+		for name, v := range map[string]string{"type": "array device", "status": "OK", "slot": fmt.Sprint(i), "fault": "0", "locate": "0", "active": "1"} {
+			files[filepath.Join(c, name)] = v + "\n"
+		}
+		files[filepath.Join(disk, "wwid")] = fmt.Sprintf("naa.5000cca2%08x\n", i)
+		files[filepath.Join(disk, "vpd_pg80")] = fmt.Sprintf("\x00\x80\x00\x08SN%06d", i)
+		files[filepath.Join(disk, "block", fmt.Sprintf("sd%d", i), "size")] = "1\n"
+		links = append(links, [2]string{fmt.Sprintf("../../../../9:0:%d:0", i), filepath.Join(c, "device")},
+			[2]string{fmt.Sprintf("../../../9:0:%d:0", i), filepath.Join(disk, "block", fmt.Sprintf("sd%d", i), "device")})
+	}
+	for p, v := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(v), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	links = append(links, [2]string{"../../devices/host9/9:0:60:0/enclosure/9:0:60:0", filepath.Join(root, "sys/class/enclosure/9:0:60:0")})
+	for _, l := range links {
+		if err := os.MkdirAll(filepath.Dir(l[1]), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Symlink(l[0], l[1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	env := Env{Paths: treePaths(root)}
+	ms, err := enclosureProbe{}.Probe(context.Background(), env, NewSkips(nil))
+	if err != nil || len(ms) != 1+60*(8+3+1) {
+		b.Fatalf("%d series, err %v; want %d", len(ms), err, 1+60*(8+3+1))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (enclosureProbe{}).Probe(context.Background(), env, NewSkips(nil)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
