@@ -102,6 +102,9 @@ var faultAlerts = []struct {
 	{"raid", "HardwareRAIDPhysicalDriveFailed", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "4", "state": "unconfigured_bad"}},
 	{"raid", "HardwareRAIDPhysicalDrivePredictiveFailure", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "1"}},
 	{"raid", "HardwareRAIDBackupUnitFailed", map[string]string{"controller": "/c1"}},
+	// SES (issue 20): the JBOD flags the slot of the fixture's sdw, and
+	// the alert names the bay and the disk.
+	{"enclosure", "HardwareEnclosureSlotFault", map[string]string{"enclosure": "11:0:53:0", "component": "Drive Slot #24_5000CCA26128B1F5", "slot": "24", "device": "sdw", "serial": "VJGRBU1X"}},
 }
 
 func TestEndToEnd(t *testing.T) {
