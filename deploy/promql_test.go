@@ -17,7 +17,7 @@ import (
 // fixture exposition, and why.
 var extraMetricNames = map[string]string{
 	"up":                         "Prometheus' own per-target series (HardwareExporterDown)",
-	"process_start_time_seconds": "client_golang's process collector on /exporter/metrics, job hardware_exporter_self (HardwareInventoryChanged tells restarts from changes)",
+	"process_start_time_seconds": "client_golang's process collector on /exporter/metrics, job hardware_exporter_self (exporter_test.yml feeds it to show that a restart does not fire HardwareInventoryChanged)",
 }
 
 type ruleFile struct {

@@ -195,14 +195,16 @@ cin 'systemctl reload hardware_exporter' || fail "systemctl reload"
 # hwmon (loopback only) renders it now rather than at its next run.
 ok=""
 for _ in $(seq 1 20); do
-	cin 'journalctl -u hardware_exporter --no-pager' | grep -q 'config reloaded' && { ok=1; break; }
+	# grep without -q reads all its input: with pipefail, grep -q quitting at
+	# the first match fails the writer (curl: (23)) and so the pipeline.
+	cin 'journalctl -u hardware_exporter --no-pager' | grep 'config reloaded' >/dev/null && { ok=1; break; }
 	sleep 0.5
 done
 [ -n "$ok" ] || fail "no 'config reloaded' in the journal"
 curl_in "-fsS -X POST '$base_url/-/refresh?probe=hwmon'" >/dev/null || fail "POST /-/refresh?probe=hwmon"
 ok=""
 for _ in $(seq 1 60); do
-	curl_in "$base_url/metrics" | grep -q '^hardware_probe_interval_seconds{probe="hwmon"} 120$' && { ok=1; break; }
+	curl_in "$base_url/metrics" | grep '^hardware_probe_interval_seconds{probe="hwmon"} 120$' >/dev/null && { ok=1; break; }
 	sleep 0.5
 done
 [ -n "$ok" ] || { cin 'journalctl -u hardware_exporter --no-pager | tail -20'; fail "reload did not apply the hwmon interval within 30s"; }
@@ -230,7 +232,7 @@ pid2=$(cin 'systemctl show -P MainPID hardware_exporter')
 wait_ready || fail "/-/ready not 200 within 60s after the upgrade"
 curl_in "-D /dev/stdout -o /srv/e2e/metrics2 $base_url/metrics" >"$work/headers2"
 cin 'cat /srv/e2e/metrics2' >"$work/metrics2"
-tr -d '\r' <"$work/headers2" | grep -qi '^X-Cache: HIT$' || { cat "$work/headers2"; fail "first scrape after the upgrade is not X-Cache: HIT"; }
+tr -d '\r' <"$work/headers2" | grep -i '^X-Cache: HIT$' >/dev/null || { cat "$work/headers2"; fail "first scrape after the upgrade is not X-Cache: HIT"; }
 for p in $succeeded; do
 	grep -q "^hardware_probe_restored{probe=\"$p\"} 1$" "$work/metrics2" || fail "probe $p not restored from state after the upgrade"
 done

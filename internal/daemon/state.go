@@ -13,8 +13,9 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
-// Bounds of a graceful shutdown: together well inside systemd's default
-// TimeoutStopSec (90s), so a stop never ends in SIGKILL.
+// Bounds of a graceful shutdown. Scrapes finish while the probes stop and
+// the state files are written, so a stop takes at most about 10s, well
+// inside the unit's TimeoutStopSec=30s: it never ends in SIGKILL.
 const (
 	httpShutdownLimit  = 10 * time.Second // in-flight scrapes finish
 	schedulerStopLimit = 5 * time.Second  // cancelled probes return

@@ -6,7 +6,7 @@ import (
 )
 
 // sysfsProbes are the probes that read only the host's trees, no tool.
-var sysfsProbes = []string{"cpu", "hwmon", "mdraid", "memory", "network", "pci", "power", "storage", "system", "thermal"}
+var sysfsProbes = []string{"cpu", "enclosure", "hwmon", "mdraid", "memory", "network", "pci", "power", "storage", "system", "thermal"}
 
 func benchmarkProbes(b *testing.B, names ...string) {
 	probes := make([]Probe, len(names))

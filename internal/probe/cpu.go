@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -57,6 +61,23 @@ var (
 	cpuScalingInfo = newDesc("cpu", "scaling_info",
 		"cpufreq driver and governor, for the threads in cpus.",
 		"package", "cpus", "driver", "governor")
+	cpuPackageThrottles = withNote(newDesc("cpu", "package_throttles_total",
+		"Times the package went over its thermal limit and was throttled (thermal_throttle/package_throttle_count, x86).",
+		"package"),
+		"Read from one CPU of each package (every thread shows the same count). "+
+			"Intel's thermal monitor counts each assertion of PROCHOT; AMD processors have no thermal_throttle and no series. "+
+			"The current frequency is not exported: it is a per-thread sample at the time of the read, meaningless when replayed; "+
+			"hardware_cpu_frequency_max_hertz is the maximum.")
+	cpuPackageThrottledSeconds = newDesc("cpu", "package_throttled_seconds_total",
+		"Time the package spent thermally throttled (thermal_throttle/package_throttle_total_time_ms, Linux 5.5 and later).",
+		"package")
+	cpuCoreThrottles = withNote(newDesc("cpu", "core_throttles_total",
+		"Times the core went over its thermal limit and was throttled (thermal_throttle/core_throttle_count, x86).",
+		"package", "core"),
+		"One series per physical core (core is topology/core_id, unique within its package), read from its first thread.")
+	cpuCoreThrottledSeconds = newDesc("cpu", "core_throttled_seconds_total",
+		"Time the core spent thermally throttled (thermal_throttle/core_throttle_total_time_ms, Linux 5.5 and later).",
+		"package", "core")
 	cpuVulnerabilityInfo = withNote(newDesc("cpu", "vulnerability_info",
 		"State of a CPU vulnerability as the kernel reports it in devices/system/cpu/vulnerabilities: state is not affected, vulnerable, mitigation or unknown, mitigation the kernel's detail.", "name", "state", "mitigation"),
 		"mitigation is what the kernel prints after the state, such as the mitigation in use.")
@@ -77,10 +98,16 @@ var cpufreqLimits = []struct {
 func init() {
 	Register(Spec{
 		Name:      "cpu",
-		Summary:   "Model, microcode, sockets/cores/threads, frequency limits, vulnerabilities.",
-		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, `/sys/devices/system/cpu/vulnerabilities`",
+		Summary:   "Model, microcode, sockets/cores/threads, frequency limits, thermal throttling, vulnerabilities.",
+		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, thermal throttle counts and times per package and core (`cpu*/thermal_throttle`), `/sys/devices/system/cpu/vulnerabilities`",
 		Privilege: "none",
-		New:       func() Probe { return cpuProbe{} },
+		// Every minute, like the sensor probes, for the thermal throttle
+		// counters: at the 6h inventory default an alert on their growth
+		// would come hours late. The rest costs a /proc/cpuinfo parse and
+		// a few attributes per CPU (BenchmarkCPU).
+		Interval: time.Minute,
+		Timeout:  30 * time.Second,
+		New:      func() Probe { return cpuProbe{} },
 	})
 }
 
@@ -95,6 +122,10 @@ func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 		ch <- l.desc
 	}
 	ch <- cpuScalingInfo
+	ch <- cpuPackageThrottles
+	ch <- cpuPackageThrottledSeconds
+	ch <- cpuCoreThrottles
+	ch <- cpuCoreThrottledSeconds
 	ch <- cpuVulnerabilityInfo
 }
 
@@ -121,9 +152,11 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 		}
 	}
 
-	// Package of each online CPU by number, for grouping cpufreq.
+	// Package of each online CPU by number, for grouping cpufreq, and its
+	// package and core, for the thermal throttle counters.
 	packages := map[int]string{}
-	ms := p.topology(env, cpuinfo, packages)
+	places := map[int]cpuPlace{}
+	ms := p.topology(env, cpuinfo, packages, places)
 
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -134,6 +167,11 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 		return nil, err
 	}
 	ms = append(ms, freq...)
+	throttle, err := p.thermalThrottle(ctx, env, places, skips)
+	if err != nil {
+		return nil, err
+	}
+	ms = append(ms, throttle...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -141,10 +179,15 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	return ms, nil
 }
 
-// topology returns the per-package info and the counts, and fills packages.
+// cpuPlace is where a CPU (hardware thread) sits: its package (physical id)
+// and core (core id, unique within the package).
+type cpuPlace struct{ pkg, core string }
+
+// topology returns the per-package info and the counts, and fills packages
+// and places.
 // physical id and core id are x86 fields; elsewhere (arm64) the same numbers
 // come from sysfs topology.
-func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]string) []prometheus.Metric {
+func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]string, places map[int]cpuPlace) []prometheus.Metric {
 	if len(cpuinfo) == 0 {
 		return nil
 	}
@@ -166,6 +209,7 @@ func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]str
 			known = false
 		}
 		packages[int(c.Processor)] = pkg
+		places[int(c.Processor)] = cpuPlace{pkg, coreID}
 		sockets[pkg] = true
 		cores[core{pkg, coreID}] = true
 		infos[[7]string{pkg, c.VendorID, c.ModelName, c.CPUFamily, c.Model, c.Stepping, c.Microcode}] = true
@@ -262,6 +306,57 @@ func (p cpuProbe) cpufreq(ctx context.Context, cpus attrs, packages map[int]stri
 	for _, k := range skeys {
 		ms = append(ms, constMetric(cpuScalingInfo, prometheus.GaugeValue, 1,
 			k.pkg, cpuList(scaling[k]), k.driver, k.governor))
+	}
+	return ms, nil
+}
+
+// thermalThrottle returns the thermal throttle counters of each package and
+// each core of the online CPUs, read through the lowest-numbered thread of
+// each: the kernel shows a package's counters on all its threads and a
+// core's on both of its hyperthreads, as node_exporter's thermal_throttle
+// collector dedupes them. Reading only those threads keeps the run at four
+// attributes per core, not per thread. A CPU whose package or core is
+// unknown cannot be placed and is left out.
+func (p cpuProbe) thermalThrottle(ctx context.Context, env Env, places map[int]cpuPlace, skips *Skips) ([]prometheus.Metric, error) {
+	sys := hostfs.New(env.Paths.SysFS)
+	read := func(cpu int, scope string) sysfs.ThermalThrottle {
+		t, errs := sysfs.ReadThermalThrottle(sys, "cpu"+strconv.Itoa(cpu), scope)
+		for _, e := range errs {
+			skips.Add(e.Path, e.Err)
+		}
+		return t
+	}
+	seenPkg, seenCore := map[string]bool{}, map[cpuPlace]bool{}
+	var ms []prometheus.Metric
+	for _, cpu := range slices.Sorted(maps.Keys(places)) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pl := places[cpu]
+		if pl.pkg == "" {
+			continue
+		}
+		pkg := labelValue(pl.pkg)
+		if !seenPkg[pl.pkg] {
+			seenPkg[pl.pkg] = true
+			t := read(cpu, sysfs.ThrottlePackage)
+			if t.HasCount {
+				ms = append(ms, counter(cpuPackageThrottles, float64(t.Count), pkg))
+			}
+			if t.HasTime {
+				ms = append(ms, counter(cpuPackageThrottledSeconds, float64(t.TimeMs)/1000, pkg))
+			}
+		}
+		if pl.core != "" && !seenCore[pl] {
+			seenCore[pl] = true
+			t := read(cpu, sysfs.ThrottleCore)
+			if t.HasCount {
+				ms = append(ms, counter(cpuCoreThrottles, float64(t.Count), pkg, labelValue(pl.core)))
+			}
+			if t.HasTime {
+				ms = append(ms, counter(cpuCoreThrottledSeconds, float64(t.TimeMs)/1000, pkg, labelValue(pl.core)))
+			}
+		}
 	}
 	return ms, nil
 }

@@ -159,3 +159,38 @@ func TestCPUList(t *testing.T) {
 		}
 	}
 }
+
+// Thermal throttle counters are kept once per package and once per core,
+// from the lowest-numbered thread /proc/cpuinfo lists (online CPUs only): a
+// sibling thread (cpu8 is core 0 of package 0, as cpu0 is; cpu13 core 1 of
+// package 1, as cpu5) that disagrees is not read, and a garbled count costs
+// its series and one skip.
+func TestCPUThermalThrottleDedupe(t *testing.T) {
+	paths := copyServerFixture(t)
+	sys := paths.SysFS + "/devices/system/cpu/"
+	writeFile(t, sys+"cpu8/thermal_throttle/core_throttle_count", "99\n")
+	writeFile(t, sys+"cpu8/thermal_throttle/package_throttle_count", "99\n")
+	writeFile(t, sys+"cpu13/thermal_throttle/core_throttle_count", "11\n")
+	writeFile(t, sys+"cpu2/thermal_throttle/core_throttle_count", "lots\n") // core 0.2; cpu10 is not asked
+	c, skips := runProbe(t, "cpu", paths)
+	got := gatherSeries(t, c)
+	assertSeries(t, got, "hardware_cpu_package_throttles_total", map[string]float64{
+		`hardware_cpu_package_throttles_total{package="0"}`: 30,
+		`hardware_cpu_package_throttles_total{package="1"}`: 6,
+	})
+	assertSeries(t, got, "hardware_cpu_core_throttles_total", map[string]float64{
+		`hardware_cpu_core_throttles_total{core="0",package="0"}`: 5,
+		`hardware_cpu_core_throttles_total{core="1",package="0"}`: 0,
+		`hardware_cpu_core_throttles_total{core="3",package="0"}`: 0,
+		`hardware_cpu_core_throttles_total{core="0",package="1"}`: 0,
+		`hardware_cpu_core_throttles_total{core="1",package="1"}`: 9,
+		`hardware_cpu_core_throttles_total{core="2",package="1"}`: 0,
+		`hardware_cpu_core_throttles_total{core="3",package="1"}`: 0,
+	})
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1 (cpu2's core_throttle_count)", skips.Count())
+	}
+}
+
+// BenchmarkCPU is one run of the cpu probe on the fixture server.
+func BenchmarkCPU(b *testing.B) { benchmarkProbes(b, "cpu") }

@@ -89,7 +89,7 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 	// given the host's /proc but not its /sys.
 	sys := hostfs.New(env.Paths.SysFS)
 	names, errs := sysfs.MDArrayNames(sys)
-	mdraidSkip(skips, errs...)
+	sysfsSkip(skips, errs...)
 	for name := range stats {
 		names = append(names, name)
 	}
@@ -101,7 +101,7 @@ func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 			return nil, err
 		}
 		r, errs := sysfs.ReadMDArray(sys, name)
-		mdraidSkip(skips, errs...)
+		sysfsSkip(skips, errs...)
 		st, ok := stats[name]
 		ms = append(ms, p.array(r, st, ok, skips)...)
 	}
@@ -138,8 +138,8 @@ func mdraidMdstat(ctx context.Context, proc attrs) (map[string]procfile.MDArray,
 	return stats, nil
 }
 
-// mdraidSkip records what sysfs could not read.
-func mdraidSkip(skips *Skips, errs ...sysfs.Error) {
+// sysfsSkip records what a host/sysfs reader could not read.
+func sysfsSkip(skips *Skips, errs ...sysfs.Error) {
 	for _, e := range errs {
 		skips.Add(e.Path, e.Err)
 	}
@@ -250,7 +250,7 @@ func mdraidSyncMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, hav
 	case sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0:
 		ms = append(ms, gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
 	case sys.SyncSpeedErr != nil:
-		mdraidSkip(skips, *sys.SyncSpeedErr)
+		sysfsSkip(skips, *sys.SyncSpeedErr)
 	case sys.HasSyncSpeed:
 		ms = append(ms, gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
 	}

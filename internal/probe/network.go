@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 )
 
 var (
@@ -51,13 +56,48 @@ var (
 		"1 when the port's physical state is LinkUp, else 0.", "device", "port")
 	networkIBPortRate = newDesc("network", "infiniband_port_rate_bytes_per_second",
 		"Signalling rate of the port (speed times width), as the rate attribute reports it.", "device", "port")
+	networkIBDeviceInfo = Inventory(newDesc("network", "infiniband_device_info",
+		"RDMA device (HCA), value 1, with its firmware version, board ID (PSID) and HCA type (mlx4/mlx5 only).",
+		"device", "firmware_version", "board_id", "hca_type"))
+	networkIBPortErrors = withNote(newDesc("network", "infiniband_port_errors_total",
+		"Error counters of the port's IBA PortCounters (counters/), counter being the file name.",
+		"device", "port", "counter"),
+		"counter is one of symbol_error, link_downed, link_error_recovery, local_link_integrity_errors, "+
+			"excessive_buffer_overrun_errors, port_rcv_errors, port_rcv_remote_physical_errors, "+
+			"port_rcv_switch_relay_errors, port_rcv_constraint_errors, port_xmit_discards, "+
+			"port_xmit_constraint_errors, VL15_dropped. One family with a counter label rather than "+
+			"a family each: twelve families of one series per port would say nothing more. "+
+			"A counter the port does not implement (\"N/A (no PMA)\", an iWARP or irdma device) has no series. "+
+			"Without extended counters, an old HCA's 8- and 16-bit counters stop at their maximum (255, 65535).")
+	networkIBPortTransmitWait = newDesc("network", "infiniband_port_transmit_wait_total",
+		"Ticks during which the port had data to send but could not (counters/port_xmit_wait): congestion, credits not returned.",
+		"device", "port")
+	networkIBPortTransmitBytes = newDesc("network", "infiniband_port_transmit_bytes_total",
+		"Data octets the port sent (counters/port_xmit_data, which counts 4-octet words).", "device", "port")
+	networkIBPortReceiveBytes = newDesc("network", "infiniband_port_receive_bytes_total",
+		"Data octets the port received (counters/port_rcv_data, which counts 4-octet words).", "device", "port")
+	networkIBPortHWCounter = withNote(newDesc("network", "infiniband_port_hw_events_total",
+		"Driver-specific counters of the port (hw_counters/), counter being the file name (out_of_sequence, packet_seq_err, np_cnp_sent, ...).",
+		"device", "port", "counter"),
+		"Names and meaning are the driver's (mlx5: RoCE congestion and retransmission, irdma: IP and TCP statistics); "+
+			"lifespan, a setting, is left out. On mlx5 each read is a firmware command, which the probe's schedule, "+
+			"off the scrape path, pays for.")
 )
+
+// networkIBErrorCounters are the counters/ files exported as
+// infiniband_port_errors_total.
+var networkIBErrorCounters = []string{
+	"symbol_error", "link_downed", "link_error_recovery", "local_link_integrity_errors",
+	"excessive_buffer_overrun_errors", "port_rcv_errors", "port_rcv_remote_physical_errors",
+	"port_rcv_switch_relay_errors", "port_rcv_constraint_errors", "port_xmit_discards",
+	"port_xmit_constraint_errors", "VL15_dropped",
+}
 
 func init() {
 	Register(Spec{
 		Name:      "network",
 		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
-		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand ports (state, physical state, rate)",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -71,9 +111,11 @@ func init() {
 // InfiniBandClass: NetClass drops a number it cannot parse without saying so
 // (a garbage mtu would be neither a series nor a skip), fails every interface
 // when one attribute of one interface is unreadable, and knows nothing of the
-// device link or bonding; InfiniBandClass fails the whole class on one
-// malformed port file and reads every counters/ and hw_counters/ file (on
-// mlx5 each hw_counters read is a firmware command), none of which we use.
+// device link or bonding. RDMA devices are read with internal/host/sysfs's
+// ReadInfiniBandDevice rather than InfiniBandClass, which fails the whole
+// class on one malformed or unreadable counter ("N/A (no PMA)", irdma's
+// EINVAL). hw_counters are read on every run: on mlx5 each read is a
+// firmware command, affordable because the run is off the scrape path.
 type networkProbe struct{}
 
 func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
@@ -82,6 +124,8 @@ func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 		networkInterfaceAdminUp, networkInterfaceOperUp, networkInterfaceCarrier, networkInterfaceCarrierChanges,
 		networkBondInfo, networkBondMembers, networkBondMembersUp, networkBondMemberUp,
 		networkIBPortInfo, networkIBPortActive, networkIBPortPhysicalUp, networkIBPortRate,
+		networkIBDeviceInfo, networkIBPortErrors, networkIBPortTransmitWait, networkIBPortTransmitBytes,
+		networkIBPortReceiveBytes, networkIBPortHWCounter,
 	} {
 		ch <- d
 	}
@@ -109,16 +153,62 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 	}
 
 	ib := env.Sys("class/infiniband")
-	for _, e := range ib.entries() {
+	sys := hostfs.New(env.Paths.SysFS)
+	names, errs := sysfs.InfiniBandDeviceNames(sys)
+	networkSkip(skips, errs)
+	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		ports := ib.sub(e.Name(), "ports")
-		for _, port := range ports.numbered("", "") {
-			ms = append(ms, networkIBPort(ports.sub(port.name), e.Name(), port.name)...)
+		d, errs := sysfs.ReadInfiniBandDevice(sys, name)
+		networkSkip(skips, errs)
+		ms = append(ms, networkIBDevice(d)...)
+		for _, port := range d.Ports {
+			ms = append(ms, networkIBPort(ib.sub(name, "ports", port.Name), name, port.Name)...)
+			ms = append(ms, networkIBCounters(name, port)...)
 		}
 	}
 	return ms, nil
+}
+
+// networkSkip records what a sysfs reader could not read.
+func networkSkip(skips *Skips, errs []sysfs.Error) {
+	for _, e := range errs {
+		skips.Add(e.Path, e.Err)
+	}
+}
+
+// networkIBDevice maps an RDMA device's identity.
+func networkIBDevice(d sysfs.InfiniBandDevice) []prometheus.Metric {
+	if d.FirmwareVersion == "" && d.BoardID == "" && d.HCAType == "" {
+		return nil
+	}
+	return []prometheus.Metric{gauge(networkIBDeviceInfo, 1, labelValue(d.Name),
+		labelValue(d.FirmwareVersion), labelValue(d.BoardID), labelValue(d.HCAType))}
+}
+
+// networkIBCounters maps a port's counters/ and hw_counters/.
+func networkIBCounters(device string, p sysfs.InfiniBandPort) []prometheus.Metric {
+	dev := labelValue(device)
+	var ms []prometheus.Metric
+	for _, c := range networkIBErrorCounters {
+		if v, ok := p.Counters[c]; ok {
+			ms = append(ms, counter(networkIBPortErrors, float64(v), dev, p.Name, c))
+		}
+	}
+	if v, ok := p.Counters["port_xmit_wait"]; ok {
+		ms = append(ms, counter(networkIBPortTransmitWait, float64(v), dev, p.Name))
+	}
+	if v, ok := p.Counters["port_xmit_data"]; ok {
+		ms = append(ms, counter(networkIBPortTransmitBytes, float64(v)*4, dev, p.Name))
+	}
+	if v, ok := p.Counters["port_rcv_data"]; ok {
+		ms = append(ms, counter(networkIBPortReceiveBytes, float64(v)*4, dev, p.Name))
+	}
+	for _, c := range slices.Sorted(maps.Keys(p.HWCounters)) {
+		ms = append(ms, counter(networkIBPortHWCounter, float64(p.HWCounters[c]), dev, p.Name, labelValue(c)))
+	}
+	return ms
 }
 
 // IFF_UP in the flags attribute: the interface is administratively up.

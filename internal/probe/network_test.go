@@ -366,3 +366,42 @@ func TestNetworkVirtioAddress(t *testing.T) {
 		t.Errorf("skips = %d, want 0", skips.Count())
 	}
 }
+
+// Counters: "N/A (no PMA)" has no series and no skip, an unreadable
+// counter costs its series and one skip, and an iWARP device (irdma) with
+// hw_counters/ only and no identity files reads clean.
+func TestNetworkInfiniBandCounters(t *testing.T) {
+	port := "sys/class/infiniband/mlx4_0/ports/1/"
+	root := t.TempDir()
+	plantTree(t, root, map[string]string{
+		"sys/class/infiniband/mlx4_0/fw_ver":                            "2.42.5000\n",
+		"sys/class/infiniband/mlx4_0/board_id":                          "MT_1090120019\n",
+		"sys/class/infiniband/mlx4_0/hca_type":                          "MT4099\n",
+		port + "counters/symbol_error":                                  "N/A (no PMA)\n",
+		port + "counters/link_downed":                                   "3\n",
+		port + "counters/port_rcv_errors":                               "EIO\n", // garbage: a skip
+		port + "counters/port_xmit_wait":                                "1000\n",
+		port + "counters/port_xmit_data":                                "250\n",
+		port + "counters/port_rcv_data":                                 "N/A (no PMA)\n",
+		port + "counters/port_rcv_packets":                              "9\n", // not exported
+		"sys/class/infiniband/irdma0/ports/1/link_layer":                "Ethernet\n",
+		"sys/class/infiniband/irdma0/ports/1/hw_counters/ip4InDiscards": "2\n",
+		"sys/class/infiniband/irdma0/ports/1/hw_counters/lifespan":      "10\n",
+	})
+	c, skips := runProbe(t, "network", treePaths(root))
+	assertSeries(t, gatherSeries(t, c), "hardware_network_", map[string]float64{
+		`hardware_network_infiniband_device_info{board_id="MT_1090120019",device="mlx4_0",firmware_version="2.42.5000",hca_type="MT4099"}`: 1,
+		`hardware_network_infiniband_port_info{device="mlx4_0",link_layer="",port="1"}`:                                                    1,
+		`hardware_network_infiniband_port_errors_total{counter="link_downed",device="mlx4_0",port="1"}`:                                    3,
+		`hardware_network_infiniband_port_transmit_wait_total{device="mlx4_0",port="1"}`:                                                   1000,
+		`hardware_network_infiniband_port_transmit_bytes_total{device="mlx4_0",port="1"}`:                                                  1000,
+		`hardware_network_infiniband_port_info{device="irdma0",link_layer="Ethernet",port="1"}`:                                            1,
+		`hardware_network_infiniband_port_hw_events_total{counter="ip4InDiscards",device="irdma0",port="1"}`:                               2,
+	})
+	if skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1 (port_rcv_errors)", skips.Count())
+	}
+}
+
+// BenchmarkNetwork is one run of the network probe on the fixture server.
+func BenchmarkNetwork(b *testing.B) { benchmarkProbes(b, "network") }

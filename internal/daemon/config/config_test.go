@@ -33,8 +33,8 @@ func TestDefaults(t *testing.T) {
 	if got := c.Probe("hwmon"); got.Interval != time.Minute || !got.Enabled {
 		t.Errorf("hwmon = %+v, want enabled every 1m", got)
 	}
-	if got := c.Probe("cpu"); got.Interval != 6*time.Hour || got.Timeout != time.Minute || !got.Enabled {
-		t.Errorf("cpu = %+v, want enabled every 6h with 1m timeout", got)
+	if got := c.Probe("memory"); got.Interval != 6*time.Hour || got.Timeout != time.Minute || !got.Enabled {
+		t.Errorf("memory = %+v, want enabled every 6h with 1m timeout", got)
 	}
 	if c.Cache.TTL != Duration(6*time.Hour) {
 		t.Errorf("cache.ttl = %s, want 6h", c.Cache.TTL)
@@ -381,7 +381,7 @@ func TestRefreshSpacing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, want := range map[string]time.Duration{"cpu": 36 * time.Minute, "hwmon": MinRefreshSpacing, "smart": time.Minute} {
+	for name, want := range map[string]time.Duration{"memory": 36 * time.Minute, "hwmon": MinRefreshSpacing, "smart": time.Minute} {
 		if got := c.Probe(name).RefreshSpacing; got != want {
 			t.Errorf("%s: %v, want %v", name, got, want)
 		}

@@ -25,7 +25,7 @@ const exampleHeader = `# hardware_exporter configuration.
 # (go test ./internal/daemon/config -update); edit those, not this.
 `
 
-const probesHelp = `Every probe is on by default. One whose source is missing from the host (a VM has no EDAC, no hwmon) exports fewer series, not a failure. A tool probe (smart, ipmi, gpu) or textfile whose tool or directory is missing is left off with one log line, unless "enabled: true" is written here: then it runs, and hardware_probe_success says 0 until the tool appears. "enabled: false" (or --no-probe.NAME) turns any probe off.`
+const probesHelp = `Every probe is on by default. One whose source is missing from the host (a VM has no EDAC, no hwmon) exports fewer series, not a failure. A probe whose source may be missing altogether (a tool not installed, no BMC, no NVIDIA device, no textfile directory, no readable /dev/kmsg) is left off with one log line, and --config.check says why, unless "enabled: true" is written here: then it runs, and hardware_probe_success says 0 until its source appears. "enabled: false" (or --no-probe.NAME) turns any probe off.`
 
 // floorsHelp says, from the registry, how short an interval and a timeout
 // each kind of probe accepts (probe.Kind.Floor).

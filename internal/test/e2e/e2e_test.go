@@ -102,6 +102,9 @@ var faultAlerts = []struct {
 	{"raid", "HardwareRAIDPhysicalDriveFailed", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "4", "state": "unconfigured_bad"}},
 	{"raid", "HardwareRAIDPhysicalDrivePredictiveFailure", map[string]string{"controller": "/c0", "enclosure": "32", "slot": "1"}},
 	{"raid", "HardwareRAIDBackupUnitFailed", map[string]string{"controller": "/c1"}},
+	// SES (issue 20): the JBOD flags the slot of the fixture's sdw, and
+	// the alert names the bay and the disk.
+	{"enclosure", "HardwareEnclosureSlotFault", map[string]string{"enclosure": "11:0:53:0", "component": "Drive Slot #24_5000CCA26128B1F5", "slot": "24", "device": "sdw", "serial": "VJGRBU1X"}},
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -213,6 +216,7 @@ scrape_configs:
 
 	t.Logf("fixture faults and memory injection seen after %v", time.Since(start).Round(time.Millisecond))
 	injectAMDGPUFaults(t, prom, exporterAddr, tree)
+	injectFabricAndThrottle(t, prom, exporterAddr, tree)
 	injectDiskFaults(t, prom, exporterAddr, filepath.Join(work, "testdata/tools/smartctl.d"))
 	t.Logf("disk faults seen after %v", time.Since(start).Round(time.Millisecond))
 
@@ -223,6 +227,40 @@ scrape_configs:
 	// Nothing was rejected at ingestion.
 	checkNoRejectedSamples(t, prom)
 	t.Logf("end to end in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// injectFabricAndThrottle raises the InfiniBand and CPU throttling alerts
+// (issue 20), whose expressions need counters that grow: mlx5_2 port 1
+// (procfs's capture, all error counters 0) gets 50 symbol errors, one link
+// down and as many transmit wait ticks as data words; package 0 of the CPUs
+// one more thermal throttle. The symbol error and link downed alerts have no
+// `for` and fire; the others (30m, 1h) are pending.
+func injectFabricAndThrottle(t *testing.T, prom, exporterAddr, tree string) {
+	t.Helper()
+	port := filepath.Join(tree, "sys/devices/pci0000:c9/0000:c9:02.0/0000:ca:00.0/infiniband/mlx5_2/ports/1/counters")
+	const symbols = `hardware_network_infiniband_port_errors_total{counter="symbol_error",device="mlx5_2",port="1"}`
+	eventually(t, "mlx5_2 symbol errors scraped before the injection", func() error { return expectValue(prom, symbols, 0) })
+	for _, a := range []string{"HardwareInfiniBandSymbolErrors", "HardwareInfiniBandLinkDowned", "HardwareInfiniBandTransmitWaitHigh", "HardwareCPUThermalThrottling"} {
+		if err := alertActive(prom, a, map[string]string{}); err == nil {
+			t.Fatalf("%s is active before the injection", a)
+		}
+	}
+	writeFile(t, filepath.Join(port, "symbol_error"), "50\n")
+	writeFile(t, filepath.Join(port, "link_downed"), "1\n")
+	writeFile(t, filepath.Join(port, "port_xmit_wait"), "1000000\n")
+	writeFile(t, filepath.Join(port, "port_xmit_data"), "2880762508848\n") // +1e6 words
+	for _, cpu := range []string{"cpu0", "cpu1", "cpu2", "cpu3", "cpu8", "cpu9", "cpu10", "cpu11"} {
+		writeFile(t, filepath.Join(tree, "sys/devices/system/cpu", cpu, "thermal_throttle/package_throttle_count"), "31\n")
+	}
+	refresh(t, exporterAddr, "network")
+	refresh(t, exporterAddr, "cpu")
+	ib := map[string]string{"device": "mlx5_2", "port": "1"}
+	for _, a := range []string{"HardwareInfiniBandSymbolErrors", "HardwareInfiniBandLinkDowned", "HardwareInfiniBandTransmitWaitHigh"} {
+		eventually(t, a+" active", func() error { return alertActive(prom, a, ib) })
+	}
+	eventually(t, "HardwareCPUThermalThrottling pending", func() error {
+		return alertActive(prom, "HardwareCPUThermalThrottling", map[string]string{"package": "0"})
+	})
 }
 
 // injectDiskFaults raises the SMART faults the fixture's captures do not
