@@ -227,7 +227,9 @@ func hostileHost(work string) (string, error) {
 		"paths":     map[string]any{"procfs": filepath.Join(tree, "proc"), "sysfs": sys, "rootfs": filepath.Join(tree, "root")},
 		"cache":     map[string]any{"ttl": "10s"},
 		"scheduler": map[string]any{"jitter": "2s"},
-		"probes":    probes,
+		// Its own state directory: never the host's default.
+		"state":  map[string]any{"path": filepath.Join(work, "state")},
+		"probes": probes,
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
