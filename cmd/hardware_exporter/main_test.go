@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -34,26 +33,15 @@ var fixtureFlags []string
 var fixtureRoot string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "daemon-fixture-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	root := filepath.Join(dir, "server")
-	fixtureRoot = root
-	if err := fixture.Materialize("../../internal/probe/testdata/server", root); err != nil {
-		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	fixtureFlags = []string{
-		"--path.procfs=" + root + "/proc",
-		"--path.sysfs=" + root + "/sys",
-		"--path.rootfs=" + root + "/root",
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(fixture.WithTree("../../internal/probe/testdata/server", func(root string) int {
+		fixtureRoot = root
+		fixtureFlags = []string{
+			"--path.procfs=" + root + "/proc",
+			"--path.sysfs=" + root + "/sys",
+			"--path.rootfs=" + root + "/root",
+		}
+		return m.Run()
+	}))
 }
 
 func runCmd(args ...string) (code int, stdout, stderr string) {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -22,20 +21,10 @@ import (
 var fixtureRoot string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "daemon-fixture-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtureRoot = filepath.Join(dir, "server")
-	if err := fixture.Materialize("../probe/testdata/server", fixtureRoot); err != nil {
-		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(fixture.WithTree("../probe/testdata/server", func(root string) int {
+		fixtureRoot = root
+		return m.Run()
+	}))
 }
 
 // loadConfig loads a config whose roots are the fixture's and whose tool

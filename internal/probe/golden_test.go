@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -30,25 +29,15 @@ var (
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "probe-fixture-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fixtureRoot = filepath.Join(dir, "server")
-	if err := fixture.Materialize(filepath.Join("testdata", "server"), fixtureRoot); err != nil {
-		fmt.Fprintln(os.Stderr, "materializing the fixture:", err)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	fixturePaths = Paths{
-		ProcFS: filepath.Join(fixtureRoot, "proc"),
-		SysFS:  filepath.Join(fixtureRoot, "sys"),
-		RootFS: filepath.Join(fixtureRoot, "root"),
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(fixture.WithTree(filepath.Join("testdata", "server"), func(root string) int {
+		fixtureRoot = root
+		fixturePaths = Paths{
+			ProcFS: filepath.Join(root, "proc"),
+			SysFS:  filepath.Join(root, "sys"),
+			RootFS: filepath.Join(root, "root"),
+		}
+		return m.Run()
+	}))
 }
 
 // fixtureOptions are the Options each probe runs with in tests that use the
