@@ -213,13 +213,8 @@ func TestNotifyReadyAndStopping(t *testing.T) {
 		if m := nextNotify(t, msgs, 5*time.Second); m != "STOPPING=1" {
 			t.Errorf("notification after SIGTERM %q, want STOPPING=1", m)
 		}
-		select {
-		case err := <-d.exited:
-			if err != nil {
-				t.Errorf("exit after SIGTERM: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("daemon did not exit within 20s of SIGTERM")
+		if err := d.waitExit(t, 20*time.Second); err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
 		}
 	}
 }

@@ -61,13 +61,21 @@ func (d *runningDaemon) stop(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	if err := d.waitExit(t, 20*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+}
+
+// waitExit returns how the daemon exited, failing the test if it has not
+// within limit.
+func (d *runningDaemon) waitExit(t *testing.T, limit time.Duration) error {
+	t.Helper()
 	select {
 	case err := <-d.exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("daemon did not exit within 20s of SIGTERM")
+		return err
+	case <-time.After(limit):
+		t.Fatalf("daemon did not exit within %v", limit)
+		return nil
 	}
 }
 
@@ -349,16 +357,11 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-d.exited:
-		if waited := time.Since(sent); waited > 2*time.Second {
-			t.Errorf("exit took %v after the second SIGTERM", waited)
-		}
-		if err == nil {
-			t.Error("a forced exit reported success")
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a second SIGTERM did not end the daemon within 5s")
+	if err := d.waitExit(t, 5*time.Second); err == nil {
+		t.Error("a forced exit reported success")
+	}
+	if waited := time.Since(sent); waited > 2*time.Second {
+		t.Errorf("exit took %v after the second SIGTERM", waited)
 	}
 }
 
@@ -413,16 +416,11 @@ func TestSignalDuringRefresh(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the waiting refresh was not answered within 10s of SIGTERM")
 	}
-	select {
-	case err := <-d.exited:
-		if err != nil {
-			t.Errorf("exit after SIGTERM during a refresh: %v", err)
-		}
-		if took := time.Since(sent); took > 8*time.Second {
-			t.Errorf("exit took %v", took)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("daemon did not exit within 15s of SIGTERM")
+	if err := d.waitExit(t, 15*time.Second); err != nil {
+		t.Errorf("exit after SIGTERM during a refresh: %v", err)
+	}
+	if took := time.Since(sent); took > 8*time.Second {
+		t.Errorf("exit took %v", took)
 	}
 }
 
