@@ -66,7 +66,14 @@ func benchmarkToolReadings(b *testing.B, name string) {
 	b.ReportMetric(float64(len(steady))/n, "tools/op")
 	b.ReportMetric(cpu(self0, self1), "go-cpu-ms/op")
 	b.ReportMetric(cpu(kids0, kids1), "child-cpu-ms/op")
-	b.Logf("%s: first run %q; steady run %q", name, first, steady[:len(steady)/n])
+	short := func(calls []string) []string {
+		out := make([]string, len(calls))
+		for i, c := range calls {
+			out[i] = c[:min(len(c), 60)]
+		}
+		return out
+	}
+	b.Logf("%s: first run %q; steady run %q", name, short(first), short(steady[:len(steady)/n]))
 }
 
 // countingOptions copies opts with every tool path (a string field whose
@@ -110,3 +117,7 @@ func toolCalls(b *testing.B, log string) []string {
 
 // BenchmarkIPMIReadings is one steady-state 5-minute run of the ipmi probe.
 func BenchmarkIPMIReadings(b *testing.B) { benchmarkToolReadings(b, "ipmi") }
+
+// BenchmarkGPUReadings is one steady-state run of the gpu probe through
+// nvidia-smi (the fixture host's GPU; NVML finds no library in tests).
+func BenchmarkGPUReadings(b *testing.B) { benchmarkToolReadings(b, "gpu") }
