@@ -378,9 +378,11 @@ func (p *ipmiProbe) readings(ctx context.Context, env Env, command string, now t
 		}
 	}
 	if r.sensors == nil {
-		// Two runs, so that a BMC whose FRU reads fail (common with PSU
-		// FRUs behind a PMBus mux) still reports its sensors, and the
-		// other way round.
+		// On its own, judged as before the exec run, so that a failure
+		// is reported in ipmitool's words (its stderr cannot be told
+		// apart by command in exec). fru print is never in the exec run:
+		// a BMC whose FRU reads fail (common with PSU FRUs behind a
+		// PMBus mux) still reports its sensors, and the other way round.
 		out, err := toolrun.Run(ctx, command, "sdr", "elist")
 		if ctx.Err() != nil {
 			return r, fmt.Errorf("%s: %w", r.sdrSrc, err)
