@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/nvidiasmi"
@@ -137,6 +138,28 @@ var gpuQueryFields = func() []gpuField {
 	return fs
 }()
 
+// gpuIdentityNames are the --query-gpu properties that name a GPU rather
+// than read it: they change when the GPU, its VBIOS or the driver does,
+// so nvidia-smi is asked them on the inventory interval, not every run.
+var gpuIdentityNames = []string{"name", "serial", "pci.bus_id", "driver_version", "vbios_version"}
+
+// gpuReadingFields are asked of --query-gpu every run: gpuQueryFields
+// without the identity. gpuIdentityFields are asked on the inventory
+// interval: index and uuid (each row's key, as in every --query-gpu) and
+// the identity.
+var gpuReadingFields, gpuIdentityFields = func() (readings, identity []gpuField) {
+	for _, f := range gpuQueryFields {
+		isID := slices.Contains(gpuIdentityNames, f.name)
+		if !isID {
+			readings = append(readings, f)
+		}
+		if isID || f.name == "index" || f.name == "uuid" {
+			identity = append(identity, f)
+		}
+	}
+	return readings, identity
+}()
+
 // gpuRemapFields are asked of --query-remapped-rows: the remapped_rows.*
 // properties are not --query-gpu properties, and naming one there makes
 // nvidia-smi reject the whole query.
@@ -165,7 +188,7 @@ func init() {
 	Register(Spec{
 		Name:      "gpu",
 		Summary:   "NVIDIA GPUs through NVML or nvidia-smi; AMD GPUs from amdgpu's sysfs.",
-		Reads:     "NVML in process (`libnvidia-ml.so.1`, opened once; in binaries built with `-tags nvml`, and `nvml: auto`), else `nvidia-smi --query-gpu=…`; `nvidia-smi` `--query-remapped-rows=…` and `nvlink -e` at most every 10 minutes (each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out. AMD: `/sys/class/drm/card*/device` of cards bound to amdgpu, no tool: `power/runtime_status` first (a runtime-suspended GPU is not woken: nothing else of it is read), busy percent, VRAM/visible VRAM/GTT total and used, VBIOS version, `ras/*_err_count` and `ras/gpu_vram_bad_pages`; the probe runs when either vendor's GPU is present.",
+		Reads:     "NVML in process (`libnvidia-ml.so.1`, opened once, the identity read then; in binaries built with `-tags nvml`, and `nvml: auto`), else `nvidia-smi --query-gpu=…` of the readings, and of the identity (name, serial, PCI bus, driver, VBIOS) every `inventory_interval` (6h) and when the GPUs change; `nvidia-smi` `--query-remapped-rows=…` and `nvlink -e` at most every 10 minutes (each is an nvidia-smi run): name, UUID, serial, PCI bus, driver and VBIOS, temperatures, power draw and limit, memory, utilisation, clocks and clock event (throttle) reasons, pstate, fan, PCIe link, ECC mode and errors, retired pages, remapped rows, NVLink errors. `[N/A]` means no sample; a property the driver does not know is asked once, then left out. AMD: `/sys/class/drm/card*/device` of cards bound to amdgpu, no tool: `power/runtime_status` first (a runtime-suspended GPU is not woken: nothing else of it is read), busy percent, VRAM/visible VRAM/GTT total and used, VBIOS version, `ras/*_err_count` and `ras/gpu_vram_bad_pages`; the probe runs when either vendor's GPU is present.",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -177,12 +200,13 @@ func init() {
 
 // GPUOptions are the gpu probe's own settings (probes.gpu.*).
 type GPUOptions struct {
-	Command confval.Path `yaml:"command" help:"Absolute path of nvidia-smi."`
-	NVML    GPUNVML      `yaml:"nvml" help:"auto: read the per-minute properties in process through NVML (libnvidia-ml.so.1), without an nvidia-smi run, when this binary is built with it (go build -tags nvml) and the library loads; else, and after an NVML error, through nvidia-smi (logged once). off: always nvidia-smi. Remapped rows and NVLink errors are read through nvidia-smi either way."`
+	Command           confval.Path     `yaml:"command" help:"Absolute path of nvidia-smi."`
+	InventoryInterval confval.Duration `yaml:"inventory_interval" check:"positive" help:"How often nvidia-smi is asked the GPUs' identity (name, serial, PCI address, driver and VBIOS versions), which the per-minute query leaves out. Asked sooner when a GPU comes or goes, after a failed query, or after a SEL hot-swap entry."`
+	NVML              GPUNVML          `yaml:"nvml" help:"auto: read the per-minute properties in process through NVML (libnvidia-ml.so.1), without an nvidia-smi run, when this binary is built with it (go build -tags nvml) and the library loads; else, and after an NVML error, through nvidia-smi (logged once). off: always nvidia-smi. Remapped rows and NVLink errors are read through nvidia-smi either way."`
 }
 
 func newGPUOptions() *GPUOptions {
-	return &GPUOptions{Command: "/usr/bin/nvidia-smi", NVML: GPUNVMLAuto}
+	return &GPUOptions{Command: "/usr/bin/nvidia-smi", NVML: GPUNVMLAuto, InventoryInterval: confval.Duration(6 * time.Hour)}
 }
 
 func (o *GPUOptions) available() error { return toolrun.Available(string(o.Command)) }
@@ -204,6 +228,14 @@ type gpuProbe struct {
 	slowAt  time.Time
 	slowFor string
 	now     func() time.Time // time.Now; a test's clock
+
+	// identity holds each GPU's gpuIdentityNames by UUID, as nvidia-smi
+	// said them at the last identity pass; identityFor is the GPUs it
+	// was read for. NVML reads the identity once, when it opens.
+	identity     map[string]nvidiasmi.Row
+	identityPass inventoryPass
+	identityFor  string
+	hints        *atomic.Uint64 // nil: inventoryHints, the daemon's
 
 	nvml gpuNVML // the in-process reader, when NVML is on
 }
@@ -311,15 +343,15 @@ func (p *gpuProbe) probeNVIDIA(ctx context.Context, env Env, skips *Skips) ([]pr
 	defer unlock()
 	command := string(o.Command)
 
-	ms, rows, err := p.readGPUs(ctx, env, o, skips)
-	if err != nil || len(rows) == 0 {
-		return nil, err
-	}
-
 	now := time.Now
 	if p.now != nil {
 		now = p.now
 	}
+	ms, rows, err := p.readGPUs(ctx, env, o, now(), skips)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+
 	gpus := gpuUUIDs(rows)
 	if p.slowFor != gpus || p.slowAt.IsZero() || now().Sub(p.slowAt) >= gpuSlowEvery {
 		slow, err := p.slowMetrics(ctx, env, command, rows, skips)
@@ -335,25 +367,87 @@ func (p *gpuProbe) probeNVIDIA(ctx context.Context, env Env, skips *Skips) ([]pr
 // in process when it is on and works (see gpu_nvml.go), else by running
 // nvidia-smi. rows hold at least each GPU's index and uuid, which the
 // slow series are read for.
-func (p *gpuProbe) readGPUs(ctx context.Context, env Env, o *GPUOptions, skips *Skips) ([]prometheus.Metric, []nvidiasmi.Row, error) {
+//
+// nvidia-smi is asked the readings every run and the identity
+// (gpuIdentityNames) on the inventory pass: the first run, every
+// inventory_interval, and at once when the set of GPUs changed, the last
+// query failed (a driver reloaded or upgraded) or a hint came. The
+// identity is merged into each GPU's row, so the series are those one
+// query of every field gave.
+func (p *gpuProbe) readGPUs(ctx context.Context, env Env, o *GPUOptions, now time.Time, skips *Skips) ([]prometheus.Metric, []nvidiasmi.Row, error) {
 	if ms, rows, ok := p.nvml.read(env, o.NVML, skips); ok {
 		return ms, rows, nil
 	}
 	command := string(o.Command)
 	src := command + " --query-gpu"
-	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuQueryFields)
+	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuReadingFields)
 	if err != nil {
+		p.identityPass.reset()
 		return nil, nil, fmt.Errorf("%s: %w", src, err)
 	}
 	rows, lineErrs := nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
 	if err := out.Failed(len(rows) > 0, "no GPU lines"); err != nil {
 		// No driver, no GPU ("No devices were found"): the run says nothing.
+		p.identityPass.reset()
 		return nil, nil, fmt.Errorf("%s: %w", src, err)
 	}
 	for _, err := range lineErrs {
 		skips.Add(src, err)
 	}
+	hint := inventoryHints.Load()
+	if p.hints != nil {
+		hint = p.hints.Load()
+	}
+	every := time.Duration(o.InventoryInterval)
+	if every <= 0 {
+		every = time.Duration(newGPUOptions().InventoryInterval)
+	}
+	if gpuUUIDs(rows) != p.identityFor || p.identityPass.due(now, every, hint) {
+		if err := p.readIdentity(ctx, env, command, now, hint, skips); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, row := range rows {
+		for _, name := range gpuIdentityNames {
+			if v, ok := p.identity[row["uuid"]][name]; ok {
+				row[name] = v
+			}
+		}
+	}
 	return gpuMetrics(rows, fields, "uuid", src, skips), rows, nil
+}
+
+// readIdentity asks nvidia-smi the GPUs' identity and keeps it. A failed
+// query costs the GPUs' hardware_gpu_info (a skip) and is asked again next
+// run; only a cancelled run is an error.
+func (p *gpuProbe) readIdentity(ctx context.Context, env Env, command string, now time.Time, hint uint64, skips *Skips) error {
+	src := command + " --query-gpu (identity)"
+	p.identity, p.identityFor = nil, ""
+	p.identityPass.reset()
+	fields, out, err := p.query(ctx, env, command, "query-gpu", gpuIdentityFields)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	var rows []nvidiasmi.Row
+	var lineErrs []error
+	if err == nil {
+		rows, lineErrs = nvidiasmi.ParseCSV(out.Stdout, gpuFieldNames(fields))
+		err = out.Failed(len(rows) > 0, "no GPU lines")
+	}
+	if err != nil {
+		skips.Add(src, err)
+		return nil
+	}
+	for _, err := range lineErrs {
+		skips.Add(src, err)
+	}
+	p.identity = make(map[string]nvidiasmi.Row, len(rows))
+	for _, r := range rows {
+		p.identity[r["uuid"]] = r
+	}
+	p.identityFor = gpuUUIDs(rows)
+	p.identityPass.done(now, hint)
+	return nil
 }
 
 // gpuUUIDs names the set of GPUs rows describe, so that the slow series

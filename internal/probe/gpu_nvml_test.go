@@ -79,7 +79,7 @@ func TestGPUNVMLEquivalence(t *testing.T) {
 	tool, log := loggedNVIDIASMI(t)
 	smi := newNVMLRun(t, "", tool, GPUNVMLOff)
 	want := exposition(t, smi.run(t))
-	if got := calls(t, log); got != "--query-gpu --query-remapped-rows nvlink" {
+	if got := calls(t, log); got != "--query-gpu --query-gpu --query-remapped-rows nvlink" { // readings, identity, slow counters
 		t.Fatalf("nvidia-smi path ran %q", got)
 	}
 	golden, err := os.ReadFile(filepath.Join("testdata", "gpu.golden"))

@@ -32,8 +32,16 @@ func TestGPUGolden(t *testing.T) {
 // The fake nvidia-smi answers only the exact command lines it has captured
 // output for; this names the file to update when the field lists change.
 func TestGPUArgsMatchCapturedOutput(t *testing.T) {
-	for query, fields := range map[string][]gpuField{"query-gpu": gpuQueryFields, "query-remapped-rows": gpuRemapFields} {
-		b, err := os.ReadFile(filepath.Join(testTools, "nvidia-smi.d", query+".args"))
+	for file, q := range map[string]struct {
+		query  string
+		fields []gpuField
+	}{
+		"query-gpu":           {"query-gpu", gpuReadingFields},
+		"query-gpu-identity":  {"query-gpu", gpuIdentityFields},
+		"query-remapped-rows": {"query-remapped-rows", gpuRemapFields},
+	} {
+		query, fields := q.query, q.fields
+		b, err := os.ReadFile(filepath.Join(testTools, "nvidia-smi.d", file+".args"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,6 +207,7 @@ func TestGPUToolFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tool := fakeTool(t, "nvidia-smi", `case "$1" in
+--query-gpu=index,uuid,name,*) cat `+filepath.Join(testTools, "nvidia-smi.d", "query-gpu-identity.csv")+` ;;
 --query-gpu=*) `+tt.gpu+` ;;
 --query-remapped-rows=*) `+tt.remap+` ;;
 esac
@@ -317,9 +326,11 @@ esac
 		t.Fatal(err)
 	}
 	calls := strings.Split(strings.TrimSpace(string(b)), "\n")
-	var queries, nvlink int
+	var queries, identity, nvlink int
 	for _, c := range calls {
 		switch {
+		case strings.HasPrefix(c, "--query-gpu=index,uuid,name,"):
+			identity++ // the identity, on the first run only
 		case strings.HasPrefix(c, "--query-gpu="):
 			queries++
 		case strings.HasPrefix(c, "nvlink"):
@@ -329,12 +340,12 @@ esac
 	// Run 1: rejected by each of the 4 properties the query names (the
 	// two clocks_event_reasons named here; the others it accepts), then
 	// answered; run 2: answered at once.
-	if queries != 5+1 || nvlink != 1 {
-		t.Errorf("--query-gpu asked %d times, nvlink -e %d times; want 6 and 1\n%s", queries, nvlink, strings.Join(calls, "\n"))
+	if queries != 5+1 || identity != 1 || nvlink != 1 {
+		t.Errorf("--query-gpu asked %d times, its identity %d, nvlink -e %d times; want 6, 1 and 1\n%s", queries, identity, nvlink, strings.Join(calls, "\n"))
 	}
 	var last string
 	for _, c := range calls {
-		if strings.HasPrefix(c, "--query-gpu=") {
+		if strings.HasPrefix(c, "--query-gpu=") && !strings.HasPrefix(c, "--query-gpu=index,uuid,name,") {
 			last = c
 		}
 	}

@@ -237,7 +237,9 @@ func withCommand(name, command string) any {
 		o.Command = confval.Path(command)
 		return o
 	case "ipmi":
-		return &IPMIOptions{Command: confval.Path(command)}
+		o := newIPMIOptions()
+		o.Command = confval.Path(command)
+		return o
 	case "gpu":
 		return &GPUOptions{Command: confval.Path(command)}
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/ipmitool"
@@ -69,7 +70,7 @@ func init() {
 	Register(Spec{
 		Name:      "ipmi",
 		Summary:   "BMC sensors, power meter, chassis state and FRU inventory through ipmitool. A BMC is slow to answer.",
-		Reads:     "`ipmitool sdr elist` (sensor readings and states), `ipmitool fru print` (board, product and chassis serials, part numbers), `ipmitool dcmi power reading` (where the BMC has a DCMI power meter), `ipmitool chassis status` (intrusion, faults, restore policy), `ipmitool mc info` (BMC firmware)",
+		Reads:     "each run, in one `ipmitool exec`: `sdr elist` (sensor readings and states), `dcmi power reading` (where the BMC has a DCMI power meter), `chassis status` (intrusion, faults, restore policy); every `inventory_interval` (6h) and after a hot-swap hint: `ipmitool fru print` (board, product and chassis serials, part numbers), `ipmitool mc info` (BMC firmware)",
 		Privilege: "root (`/dev/ipmi0`)",
 		Interval:  5 * time.Minute,
 		Timeout:   2 * time.Minute,
@@ -81,21 +82,40 @@ func init() {
 
 // IPMIOptions are the ipmi probe's own settings (probes.ipmi.*).
 type IPMIOptions struct {
-	Command confval.Path `yaml:"command" help:"Absolute path of ipmitool."`
+	Command           confval.Path     `yaml:"command" help:"Absolute path of ipmitool."`
+	InventoryInterval confval.Duration `yaml:"inventory_interval" check:"positive" help:"How often fru print and mc info, which change only with the hardware, are read again. Read sooner after a failed sensor read, a sensor that appears, goes or reports a part absent, or a new SEL entry of a hot-swap type."`
 }
 
-func newIPMIOptions() *IPMIOptions { return &IPMIOptions{Command: "/usr/bin/ipmitool"} }
+func newIPMIOptions() *IPMIOptions {
+	return &IPMIOptions{Command: "/usr/bin/ipmitool", InventoryInterval: confval.Duration(6 * time.Hour)}
+}
 
 func (o *IPMIOptions) available() error { return toolrun.Available(string(o.Command)) }
 
 // ipmiProbe reads the BMC's sensors and FRU inventory through ipmitool.
-// It remembers when the BMC said it has no DCMI power meter, so that a
-// BMC without one is not asked every run (re-asked after
-// ipmiReaskUnsupported, as a firmware update can add it).
+//
+// The readings (sdr elist, dcmi power reading, chassis status) are asked
+// every run in one ipmitool process (ipmitool exec); a command whose part
+// of that run does not parse is run again on its own, and judged as
+// before. The inventory (fru print, mc info) changes only with the
+// hardware: it is read on the first run, every inventory_interval, and
+// sooner on a hint that parts changed, and its last parsed result is
+// re-emitted by the runs between. The probe remembers what the BMC said it
+// lacks (a DCMI power meter, chassis status) so that it is not asked every
+// run (re-asked after ipmiReaskUnsupported, as a firmware update can add
+// it), and an ipmitool whose exec fails, so that the fallback is not paid
+// twice a run.
 type ipmiProbe struct {
-	mu              sync.Mutex
-	dcmiUnsupported time.Time // when the BMC last said it has no DCMI power meter
-	now             func() time.Time
+	mu                 sync.Mutex
+	dcmiUnsupported    time.Time // when the BMC last said it has no DCMI power meter
+	chassisUnsupported time.Time // when the BMC last said it does not implement chassis status
+	execFailed         time.Time // when ipmitool exec last failed as a whole
+	fru, mc            inventoryPass
+	frus               []ipmitool.FRU
+	mcInfo             *ipmitool.MCInfo // nil once mc info was read: the BMC does not implement it
+	presence           string           // ipmiPresence of the last sensors read
+	now                func() time.Time
+	hints              *atomic.Uint64 // nil: inventoryHints, the daemon's
 }
 
 // ipmiReaskUnsupported is how long a capability the BMC said it lacks is
@@ -155,155 +175,353 @@ func bmcAvailable(paths Paths) error {
 }
 
 func (p *ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
-	o, unlock, err := openTool(ctx, env, newIPMIOptions, nil) // bmcMetrics locks what it keeps
+	o, unlock, err := openTool(ctx, env, newIPMIOptions, &p.mu)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	command := string(o.Command)
-
-	// Two runs, so that a BMC whose FRU reads fail (common with PSU FRUs
-	// behind a PMBus mux) still reports its sensors, and the other way round.
-	sdrSrc := command + " sdr elist"
-	sdrOut, sdrErr := toolrun.Run(ctx, command, "sdr", "elist")
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", sdrSrc, sdrErr)
+	now := time.Now()
+	if p.now != nil {
+		now = p.now()
 	}
-	var sensors []ipmitool.Sensor
-	var lineErrs []error
-	if sdrErr == nil {
-		sensors, lineErrs = ipmitool.ParseSDR(sdrOut.Stdout)
-		sdrErr = sdrOut.Failed(len(sensors) > 0, "no sensor lines")
+
+	r, err := p.readings(ctx, env, command, now)
+	if err != nil {
+		return nil, err
+	}
+
+	// The inventory is read again when it is due, and at once when the
+	// sensors hint that parts changed: the sensors could not be read (as
+	// before the split, a BMC that answers neither fails the run), or a
+	// sensor appeared, went or changed its presence.
+	hint := p.hint()
+	changed := r.sdrErr != nil
+	if r.sdrErr == nil {
+		presence := ipmiPresence(r.sensors)
+		changed = changed || p.presence != "" && presence != p.presence
+		p.presence = presence
+	}
+	every := time.Duration(o.InventoryInterval)
+	if every <= 0 {
+		every = time.Duration(newIPMIOptions().InventoryInterval)
 	}
 
 	fruSrc := command + " fru print"
-	fruOut, fruErr := toolrun.Run(ctx, command, "fru", "print")
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", fruSrc, fruErr)
-	}
-	var frus []ipmitool.FRU
-	if fruErr == nil {
-		frus = ipmitool.ParseFRU(fruOut.Stdout)
-		fruErr = fruOut.Failed(len(frus) > 0, "no FRU Device Description lines")
+	var fruErr error
+	if changed || p.fru.due(now, every, hint) {
+		p.fru.reset()
+		p.frus = nil
+		fruOut, err := toolrun.Run(ctx, command, "fru", "print")
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", fruSrc, err)
+		}
+		fruErr = err
+		var frus []ipmitool.FRU
+		if fruErr == nil {
+			frus = ipmitool.ParseFRU(fruOut.Stdout)
+			fruErr = fruOut.Failed(len(frus) > 0, "no FRU Device Description lines")
+		}
+		if fruErr == nil {
+			// Kept only when read: a failed read is tried again next run.
+			p.frus = frus
+			p.fru.done(now, hint)
+		}
 	}
 
 	switch {
-	case sdrErr != nil && fruErr != nil:
-		return nil, fmt.Errorf("%s: %w; %s: %w", sdrSrc, sdrErr, fruSrc, fruErr)
-	case sdrErr != nil:
-		skips.Add(sdrSrc, sdrErr)
+	case r.sdrErr != nil && fruErr != nil:
+		return nil, fmt.Errorf("%s: %w; %s: %w", r.sdrSrc, r.sdrErr, fruSrc, fruErr)
+	case r.sdrErr != nil:
+		skips.Add(r.sdrSrc, r.sdrErr)
 	case fruErr != nil:
 		skips.Add(fruSrc, fruErr)
 	}
 
 	var ms []prometheus.Metric
-	if sdrErr == nil {
-		for _, err := range lineErrs {
-			skips.Add(sdrSrc, err)
+	if r.sdrErr == nil {
+		for _, err := range r.lineErrs {
+			skips.Add(r.sdrSrc, err)
 		}
-		ms = append(ms, ipmiSensorMetrics(sensors, sdrSrc, skips)...)
+		ms = append(ms, ipmiSensorMetrics(r.sensors, r.sdrSrc, skips)...)
 	}
 	if fruErr == nil {
-		ms = append(ms, ipmiFRUMetrics(frus, fruSrc, skips)...)
+		ms = append(ms, ipmiFRUMetrics(p.frus, fruSrc, skips)...)
 	}
-	more, err := p.bmcMetrics(ctx, env, command, skips)
-	if err != nil {
-		return nil, err
+	for _, add := range r.skips {
+		skips.Add(add.src, add.err)
 	}
-	return append(ms, more...), nil
-}
+	ms = append(ms, r.bmc...)
 
-// bmcMetrics reads the DCMI power meter, the chassis status and the BMC's
-// identity. Each is optional: a failure costs its own series (a skip),
-// never the sensors; only a cancelled run fails.
-func (p *ipmiProbe) bmcMetrics(ctx context.Context, env Env, command string, skips *Skips) ([]prometheus.Metric, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now
-	if p.now != nil {
-		now = p.now
-	}
-	var ms []prometheus.Metric
-
-	if p.dcmiUnsupported.IsZero() || now().Sub(p.dcmiUnsupported) >= ipmiReaskUnsupported {
-		src := command + " dcmi power reading"
-		out, err := toolrun.Run(ctx, command, "dcmi", "power", "reading")
+	src := command + " mc info"
+	if changed || p.mc.due(now, every, hint) {
+		p.mc.reset()
+		p.mcInfo = nil
+		out, err := toolrun.Run(ctx, command, "mc", "info")
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
-		if err == nil && out.ExitCode == 0 && len(bytes.TrimSpace(out.Stdout)) == 0 && len(bytes.TrimSpace(out.Stderr)) == 0 {
-			// Nothing printed and exit 0: nothing to report.
-		} else if err == nil {
-			var pr ipmitool.PowerReading
-			pr, err = ipmitool.ParseDCMIPowerReading(append(slices.Clip(out.Stdout), out.Stderr...))
-			switch {
-			case errors.Is(err, ipmitool.ErrUnsupported):
-				p.dcmiUnsupported = now()
-				env.logger().Debug("the BMC has no DCMI power meter; asking again later", "after", ipmiReaskUnsupported, "message", err)
-				err = nil
-			case err == nil && (pr.Active || pr.Instantaneous > 0):
-				p.dcmiUnsupported = time.Time{}
-				ms = append(ms,
-					gauge(ipmiDCMIPower, pr.Instantaneous, "instantaneous"),
-					gauge(ipmiDCMIPower, pr.Minimum, "minimum"),
-					gauge(ipmiDCMIPower, pr.Maximum, "maximum"),
-					gauge(ipmiDCMIPower, pr.Average, "average"))
+		if err == nil {
+			var info ipmitool.MCInfo
+			if info, err = ipmitool.ParseMCInfo(out.Stdout); err == nil {
+				p.mcInfo = &info
+			} else {
+				// Nothing printed and exit 0, or a BMC that does not
+				// implement the command, is an answer: no series.
+				_, err = ipmiOptionalFailed(env, src, out, "no Device ID line")
 			}
 		}
 		if err != nil {
 			skips.Add(src, err)
-		}
-	}
-
-	src := command + " chassis status"
-	out, err := toolrun.Run(ctx, command, "chassis", "status")
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
-	}
-	if err == nil {
-		var cs ipmitool.ChassisStatus
-		if cs, err = ipmitool.ParseChassisStatus(out.Stdout); err == nil {
-			ms = append(ms, ipmiChassisMetrics(cs)...)
 		} else {
-			// Nothing printed and exit 0 is a BMC with nothing to say.
-			err = ipmiOptionalFailed(env, src, out, "no System Power line")
+			p.mc.done(now, hint)
 		}
 	}
-	if err != nil {
-		skips.Add(src, err)
-	}
-
-	src = command + " mc info"
-	out, err = toolrun.Run(ctx, command, "mc", "info")
-	if ctx.Err() != nil {
-		return nil, fmt.Errorf("%s: %w", src, err)
-	}
-	if err == nil {
-		var info ipmitool.MCInfo
-		if info, err = ipmitool.ParseMCInfo(out.Stdout); err == nil {
-			ms = append(ms, gauge(ipmiBMCInfo, 1, info.ManufacturerName, strconv.FormatUint(uint64(info.ManufacturerID), 10),
-				strconv.FormatUint(uint64(info.ProductID), 10), info.FirmwareRevision, info.IPMIVersion))
-		} else {
-			err = ipmiOptionalFailed(env, src, out, "no Device ID line")
-		}
-	}
-	if err != nil {
-		skips.Add(src, err)
+	if info := p.mcInfo; info != nil {
+		ms = append(ms, gauge(ipmiBMCInfo, 1, info.ManufacturerName, strconv.FormatUint(uint64(info.ManufacturerID), 10),
+			strconv.FormatUint(uint64(info.ProductID), 10), info.FirmwareRevision, info.IPMIVersion))
 	}
 	return ms, nil
+}
+
+// hint is the count of hints that parts may have changed.
+func (p *ipmiProbe) hint() uint64 {
+	if p.hints != nil {
+		return p.hints.Load()
+	}
+	return inventoryHints.Load()
+}
+
+// ipmiPresence sums up which sensors exist and which of them say their
+// part is there: a PSU, disk or DIMM pulled or inserted changes it (its
+// sensor goes, comes, stops reading or reports Device Absent), a reading
+// moving does not.
+func ipmiPresence(sensors []ipmitool.Sensor) string {
+	var b strings.Builder
+	for _, s := range sensors {
+		b.WriteString(s.Name)
+		b.WriteByte(0)
+		b.WriteString(s.Entity)
+		switch {
+		case s.Status == "ns":
+			b.WriteString("\x00ns")
+		case ipmiAbsent(strings.Split(s.Reading, ", ")):
+			b.WriteString("\x00absent")
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// ipmiSkip is a read error found while the readings were gathered, added
+// to the run's skips in the order the series are built.
+type ipmiSkip struct {
+	src string
+	err error
+}
+
+// ipmiReadings are the readings of one run: the sensors (or why they could
+// not be read), and the DCMI and chassis series.
+type ipmiReadings struct {
+	sdrSrc   string
+	sensors  []ipmitool.Sensor
+	lineErrs []error
+	sdrErr   error
+	bmc      []prometheus.Metric
+	skips    []ipmiSkip
+}
+
+// readings asks the BMC for its readings in one ipmitool run, and runs on
+// its own each command whose part of it did not parse (or all of them when
+// ipmitool exec failed). Only a cancelled run is an error.
+func (p *ipmiProbe) readings(ctx context.Context, env Env, command string, now time.Time) (ipmiReadings, error) {
+	r := ipmiReadings{sdrSrc: command + " sdr elist"}
+	asked := func(since time.Time) bool {
+		return since.IsZero() || now.Sub(since) >= ipmiReaskUnsupported || now.Before(since)
+	}
+	askDCMI, askChassis := asked(p.dcmiUnsupported), asked(p.chassisUnsupported)
+	cmds := [][]string{{"sdr", "elist"}}
+	if askDCMI {
+		cmds = append(cmds, []string{"dcmi", "power", "reading"})
+	}
+	if askChassis {
+		cmds = append(cmds, []string{"chassis", "status"})
+	}
+	var sections [][]byte
+	if asked(p.execFailed) {
+		var err error
+		sections, err = ipmiExec(ctx, command, cmds)
+		if ctx.Err() != nil {
+			return r, fmt.Errorf("%s exec: %w", command, err)
+		}
+		if err != nil || sections[0] == nil {
+			// An ipmitool without exec, or one that cannot read the
+			// file: separate runs, and exec is tried again later.
+			env.logger().Debug("ipmitool exec failed; running each command on its own", "command", command, "err", err)
+			p.execFailed, sections = now, nil
+		} else {
+			p.execFailed = time.Time{}
+		}
+	}
+	section := func(cmd string) []byte {
+		for i, c := range cmds {
+			if c[0] == cmd && sections != nil {
+				return sections[i]
+			}
+		}
+		return nil
+	}
+
+	if sec := section("sdr"); sec != nil {
+		if sensors, lineErrs := ipmitool.ParseSDR(sec); len(sensors) > 0 {
+			r.sensors, r.lineErrs = sensors, lineErrs
+		}
+	}
+	if r.sensors == nil {
+		// On its own, judged as before the exec run, so that a failure
+		// is reported in ipmitool's words (its stderr cannot be told
+		// apart by command in exec). fru print is never in the exec run:
+		// a BMC whose FRU reads fail (common with PSU FRUs behind a
+		// PMBus mux) still reports its sensors, and the other way round.
+		out, err := toolrun.Run(ctx, command, "sdr", "elist")
+		if ctx.Err() != nil {
+			return r, fmt.Errorf("%s: %w", r.sdrSrc, err)
+		}
+		if err == nil {
+			r.sensors, r.lineErrs = ipmitool.ParseSDR(out.Stdout)
+			err = out.Failed(len(r.sensors) > 0, "no sensor lines")
+		}
+		r.sdrErr = err
+	}
+
+	if askDCMI {
+		src := command + " dcmi power reading"
+		var err error
+		done := false
+		if sec := section("dcmi"); sec != nil {
+			pr, perr := ipmitool.ParseDCMIPowerReading(sec)
+			if perr == nil || errors.Is(perr, ipmitool.ErrUnsupported) {
+				r.bmc = append(r.bmc, p.dcmiMetrics(env, now, pr, perr)...)
+				done = true
+			}
+		}
+		if !done {
+			var out toolrun.Output
+			out, err = toolrun.Run(ctx, command, "dcmi", "power", "reading")
+			if ctx.Err() != nil {
+				return r, fmt.Errorf("%s: %w", src, err)
+			}
+			if err == nil && out.ExitCode == 0 && len(bytes.TrimSpace(out.Stdout)) == 0 && len(bytes.TrimSpace(out.Stderr)) == 0 {
+				// Nothing printed and exit 0: nothing to report.
+			} else if err == nil {
+				pr, perr := ipmitool.ParseDCMIPowerReading(append(slices.Clip(out.Stdout), out.Stderr...))
+				r.bmc = append(r.bmc, p.dcmiMetrics(env, now, pr, perr)...)
+				if perr != nil && !errors.Is(perr, ipmitool.ErrUnsupported) {
+					err = perr
+				}
+			}
+		}
+		if err != nil {
+			r.skips = append(r.skips, ipmiSkip{src, err})
+		}
+	}
+
+	if askChassis {
+		src := command + " chassis status"
+		var err error
+		done := false
+		if sec := section("chassis"); sec != nil {
+			if cs, perr := ipmitool.ParseChassisStatus(sec); perr == nil {
+				r.bmc = append(r.bmc, ipmiChassisMetrics(cs)...)
+				done = true
+			}
+		}
+		if !done {
+			var out toolrun.Output
+			out, err = toolrun.Run(ctx, command, "chassis", "status")
+			if ctx.Err() != nil {
+				return r, fmt.Errorf("%s: %w", src, err)
+			}
+			if err == nil {
+				var cs ipmitool.ChassisStatus
+				if cs, err = ipmitool.ParseChassisStatus(out.Stdout); err == nil {
+					r.bmc = append(r.bmc, ipmiChassisMetrics(cs)...)
+				} else {
+					// Nothing printed and exit 0 is a BMC with nothing to say.
+					var unsupported bool
+					unsupported, err = ipmiOptionalFailed(env, src, out, "no System Power line")
+					if unsupported {
+						p.chassisUnsupported = now
+					}
+				}
+			}
+		}
+		if err != nil {
+			r.skips = append(r.skips, ipmiSkip{src, err})
+		}
+	}
+	return r, nil
+}
+
+// dcmiMetrics maps a parsed DCMI power reading, remembering a BMC that has
+// no power meter. A reading that is neither active nor above zero is no
+// reading.
+func (p *ipmiProbe) dcmiMetrics(env Env, now time.Time, pr ipmitool.PowerReading, err error) []prometheus.Metric {
+	switch {
+	case errors.Is(err, ipmitool.ErrUnsupported):
+		p.dcmiUnsupported = now
+		env.logger().Debug("the BMC has no DCMI power meter; asking again later", "after", ipmiReaskUnsupported, "message", err)
+	case err == nil && (pr.Active || pr.Instantaneous > 0):
+		p.dcmiUnsupported = time.Time{}
+		return []prometheus.Metric{
+			gauge(ipmiDCMIPower, pr.Instantaneous, "instantaneous"),
+			gauge(ipmiDCMIPower, pr.Minimum, "minimum"),
+			gauge(ipmiDCMIPower, pr.Maximum, "maximum"),
+			gauge(ipmiDCMIPower, pr.Average, "average"),
+		}
+	}
+	return nil
+}
+
+// ipmiExec runs cmds in one ipmitool process (ipmitool exec on a file
+// written for the run; a regular file, as ipmitool built with
+// --enable-file-security refuses anything else) and returns each
+// command's stdout, nil for a command whose part is missing.
+func ipmiExec(ctx context.Context, command string, cmds [][]string) ([][]byte, error) {
+	script, err := ipmitool.ExecScript(cmds)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp("", "hardware_exporter-ipmitool-*.txt")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(script)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	out, err := toolrun.Run(ctx, command, "exec", f.Name())
+	if err != nil {
+		return nil, err
+	}
+	return ipmitool.SplitExec(out.Stdout, len(cmds)), nil
 }
 
 // ipmiOptionalFailed judges an optional command whose output did not
 // parse: a BMC that answers it does not implement the command (completion
 // code c1 "Invalid command", "not supported") lacks the feature, as a BMC
-// without DCMI does, which is no read error; anything else is judged as any
-// tool run.
-func ipmiOptionalFailed(env Env, src string, out toolrun.Output, what string) error {
+// without DCMI does, which is no read error (unsupported); anything else
+// is judged as any tool run.
+func ipmiOptionalFailed(env Env, src string, out toolrun.Output, what string) (unsupported bool, err error) {
 	if err := ipmitool.Unsupported(append(slices.Clip(out.Stdout), out.Stderr...)); err != nil {
 		env.logger().Debug("the BMC does not implement an optional command", "command", src, "message", err)
-		return nil
+		return true, nil
 	}
-	return out.Failed(false, what)
+	return false, out.Failed(false, what)
 }
 
 // ipmiRestorePolicies are the policies chassis status prints.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/toolrun"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -85,6 +86,7 @@ type selProbe struct {
 	summary ipmitool.SELSummary
 	// fullReads counts reads of the whole log, for tests.
 	fullReads int
+	hints     func() // nil: hintInventory, the daemon's
 }
 
 // selMark is what sel info says that tells whether the log changed.
@@ -140,6 +142,7 @@ func (p *selProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 		// Cleared: nothing to read, and the counts drop to nothing.
 		p.summary, p.readAt = ipmitool.SELSummary{}, mark
 	default:
+		before, erased := p.summary, mark.lastErase != p.readAt.lastErase
 		if err := p.readLog(ctx, command, env, skips); err != nil {
 			if ctx.Err() != nil {
 				return nil, err
@@ -148,10 +151,38 @@ func (p *selProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 			// fails one read of a long log is not a log that emptied.
 			skips.Add(command+" -c sel elist", err)
 		} else {
+			if p.readAt.valid && (selHotSwap(p.summary) > selHotSwap(before) || erased && selHotSwap(p.summary) > 0) {
+				// A part may have been swapped: the tool probes read
+				// their inventory again (FRU, controller configuration)
+				// rather than wait for their inventory interval.
+				if p.hints != nil {
+					p.hints()
+				} else {
+					hintInventory()
+				}
+			}
 			p.readAt = mark
 		}
 	}
 	return append(ms, selSummaryMetrics(p.summary)...), nil
+}
+
+// selHotSwapTypes are the sensor types whose entries say a part was
+// inserted, removed, replaced or updated.
+var selHotSwapTypes = []string{
+	"Power Supply", "Drive Slot / Bay", "Drive Slot", "Entity Presence", "FRU State", "Version Change",
+	"Module / Board", "Module/Board", "Add-in Card", "Slot / Connector", "Slot/Connector",
+}
+
+// selHotSwap counts the events of selHotSwapTypes in s.
+func selHotSwap(s ipmitool.SELSummary) int {
+	n := 0
+	for k, c := range s.Counts {
+		if slices.Contains(selHotSwapTypes, k.SensorType) {
+			n += c
+		}
+	}
+	return n
 }
 
 // readLog reads the whole log and replaces the kept summary. Its cost is

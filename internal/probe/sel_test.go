@@ -274,3 +274,35 @@ func TestSELToolFailures(t *testing.T) {
 		})
 	}
 }
+
+// A new SEL entry of a hot-swap type (a PSU inserted) hints the tool
+// probes to read their inventory again; other new entries (an ECC error)
+// and the first read of the log (the tool probes read their inventory on
+// their own first run) do not.
+func TestSELHotSwapHintsInventory(t *testing.T) {
+	h := newSELHost(t)
+	hints := 0
+	h.probe.(*selProbe).hints = func() { hints++ }
+	listing := selListing(20)
+	h.set(20, "03/07/25 22:40:00 UTC", "02/28/25 23:00:00 UTC", listing)
+	h.run()
+	if hints != 0 {
+		t.Errorf("first read: %d hints, want 0", hints)
+	}
+	listing += "15,03/07/25,22:41:00 UTC,Memory ECC Corr Err,Correctable ECC (DIMM B2),Asserted\n"
+	h.set(21, "03/07/25 22:41:00 UTC", "02/28/25 23:00:00 UTC", listing)
+	h.run()
+	if hints != 0 {
+		t.Errorf("an ECC entry: %d hints, want 0", hints)
+	}
+	listing += "16,03/07/25,22:42:00 UTC,Power Supply PS2 Status,Presence detected,Asserted\n"
+	h.set(22, "03/07/25 22:42:00 UTC", "02/28/25 23:00:00 UTC", listing)
+	h.run()
+	if hints != 1 {
+		t.Errorf("a PSU inserted: %d hints, want 1", hints)
+	}
+	h.run()
+	if hints != 1 {
+		t.Errorf("log unchanged: %d hints, want 1", hints)
+	}
+}

@@ -17,7 +17,8 @@ import (
 func v(x uint64) nvml.Value { return nvml.Value{V: x, OK: true} }
 
 // fixtureGPU is the fake library's GPU: the fixture host's A100 as
-// internal/probe/testdata/tools/nvidia-smi.d/query-gpu.csv prints it.
+// internal/probe/testdata/tools/nvidia-smi.d/query-gpu.csv and
+// query-gpu-identity.csv print it.
 var fixtureGPU = nvml.Device{
 	Index: 0, UUID: "GPU-3f5a7c2e-9b41-8d06-1e7f-5c2a9d4b8e13", Name: "NVIDIA A100-PCIE-40GB",
 	Serial: "1321021034318", PCIBusID: "00000000:17:00.0", VBIOSVersion: "92.00.25.00.08",
