@@ -112,7 +112,7 @@ type raidProbe struct{}
 func (raidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		raidControllerInfo, raidControllerState, raidControllerTemperature, raidControllerMemoryErrors,
-		raidBackupUnitInfo, raidBackupUnitHealthy,
+		raidBackupUnitInfo, raidBackupUnitHealthy, firmwareInfoDesc,
 		raidVDInfo, raidVDState, raidVDSize, raidVDProgress,
 		raidPDInfo, raidPDState, raidPDSize, raidPDTemperature, raidPDMediaErrors, raidPDOtherErrors,
 		raidPDPredictiveFailures, raidPDSMARTAlert,
@@ -338,6 +338,7 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 	}
 	driver := strings.TrimSpace(c.DriverName + " " + c.DriverVersion)
 	r.gauge(raidControllerInfo, 1, ctrl, "megaraid", c.Model, c.Serial, firmware, driver)
+	r.metrics = append(r.metrics, firmwareInfo(firmwareRAIDController, ctrl, "", labelValue(c.Model), labelValue(firmware))...)
 	if c.Status != "" {
 		r.stateSet(raidControllerState, raidControllerStates, raidControllerStatus(c.Status), ctrl)
 	}
@@ -446,6 +447,7 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 	ctrl := "slot=" + c.Slot
 	driver := strings.TrimSpace(c.DriverName + " " + c.DriverVersion)
 	r.gauge(raidControllerInfo, 1, ctrl, "smartarray", c.Model, c.Serial, c.Firmware, driver)
+	r.metrics = append(r.metrics, firmwareInfo(firmwareRAIDController, ctrl, "", labelValue(c.Model), labelValue(c.Firmware))...)
 	if c.Status != "" {
 		r.stateSet(raidControllerState, raidControllerStates, raidControllerStatus(c.Status), ctrl)
 	}
