@@ -60,7 +60,7 @@ var firmwareComponents = []struct {
 	{firmwareNICROM, "network", "the same driver info's expansion ROM (boot ROM) version, when the driver reports one"},
 	{firmwareHCA, "network", "RDMA device fw_ver (/sys/class/infiniband); device the RDMA device, model its board ID (PSID), else its HCA type"},
 	{firmwareNVMe, "storage", "NVMe controller firmware_rev; device the controller, model its model"},
-	{firmwareDisk, "storage", "SCSI/SATA disk revision (the ATA Information VPD page's full firmware where present); device the block device; NVMe namespaces are left to nvme"},
+	{firmwareDisk, "storage, raid", "SCSI/SATA disk revision (the ATA Information VPD page's full firmware where present), device the block device, NVMe namespaces left to nvme; and a drive behind a RAID controller (storcli, ssacli), device the controller and the drive's enclosure:slot (`/c0 32:4`, `slot=0 1I:1:1`)"},
 	{firmwareRAIDController, "raid", "controller firmware (storcli firmware package, ssacli firmware version); device the tool's name for the controller"},
 	{firmwareGPUVBIOS, "gpu", "NVIDIA (nvidia-smi or NVML) and AMD (amdgpu vbios_version) VBIOS; device the PCI address, vendor NVIDIA or AMD, model the product name"},
 	{firmwareGPUDriver, "gpu", "NVIDIA driver version (nvidia-smi or NVML); device the PCI address"},
@@ -222,4 +222,11 @@ func diskFirmware(dev string, id storageIdentity) []prometheus.Metric {
 		return nil
 	}
 	return firmwareInfo(firmwareDisk, dev, labelValue(id.vendor), labelValue(id.model), labelValue(id.firmware))
+}
+
+// raidDriveFirmware is the disk series of a drive behind a RAID
+// controller, which the host's block layer does not show: its device is
+// the controller and the drive's address there, as the tool names them.
+func raidDriveFirmware(ctrl, enclosure, slot, model, firmware string) []prometheus.Metric {
+	return firmwareInfo(firmwareDisk, ctrl+" "+enclosure+":"+slot, "", model, firmware)
 }

@@ -379,6 +379,7 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 			break
 		}
 		r.gauge(raidPDInfo, 1, ctrl, d.Enclosure, slot, strconv.Itoa(d.DeviceID), d.Interface, d.Medium, d.Model, d.Serial, d.Firmware)
+		r.metrics = append(r.metrics, raidDriveFirmware(ctrl, d.Enclosure, slot, d.Model, d.Firmware)...)
 		r.stateSet(raidPDState, raidPDStates, d.State, ctrl, d.Enclosure, slot)
 		if d.SizeBytes != 0 {
 			r.gauge(raidPDSize, float64(d.SizeBytes), ctrl, d.Enclosure, slot)
@@ -492,6 +493,7 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 			break
 		}
 		r.gauge(raidPDInfo, 1, ctrl, enclosure, d.Bay, "", d.Interface, "", d.Model, d.Serial, d.Firmware)
+		r.metrics = append(r.metrics, raidDriveFirmware(ctrl, enclosure, d.Bay, d.Model, d.Firmware)...)
 		r.stateSet(raidPDState, raidPDStates, raidSsacliDriveState(d), ctrl, enclosure, d.Bay)
 		if d.SizeBytes != 0 {
 			r.gauge(raidPDSize, float64(d.SizeBytes), ctrl, enclosure, d.Bay)

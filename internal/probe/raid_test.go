@@ -340,8 +340,8 @@ func TestRAIDSeriesOf24DiskController(t *testing.T) {
 }
 
 // raid24DiskSeries is counted by TestRAIDSeriesOf24DiskController: 383,
-// and the controller's hardware_firmware_info.
-const raid24DiskSeries = 383 + 1
+// and hardware_firmware_info for the controller and its 24 drives.
+const raid24DiskSeries = 383 + 1 + 24
 
 func TestRAIDFixtureRunTime(t *testing.T) {
 	const runs = 5
