@@ -120,10 +120,14 @@ check-deploy: tools build
 e2e: tools
 	$(GO) test -tags e2e -count=1 -v -timeout 5m -skip '^TestFleet$$' ./internal/test/e2e/
 
-# The fleet path of README's "Running at fleet scale": three exporters on
-# variants of the fixture host, a site Prometheus with the rules, a global
-# one federating from it (deploy/prometheus/federation.yml). About 15s.
-e2e-fleet: tools
+# The fleet paths of README's "Running at fleet scale": four exporters on
+# variants of the fixture host, a site Prometheus with the rules and a global
+# one federating from it (deploy/prometheus/federation.yml); and the same
+# exporters through a Prometheus agent remote-writing to VictoriaMetrics,
+# with vmalert evaluating the rules (install-tools.sh --fleet installs
+# Debian's victoria-metrics). About a minute.
+e2e-fleet:
+	@sh deploy/ci/install-tools.sh --fleet
 	$(GO) test -tags e2e -count=1 -v -timeout 4m -run '^TestFleet$$' ./internal/test/e2e/
 
 # Every fuzz target briefly, FUZZ_TOTAL seconds in all (CI: about 2 minutes).

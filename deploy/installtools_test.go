@@ -35,6 +35,11 @@ func TestInstallToolsLeavesNodeExporterToCosttest(t *testing.T) {
 	if out, err := run("--costtest"); err == nil || !strings.Contains(out, "prometheus-node-exporter") {
 		t.Errorf("install-tools.sh --costtest without node_exporter: %v\n%s\nwant it missing", err, out)
 	}
+	// VictoriaMetrics only for `make e2e-fleet`: Debian enables its
+	// service too.
+	if out, err := run("--fleet"); err == nil || !strings.Contains(out, "victoria-metrics") {
+		t.Errorf("install-tools.sh --fleet without victoria-metrics: %v\n%s\nwant it missing", err, out)
+	}
 	if err := os.Remove(filepath.Join(fakes, "gcc")); err != nil {
 		t.Fatal(err)
 	}

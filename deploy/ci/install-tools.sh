@@ -11,6 +11,11 @@
 # Debian enables the package's service for the next boot, and `make test`
 # has no use for a second exporter left enabled on a build machine.
 #
+# With --fleet it also installs VictoriaMetrics ("victoria-metrics": the
+# single-node victoria-metrics and vmalert, among others), which `make
+# e2e-fleet` remote-writes the fleet into. Only then, as with node_exporter:
+# Debian enables the package's service for the next boot.
+#
 # With --server-tools it also installs smartmontools and ipmitool, the tools
 # a real server has: CI runs the suite with them present to prove that no
 # test runs a host tool (the tests point every tool probe at fake tools).
@@ -32,13 +37,15 @@ server_tools=""
 costtest=""
 podman=""
 package_tools=""
+fleet=""
 for arg in "$@"; do
 	case "$arg" in
 	--server-tools) server_tools=1 ;;
 	--costtest) costtest=1 ;;
 	--podman) podman=1 ;;
 	--package-tools) package_tools=1 ;;
-	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest, --podman, --package-tools)" >&2; exit 2 ;;
+	--fleet) fleet=1 ;;
+	*) echo "tools: unknown argument $arg (known: --server-tools, --costtest, --podman, --package-tools, --fleet)" >&2; exit 2 ;;
 	esac
 done
 
@@ -63,6 +70,9 @@ else
 fi
 if [ -n "$costtest" ]; then
 	[ -x "$node_exporter" ] || missing="$missing prometheus-node-exporter"
+fi
+if [ -n "$fleet" ]; then
+	{ command -v victoria-metrics >/dev/null 2>&1 && command -v vmalert >/dev/null 2>&1; } || missing="$missing victoria-metrics"
 fi
 
 if [ -z "$missing" ]; then
@@ -118,5 +128,13 @@ if [ -n "$costtest" ]; then
 	[ -x "$node_exporter" ] || { echo "tools: prometheus-node-exporter still missing after install" >&2; exit 1; }
 	versions="$versions; $("$node_exporter" --version 2>&1 | head -1)"
 	echo "tools: Debian enables prometheus-node-exporter for the next boot; on a build machine: systemctl disable prometheus-node-exporter"
+fi
+if [ -n "$fleet" ]; then
+	for t in victoria-metrics vmalert; do
+		command -v "$t" >/dev/null 2>&1 || { echo "tools: $t still missing after install" >&2; exit 1; }
+	done
+	# Debian's build prints an empty -version: ask dpkg.
+	versions="$versions; victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || echo '(version unknown)')"
+	echo "tools: Debian enables victoria-metrics for the next boot; on a build machine: systemctl disable victoria-metrics"
 fi
 echo "tools: $versions"

@@ -115,6 +115,7 @@ type cpuProbe struct{}
 
 func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuInfoDesc
+	ch <- firmwareInfoDesc
 	ch <- cpuSockets
 	ch <- cpuCores
 	ch <- cpuThreads
@@ -221,8 +222,13 @@ func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]str
 	}
 	slices.SortFunc(keys, func(a, b [7]string) int { return slices.Compare(a[:], b[:]) })
 	var ms []prometheus.Metric
+	microcode := map[[4]string]bool{} // threads of one package differ in stepping at most
 	for _, k := range keys {
 		ms = append(ms, constMetric(cpuInfoDesc, prometheus.GaugeValue, 1, k[:]...))
+		if fw := [4]string{k[0], k[1], k[2], k[6]}; !microcode[fw] {
+			microcode[fw] = true
+			ms = append(ms, firmwareInfo(firmwareCPUMicrocode, fw[0], fw[1], fw[2], fw[3])...)
+		}
 	}
 	// Without topology a count of sockets or cores would be a guess.
 	if known {

@@ -254,7 +254,7 @@ func (*gpuProbe) Describe(ch chan<- *prometheus.Desc) {
 		gpuInfo, gpuTemperature, gpuPowerDraw, gpuPowerLimit, gpuMemoryTotal, gpuMemoryUsed,
 		gpuECCErrors, gpuRetiredPages, gpuRemappedRows, gpuRetiredPagesPending, gpuMemoryTemperature,
 		gpuUtilization, gpuClock, gpuPerformanceState, gpuFanSpeed, gpuPCIeGeneration, gpuPCIeWidth,
-		gpuECCMode, gpuClockEventReason, gpuNVLinkErrors,
+		gpuECCMode, gpuClockEventReason, gpuNVLinkErrors, firmwareInfoDesc,
 	} {
 		ch <- d
 	}
@@ -614,6 +614,7 @@ func gpuMetrics(rows []nvidiasmi.Row, fields []gpuField, key, src string, skips 
 			ms = append(ms, constMetric(gpuInfo, prometheus.GaugeValue, 1,
 				uuid, label("index"), label("name"), label("serial"), nvidiasmi.KernelBusID(label("pci.bus_id")),
 				label("driver_version"), label("vbios_version")))
+			ms = append(ms, nvidiaFirmware(nvidiasmi.KernelBusID(label("pci.bus_id")), label("name"), label("vbios_version"), label("driver_version"))...)
 		}
 
 		type series struct {

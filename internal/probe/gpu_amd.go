@@ -85,6 +85,7 @@ func amdGPUSeries(env Env, g sysfs.AMDGPU, address string) []prometheus.Metric {
 		gauge(gpuAMDInfo, 1, address, labelValue(g.Card), amdGPUHwmonChip(env, g),
 			labelValue(g.ProductName), labelValue(g.VBIOSVersion), labelValue(g.UniqueID)),
 	}
+	ms = append(ms, firmwareInfo(firmwareGPUVBIOS, address, "AMD", labelValue(g.ProductName), labelValue(g.VBIOSVersion))...)
 	if g.HasBusy {
 		ms = append(ms, gauge(gpuAMDUtilization, float64(g.BusyPercent)/100, address, "gpu"))
 	}

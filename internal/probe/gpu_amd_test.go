@@ -191,8 +191,8 @@ func TestGPUAMDFleetSeries(t *testing.T) {
 		t.Fatalf("err %v, %d skips", err, skips.Count())
 	}
 	// Per GPU: info, suspended, 2 utilization, 3+3 memory, 11 blocks x 2
-	// RAS counts, 3 bad-page states.
-	if want := 4 * (1 + 1 + 2 + 6 + 22 + 3); len(got) != want {
+	// RAS counts, 3 bad-page states, the VBIOS's firmware_info.
+	if want := 4 * (1 + 1 + 2 + 6 + 22 + 3 + 1); len(got) != want {
 		t.Errorf("%d series, want %d", len(got), want)
 	}
 }

@@ -151,6 +151,8 @@ func gpuNVMLMetrics(snap *nvml.Snapshot, src string, skips *Skips) ([]prometheus
 		ms = append(ms, constMetric(gpuInfo, prometheus.GaugeValue, 1,
 			uuid, index, labelValue(d.Name), labelValue(d.Serial), nvidiasmi.KernelBusID(labelValue(d.PCIBusID)),
 			labelValue(snap.DriverVersion), labelValue(d.VBIOSVersion)))
+		ms = append(ms, nvidiaFirmware(nvidiasmi.KernelBusID(labelValue(d.PCIBusID)), labelValue(d.Name),
+			labelValue(d.VBIOSVersion), labelValue(snap.DriverVersion))...)
 		clear(done)
 		for _, f := range gpuQueryFields {
 			if f.desc == nil || done[series{f.desc, f.label}] {

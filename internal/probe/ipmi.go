@@ -126,7 +126,7 @@ func (*ipmiProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		ipmiSensorState, ipmiTemperature, ipmiFanSpeed, ipmiVoltage, ipmiCurrent, ipmiPower, ipmiFRUInfo,
 		ipmiRatio, ipmiAirflow, ipmiPSURatedWatts, ipmiDCMIPower, ipmiChassisPowerOn, ipmiChassisIntrusion,
-		ipmiChassisFrontPanelLockout, ipmiChassisFault, ipmiChassisRestorePolicy, ipmiBMCInfo,
+		ipmiChassisFrontPanelLockout, ipmiChassisFault, ipmiChassisRestorePolicy, ipmiBMCInfo, firmwareInfoDesc,
 	} {
 		ch <- d
 	}
@@ -280,6 +280,8 @@ func (p *ipmiProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometh
 	if info := p.mcInfo; info != nil {
 		ms = append(ms, gauge(ipmiBMCInfo, 1, info.ManufacturerName, strconv.FormatUint(uint64(info.ManufacturerID), 10),
 			strconv.FormatUint(uint64(info.ProductID), 10), info.FirmwareRevision, info.IPMIVersion))
+		ms = append(ms, firmwareInfo(firmwareBMC, "", labelValue(info.ManufacturerName),
+			strconv.FormatUint(uint64(info.ProductID), 10), labelValue(info.FirmwareRevision))...)
 	}
 	return ms, nil
 }
@@ -840,6 +842,7 @@ func ipmiFRUMetrics(frus []ipmitool.FRU, src string, skips *Skips) []prometheus.
 		if w, ok := ipmitool.PowerSupplyRating(f); ok {
 			ms = append(ms, constMetric(ipmiPSURatedWatts, prometheus.GaugeValue, w, values[0]))
 		}
+		ms = append(ms, psuFirmware(f)...)
 	}
 	return ms
 }

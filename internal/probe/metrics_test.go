@@ -46,7 +46,8 @@ func TestInventoryTravelsWithSeries(t *testing.T) {
 	var marked, unmarked int
 	for _, m := range c.metrics {
 		want := m.Desc() == storageDeviceInfo || m.Desc() == storageDeviceSize ||
-			m.Desc() == storageNVMeControllerInfo || m.Desc() == storageNVMeNamespaceCapacity
+			m.Desc() == storageNVMeControllerInfo || m.Desc() == storageNVMeNamespaceCapacity ||
+			m.Desc() == firmwareInfoDesc
 		if got := IsInventory(m); got != want {
 			t.Errorf("IsInventory(%s) = %v, want %v", m.Desc(), got, want)
 		}

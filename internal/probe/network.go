@@ -97,7 +97,7 @@ func init() {
 	Register(Spec{
 		Name:      "network",
 		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
-		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`)",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -116,7 +116,9 @@ func init() {
 // class on one malformed or unreadable counter ("N/A (no PMA)", irdma's
 // EINVAL). hw_counters are read on every run: on mlx5 each read is a
 // firmware command, affordable because the run is off the scrape path.
-type networkProbe struct{}
+type networkProbe struct {
+	drvinfo nicDriverInfo // tests' fake ethtool driver info; nil asks the kernel (openNICDriverInfo)
+}
 
 func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
@@ -125,7 +127,7 @@ func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 		networkBondInfo, networkBondMembers, networkBondMembersUp, networkBondMemberUp,
 		networkIBPortInfo, networkIBPortActive, networkIBPortPhysicalUp, networkIBPortRate,
 		networkIBDeviceInfo, networkIBPortErrors, networkIBPortTransmitWait, networkIBPortTransmitBytes,
-		networkIBPortReceiveBytes, networkIBPortHWCounter,
+		networkIBPortReceiveBytes, networkIBPortHWCounter, firmwareInfoDesc,
 	} {
 		ch <- d
 	}
@@ -137,6 +139,8 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		return nil, err
 	}
 	var ms []prometheus.Metric
+	nics, closeNICs := openNICDriverInfo(p.drvinfo, env)
+	defer closeNICs()
 	class := env.Sys("class/net")
 	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
@@ -150,6 +154,7 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 			ms = append(ms, networkBond(class, e.Name())...)
 		}
 		ms = append(ms, networkInterface(dir, e.Name())...)
+		ms = append(ms, nicFirmware(dir, e.Name(), nics)...)
 	}
 
 	ib := env.Sys("class/infiniband")
@@ -163,6 +168,7 @@ func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 		d, errs := sysfs.ReadInfiniBandDevice(sys, name)
 		networkSkip(skips, errs)
 		ms = append(ms, networkIBDevice(d)...)
+		ms = append(ms, hcaFirmware(d)...)
 		for _, port := range d.Ports {
 			ms = append(ms, networkIBPort(ib.sub(name, "ports", port.Name), name, port.Name)...)
 			ms = append(ms, networkIBCounters(name, port)...)

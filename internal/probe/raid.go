@@ -112,7 +112,7 @@ type raidProbe struct{}
 func (raidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		raidControllerInfo, raidControllerState, raidControllerTemperature, raidControllerMemoryErrors,
-		raidBackupUnitInfo, raidBackupUnitHealthy,
+		raidBackupUnitInfo, raidBackupUnitHealthy, firmwareInfoDesc,
 		raidVDInfo, raidVDState, raidVDSize, raidVDProgress,
 		raidPDInfo, raidPDState, raidPDSize, raidPDTemperature, raidPDMediaErrors, raidPDOtherErrors,
 		raidPDPredictiveFailures, raidPDSMARTAlert,
@@ -338,6 +338,7 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 	}
 	driver := strings.TrimSpace(c.DriverName + " " + c.DriverVersion)
 	r.gauge(raidControllerInfo, 1, ctrl, "megaraid", c.Model, c.Serial, firmware, driver)
+	r.metrics = append(r.metrics, firmwareInfo(firmwareRAIDController, ctrl, "", labelValue(c.Model), labelValue(firmware))...)
 	if c.Status != "" {
 		r.stateSet(raidControllerState, raidControllerStates, raidControllerStatus(c.Status), ctrl)
 	}
@@ -378,6 +379,7 @@ func raidStorcliController(r *raidMetrics, c storcli.Controller) {
 			break
 		}
 		r.gauge(raidPDInfo, 1, ctrl, d.Enclosure, slot, strconv.Itoa(d.DeviceID), d.Interface, d.Medium, d.Model, d.Serial, d.Firmware)
+		r.metrics = append(r.metrics, raidDriveFirmware(ctrl, d.Enclosure, slot, d.Model, d.Firmware)...)
 		r.stateSet(raidPDState, raidPDStates, d.State, ctrl, d.Enclosure, slot)
 		if d.SizeBytes != 0 {
 			r.gauge(raidPDSize, float64(d.SizeBytes), ctrl, d.Enclosure, slot)
@@ -446,6 +448,7 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 	ctrl := "slot=" + c.Slot
 	driver := strings.TrimSpace(c.DriverName + " " + c.DriverVersion)
 	r.gauge(raidControllerInfo, 1, ctrl, "smartarray", c.Model, c.Serial, c.Firmware, driver)
+	r.metrics = append(r.metrics, firmwareInfo(firmwareRAIDController, ctrl, "", labelValue(c.Model), labelValue(c.Firmware))...)
 	if c.Status != "" {
 		r.stateSet(raidControllerState, raidControllerStates, raidControllerStatus(c.Status), ctrl)
 	}
@@ -490,6 +493,7 @@ func raidSsacliController(r *raidMetrics, c ssacli.Controller) {
 			break
 		}
 		r.gauge(raidPDInfo, 1, ctrl, enclosure, d.Bay, "", d.Interface, "", d.Model, d.Serial, d.Firmware)
+		r.metrics = append(r.metrics, raidDriveFirmware(ctrl, enclosure, d.Bay, d.Model, d.Firmware)...)
 		r.stateSet(raidPDState, raidPDStates, raidSsacliDriveState(d), ctrl, enclosure, d.Bay)
 		if d.SizeBytes != 0 {
 			r.gauge(raidPDSize, float64(d.SizeBytes), ctrl, enclosure, d.Bay)

@@ -339,8 +339,9 @@ func TestRAIDSeriesOf24DiskController(t *testing.T) {
 	}
 }
 
-// raid24DiskSeries is counted by TestRAIDSeriesOf24DiskController.
-const raid24DiskSeries = 383
+// raid24DiskSeries is counted by TestRAIDSeriesOf24DiskController: 383,
+// and hardware_firmware_info for the controller and its 24 drives.
+const raid24DiskSeries = 383 + 1 + 24
 
 func TestRAIDFixtureRunTime(t *testing.T) {
 	const runs = 5

@@ -59,7 +59,7 @@ func (storageProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		storageDeviceInfo, storageDeviceSize, storageDeviceRotational,
 		storageDeviceLogicalBlockSize, storageDevicePhysicalBlockSize,
-		storageNVMeControllerInfo, storageNVMeControllerState, storageNVMeNamespaceCapacity,
+		storageNVMeControllerInfo, storageNVMeControllerState, storageNVMeNamespaceCapacity, firmwareInfoDesc,
 	} {
 		ch <- d
 	}
@@ -111,6 +111,7 @@ func (p storageProbe) blockDevice(dir attrs, dev string) []prometheus.Metric {
 	id := storageIdentify(dir)
 	ms := []prometheus.Metric{gauge(storageDeviceInfo, 1,
 		name, labelValue(id.model), labelValue(id.vendor), labelValue(id.serial), labelValue(id.firmware), labelValue(id.wwn))}
+	ms = append(ms, diskFirmware(name, id)...)
 
 	// The block layer counts 512-byte sectors whatever the device's
 	// logical block size.
@@ -221,6 +222,7 @@ func (p storageProbe) nvmeControllers(ctx context.Context, env Env) ([]prometheu
 		address, _ := a.String("address")
 		ms = append(ms, gauge(storageNVMeControllerInfo, 1,
 			ctrl, labelValue(model), labelValue(serial), labelValue(firmware), labelValue(transport), labelValue(address)))
+		ms = append(ms, firmwareInfo(firmwareNVMe, ctrl, "", labelValue(model), labelValue(firmware))...)
 
 		if state, ok := a.String("state"); ok {
 			ms = append(ms, stateSet(storageNVMeControllerState, storageNVMeStates, state, ctrl)...)

@@ -88,7 +88,7 @@ func init() {
 type systemProbe struct{}
 
 func (p systemProbe) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{systemDMIInfo, systemSerialInfo, systemOSInfo, systemKernelInfo, systemVirtualizationInfo, systemBootTime} {
+	for _, d := range []*prometheus.Desc{systemDMIInfo, systemSerialInfo, systemOSInfo, systemKernelInfo, systemVirtualizationInfo, systemBootTime, firmwareInfoDesc} {
 		ch <- d
 	}
 }
@@ -139,7 +139,7 @@ func (p systemProbe) dmi(a attrs) []prometheus.Metric {
 		typeName = chassisTypes[t]
 	}
 	values = append(values, typeName)
-	return []prometheus.Metric{gauge(systemDMIInfo, 1, values...)}
+	return append([]prometheus.Metric{gauge(systemDMIInfo, 1, values...)}, biosFirmware(dmiStrings, values)...)
 }
 
 func (p systemProbe) serials(a attrs) []prometheus.Metric {

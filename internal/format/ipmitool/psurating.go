@@ -50,6 +50,10 @@ func PowerSupplyRating(f FRU) (watts float64, ok bool) {
 	return 0, false
 }
 
+// IsPowerSupply reports whether the FRU describes a power supply
+// (isPowerSupply).
+func IsPowerSupply(f FRU) bool { return isPowerSupply(f) }
+
 // isPowerSupply reports whether the FRU's description ("PS1 (ID 1)",
 // "PSU1_FRU", "powersupply0", "Power Supply 2") or its product says it is
 // a power supply.

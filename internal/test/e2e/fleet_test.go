@@ -4,7 +4,10 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,12 +29,32 @@ const fleetTimeout = 3 * time.Minute
 
 // fleetHost is one variant of the fixture host. The fixture itself has a
 // degraded md0 and a failing disk (nvme6, SMART health failed); each host
-// keeps or repairs them, so the fleet has exactly one of each.
+// keeps or repairs them, so the fleet has exactly one of each. The fixture
+// has two GPUs (an NVIDIA A100 and an AMD Instinct); on a host with
+// gpuOffBus the fake nvidia-smi lists no GPU while the A100 stays on PCI.
 type fleetHost struct {
 	name        string
 	dmi         map[string]string // files of sys/class/dmi/id to overwrite
 	degradedMD0 bool
 	failingDisk bool
+	gpuOffBus   bool
+}
+
+// fleetGPUs is the GPUs the gpu probe sees on h.
+func fleetGPUs(h fleetHost) float64 {
+	if h.gpuOffBus {
+		return 1
+	}
+	return 2
+}
+
+// fleetBIOS is the BIOS version h runs: the fixture's, unless h's DMI
+// says otherwise.
+func fleetBIOS(h fleetHost) string {
+	if v, ok := h.dmi["bios_version"]; ok {
+		return v
+	}
+	return "1.13.2"
 }
 
 var fleet = []fleetHost{
@@ -51,6 +74,15 @@ var fleet = []fleetHost{
 		"board_serial":   ".9ZS4ZZ5.CNFCP0041J00ZV.",
 		"product_uuid":   "4c4c4544-005a-5310-8034-b9c04f5a5a35",
 	}},
+	// A third R750 behind on its BIOS, with its A100 fallen off the bus.
+	{name: "r750-d", gpuOffBus: true, dmi: map[string]string{
+		"bios_version":   "1.10.2",
+		"bios_date":      "03/15/2023",
+		"product_serial": "6WT1WW2",
+		"chassis_serial": "6WT1WW2",
+		"board_serial":   ".6WT1WW2.CNFCP0041J00ZW.",
+		"product_uuid":   "4c4c4544-0057-5410-8031-b6c04f575732",
+	}},
 }
 
 // federatedName is every metric name the global Prometheus may hold: the
@@ -58,15 +90,23 @@ var fleet = []fleetHost{
 // Prometheus adds to every scrape of the federation job.
 var federatedName = regexp.MustCompile(`^((job|instance):hardware_.*|ALERTS|up|scrape_.*)$`)
 
-// TestFleet runs README's fleet path: three exporters on three variants of
-// the fixture host, a site Prometheus built from deploy/prometheus/
+// TestFleet runs README's two fleet paths on four variants of the fixture
+// host. Federation: a site Prometheus built from deploy/prometheus/
 // prometheus.yml with the repository's rules, and a global Prometheus built
-// from deploy/prometheus/federation.yml. At the global level the fleet's
+// from deploy/prometheus/federation.yml; at the global level the fleet's
 // faults must arrive as recording series and ALERTS, and nothing else.
+// Remote write: Prometheus in agent mode scraping the same exporters and
+// remote-writing to VictoriaMetrics, with vmalert evaluating the same rule
+// files against it; the store must answer the same fleet questions.
 func TestFleet(t *testing.T) {
 	prometheusBin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("prometheus is not on PATH: run `make tools`")
+	}
+	vmBin, vmErr := exec.LookPath("victoria-metrics")
+	vmalertBin, vmalertErr := exec.LookPath("vmalert")
+	if vmErr != nil || vmalertErr != nil {
+		t.Fatal("victoria-metrics or vmalert is not on PATH: run `sh deploy/ci/install-tools.sh --fleet` (make e2e-fleet does)")
 	}
 	work := t.TempDir()
 	bin := buildExporter(t, work)
@@ -88,7 +128,7 @@ func TestFleet(t *testing.T) {
 	for _, h := range fleet {
 		waitReady(t, "http://"+instances[h.name]+"/-/ready", filepath.Join(work, h.name, "exporter.log"))
 	}
-	t.Logf("3 exporters ready after %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("%d exporters ready after %v", len(fleet), time.Since(start).Round(time.Millisecond))
 
 	// The site ("leaf") Prometheus.
 	rulesDir := fastRules(t, filepath.Join(work, "rules"))
@@ -106,6 +146,10 @@ func TestFleet(t *testing.T) {
 	startProcess(t, "global prometheus", filepath.Join(work, "global.log"), prometheusBin,
 		"--config.file="+globalCfg, "--storage.tsdb.path="+filepath.Join(work, "global-tsdb"),
 		"--web.listen-address="+globalAddr, "--log.level=warn")
+	// The remote-write path, on the same exporters: VictoriaMetrics, an
+	// agent writing to it, vmalert evaluating the rules against it.
+	vm := startRemoteWritePath(t, work, vmBin, vmalertBin, prometheusBin, rulesDir, targets)
+
 	leaf, global := "http://"+leafAddr, "http://"+globalAddr
 	waitReady(t, leaf+"/-/ready", filepath.Join(work, "leaf.log"))
 	waitReady(t, global+"/-/ready", filepath.Join(work, "global.log"))
@@ -137,18 +181,19 @@ func TestFleet(t *testing.T) {
 
 	// The leaf holds the raw series of all three hosts, so their absence
 	// at the global level below means something.
-	until("leaf: three hosts' hwmon temperatures", func() error {
+	until("leaf: every host's hwmon temperatures", func() error {
 		return expectVector(leaf, `count by(instance) (hardware_hwmon_temperature_celsius) > bool 0`, "instance",
-			byInstance(map[string]float64{"r750-a": 1, "r750-b": 1, "r650-c": 1}))
+			hosts(func(fleetHost) bool { return true }))
 	})
 
 	// Fleet composition, with the leaf's job and external label kept
-	// (honor_labels): two R750s and one R650.
+	// (honor_labels): three R750s and one R650.
 	until("global: job:hardware_hosts:count_by_model", func() error {
 		return expectVector(global,
 			`job:hardware_hosts:count_by_model{job="hardware_exporter",prometheus="hardware-dc1",sys_vendor="Dell Inc."}`,
-			"product_name", map[string]float64{"PowerEdge R750": 2, "PowerEdge R650": 1})
+			"product_name", map[string]float64{"PowerEdge R750": 3, "PowerEdge R650": 1})
 	})
+	fleetAnswers(t, until, global, `prometheus="hardware-dc1"`, instances)
 	until("global: one degraded array", func() error {
 		if err := expectValue(global, `job:hardware_mdraid_degraded_arrays:sum{job="hardware_exporter"}`, 1); err != nil {
 			return err
@@ -191,7 +236,139 @@ func TestFleet(t *testing.T) {
 		}
 	}
 	t.Logf("global: %d metric names", len(names))
+
+	// The same fleet through remote write: the agent's external label is
+	// on the raw series it writes; vmalert's recording series and ALERTS
+	// are computed from them, as the site Prometheus computes its own.
+	until("victoriametrics: job:hardware_hosts:count_by_model", func() error {
+		return expectVector(vm, `job:hardware_hosts:count_by_model{job="hardware_exporter",sys_vendor="Dell Inc."}`,
+			"product_name", map[string]float64{"PowerEdge R750": 3, "PowerEdge R650": 1})
+	})
+	until("victoriametrics: raw series carry the agent's external label", func() error {
+		return expectVector(vm, `count by(instance) (hardware_system_dmi_info{prometheus="hardware-dc1"})`, "instance",
+			hosts(func(fleetHost) bool { return true }))
+	})
+	fleetAnswers(t, until, vm, ``, instances)
+	until("victoriametrics: ALERTS HardwareRAIDDegraded from vmalert", func() error {
+		return expectVector(vm, `count by(instance, array) (ALERTS{alertname="HardwareRAIDDegraded"})`,
+			"instance", map[string]float64{degraded: 1})
+	})
 	t.Logf("fleet end to end in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// fleetAnswers checks the fleet questions both paths must answer from their
+// recording series and ALERTS: GPUs per host (one fewer on the host whose
+// A100 fell off the bus), hosts per BIOS version of the R750s, and the
+// firmware drift alert on the host behind. sel narrows every query (the
+// global level's external label).
+func fleetAnswers(t *testing.T, until func(string, func() error), prom, sel string, instances map[string]string) {
+	t.Helper()
+	with := func(s string) string {
+		if sel == "" {
+			return s
+		}
+		return sel + "," + s
+	}
+	gpus, bios := map[string]float64{}, map[string]float64{}
+	drift := map[string]float64{}
+	for _, h := range fleet {
+		gpus[instances[h.name]] = fleetGPUs(h)
+		if h.dmi["product_name"] == "" { // an R750
+			bios[fleetBIOS(h)]++
+		}
+	}
+	for _, h := range fleet {
+		if h.dmi["product_name"] == "" && bios[fleetBIOS(h)] < slices.Max(slices.Collect(maps.Values(bios))) {
+			drift[instances[h.name]] = 1
+		}
+	}
+	if len(drift) != 1 {
+		t.Fatalf("the fleet should have one R750 behind on its BIOS, has %v", drift)
+	}
+	until(prom+": instance:hardware_gpus:count", func() error {
+		return expectVector(prom, `instance:hardware_gpus:count{`+with(`job="hardware_exporter"`)+`}`, "instance", gpus)
+	})
+	until(prom+": job:hardware_firmware_hosts:count of the R750s' BIOS", func() error {
+		return expectVector(prom, `job:hardware_firmware_hosts:count{`+with(`component="bios",model="PowerEdge R750"`)+`}`,
+			"version", bios)
+	})
+	// Pending (its `for` is 6h), on the host behind only: the fixture's
+	// other firmware is the same on every host.
+	until(prom+": ALERTS HardwareFirmwareDrift", func() error {
+		return expectVector(prom, `count by(instance) (ALERTS{`+with(`alertname="HardwareFirmwareDrift",component="bios",version="1.10.2"`)+`})`,
+			"instance", drift)
+	})
+	if err := expectVector(prom, `count by(instance) (ALERTS{`+with(`alertname="HardwareFirmwareDrift"`)+`})`, "instance", drift); err != nil {
+		t.Errorf("drift beyond the BIOS: %v", err)
+	}
+}
+
+// startRemoteWritePath starts README's remote-write path on loopback:
+// VictoriaMetrics single-node, Prometheus in agent mode scraping targets
+// (deploy/prometheus/prometheus.yml's jobs, no rules) and remote-writing
+// to it, and vmalert evaluating the rule copies in rulesDir against it and
+// writing the recording series and ALERTS back. vmalert needs somewhere to
+// send alerts: a loopback sink here, an Alertmanager in production. It
+// returns VictoriaMetrics' URL once all three answer.
+func startRemoteWritePath(t *testing.T, work, vmBin, vmalertBin, prometheusBin, rulesDir string, targets []string) string {
+	t.Helper()
+	vmAddr, vmalertAddr, agentAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	vm := "http://" + vmAddr
+	// latencyOffset: VictoriaMetrics hides the last 30s of samples from
+	// queries by default, which would hold every answer back by as much.
+	startProcess(t, "victoria-metrics", filepath.Join(work, "vm.log"), vmBin,
+		"-storageDataPath="+filepath.Join(work, "vm-data"), "-httpListenAddr="+vmAddr,
+		"-search.latencyOffset=1s", "-search.disableCache", "-loggerLevel=WARN")
+
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	t.Cleanup(sink.Close)
+	startProcess(t, "vmalert", filepath.Join(work, "vmalert.log"), vmalertBin,
+		"-rule="+filepath.Join(rulesDir, "*.yml"), "-datasource.url="+vm, "-remoteWrite.url="+vm,
+		"-notifier.url="+sink.URL, "-evaluationInterval=1s", "-remoteWrite.flushInterval=1s",
+		"-httpListenAddr="+vmalertAddr, "-loggerLevel=WARN")
+
+	cfg := agentConfig(t, targets, vm+"/api/v1/write")
+	cfgPath := filepath.Join(work, "agent.yml")
+	writeYAML(t, cfgPath, cfg)
+	startProcess(t, "prometheus agent", filepath.Join(work, "agent.log"), prometheusBin, append(agentFlags(t, prometheusBin),
+		"--config.file="+cfgPath, "--storage.agent.path="+filepath.Join(work, "agent-wal"),
+		"--web.listen-address="+agentAddr, "--log.level=warn")...)
+
+	waitReady(t, vm+"/health", filepath.Join(work, "vm.log"))
+	waitReady(t, "http://"+vmalertAddr+"/health", filepath.Join(work, "vmalert.log"))
+	waitReady(t, "http://"+agentAddr+"/-/ready", filepath.Join(work, "agent.log"))
+	return vm
+}
+
+// agentFlags turns on agent mode: --agent from Prometheus 3, the agent
+// feature flag before it (Debian 12 ships 2.42).
+func agentFlags(t *testing.T, prometheusBin string) []string {
+	t.Helper()
+	out, _ := exec.Command(prometheusBin, "--help").CombinedOutput()
+	if regexp.MustCompile(`(?m)^\s+--agent\b`).Match(out) {
+		return []string{"--agent"}
+	}
+	return []string{"--enable-feature=agent"}
+}
+
+// agentConfig is deploy/prometheus/prometheus.yml as an agent: the same
+// scrape jobs on the fleet's exporters at 1s, its external_labels, no rules
+// or Alertmanager (an agent evaluates none), and a remote_write to url
+// that flushes every second.
+func agentConfig(t *testing.T, targets []string, url string) map[string]any {
+	t.Helper()
+	cfg := leafConfig(t, "", targets)
+	delete(cfg, "rule_files")
+	if g, ok := cfg["global"].(map[string]any); ok {
+		delete(g, "evaluation_interval")
+	}
+	cfg["remote_write"] = []any{map[string]any{
+		"url":          url,
+		"queue_config": map[string]any{"batch_send_deadline": "1s"},
+	}}
+	return cfg
 }
 
 // prepareFleetHost materializes the fixture tree and the fake tools below
@@ -208,6 +385,11 @@ func prepareFleetHost(t *testing.T, h fleetHost, dir string) string {
 	}
 	for file, value := range h.dmi {
 		writeFile(t, filepath.Join(tree, "sys/class/dmi/id", file), value+"\n")
+	}
+	if h.gpuOffBus {
+		// nvidia-smi lists no GPU (its one A100 is gone), exit 0; the
+		// device stays in the PCI tree.
+		writeFile(t, filepath.Join(testdata, "tools/nvidia-smi.d/query-gpu.csv"), "")
 	}
 	if !h.degradedMD0 {
 		repairMD0(t, tree)

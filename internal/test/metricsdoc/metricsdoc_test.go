@@ -163,15 +163,27 @@ func TestMetricsDoc(t *testing.T) {
 
 	options := fixtureOptions(t)
 	var jobs []scheduler.Job
-	owner := map[string]string{} // metric name → probe that describes it
+	owner := map[string]string{}              // metric name → probe that describes it
+	declared := map[string]*prometheus.Desc{} // metric name → its descriptor
 	var rows []row
 	add := func(d *prometheus.Desc, by string) {
 		name, help, labels := parseDesc(t, d)
 		if prev, dup := owner[name]; dup {
-			t.Errorf("%s is described by both %s and %s: series names must be unique across probes", name, prev, by)
+			// One family fed by several probes (hardware_firmware_info)
+			// is one descriptor, declared once, that each sends; two
+			// declarations of one name would be a clash.
+			if declared[name] != d {
+				t.Errorf("%s is declared by both %s and %s: series names must be unique across probes", name, prev, by)
+				return
+			}
+			for i := range rows {
+				if rows[i].name == name {
+					rows[i].probe += ", " + by
+				}
+			}
 			return
 		}
-		owner[name] = by
+		owner[name], declared[name] = by, d
 		rows = append(rows, row{name: name, help: strings.TrimSuffix(help, scheduledHelp), note: probe.Note(d),
 			labels: strings.Join(labels, ", "), probe: by})
 	}
