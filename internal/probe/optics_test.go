@@ -220,3 +220,8 @@ func labelOf(t *testing.T, m prometheus.Metric, name string) string {
 	}
 	return ""
 }
+
+// BenchmarkOptics is one run on the fixture host's four module images:
+// the probe's own cost (reading files, decoding, mapping), without the
+// I2C time a kernel read adds (tens of milliseconds a page).
+func BenchmarkOptics(b *testing.B) { benchmarkProbes(b, "optics") }

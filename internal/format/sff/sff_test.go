@@ -253,3 +253,14 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeCMIS decodes the largest image, a QSFP-DD's five pages.
+func BenchmarkDecodeCMIS(b *testing.B) {
+	img := image(b, "cmis-arista-qdd-400g-xdr4.bin")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(img); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
