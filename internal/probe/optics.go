@@ -50,7 +50,7 @@ var (
 type OpticsOptions struct {
 	Include confval.Regexp `yaml:"include" flag:"device-include" help:"Regular expression on interface names, e.g. \"^ens\": read only the modules of those interfaces. Empty: all."`
 	Exclude confval.Regexp `yaml:"exclude" flag:"device-exclude" help:"Regular expression on interface names: skip the modules of those interfaces (not read at all). Empty: none."`
-	Images  confval.Path   `yaml:"images" help:"Directory of module images, one <interface>.bin per interface in the layout of \"ethtool -m IFACE raw on\", read instead of the kernel: for offline debugging and the fixture host. Empty: read the kernel."`
+	Images  confval.Path   `yaml:"images" help:"Directory of module images read instead of the kernel, one regular file <interface>.bin each (SFP: A0h then A2h, 512 bytes; QSFP and CMIS: the lower page, then page N at 128*(N+1)): for offline debugging and the fixture host. Empty: read the kernel."`
 }
 
 func newOpticsOptions() *OpticsOptions { return &OpticsOptions{} }

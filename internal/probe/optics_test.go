@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -225,3 +226,38 @@ func labelOf(t *testing.T, m prometheus.Metric, name string) string {
 // the probe's own cost (reading files, decoding, mapping), without the
 // I2C time a kernel read adds (tens of milliseconds a page).
 func BenchmarkOptics(b *testing.B) { benchmarkProbes(b, "optics") }
+
+// A hostile images directory costs nothing but its own files: a FIFO
+// named like an image does not block, a link (to /dev/zero, or to a file
+// outside the directory) is not followed, a sparse 1 GiB file is refused
+// after the decoder's largest image; the good image is still exported.
+func TestOpticsHostileImages(t *testing.T) {
+	dir := t.TempDir()
+	good, err := os.ReadFile(filepath.Join(testOptics, "ens1f0np0.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "good.bin"), string(good))
+	secret := secretOutside(t)
+	for name, plant := range map[string]func(string) error{
+		"fifo.bin":   fifo,
+		"zero.bin":   symlinkTo("/dev/zero"),
+		"secret.bin": symlinkTo(secret),
+		"sparse.bin": sparse(1 << 30),
+	} {
+		if err := plant(filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	ms, skips := runOptics(t, &OpticsOptions{Images: confval.Path(dir)})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("run took %v", d)
+	}
+	if got := interfacesOf(t, ms); !slices.Equal(got, []string{"good"}) {
+		t.Errorf("modules %v, want good only", got)
+	}
+	if skips.Count() != 1 {
+		t.Errorf("%d skips, want 1 (the sparse file; FIFO and links are not images)", skips.Count())
+	}
+}

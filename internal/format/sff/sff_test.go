@@ -191,6 +191,13 @@ func TestCMISBiasScaleAndFlat(t *testing.T) {
 	near(t, "scaled bias", m.Lanes[0].TxBias.Value, 2*83.806e-3, 1e-9)
 	near(t, "scaled bias high alarm", m.Thresholds[TxBias].HighAlarm, 260e-3, 1e-9)
 
+	// No usable application descriptor: the form factor's lanes (QSFP-DD: 8).
+	noApp := append([]byte(nil), img...)
+	noApp[cmisApp1+2] = 0
+	if m, err := Decode(noApp); err != nil || len(m.Lanes) != 8 {
+		t.Errorf("no application: %d lanes, %v; want 8", len(m.Lanes), err)
+	}
+
 	flat := append([]byte(nil), img[:256]...)
 	flat[cmisStatus] |= cmisFlatMem
 	m, err = Decode(flat)
