@@ -180,7 +180,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"unknown key in a probe", "probes:\n  hwmon:\n    intervall: 1m\n", []string{"line 3: probes.hwmon.intervall: unknown key", "known here: enabled, interval, timeout"}},
 		{"unknown key in a tool probe", "probes:\n  smart:\n    timout: 1m\n", []string{"line 3: probes.smart.timout: unknown key", "device_timeout"}},
 		{"unknown probe", "probes:\n  hwmonn:\n    enabled: true\n", []string{"line 2: probes.hwmonn: unknown probe"}},
-		{"key under the wrong probe", "probes:\n  hwmon:\n    include: sda\n", []string{"line 3: probes.hwmon.include: applies only to smart"}},
+		{"key under the wrong probe", "probes:\n  hwmon:\n    include: sda\n", []string{"line 3: probes.hwmon.include: applies only to optics, smart"}},
 		// Each owner of the key is named; a new tool probe adds itself to
 		// the list, and must not break this case.
 		{"command for a sysfs probe", "probes:\n  pci:\n    command: /usr/bin/lspci\n", []string{"line 3: probes.pci.command: applies only to ", "gpu", "ipmi", "sel", "smart"}},

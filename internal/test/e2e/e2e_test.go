@@ -57,6 +57,7 @@ var expectations = []expectation{
 	{"memory", `hardware_memory_edac_uncorrectable_errors_total{controller="mc0"}`, 0},
 	{"mdraid", `hardware_mdraid_degraded_disks{array="md0"}`, 1},
 	{"mdraid", `hardware_mdraid_degraded_disks{array="md1"}`, 0},
+	{"optics", `hardware_optics_rx_power_watts{interface="ens3f1np1",lane="1"}`, 0.0022489},
 	{"smart", `hardware_smart_pending_sectors{device="sdb"}`, 8},
 	{"smart", `hardware_smart_health_passed{device="nvme6"}`, 0},
 	{"network", `hardware_network_interface_carrier{interface="ens1f1np1"}`, 0},
@@ -105,6 +106,9 @@ var faultAlerts = []struct {
 	// SES (issue 20): the JBOD flags the slot of the fixture's sdw, and
 	// the alert names the bay and the disk.
 	{"enclosure", "HardwareEnclosureSlotFault", map[string]string{"enclosure": "11:0:53:0", "component": "Drive Slot #24_5000CCA26128B1F5", "slot": "24", "device": "sdw", "serial": "VJGRBU1X"}},
+	// Optics (issue 20): the fixture's QSFP-DD reads 70.49 degC, above its
+	// own 70 degC high warning (as the real module did).
+	{"optics", "HardwareOpticTemperatureOutOfRange", map[string]string{"interface": "ens3f1np1"}},
 }
 
 func TestEndToEnd(t *testing.T) {
@@ -216,6 +220,7 @@ scrape_configs:
 
 	t.Logf("fixture faults and memory injection seen after %v", time.Since(start).Round(time.Millisecond))
 	injectAMDGPUFaults(t, prom, exporterAddr, tree)
+	injectOpticRxLow(t, prom, exporterAddr, filepath.Join(work, "testdata/optics"))
 	injectFabricAndThrottle(t, prom, exporterAddr, tree)
 	injectDiskFaults(t, prom, exporterAddr, filepath.Join(work, "testdata/tools/smartctl.d"))
 	t.Logf("disk faults seen after %v", time.Since(start).Round(time.Millisecond))
@@ -456,6 +461,10 @@ func exporterConfig(t *testing.T, tree, work string) string {
 	t.Helper()
 	testdata := filepath.Join(work, "testdata")
 	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/tools"), filepath.Join(testdata, "tools")); err != nil {
+		t.Fatal(err)
+	}
+	// The optics probe's module images, copied: injectOpticRxLow replaces one.
+	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/optics"), filepath.Join(testdata, "optics")); err != nil {
 		t.Fatal(err)
 	}
 	probes := fixture.ToolConfig(testdata)

@@ -383,6 +383,9 @@ func prepareFleetHost(t *testing.T, h fleetHost, dir string) string {
 	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/tools"), filepath.Join(testdata, "tools")); err != nil {
 		t.Fatal(err)
 	}
+	if err := fixture.Materialize(filepath.Join(repoRoot, "internal/probe/testdata/optics"), filepath.Join(testdata, "optics")); err != nil {
+		t.Fatal(err)
+	}
 	for file, value := range h.dmi {
 		writeFile(t, filepath.Join(tree, "sys/class/dmi/id", file), value+"\n")
 	}
