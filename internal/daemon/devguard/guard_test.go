@@ -244,4 +244,3 @@ func TestInventoryChangesLoggedOnce(t *testing.T) {
 		t.Errorf("logged:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
-
