@@ -74,6 +74,29 @@ var (
 // Descs are the guard's descriptors, for docs/metrics.md.
 func Descs() []*prometheus.Desc { return []*prometheus.Desc{expectedDesc, presentDesc, missingDesc} }
 
+// classNote lists the classes, for the docs.
+const classNote = "class is one of gpu_pci_nvidia, gpu_pci_amd, gpu_pci_intel, gpu_pci_other (display controllers on PCI, by vendor), " +
+	"gpu_nvidia (nvidia-smi's GPUs), gpu_amd, dimm (SMBIOS modules), dimm_edac (EDAC DIMMs), memory_kernel (MemTotal in modules of the usual size), " +
+	"disk, nvme, raid_pd_CONTROLLER (PDs per RAID controller), nic, nic_link_SPEED (links up at that speed, such as nic_link_25g), " +
+	"psu (BMC FRU), psu_sensor (BMC power supply sensors with a reading), cpu_package, cpu_core, cpu_thread, " +
+	"and gpu_nvidia_driver, the cross-check of NVIDIA GPUs on PCI against nvidia-smi. The classes are declared in internal/probe/devices.go."
+
+// Note returns the detail of d for docs/metrics.md, as probe.Note does
+// for the probes' descriptors.
+func Note(d *prometheus.Desc) string {
+	switch d {
+	case expectedDesc:
+		return classNote + " Kept in the state directory (device-baseline.state): a restart keeps it. " +
+			"For gpu_nvidia_driver it is the NVIDIA GPUs on PCI now, not a baseline."
+	case presentDesc:
+		return "A failed run leaves it as it was; before a class's probe has run it is what the state file kept, or absent on a first start."
+	case missingDesc:
+		return "reason is absent (below the baseline), not_in_driver (an NVIDIA GPU on PCI that nvidia-smi does not list) " +
+			"or driver_failed (nvidia-smi failed while PCI shows NVIDIA GPUs). No series for classes known only by number (cpu_core, cpu_thread, memory_kernel)."
+	}
+	return ""
+}
+
 // class is one class's baseline and what was last seen of it.
 type class struct {
 	source   string         // the probe that reports it
