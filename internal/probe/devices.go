@@ -27,7 +27,7 @@ type Device struct {
 type DeviceClass struct {
 	Devices []Device // sorted by Key, Keys unique
 	// Count is how many devices of the class there are: len(Devices), or
-	// more for a class known only as a number (cores, threads).
+	// a number for a class known only as one (cores, threads).
 	Count int
 }
 
@@ -57,6 +57,11 @@ var deviceRules = []deviceRule{
 	}},
 	{gpuAMDInfo, func(l map[string]string, _ float64) (string, Device, int, bool) {
 		return "gpu_amd", Device{l["address"], join(l["card"], l["unique_id"])}, 1, true
+	}},
+	{gpuAMDSuspended, func(l map[string]string, _ float64) (string, Device, int, bool) {
+		// A runtime-suspended GPU has no info series, but this one: it is
+		// asleep, not gone.
+		return "gpu_amd", Device{l["address"], ""}, 1, true
 	}},
 	{memoryModuleInfo, func(l map[string]string, _ float64) (string, Device, int, bool) {
 		return "dimm", Device{join(l["bank"], l["locator"]), join(l["part_number"], l["serial"])}, 1, true
@@ -140,9 +145,10 @@ func DeviceClasses(ms []prometheus.Metric) map[string]DeviceClass {
 		}
 		c := classes[class]
 		if d.Key != "" {
-			c.Devices = append(c.Devices, d)
+			c.Devices = append(c.Devices, d) // counted once each, below
+		} else {
+			c.Count += n
 		}
-		c.Count += n
 		classes[class] = c
 	}
 	var memTotal float64
@@ -188,16 +194,21 @@ func DeviceClasses(ms []prometheus.Metric) map[string]DeviceClass {
 	}
 	for name, c := range classes {
 		c.Devices = uniqueDevices(c.Devices)
-		c.Count = max(c.Count, len(c.Devices))
+		c.Count += len(c.Devices)
 		classes[name] = c
 	}
 	return classes
 }
 
-// uniqueDevices sorts ds by Key and keeps the first of each Key, so that
-// two series naming one device count it once.
+// uniqueDevices sorts ds by Key and keeps one of each Key, the one that
+// says the most, so that two series naming one device count it once.
 func uniqueDevices(ds []Device) []Device {
-	sort.SliceStable(ds, func(i, j int) bool { return ds[i].Key < ds[j].Key })
+	sort.SliceStable(ds, func(i, j int) bool {
+		if ds[i].Key != ds[j].Key {
+			return ds[i].Key < ds[j].Key
+		}
+		return len(ds[i].Detail) > len(ds[j].Detail)
+	})
 	out := ds[:0]
 	for i, d := range ds {
 		if i > 0 && d.Key == ds[i-1].Key {

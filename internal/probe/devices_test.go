@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestDeviceClassesOnTheFixture runs each probe that sees devices on the
@@ -55,5 +57,19 @@ func TestDeviceClassesOnTheFixture(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An AMD GPU that is runtime suspended has no info series; it still counts,
+// once, and an awake one is counted once though two series name it.
+func TestDeviceClassesAMDGPUAsleep(t *testing.T) {
+	awake := []prometheus.Metric{
+		constMetric(gpuAMDInfo, prometheus.GaugeValue, 1, "0000:09:00.0", "card1", "chip", "", "vbios", "id1"),
+		constMetric(gpuAMDSuspended, prometheus.GaugeValue, 0, "0000:09:00.0"),
+		constMetric(gpuAMDSuspended, prometheus.GaugeValue, 1, "0000:0a:00.0"),
+	}
+	c := DeviceClasses(awake)["gpu_amd"]
+	if c.Count != 2 || len(c.Devices) != 2 || c.Devices[0].Detail != "card1 id1" {
+		t.Errorf("gpu_amd = %+v, want two GPUs, the awake one with its detail", c)
 	}
 }
