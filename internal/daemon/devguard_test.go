@@ -173,6 +173,7 @@ func TestDeviceGuardOnFixtureVariants(t *testing.T) {
 			}
 			runAll(t, d)
 			whole := deviceSeries(t, d)
+			t.Logf("%d hardware_device_ series on the whole fixture host", len(whole))
 			if len(whole) < 20 || len(short(whole)) != 0 {
 				t.Fatalf("the whole host: %d series, short: %v\n%s", len(whole), short(whole), strings.Join(whole, "\n"))
 			}
