@@ -82,7 +82,9 @@ var deviceRules = []deviceRule{
 		return "raid_pd_" + token(l["controller"]), Device{l["controller"] + " " + slot, join(l["model"], l["serial"])}, 1, true
 	}},
 	{networkInterfaceInfo, func(l map[string]string, _ float64) (string, Device, int, bool) {
-		return "nic", Device{first(l["address"], l["mac"], l["interface"]), l["interface"]}, 1, true
+		// The address and the interface: two ports may share one PCI
+		// function (mlx4, cxgb4), so the address alone would count one.
+		return "nic", Device{join(first(l["address"], l["mac"]), l["interface"]), l["mac"]}, 1, true
 	}},
 	{networkInterfaceSpeed, func(l map[string]string, v float64) (string, Device, int, bool) {
 		// One class per negotiated speed: a link that falls from 25 to

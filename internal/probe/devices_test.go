@@ -22,7 +22,7 @@ func TestDeviceClassesOnTheFixture(t *testing.T) {
 		"gpu":     {"gpu_amd 1 0000:09:00.0 (card1 0123456789abcdef)", "gpu_nvidia 1 0000:17:00.0 (NVIDIA A100-PCIE-40GB 1321021034318)"},
 		"memory":  {"dimm 16 A1 (HMA84GR7CJR4N-XN 3259A1C4)", "dimm_edac 8 mc0/dimm0 (CPU_SrcID#0_MC#0_Chan#0_DIMM#0)", "memory_kernel 16"},
 		"storage": {"disk 13 S5YNNA0R600120 (nvme0n1 SAMSUNG MZWLJ3T8HBLS-00007)", "nvme 8 0000:31:00.0 (nvme0 SAMSUNG MZWLJ3T8HBLS-00007 S5YNNA0R600120)"},
-		"network": {"nic 7 0000:04:00.0 (eno8303)", "nic_link_10g 1 ens3f1np1", "nic_link_1g 1 eno8303", "nic_link_200g 1 ib0", "nic_link_25g 2 ens1f0np0"},
+		"network": {"nic 7 0000:04:00.0 eno8303 (b0:7b:25:d4:3e:a0)", "nic_link_10g 1 ens3f1np1", "nic_link_1g 1 eno8303", "nic_link_200g 1 ib0", "nic_link_25g 2 ens1f0np0"},
 		"ipmi":    {"psu 2 PS1 (ID 1) (PWR SPLY,1400W,RDNT,LTON CNLOD0012FG37G)", "psu_sensor 3 PS1 PG FAIL"},
 		"raid":    {"raid_pd_c0 8 /c0 32:0 (ST600MM0088 W0M1ABCD)", "raid_pd_c1 4 /c1 8:0 (HUS726040ALS210)", "raid_pd_slot0 4 slot=0 2I:1:1 (ATA MTFDDAK960TCB REDACTED)"},
 		"cpu":     {"cpu_core 8", "cpu_package 2 package 0 (Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz)", "cpu_thread 16"},
