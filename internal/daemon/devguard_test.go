@@ -28,6 +28,7 @@ type guardHost struct {
 	state    string
 	testdata string
 	tools    map[string]map[string]string // a variant's tool options
+	off      []string                     // probes the config turns off
 }
 
 func newGuardHost(t *testing.T) *guardHost {
@@ -51,6 +52,14 @@ func (h *guardHost) config() *config.Config {
 		for k, v := range keys {
 			section[k] = v
 		}
+	}
+	for _, p := range h.off {
+		section, _ := sections[p].(map[string]any)
+		if section == nil {
+			section = map[string]any{}
+		}
+		section["enabled"] = false
+		sections[p] = section
 	}
 	b, err := yaml.Marshal(map[string]any{
 		"paths": map[string]any{
@@ -227,5 +236,32 @@ func TestDeviceGuardOnFixtureVariants(t *testing.T) {
 				t.Errorf("accept not logged:\n%s", log.String())
 			}
 		})
+	}
+}
+
+// A config that turns a probe off drops its classes' baselines (the other
+// way a baseline falls), and they are gone after a restart too.
+func TestDeviceBaselineDroppedWhenItsProbeIsTurnedOff(t *testing.T) {
+	h := newGuardHost(t)
+	var log bytes.Buffer
+	d := h.start(&log)
+	runAll(t, d)
+	if !strings.Contains(strings.Join(deviceSeries(t, d), "\n"), `class="disk"`) {
+		t.Fatal("no disk class after a run")
+	}
+	h.off = []string{"storage"}
+	d.apply(h.config()) // as a reload does
+	if got := strings.Join(deviceSeries(t, d), "\n"); strings.Contains(got, `class="disk"`) || strings.Contains(got, `class="nvme"`) {
+		t.Errorf("storage off, its classes remain:\n%s", got)
+	}
+	if !strings.Contains(log.String(), "device baseline dropped: its probe is off") {
+		t.Errorf("drop not logged:\n%s", log.String())
+	}
+	// On again and restarted: before storage runs, no disk baseline, as on
+	// a first start.
+	d.state.Close(5 * time.Second)
+	h.off = nil
+	if got := strings.Join(deviceSeries(t, h.start(&log)), "\n"); strings.Contains(got, `class="disk"`) {
+		t.Errorf("after a restart the dropped baseline is back:\n%s", got)
 	}
 }

@@ -2,7 +2,9 @@ package devguard
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -243,4 +245,16 @@ func TestInventoryChangesLoggedOnce(t *testing.T) {
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("logged:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// A run called off (shutdown) counts for nothing, even for the gpu probe,
+// whose failures count in the NVIDIA cross-check: a restart must not find
+// the cross-check failed by its own shutdown.
+func TestCancelledRunCountsForNothing(t *testing.T) {
+	g := New(nil, nil)
+	g.update("pci", map[string]probe.DeviceClass{probe.ClassNVIDIAGPUPCI: devs("0000:17:00.0")}, nil)
+	g.Observe("gpu", nil, fmt.Errorf("nvidia-smi: %w", context.Canceled))
+	noSeries(t, exported(t, g), "gpu_nvidia_driver")
+	g.Observe("gpu", nil, fmt.Errorf("nvidia-smi: %w", context.DeadlineExceeded)) // hung: counts
+	wantSeries(t, exported(t, g), "hardware_device_present{class=gpu_nvidia_driver} 0")
 }
