@@ -26,9 +26,11 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/devguard"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/server"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/statefile"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
@@ -96,6 +98,7 @@ type daemon struct {
 	srv    *server.Server
 	sched  *scheduler.Scheduler
 	state  *metriccache.State // nil when state files are off
+	guard  *devguard.Guard    // the device baselines (in memory when state files are off)
 	warmer *batchWarmer       // renders ahead after each batch of stores
 	// started is the config the daemon started with: the restartOnly keys
 	// keep its values until a restart.
@@ -151,18 +154,28 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 	); err != nil {
 		return nil, fmt.Errorf("registering collectors: %w", err)
 	}
+	// The state directory opens before the server is built: the device
+	// guard's baselines live there, and its series are part of what the
+	// server renders.
+	var dir *statefile.Dir
+	d.state, dir = openState(cfg, d.cache, exporter, logger)
+	d.guard = devguard.New(dir, logger.With("component", "device_guard"))
+	if err := hardware.Register(d.guard); err != nil {
+		return nil, fmt.Errorf("registering collectors: %w", err)
+	}
 	var err error
 	d.srv, err = server.New(server.Options{
 		Hardware:         hardware,
 		Exporter:         exporter,
 		MetricsPath:      opts.MetricsPath,
-		Generation:       d.cache,
+		Generation:       generations{d.cache, d.guard},
 		CacheTTL:         time.Duration(cfg.Cache.TTL),
 		MaxEntries:       cfg.Cache.MaxEntries,
 		PprofEnabled:     cfg.Pprof.Enabled,
 		PprofAllowRemote: cfg.Pprof.AllowRemote,
 		Ready:            d,
 		Refresh:          d,
+		Baseline:         d.guard,
 		Version:          version.Info(),
 		Logger:           logger,
 	})
@@ -172,7 +185,7 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 	// Re-render the cached responses once a batch of results has landed,
 	// so the next scrape after a probe run is a replay too.
 	d.warmer = newBatchWarmer(d.srv.Cache().Warm)
-	after := &afterStore{Cache: d.cache, warmer: d.warmer}
+	after := &afterStore{Cache: d.cache, state: d.state, guard: d.guard, warmer: d.warmer}
 	d.sched = scheduler.New(after, nil, scheduler.Options{
 		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
 		// A random place on each interval for this host: its probes of an
@@ -184,8 +197,6 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 		Registerer: exporter,
 	})
 	d.apply(cfg)
-	d.state = openState(cfg, d.cache, exporter, logger)
-	after.state = d.state // before the scheduler runs
 	if d.state != nil {
 		d.restore(cfg)
 	}
@@ -294,7 +305,8 @@ func (d *daemon) serve() error {
 }
 
 // afterStore is the daemon's step after each probe run, where the
-// scheduler hands it the result: store it in the metric cache (a new
+// scheduler hands it the result: count the devices it saw against their
+// baselines (the device guard), store it in the metric cache (a new
 // generation), save the probe's state file, render the responses ahead of
 // the next scrape. Neither of the last two waits: the state file is written
 // on State's own goroutine, the render once the batch of results is in.
@@ -303,15 +315,33 @@ type afterStore struct {
 	// Expires).
 	*metriccache.Cache
 	state  *metriccache.State // nil when state files are off
+	guard  *devguard.Guard    // nil in tests that need none
 	warmer *batchWarmer
 }
 
 func (a *afterStore) Store(name string, r metriccache.Result) {
+	// The guard first: the render the store leads to then shows both.
+	if a.guard != nil {
+		a.guard.Observe(name, r.Metrics, r.Err)
+	}
 	a.Cache.Store(name, r)
 	if a.state != nil {
 		a.state.Save(name)
 	}
 	a.warmer.Stored()
+}
+
+// generations is the response cache's generation over the metric cache
+// and the device guard: either changing makes stored responses stale. Both
+// only grow, so their sum changes whenever one does.
+type generations []interface{ Generation() uint64 }
+
+func (gs generations) Generation() uint64 {
+	var n uint64
+	for _, g := range gs {
+		n += g.Generation()
+	}
+	return n
 }
 
 // ErrInvalidConfig marks the errors of Serve that a restart cannot cure,
@@ -365,6 +395,8 @@ func (d *daemon) apply(cfg *config.Config) {
 	js := jobs(cfg, d.probes, d.logger)
 	d.sched.Update(js)
 	d.cache.Retain(d.sched.Names()...)
+	// A probe the config turned off takes its device baselines with it.
+	d.guard.Retain(d.sched.Names()...)
 	for _, j := range js {
 		d.cache.SetInterval(j.Name, j.Interval)
 	}

@@ -22,13 +22,14 @@ const (
 	stateFlushLimit    = 2 * time.Second  // pending state files are written
 )
 
-// openState opens the state directory of cfg, or returns nil (state files
-// off) when it is not configured, this host cannot be identified, or the
+// openState opens the state directory of cfg, and returns the probes'
+// state files in it and the directory (for the device baselines), or nils
+// (state files off) when it is not configured, this host cannot be identified, or the
 // directory cannot be opened. None of that stops the daemon: it only
 // starts empty, as it would without state files.
-func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Registerer, logger *slog.Logger) *metriccache.State {
+func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Registerer, logger *slog.Logger) (*metriccache.State, *statefile.Dir) {
 	if cfg.State.Path == "" {
-		return nil
+		return nil, nil
 	}
 	host := statefile.HostIdentity(cfg.Paths.RootFS, cfg.Paths.SysFS)
 	if host == "" {
@@ -36,12 +37,12 @@ func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Regi
 		// cloned image must never serve its donor's serials.
 		logger.Warn("state files off: neither etc/machine-id nor the DMI product UUID is readable, so this host cannot be identified",
 			"rootfs", cfg.Paths.RootFS, "sysfs", cfg.Paths.SysFS)
-		return nil
+		return nil, nil
 	}
 	dir, err := statefile.Open(cfg.State.Path, host)
 	if err != nil {
 		logger.Warn("state files off", "err", err)
-		return nil
+		return nil, nil
 	}
 	if why := dir.OthersMayWrite(); why != "" {
 		logger.Warn("state directory is writable by other users, who can plant data a restart serves or block its writes; make it the service user's, mode 0700",
@@ -50,9 +51,9 @@ func openState(cfg *config.Config, cache *metriccache.Cache, reg prometheus.Regi
 	st, err := metriccache.NewState(dir, cache, logger, reg)
 	if err != nil {
 		logger.Warn("state files off", "err", err)
-		return nil
+		return nil, nil
 	}
-	return st
+	return st, dir
 }
 
 // restore loads the state file of every enabled probe whose data is younger

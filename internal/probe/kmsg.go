@@ -26,9 +26,10 @@ import (
 
 var (
 	kmsgErrors = withNote(newDesc("kmsg", "errors_total",
-		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, nvme, disk_io), severity and device.", "source", "severity", "device"),
+		"Hardware errors the kernel logged since boot (/dev/kmsg), by source (mce, ghes, edac, aer, xid, gpu_off_bus, nvme, disk_io), severity and device.", "source", "severity", "device"),
 		"severity is corrected, uncorrected, fatal, or error when the line says no more. "+
-			"device is a PCI address for aer and xid, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
+			"gpu_off_bus is NVRM's \"fallen off the bus and is not responding to commands\", which comes without an Xid. "+
+			"device is a PCI address for aer, xid and gpu_off_bus, an NVMe controller for nvme, a disk for disk_io, an EDAC DIMM label or memory controller for edac, \"\" when the line names none. "+
 			"An EDAC line that folds repeats counts each. Records the ring overwrote before the exporter read them are not counted (see hardware_kmsg_records_lost_total). "+
 			"At most "+strconv.Itoa(kmsgMaxDevicesPerSource)+" devices per source are told apart; errors of further devices are counted as device=\"other\".")
 	kmsgXidErrors = withNote(newDesc("kmsg", "gpu_xid_errors_total",

@@ -267,3 +267,22 @@ func TestKmsgDevicesPerSourceAreBounded(t *testing.T) {
 		t.Errorf("sd00000 = %v, want 2", v)
 	}
 }
+
+// NVRM's "fallen off the bus" without an Xid (NVSentinel #155, the record
+// of internal/format/kmsg/testdata/captures/nvsentinel-issue155.log as
+// /dev/kmsg carries it: one record, its line breaks escaped) counts as
+// source gpu_off_bus, fatal, on the GPU's PCI address.
+func TestKmsgCountsGPUOffTheBusWithoutXid(t *testing.T) {
+	h := newKmsgHost(t)
+	h.appendLog(`3,0,1843308145,-;NVRM: The NVIDIA GPU 0000:b3:00.0\x0aNVRM: (PCI ID: 10de:26b5) installed in this system has\x0aNVRM: fallen off the bus and is not responding to commands.` + "\n" +
+		"4,1,1843439662,-;NVRM: The NVIDIA probe routine failed for 1 device(s).\n")
+	got, _ := h.run()
+	assertSeries(t, got, "hardware_kmsg_errors_total", map[string]float64{
+		`hardware_kmsg_errors_total{device="0000:b3:00.0",severity="fatal",source="gpu_off_bus"}`: 1,
+	})
+	for k := range got {
+		if strings.HasPrefix(k, "hardware_kmsg_gpu_xid_errors_total") {
+			t.Errorf("counted as an Xid: %s", k)
+		}
+	}
+}

@@ -38,6 +38,12 @@ type Refresher interface {
 	RefreshReusing(ctx context.Context, names ...string) ([]scheduler.Reuse, error)
 }
 
+// Accepter lowers device baselines for POST /-/baseline/accept: a
+// *devguard.Guard. It returns the classes whose baseline it lowered.
+type Accepter interface {
+	Accept(class, who string) ([]string, error)
+}
+
 // Options wire the server to the rest of the daemon.
 type Options struct {
 	// Hardware gathers the metric cache (served, cached, on /metrics).
@@ -60,6 +66,8 @@ type Options struct {
 	Ready Readier
 	// Refresh answers POST /-/refresh; nil answers 503.
 	Refresh Refresher
+	// Baseline answers POST /-/baseline/accept; nil answers 503.
+	Baseline Accepter
 	// RefreshTimeout bounds how long POST /-/refresh waits (default 5m).
 	RefreshTimeout time.Duration
 
@@ -133,6 +141,9 @@ func New(opts Options) (*Server, error) {
 	})
 	mux.HandleFunc("/-/ready", s.ready)
 	mux.Handle("/-/refresh", instrument("refresh", loopbackOnly(http.HandlerFunc(s.refresh))))
+	// Lowering a baseline silences an alert: only from the host itself,
+	// whatever pprof or refresh allow.
+	mux.Handle("/-/baseline/accept", instrument("baseline_accept", loopbackOnly(http.HandlerFunc(s.acceptBaseline))))
 	if opts.PprofEnabled {
 		var h http.Handler = pprofMux()
 		if !opts.PprofAllowRemote {
@@ -247,6 +258,44 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
 	if text := reusedText(reused, start); text != "" {
 		fmt.Fprintln(w, strings.TrimPrefix(text, "\n"))
 	}
+}
+
+// acceptBaseline handles POST /-/baseline/accept[?class=NAME]: the
+// devices present now become the expected ones, for one class or all, so
+// that hardware removed on purpose stops being reported missing. The guard
+// logs each class it lowers, with the peer that asked.
+func (s *Server) acceptBaseline(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "Use POST to accept the present devices as the baseline.", http.StatusMethodNotAllowed)
+		return
+	}
+	if s.opts.Baseline == nil {
+		http.Error(w, "Device baselines are not available.", http.StatusServiceUnavailable)
+		return
+	}
+	classes := r.URL.Query()["class"]
+	if len(classes) > 1 {
+		http.Error(w, "Name at most one class.", http.StatusBadRequest)
+		return
+	}
+	class := ""
+	if len(classes) == 1 {
+		if class = classes[0]; class == "" {
+			http.Error(w, "class is empty; leave it out to accept every class.", http.StatusBadRequest)
+			return
+		}
+	}
+	accepted, err := s.opts.Baseline.Accept(class, r.RemoteAddr)
+	if err != nil {
+		http.Error(w, "Not accepted: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if len(accepted) == 0 {
+		fmt.Fprintln(w, "Nothing to accept: every baseline matches the devices present.")
+		return
+	}
+	fmt.Fprintf(w, "Accepted the present devices as the baseline of %s.\n", strings.Join(accepted, ", "))
 }
 
 // reusedText says, a line each (each starting with a newline), which

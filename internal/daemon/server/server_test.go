@@ -412,3 +412,54 @@ func TestRefreshSaysWhenAnsweredFromAnEarlierRun(t *testing.T) {
 		}
 	}
 }
+
+// acceptFunc is an Accepter made of a function.
+type acceptFunc func(class, who string) ([]string, error)
+
+func (f acceptFunc) Accept(class, who string) ([]string, error) { return f(class, who) }
+
+// POST /-/baseline/accept lowers baselines only for a loopback peer, and
+// tells the guard who asked (it logs that).
+func TestBaselineAccept(t *testing.T) {
+	var calls []string
+	f := newFixture(t, Options{Baseline: acceptFunc(func(class, who string) ([]string, error) {
+		calls = append(calls, class+"@"+who)
+		switch class {
+		case "nosuch":
+			return nil, errors.New(`no device class "nosuch"`)
+		case "disk":
+			return []string{"disk"}, nil
+		}
+		return nil, nil
+	})})
+	close(f.probe.gate)
+	for _, tc := range []struct {
+		method, target, remote string
+		want                   int
+		body                   string
+	}{
+		{"POST", "/-/baseline/accept", remote, http.StatusForbidden, "Forbidden"},
+		{"POST", "/-/baseline/accept?class=disk", "[2001:db8::1]:4000", http.StatusForbidden, "Forbidden"},
+		{"GET", "/-/baseline/accept", local, http.StatusMethodNotAllowed, "Use POST"},
+		{"POST", "/-/baseline/accept?class=", local, http.StatusBadRequest, "class is empty"},
+		{"POST", "/-/baseline/accept?class=a&class=b", local, http.StatusBadRequest, "at most one"},
+		{"POST", "/-/baseline/accept?class=nosuch", local, http.StatusBadRequest, "nosuch"},
+		{"POST", "/-/baseline/accept?class=disk", local, http.StatusOK, "baseline of disk"},
+		{"POST", "/-/baseline/accept", "[::1]:3000", http.StatusOK, "Nothing to accept"},
+	} {
+		w := f.do(tc.method, tc.target, tc.remote, nil)
+		if w.Code != tc.want || !strings.Contains(w.Body.String(), tc.body) {
+			t.Errorf("%s %s from %s = %d %q, want %d with %q", tc.method, tc.target, tc.remote, w.Code, w.Body.String(), tc.want, tc.body)
+		}
+	}
+	want := []string{"nosuch@" + local, "disk@" + local, "@[::1]:3000"}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("guard called with %v, want %v (refused peers must not reach it)", calls, want)
+	}
+	// Without a guard the endpoint says so.
+	g := newFixture(t, Options{})
+	close(g.probe.gate)
+	if w := g.do("POST", "/-/baseline/accept", local, nil); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("no guard: %d, want 503", w.Code)
+	}
+}

@@ -9,13 +9,17 @@ import (
 // Sources of hardware errors. The set is closed: a line of any other kind is
 // not an Event, so a metric labelled by source cannot grow new values.
 const (
-	SourceMCE    = "mce"     // x86 machine check (mce: [Hardware Error]: ..., AMD decoder lines)
-	SourceGHES   = "ghes"    // APEI firmware-first record ({N}[Hardware Error]: event severity: ...)
-	SourceEDAC   = "edac"    // EDAC memory controller (EDAC MC0: 1 CE ... on LABEL)
-	SourceAER    = "aer"     // PCIe Advanced Error Reporting (PCIe Bus Error: severity=...)
-	SourceXid    = "xid"     // NVIDIA driver (NVRM: Xid (PCI:0000:3b:00): 79, ...)
-	SourceNVMe   = "nvme"    // NVMe controller timeout, reset or removal
-	SourceDiskIO = "disk_io" // block layer request failure (I/O error, dev sda, sector ...)
+	SourceMCE  = "mce"  // x86 machine check (mce: [Hardware Error]: ..., AMD decoder lines)
+	SourceGHES = "ghes" // APEI firmware-first record ({N}[Hardware Error]: event severity: ...)
+	SourceEDAC = "edac" // EDAC memory controller (EDAC MC0: 1 CE ... on LABEL)
+	SourceAER  = "aer"  // PCIe Advanced Error Reporting (PCIe Bus Error: severity=...)
+	SourceXid  = "xid"  // NVIDIA driver (NVRM: Xid (PCI:0000:3b:00): 79, ...)
+	// SourceGPUOffBus is NVRM's "The NVIDIA GPU ADDR ... has fallen off
+	// the bus and is not responding to commands", which the driver prints
+	// without an Xid when it finds the GPU gone as it loads or probes it.
+	SourceGPUOffBus = "gpu_off_bus"
+	SourceNVMe      = "nvme"    // NVMe controller timeout, reset or removal
+	SourceDiskIO    = "disk_io" // block layer request failure (I/O error, dev sda, sector ...)
 )
 
 // Severities, also a closed set. Recoverable (APEI) and non-fatal
@@ -89,6 +93,7 @@ func ClassifyMessage(msg string) (Event, bool) {
 
 var classifiers = []func(string) (Event, bool){
 	classifyXid,
+	classifyGPUOffBus,
 	classifyGHES,
 	classifyMCE,
 	classifyEDAC,
@@ -117,6 +122,30 @@ func classifyXid(msg string) (Event, bool) {
 	}
 	// NVRM names domain:bus:device; the GPU is function 0 of it.
 	return Event{Source: SourceXid, Severity: SeverityError, Device: pciAddress(addr + ".0"), Xid: xid}, true
+}
+
+// classifyGPUOffBus: the driver prints one record of three lines (two in
+// newer drivers), "NVRM: The NVIDIA GPU 0000:b3:00.0\nNVRM: (PCI ID:
+// 10de:26b5) installed in this system has\nNVRM: fallen off the bus and is
+// not responding to commands.". The event is counted on the line that says
+// so; the address is its device where the record holds it, and "" where a
+// log split the record into lines. Lines with an Xid are classifyXid's.
+func classifyGPUOffBus(msg string) (Event, bool) {
+	if !strings.Contains(msg, "NVRM: fallen off the bus") && !strings.Contains(msg, "has fallen off the bus and is not responding") {
+		return Event{}, false
+	}
+	device := ""
+	if _, rest, ok := strings.Cut(msg, "NVRM: The NVIDIA GPU "); ok {
+		// The address ends where its characters do: at a line break, a
+		// space, or /dev/kmsg's escaped line break (\x0a), which Read
+		// leaves as it is.
+		n := 0
+		for n < len(rest) && n < 16 && (isHex(rest[n:n+1]) || rest[n] == ':' || rest[n] == '.') {
+			n++
+		}
+		device = pciAddress(rest[:n])
+	}
+	return Event{Source: SourceGPUOffBus, Severity: SeverityFatal, Device: device}, true
 }
 
 // classifyGHES counts a firmware-first record once, on the line that carries

@@ -73,7 +73,10 @@ func TestClassifyCaptures(t *testing.T) {
 			"xid error 0000:00:00.0 xid=149",
 			"xid error 0018:01:00.0 xid=145",
 		},
-		"nvsentinel-issue155.log": {"xid error 0000:44:00.0 xid=79"},
+		// Line by line, the three-line record's last line is the event and
+		// names no GPU; TestClassifyGPUOffBusRecord reads it as the one
+		// record it is and gets the address.
+		"nvsentinel-issue155.log": {"gpu_off_bus fatal -", "xid error 0000:44:00.0 xid=79"},
 		"bumblebee-issue677.log": {
 			"xid error 0000:01:00.0 xid=32",
 			"xid error 0000:01:00.0 xid=32",
@@ -302,5 +305,37 @@ func TestStreamAERNoticeForms(t *testing.T) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%q:\n got %q\nwant %q", tc.msgs, got, tc.want)
 		}
+	}
+}
+
+// NVRM's "fallen off the bus" message comes without an Xid (NVSentinel
+// #155): one record of three lines, as the driver prints it with one call
+// and dmesg shows it with the continuation lines indented.
+func TestClassifyGPUOffBusRecord(t *testing.T) {
+	lines := captureLines(t, "nvsentinel-issue155.log")
+	// The first record: its first line and the indented ones after it.
+	msg := dmesgMessage(lines[0])
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, " ") {
+			break
+		}
+		msg += "\n" + strings.TrimLeft(l, " ")
+	}
+	e, ok := ClassifyMessage(msg)
+	if got, want := describe(e), "gpu_off_bus fatal 0000:b3:00.0"; !ok || got != want {
+		t.Errorf("ClassifyMessage(%q) = %q, %t; want %q", msg, got, ok, want)
+	}
+	// Newer drivers print the address and the PCI ID on one line.
+	two := "NVRM: The NVIDIA GPU 0000:01:00.0 (PCI ID: 10de:2d04) installed in this system has\nNVRM: fallen off the bus and is not responding to commands."
+	if e, ok := ClassifyMessage(two); !ok || describe(e) != "gpu_off_bus fatal 0000:01:00.0" {
+		t.Errorf("two-line form: %q, %t", describe(e), ok)
+	}
+	// The probe routine's summary and a bad address are not, or name none.
+	if _, ok := ClassifyMessage("NVRM: The NVIDIA probe routine failed for 1 device(s)."); ok {
+		t.Error("the probe routine's summary counted")
+	}
+	bad := "NVRM: The NVIDIA GPU 0000:zz:00.0\nNVRM: fallen off the bus and is not responding to commands."
+	if e, ok := ClassifyMessage(bad); !ok || e.Device != "" {
+		t.Errorf("bad address: %q, %t; want the event with no device", describe(e), ok)
 	}
 }

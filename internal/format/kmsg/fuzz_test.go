@@ -88,7 +88,7 @@ func FuzzClassifyMessage(f *testing.F) {
 			f.Add(dmesgMessage(line))
 		}
 	}
-	sources := []string{SourceMCE, SourceGHES, SourceEDAC, SourceAER, SourceXid, SourceNVMe, SourceDiskIO}
+	sources := []string{SourceMCE, SourceGHES, SourceEDAC, SourceAER, SourceXid, SourceGPUOffBus, SourceNVMe, SourceDiskIO}
 	severities := []string{SeverityCorrected, SeverityUncorrected, SeverityFatal, SeverityError}
 	f.Fuzz(func(t *testing.T, msg string) {
 		e, ok := ClassifyMessage(msg)

@@ -224,6 +224,8 @@ scrape_configs:
 	injectFabricAndThrottle(t, prom, exporterAddr, tree)
 	injectDiskFaults(t, prom, exporterAddr, filepath.Join(work, "testdata/tools/smartctl.d"))
 	t.Logf("disk faults seen after %v", time.Since(start).Round(time.Millisecond))
+	injectMissingDevices(t, prom, exporterAddr, tree, work)
+	t.Logf("missing devices seen after %v", time.Since(start).Round(time.Millisecond))
 
 	// Every rule group is loaded and has evaluated without errors (last:
 	// the 1m recording group's first run may take up to a minute).

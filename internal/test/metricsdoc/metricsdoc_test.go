@@ -19,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/devguard"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/metriccache"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/scheduler"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
@@ -215,6 +216,11 @@ func TestMetricsDoc(t *testing.T) {
 			continue
 		}
 		t.Errorf("%s (probe %s) is not emitted on the fixture server: add fixture data, or list it in unexercised with a reason", r.name, r.probe)
+	}
+	// The device guard's series: gauges it builds from the baselines.
+	for _, d := range devguard.Descs() {
+		add(d, "(device guard)")
+		rows[len(rows)-1].typ, rows[len(rows)-1].note = "gauge", devguard.Note(d)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].name < rows[j].name })
 
