@@ -10,11 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
 // The fabric variant is the fixture server grown into a GPU node: its two
-// ens1 ports at 100G, eight InfiniBand HCAs (the fixture's mlx5_2 and seven
+// ens3 ports at 100G, each with the fixture's QSFP28 module, eight InfiniBand HCAs (the fixture's mlx5_2 and seven
 // clones, one port each, as on an 8-GPU training node) and four AMD GPUs
 // (the fixture's Vega and three clones). Issue 20 asks for each new family's
 // series count and run cost on such a host; TestFabricVariantSeries and
@@ -52,12 +53,32 @@ func fabricVariant(tb testing.TB, dir string) Paths {
 		symlink(tb, filepath.Join(dev, "hwmon", hwmon), filepath.Join(root, "sys/class/hwmon", hwmon))
 		symlink(tb, filepath.Join("..", dev), filepath.Join(root, "sys/bus/pci/devices", addr))
 	}
-	for _, port := range []string{"ens1f0np0", "ens1f1np1"} {
+	images := filepath.Join(dir, "optics")
+	if err := os.CopyFS(images, os.DirFS(testOptics)); err != nil {
+		tb.Fatal(err)
+	}
+	qsfp28, err := os.ReadFile(filepath.Join(testOptics, "ens3f0np0.bin"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(images, "ens3f1np1.bin"), qsfp28, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	for _, port := range []string{"ens3f0np0", "ens3f1np1"} {
 		if err := os.WriteFile(filepath.Join(root, "sys/class/net", port, "speed"), []byte("100000\n"), 0o644); err != nil {
 			tb.Fatal(err)
 		}
 	}
 	return Paths{ProcFS: filepath.Join(root, "proc"), SysFS: filepath.Join(root, "sys"), RootFS: filepath.Join(root, "root")}
+}
+
+// fabricOptions are the options each fabric probe runs with on the variant
+// made in dir: the fixture's, but the optics images are the variant's.
+func fabricOptions(name, dir string) any {
+	if name == "optics" {
+		return &OpticsOptions{Images: confval.Path(filepath.Join(dir, "optics"))}
+	}
+	return fixtureOptions[name]
 }
 
 // cloneDevice copies the device directory rel below root to a sibling,
@@ -111,14 +132,21 @@ func symlink(tb testing.TB, target, link string) {
 }
 
 // fabricProbes are the probes whose output the variant grows.
-var fabricProbes = []string{"network", "gpu", "hwmon", "pci"}
+var fabricProbes = []string{"network", "optics", "gpu", "hwmon", "pci"}
 
 // seriesByFamily runs the probe on paths and counts its series per family.
-func seriesByFamily(t *testing.T, name string, paths Paths) map[string]int {
+func seriesByFamily(t *testing.T, name string, paths Paths, options any) map[string]int {
 	t.Helper()
-	c, _ := runProbe(t, name, paths)
+	p, err := New(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := p.Probe(context.Background(), Env{Paths: paths, Options: options}, NewSkips(nil))
+	if err != nil {
+		t.Fatalf("probe %s: %v", name, err)
+	}
 	out := map[string]int{}
-	for _, mf := range gather(t, c) {
+	for _, mf := range gather(t, collected{p: p, metrics: ms}) {
 		out[mf.GetName()] = len(mf.GetMetric())
 	}
 	return out
@@ -128,14 +156,15 @@ func seriesByFamily(t *testing.T, name string, paths Paths) map[string]int {
 // their own (eight HCAs' counters, four AMD GPUs, 100G ports) and logs each
 // family's series count on the fixture server and on the variant.
 func TestFabricVariantSeries(t *testing.T) {
-	variant := fabricVariant(t, t.TempDir())
+	dir := t.TempDir()
+	variant := fabricVariant(t, dir)
 	base := map[string]int{}
 	grown := map[string]int{}
 	for _, name := range fabricProbes {
-		for f, n := range seriesByFamily(t, name, fixturePaths) {
+		for f, n := range seriesByFamily(t, name, fixturePaths, fixtureOptions[name]) {
 			base[f] += n
 		}
-		for f, n := range seriesByFamily(t, name, variant) {
+		for f, n := range seriesByFamily(t, name, variant, fabricOptions(name, dir)) {
 			grown[f] += n
 		}
 	}
@@ -176,14 +205,15 @@ func TestFabricVariantSeries(t *testing.T) {
 
 // BenchmarkFabricVariant is one run of each fabric probe on the variant.
 func BenchmarkFabricVariant(b *testing.B) {
-	paths := fabricVariant(b, b.TempDir())
+	dir := b.TempDir()
+	paths := fabricVariant(b, dir)
 	for _, name := range fabricProbes {
 		b.Run(name, func(b *testing.B) {
 			p, err := New(name)
 			if err != nil {
 				b.Fatal(err)
 			}
-			env := Env{Paths: paths, Options: fixtureOptions[name]}
+			env := Env{Paths: paths, Options: fabricOptions(name, dir)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {
