@@ -36,3 +36,11 @@ func BenchmarkHwmon(b *testing.B) { benchmarkProbes(b, "hwmon") }
 // BenchmarkSysfsProbes is one run of every probe that reads sysfs and procfs
 // on the fixture server.
 func BenchmarkSysfsProbes(b *testing.B) { benchmarkProbes(b, sysfsProbes...) }
+
+// BenchmarkThermal is one run of the thermal probe (BenchmarkNetwork is
+// in network_test.go).
+func BenchmarkThermal(b *testing.B) { benchmarkProbes(b, "thermal") }
+
+// BenchmarkMinuteProbes is one minute's run of the sysfs probes on a
+// one-minute interval, in one go, as the scheduler batches them.
+func BenchmarkMinuteProbes(b *testing.B) { benchmarkProbes(b, "hwmon", "network", "thermal") }
