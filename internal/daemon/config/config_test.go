@@ -205,7 +205,7 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
 		{"README's example", "probes:\n  hwmon:\n    intervall: 1m\n    enabled: ture\n", []string{
-			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast, refresh_spacing)",
+			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast, refresh_spacing, chip_include, chip_exclude, sensor_include, sensor_exclude)",
 			`line 4: probes.hwmon.enabled: want true or false, got "ture"`}},
 		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {
