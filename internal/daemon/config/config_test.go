@@ -199,6 +199,8 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"zero probe interval", "probes:\n  cpu:\n    interval: 0s\n", []string{"line 3: probes.cpu.interval: must be positive"}},
 		{"relative command", "probes:\n  smart:\n    command: smartctl\n", []string{"line 3: probes.smart.command", "absolute path"}},
 		{"bad regexp", "probes:\n  smart:\n    exclude: \"(sd\"\n", []string{"line 3: probes.smart.exclude", "invalid regular expression"}},
+		{"bad hwmon filter", "probes:\n  hwmon:\n    interval: 1m\n    sensor_exclude: \"temp[\"\n", []string{"line 4: probes.hwmon.sensor_exclude", "invalid regular expression"}},
+		{"filter of another probe", "probes:\n  network:\n    chip_include: x\n", []string{"line 3: probes.network.chip_include: applies only to hwmon"}},
 		{"relative directory", "probes:\n  textfile:\n    directory: prom\n", []string{"line 3: probes.textfile.directory", "absolute path"}},
 		{"zero device timeout", "probes:\n  smart:\n    device_timeout: 0s\n", []string{"line 3: probes.smart.device_timeout: must be positive"}},
 		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2: paths.sysfs: must not be empty"}},
