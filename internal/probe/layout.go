@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -63,6 +64,10 @@ type keptLayout struct {
 	l    *layout
 	key  layoutKey
 	runs int // runs the layout has served, discovery included
+	// closing is a close asked for while a run held mu: the run closes
+	// the layout as it ends, so close never waits on a run (one stuck in
+	// a driver's read would hold the daemon's shutdown).
+	closing atomic.Bool
 }
 
 // layoutKey is what a layout was discovered with: the roots and the
@@ -77,6 +82,11 @@ type layoutKey struct {
 func (k *keptLayout) run(ctx context.Context, env Env, skips *Skips, discover func(b *layoutBuilder) error) ([]prometheus.Metric, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	defer func() {
+		if k.closing.Swap(false) {
+			k.closeLocked()
+		}
+	}()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -108,9 +118,18 @@ func (k *keptLayout) run(ctx context.Context, env Env, skips *Skips, discover fu
 	return ms, nil
 }
 
-// close closes the kept descriptors; the next run discovers again.
+// close closes the kept descriptors; the next run discovers again. It
+// does not wait for a run in flight: that run closes them as it ends.
 func (k *keptLayout) close() {
-	k.mu.Lock()
+	if !k.mu.TryLock() {
+		k.closing.Store(true)
+		// The run may have ended between TryLock and Store: try once more,
+		// so the request is not left for the next run to find.
+		if !k.mu.TryLock() {
+			return
+		}
+		k.closing.Store(false)
+	}
 	defer k.mu.Unlock()
 	k.closeLocked()
 }

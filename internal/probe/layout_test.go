@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 )
@@ -237,4 +238,42 @@ func TestLayoutDescriptorBound(t *testing.T) {
 	}
 	out, _ := runText(t, p, paths, nil) // a closed probe runs again
 	checkSeries(t, out, []string{`hardware_hwmon_temperature_celsius{chip="platform_chip_0",label="Core 0",sensor="temp1"} 1`}, nil)
+}
+
+// Close does not wait for a run in flight (one stuck in a driver's read
+// would hold the daemon's shutdown): the run closes what it kept as it
+// ends.
+func TestLayoutCloseDuringRun(t *testing.T) {
+	root := t.TempDir()
+	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+	env := Env{Paths: treePaths(root)}.Bind(NewSkips(nil))
+	var k keptLayout
+	started, release, ran := make(chan struct{}), make(chan struct{}), make(chan error)
+	go func() {
+		_, err := k.run(context.Background(), env, NewSkips(nil), func(b *layoutBuilder) error {
+			err := hwmonDiscover(context.Background(), env, b)
+			close(started)
+			<-release
+			return err
+		})
+		ran <- err
+	}()
+	<-started
+	closed := make(chan struct{})
+	go func() {
+		k.close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("close waited for the run in flight")
+	}
+	close(release)
+	if err := <-ran; err != nil {
+		t.Fatal(err)
+	}
+	if n := k.kept(); n != 0 {
+		t.Errorf("%d descriptors kept after a close during the run, want 0", n)
+	}
 }
