@@ -24,8 +24,12 @@ import (
 // descriptor to the budget; an Attr that is dropped without Close is closed
 // (and returned) when it is garbage.
 type Attr struct {
-	fd      int
-	path    string
+	fd   int
+	path string
+	// sysfs: the file is on sysfs, whose removed attributes answer a read
+	// with ENODEV (kernfs refuses the read once the node is deactivated),
+	// so the link count needs no fstat(2) after each read.
+	sysfs   bool
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
 }
@@ -103,6 +107,8 @@ func (fsys FS) OpenAttr(name string) (*Attr, error) {
 		return nil, err
 	}
 	a := &Attr{fd: fd, path: p}
+	var sfs unix.Statfs_t
+	a.sysfs = unix.Fstatfs(fd, &sfs) == nil && sfs.Type == unix.SYSFS_MAGIC
 	a.cleanup = runtime.AddCleanup(a, func(fd int) {
 		unix.Close(fd)
 		kept.n.Add(-1)
@@ -132,6 +138,9 @@ func (a *Attr) Read(b []byte) ([]byte, error) {
 	}
 	if n == len(b) {
 		return nil, &fs.PathError{Op: "read", Path: a.path, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, len(b)-1)}
+	}
+	if a.sysfs {
+		return b[:n], nil
 	}
 	// A regular file that was unlinked, or renamed over, still reads its
 	// old content through the descriptor; its link count says it is gone.
