@@ -277,3 +277,42 @@ func TestLayoutCloseDuringRun(t *testing.T) {
 		t.Errorf("%d descriptors kept after a close during the run, want 0", n)
 	}
 }
+
+// A discovery that could not read a file is not kept for layoutEvery
+// runs: the next run reads the layout again, so a file that reads again
+// (here a sensor's label) is back at once, as it was before layouts.
+func TestLayoutRereadAfterSkip(t *testing.T) {
+	root := t.TempDir()
+	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+	os.Remove(hwmonFile(root, 0, "temp1_label"))
+	if err := fifo(hwmonFile(root, 0, "temp1_label")); err != nil {
+		t.Fatal(err)
+	}
+	p := newLayoutProbe(t, "hwmon")
+	paths := treePaths(root)
+	if _, skips := runText(t, p, paths, nil); skips.Count() != 1 {
+		t.Fatalf("skips = %d, want 1 (the FIFO)", skips.Count())
+	}
+	os.Remove(hwmonFile(root, 0, "temp1_label"))
+	writeFile(t, hwmonFile(root, 0, "temp1_label"), "Core 0\n")
+	out, skips := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{`hardware_hwmon_temperature_celsius{chip="platform_chip_0",label="Core 0",sensor="temp1"} 41`}, nil)
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+}
+
+// New options (a reload) take effect at the next run, not after
+// layoutEvery runs.
+func TestLayoutNewOptionsAtOnce(t *testing.T) {
+	root := t.TempDir()
+	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+	hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "42000\n"})
+	p := newLayoutProbe(t, "hwmon")
+	paths := treePaths(root)
+	runText(t, p, paths, newHwmonOptions())
+	out, _ := runText(t, p, paths, &HwmonOptions{ChipExclude: re("_1$")})
+	if strings.Contains(out, `chip="platform_chip_1"`) {
+		t.Errorf("chip_exclude from a reload not applied at the next run:\n%s", out)
+	}
+}
