@@ -158,6 +158,7 @@ type layout struct {
 	// clean: discovery recorded no skip.
 	clean bool
 	buf   []byte
+	got   []readValue // a pass's reads, kept to reuse
 }
 
 // layoutGroup is one device's series (a chip, an interface, a zone).
@@ -193,6 +194,9 @@ type layoutValue struct {
 	desc    *prometheus.Desc
 	vt      prometheus.ValueType
 	labels  []string
+	// missing: read by name, it was not there after discovery; it is left
+	// alone until the next discovery.
+	missing bool
 }
 
 // path is the value's file joined to its root, for log lines.
@@ -227,7 +231,12 @@ func (l *layout) read(v *layoutValue) (string, error) {
 // values reads every value. Unless final, a value that cannot be read or
 // a gate that changed stops the pass and reports stale; final (the pass
 // right after discovery) records such a value as a skip and goes on.
+//
+// The pass reads everything first and only then parses, counts skips and
+// runs the live groups, so that a pass found stale half way has recorded
+// nothing: the discovery that follows counts each problem once.
 func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []prometheus.Metric, stale bool, err error) {
+	l.got = l.got[:0]
 	for _, g := range l.groups {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
@@ -241,24 +250,48 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 				return nil, true, nil
 			}
 		}
+		if g.skip {
+			continue
+		}
+		for _, v := range g.values {
+			if v.missing {
+				l.got = append(l.got, readValue{})
+				continue
+			}
+			s, err := l.read(v)
+			if err != nil && !final && (v.unknown == nil || !v.unknown(err)) {
+				return nil, true, nil
+			}
+			l.got = append(l.got, readValue{s, err})
+		}
+	}
+
+	i := 0
+	for _, g := range l.groups {
 		ms = append(ms, g.fixed...)
 		if g.skip {
 			continue
 		}
 		for _, v := range g.values {
-			s, err := l.read(v)
+			r := l.got[i]
+			i++
 			switch {
-			case err != nil && v.unknown != nil && v.unknown(err):
+			case v.missing:
 				continue
-			case err != nil && final:
-				if !errors.Is(err, fs.ErrNotExist) {
-					skips.Add(v.path(), err)
-				}
+			case r.err != nil && v.unknown != nil && v.unknown(r.err):
 				continue
-			case err != nil:
-				return nil, true, nil
+			case errors.Is(r.err, fs.ErrNotExist):
+				// Only a value read by name (past the budget) gets here,
+				// from the pass after discovery: a missing file is no
+				// series, and later passes leave it alone rather than
+				// finding the layout stale every run.
+				v.missing = true
+				continue
+			case r.err != nil:
+				skips.Add(v.path(), r.err)
+				continue
 			}
-			f, ok, err := v.parse(s)
+			f, ok, err := v.parse(r.s)
 			if err != nil {
 				skips.Add(v.path(), err)
 				continue
@@ -272,6 +305,12 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 		}
 	}
 	return ms, false, nil
+}
+
+// readValue is one value's content as a pass read it.
+type readValue struct {
+	s   string
+	err error
 }
 
 // layoutBuilder is what a probe's discovery fills.

@@ -316,3 +316,45 @@ func TestLayoutNewOptionsAtOnce(t *testing.T) {
 		t.Errorf("chip_exclude from a reload not applied at the next run:\n%s", out)
 	}
 }
+
+// A pass that finds the layout stale half way records nothing: the
+// discovery that follows counts each bad file once.
+func TestLayoutStalePassCountsNothing(t *testing.T) {
+	root := t.TempDir()
+	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+	hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "42000\n"})
+	p := newLayoutProbe(t, "hwmon")
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	writeFile(t, hwmonFile(root, 0, "temp1_input"), "garbage\n") // in place: still kept
+	os.Remove(hwmonFile(root, 1, "temp1_input"))                 // stale
+	if _, skips := runText(t, p, paths, nil); skips.Count() != 1 {
+		t.Errorf("skips = %d, want 1: the garbage reading, counted once", skips.Count())
+	}
+}
+
+// Past the descriptor budget values are read by name; one whose file is
+// not there (an interface without speed) is no series and does not make
+// every run read the layout again.
+func TestLayoutByNameMissingValueKeepsLayout(t *testing.T) {
+	keepAttrs = false
+	defer func() { keepAttrs = true }()
+	root := t.TempDir()
+	const dev = "sys/devices/pci0000:00/0000:00:03.0/net/eth0"
+	plantTree(t, root, map[string]string{
+		"sys/class/net/eth0": "-> ../../devices/pci0000:00/0000:00:03.0/net/eth0",
+		dev + "/device":      "-> ../../../0000:00:03.0",
+		dev + "/address":     "52:54:00:00:00:01\n",
+		dev + "/mtu":         "1500\n",
+	})
+	p := newLayoutProbe(t, "network")
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	writeFile(t, filepath.Join(root, dev, "address"), "52:54:00:00:00:02\n") // layout: read only by a discovery
+	writeFile(t, filepath.Join(root, dev, "mtu"), "9000\n")
+	out, _ := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{
+		`hardware_network_interface_mtu_bytes{interface="eth0"} 9000`,
+		`hardware_network_interface_info{address="0000:00:03.0",driver="",interface="eth0",mac="52:54:00:00:00:01"} 1`,
+	}, []string{"hardware_network_interface_speed_bytes_per_second"})
+}
