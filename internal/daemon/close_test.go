@@ -19,8 +19,10 @@ func TestOnceClosesProbes(t *testing.T) {
 	if _, _, err := Once(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	if got := hostfs.Kept(); got != before {
-		t.Errorf("%d descriptors kept after --once, want %d", got, before)
+	// At most before: descriptors of probes other tests left to the
+	// garbage collector may be closed meanwhile, never opened.
+	if got := hostfs.Kept(); got > before {
+		t.Errorf("%d descriptors kept after --once, want at most %d", got, before)
 	}
 }
 

@@ -17,6 +17,9 @@ func benchmarkProbes(b *testing.B, names ...string) {
 			b.Fatal(err)
 		}
 		probes[i] = p
+		if c, ok := p.(Closer); ok {
+			b.Cleanup(c.Close)
+		}
 		envs[i] = Env{Paths: fixturePaths, Options: fixtureOptions[name]}
 	}
 	b.ReportAllocs()

@@ -233,7 +233,9 @@ func TestLayoutDescriptorBound(t *testing.T) {
 		t.Errorf("after new options: %d descriptors open, want at most %d (the old layout's closed)", got, maxKeptPerProbe)
 	}
 	p.Close()
-	if p.kept() != 0 || hostfs.Kept() != before {
+	// At most before: other tests' probes left to the garbage collector
+	// may be closed meanwhile, never opened.
+	if p.kept() != 0 || hostfs.Kept() > before {
 		t.Errorf("after Close: probe keeps %d, process %d more than before; want 0", p.kept(), hostfs.Kept()-before)
 	}
 	out, _ := runText(t, p, paths, nil) // a closed probe runs again
