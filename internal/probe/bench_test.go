@@ -44,6 +44,9 @@ func BenchmarkSysfsProbes(b *testing.B) { benchmarkProbes(b, sysfsProbes...) }
 // in network_test.go).
 func BenchmarkThermal(b *testing.B) { benchmarkProbes(b, "thermal") }
 
+// BenchmarkPower is one run of the power probe.
+func BenchmarkPower(b *testing.B) { benchmarkProbes(b, "power") }
+
 // BenchmarkMinuteProbes is one minute's run of the sysfs probes on a
 // one-minute interval, in one go, as the scheduler batches them.
 func BenchmarkMinuteProbes(b *testing.B) { benchmarkProbes(b, "hwmon", "network", "thermal") }

@@ -385,6 +385,15 @@ func parseIntDiv(div float64) func(string) (float64, bool, error) {
 	}
 }
 
+// parseUintDiv is an unsigned decimal integer divided by div (RAPL's
+// microjoules); an empty file is no value.
+func parseUintDiv(div float64) func(string) (float64, bool, error) {
+	return func(s string) (float64, bool, error) {
+		v, ok, err := parseUintValue(s)
+		return v / div, ok, err
+	}
+}
+
 // parseUintValue is an unsigned decimal integer; an empty file is no
 // value, as attrs.Uint has it.
 func parseUintValue(s string) (float64, bool, error) {

@@ -23,6 +23,7 @@ type layoutProbe interface {
 func (p *hwmonProbe) kept() int   { return p.layout.kept() }
 func (p *networkProbe) kept() int { return p.layout.kept() }
 func (p *thermalProbe) kept() int { return p.layout.kept() }
+func (p *powerProbe) kept() int   { return p.layout.kept() }
 
 // newLayoutProbe builds the probe called name, which must keep a layout.
 func newLayoutProbe(t *testing.T, name string) layoutProbe {
@@ -76,7 +77,7 @@ func hwmonFile(root string, n int, name string) string {
 // name each run, the fallback past the descriptor budget), on the fixture
 // host.
 func TestLayoutSameOutputEveryWay(t *testing.T) {
-	for _, name := range []string{"hwmon", "network", "thermal"} {
+	for _, name := range []string{"hwmon", "network", "thermal", "power"} {
 		t.Run(name, func(t *testing.T) {
 			p := newLayoutProbe(t, name)
 			first, skips := runText(t, p, fixturePaths, fixtureOptions[name])
