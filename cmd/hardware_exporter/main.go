@@ -60,8 +60,11 @@ type flags struct {
 	telemetryPath string
 	// probes holds --[no-]probe.NAME for every registered probe.
 	probes map[string]*probeFlag
-	web    *web.FlagConfig
-	log    *promslog.Config
+	// options holds --probe.NAME.OPTION for every probe option tagged
+	// with a flag (config.OptionFlags).
+	options []*optionFlag
+	web     *web.FlagConfig
+	log     *promslog.Config
 }
 
 // probeFlag is --[no-]probe.NAME: it wins over the file's enabled when
@@ -70,6 +73,25 @@ type probeFlag struct {
 	enabled bool
 	set     bool
 }
+
+// optionFlag is --probe.NAME.OPTION: it wins over the file's key when
+// given. Its value is checked as the file's would be when the flag is
+// parsed, so a bad one fails before anything starts.
+type optionFlag struct {
+	flag  config.OptionFlag
+	value string
+	set   bool
+}
+
+func (o *optionFlag) Set(v string) error {
+	if err := o.flag.Check(v); err != nil {
+		return err
+	}
+	o.value, o.set = v, true
+	return nil
+}
+
+func (o *optionFlag) String() string { return o.value }
 
 // pathFlag is a path flag that remembers whether the user gave it.
 type pathFlag struct {
@@ -96,6 +118,11 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 		app.Flag("probe."+s.Name, fmt.Sprintf("Enable the %s probe (--no-probe.%s disables it; overrides probes.%s.enabled). %s",
 			s.Name, s.Name, s.Name, s.Summary)).IsSetByUser(&pf.set).BoolVar(&pf.enabled)
 		f.probes[s.Name] = pf
+	}
+	for _, of := range config.OptionFlags() {
+		o := &optionFlag{flag: of}
+		app.Flag(of.Flag, of.Help).PlaceHolder(of.Placeholder).SetValue(o)
+		f.options = append(f.options, o)
 	}
 	f.web = kingpinflag.AddFlags(app, ":9816")
 	f.log = &promslog.Config{}
@@ -188,6 +215,13 @@ func loadConfig(f *flags) (*config.Config, error) {
 		if pf.set {
 			on := pf.enabled
 			cfg.Probes.ByName[name].Enabled = &on
+		}
+	}
+	for _, o := range f.options {
+		if o.set {
+			if err := cfg.SetOption(o.flag, o.value); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return cfg, nil

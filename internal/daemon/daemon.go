@@ -242,6 +242,7 @@ func (d *daemon) serve() error {
 		if d.state != nil && !d.state.Close(stateFlushLimit) {
 			logger.Warn("state files not all written at exit", "waited", stateFlushLimit)
 		}
+		closeProbes(d.probes, nil)
 	}
 
 	httpSrv := d.srv.HTTPServer()
@@ -397,11 +398,28 @@ func (d *daemon) apply(cfg *config.Config) {
 	d.cache.Retain(d.sched.Names()...)
 	// A probe the config turned off takes its device baselines with it.
 	d.guard.Retain(d.sched.Names()...)
+	// A probe turned off gives back what it keeps (descriptors); one that
+	// stays on notices new settings at its next run.
+	closeProbes(d.probes, d.sched.Names())
 	for _, j := range js {
 		d.cache.SetInterval(j.Name, j.Interval)
 	}
 	d.srv.Cache().SetTTL(time.Duration(cfg.Cache.TTL))
 	d.sched.SetJitter(time.Duration(cfg.Scheduler.Jitter))
+}
+
+// closeProbes closes every probe that keeps something between runs
+// (probe.Closer), but those named in running.
+func closeProbes(all map[string]probe.Probe, running []string) {
+	on := map[string]bool{}
+	for _, n := range running {
+		on[n] = true
+	}
+	for name, p := range all {
+		if c, ok := p.(probe.Closer); ok && !on[name] {
+			c.Close()
+		}
+	}
 }
 
 // reloadLoop reloads the config for each request on kick until ctx ends

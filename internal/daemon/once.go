@@ -25,5 +25,6 @@ func Once(ctx context.Context, cfg *config.Config, logger *slog.Logger) (prometh
 	}
 	sched := scheduler.New(cache, jobs(cfg, all, logger), scheduler.Options{Logger: logger, MaxConcurrent: cfg.Scheduler.MaxConcurrent})
 	sched.RunOnce(ctx)
+	closeProbes(all, nil)
 	return reg, cache.Failures(), nil
 }

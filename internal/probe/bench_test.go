@@ -17,6 +17,9 @@ func benchmarkProbes(b *testing.B, names ...string) {
 			b.Fatal(err)
 		}
 		probes[i] = p
+		if c, ok := p.(Closer); ok {
+			b.Cleanup(c.Close)
+		}
 		envs[i] = Env{Paths: fixturePaths, Options: fixtureOptions[name]}
 	}
 	b.ReportAllocs()
@@ -36,3 +39,14 @@ func BenchmarkHwmon(b *testing.B) { benchmarkProbes(b, "hwmon") }
 // BenchmarkSysfsProbes is one run of every probe that reads sysfs and procfs
 // on the fixture server.
 func BenchmarkSysfsProbes(b *testing.B) { benchmarkProbes(b, sysfsProbes...) }
+
+// BenchmarkThermal is one run of the thermal probe (BenchmarkNetwork is
+// in network_test.go).
+func BenchmarkThermal(b *testing.B) { benchmarkProbes(b, "thermal") }
+
+// BenchmarkPower is one run of the power probe.
+func BenchmarkPower(b *testing.B) { benchmarkProbes(b, "power") }
+
+// BenchmarkMinuteProbes is one minute's run of the sysfs probes on a
+// one-minute interval, in one go, as the scheduler batches them.
+func BenchmarkMinuteProbes(b *testing.B) { benchmarkProbes(b, "hwmon", "network", "thermal") }

@@ -70,7 +70,7 @@ func TestFirmwareNICFromDriverInfo(t *testing.T) {
 		},
 		errs: map[string]error{"eno8403": syscall.EIO},
 	}
-	got, skips := firmwareSeries(t, networkProbe{drvinfo: fake}, fixturePaths)
+	got, skips := firmwareSeries(t, &networkProbe{drvinfo: fake}, fixturePaths)
 	for _, name := range []string{"bond0", "lo"} {
 		for _, a := range fake.asked {
 			if a == name {
@@ -111,7 +111,7 @@ func TestFirmwareNICNotReadBelowOtherRoots(t *testing.T) {
 			t.Errorf("sysfs root %s: the kernel would be asked", root)
 		}
 	}
-	got, _ := firmwareSeries(t, networkProbe{}, fixturePaths)
+	got, _ := firmwareSeries(t, &networkProbe{}, fixturePaths)
 	for k := range got {
 		if strings.Contains(k, `component="nic`) {
 			t.Errorf("NIC firmware on the fixture tree: %s", k)
@@ -126,7 +126,7 @@ func TestFirmwareInfoLeavesOutPlaceholders(t *testing.T) {
 		}
 	}
 	ms := firmwareInfo(firmwareDisk, "sda ", " ATA", "[N/A]", " SN04  ")
-	got := gatherSeries(t, collected{p: networkProbe{}, metrics: ms})
+	got := gatherSeries(t, collected{p: &networkProbe{}, metrics: ms})
 	want := `hardware_firmware_info{component="disk",device="sda",model="",vendor="ATA",version="SN04"}`
 	if len(got) != 1 || got[want] != 1 {
 		t.Errorf("got %v, want %s", got, want)

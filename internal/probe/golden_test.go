@@ -67,6 +67,9 @@ func runProbe(t *testing.T, name string, paths Paths) (collected, *Skips) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c, ok := p.(Closer); ok {
+		t.Cleanup(c.Close)
+	}
 	skips := NewSkips(nil)
 	metrics, err := p.Probe(context.Background(), env, skips)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 // Every reading carries the sensor's label (tempN_label, "Package id 0") so
@@ -138,22 +140,38 @@ var hwmonAlarms = []struct{ suffix, alarm string }{
 // pwmN has no attribute suffix.
 var hwmonAttr = regexp.MustCompile(`^(temp|fan|in|curr|power|pwm|intrusion)([0-9]+)(?:_([a-z0-9_]+))?$`)
 
+// HwmonOptions are the hwmon probe's filters (probes.hwmon.*), named and
+// matched as node_exporter's --collector.hwmon.* flags are. A chip or
+// sensor filtered out is not read at all: its sensor files are never
+// opened, and its chip_info is not exported.
+type HwmonOptions struct {
+	ChipInclude   confval.Regexp `yaml:"chip_include" flag:"chip-include" help:"Regular expression on chip ids (the chip label, e.g. \"^platform_coretemp_\"): read only the chips that match. Empty: all."`
+	ChipExclude   confval.Regexp `yaml:"chip_exclude" flag:"chip-exclude" help:"Regular expression on chip ids: skip the chips that match. Empty: none."`
+	SensorInclude confval.Regexp `yaml:"sensor_include" flag:"sensor-include" help:"Regular expression on \"chip;sensor\" (e.g. \"^platform_coretemp_0;temp1$\"): read only the sensors that match. Empty: all."`
+	SensorExclude confval.Regexp `yaml:"sensor_exclude" flag:"sensor-exclude" help:"Regular expression on \"chip;sensor\": skip the sensors that match. Empty: none."`
+}
+
+func newHwmonOptions() *HwmonOptions { return &HwmonOptions{} }
+
 func init() {
 	Register(Spec{
 		Name:      "hwmon",
 		Summary:   "Temperatures, fans, voltages, currents, power: sensors move, so 1m.",
-		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots; a chip whose PCI device is runtime suspended (an idle dGPU) exports only its chip_info, so the read does not wake it",
+		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots; a chip whose PCI device is runtime suspended (an idle dGPU) exports only its chip_info, so the read does not wake it. Readings are re-read from descriptors kept open; the chips, labels and limits are read again every 10 runs",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return hwmonProbe{} },
+		Options:   func() any { return newHwmonOptions() },
+		New:       func() Probe { return &hwmonProbe{} },
 	})
 }
 
-// hwmonProbe reports the sensors of every hardware monitoring chip.
-type hwmonProbe struct{}
+// hwmonProbe reports the sensors of every hardware monitoring chip. It
+// keeps the chips' layout between runs (layout.go) and re-reads only the
+// readings and alarms.
+type hwmonProbe struct{ layout keptLayout }
 
-func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
+func (*hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hwmonChipInfo
 	for _, k := range hwmonKinds {
 		for _, r := range k.readings {
@@ -163,45 +181,63 @@ func (hwmonProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- hwmonAlarm
 }
 
+// Close closes the descriptors the probe keeps.
+func (p *hwmonProbe) Close() { p.layout.close() }
+
 // hwmonChip is one chip under /sys/class/hwmon.
 type hwmonChip struct {
 	id      string // the chip label
 	name    string // the driver's name file
+	dir     attrs  // class/hwmon/hwmonN
 	sensors attrs  // the directory of its sensor attributes
 	hwmon   string // hwmonN, which the kernel renumbers between boots
-	// asleep: the chip's device is a runtime-suspended PCI device, whose
-	// sensors are not read (hwmonAsleep).
-	asleep bool
 }
 
-func (p hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return hwmonDiscover(ctx, env, b) })
+}
+
+// hwmonDiscover reads the chips' layout: which chips, their names, their
+// sensors' labels and limits, and which readings and alarms to re-read.
+func hwmonDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
+	o := optionsOf(env, newHwmonOptions)
 	class := env.Sys("class/hwmon")
 	var chips []hwmonChip
 	for _, h := range class.indexed("hwmon") {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		chips = append(chips, readHwmonChip(class.sub(h), h))
 	}
-	chips = disambiguateHwmonChips(chips, skips)
+	// Ids are settled over every chip, filtered or not, so a filter never
+	// renames the chips it keeps.
+	chips = disambiguateHwmonChips(chips, b.skips)
 	sort.Slice(chips, func(i, j int) bool { return chips[i].id < chips[j].id })
 
-	var ms []prometheus.Metric
 	for _, c := range chips {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		ms = append(ms, constMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
-		if !c.asleep {
-			ms = append(ms, hwmonSensors(c)...)
+		if !o.ChipInclude.MatchOr(c.id, true) || o.ChipExclude.MatchOr(c.id, false) {
+			continue
 		}
+		g := b.group()
+		g.add(constMetric(hwmonChipInfo, prometheus.GaugeValue, 1, c.id, labelValue(c.name)))
+		if status, name, ok := hwmonRuntimeStatus(c.dir); ok {
+			asleep := status == "suspended"
+			b.gate(g, c.dir.root(), name, func(s string) bool { return s == "suspended" }, asleep)
+			if asleep {
+				continue
+			}
+		}
+		hwmonSensors(c, o, b, g)
 	}
-	return ms, nil
+	return nil
 }
 
 func readHwmonChip(dir attrs, hwmon string) hwmonChip {
-	c := hwmonChip{hwmon: hwmon, sensors: dir}
+	c := hwmonChip{hwmon: hwmon, dir: dir, sensors: dir}
 	// Older kernels, and drivers not converted to the hwmon core's attribute
 	// groups, put name and sensors in the device's directory and leave only
 	// the device link in hwmonN.
@@ -215,24 +251,25 @@ func readHwmonChip(dir attrs, hwmon string) hwmonChip {
 	}
 	c.name = name
 	c.id = hwmonChipID(dir, name, hwmon)
-	c.asleep = hwmonAsleep(dir)
 	return c
 }
 
-// hwmonAsleep reports whether the chip's device is a PCI device in runtime
-// suspend (power/runtime_status, which the PM core answers without waking
-// it). Drivers such as amdgpu resume the device to answer a sensor read,
+// hwmonRuntimeStatus returns the runtime PM status of the chip's device
+// when it is a PCI device (power/runtime_status, which the PM core answers
+// without waking it), and that file's name below the root. A chip whose
+// device reads "suspended" is asleep: its sensors are not read. Drivers such as amdgpu resume the device to answer a sensor read,
 // so a read a minute would keep an idle dGPU powered (node_exporter
 // #2681). Devices off the PCI bus are read whatever their status: an i2c
 // PSU's client reads as suspended between transfers, and waking it costs
 // nothing.
-func hwmonAsleep(dir attrs) bool {
+func hwmonRuntimeStatus(dir attrs) (status, name string, ok bool) {
 	dev, err := dir.realpath("device")
 	if err != nil || !pciAddress.MatchString(path.Base(dev)) {
-		return false
+		return "", "", false
 	}
-	status, _ := dir.root().sub(dev).String("power/runtime_status")
-	return status == "suspended"
+	name = path.Join(dev, "power/runtime_status")
+	status, _ = dir.root().String(name)
+	return status, name, true
 }
 
 // hwmonChipID names a chip by the device it monitors, the way node_exporter
@@ -334,13 +371,14 @@ func hasHwmonSensors(dir attrs) bool {
 	return false
 }
 
-// hwmonSensors reads every sensor of chip c.
-func hwmonSensors(c hwmonChip) []prometheus.Metric {
+// hwmonSensors lays out every sensor of chip c that o lets through:
+// labels and limits are read now, readings and alarms kept to re-read.
+func hwmonSensors(c hwmonChip, o *HwmonOptions, b *layoutBuilder, g *layoutGroup) {
 	a := c.sensors
 	entries, err := a.fs.ReadDir(a.dir)
 	if err != nil {
 		a.skips.Add(a.path("."), err)
-		return nil
+		return
 	}
 	files := map[string]bool{}
 	indexes := map[string][]int{}
@@ -357,12 +395,15 @@ func hwmonSensors(c hwmonChip) []prometheus.Metric {
 		indexes[m[1]] = append(indexes[m[1]], n)
 	}
 
-	var ms []prometheus.Metric
 	for _, k := range hwmonKinds {
 		ns := indexes[k.prefix]
 		slices.Sort(ns)
 		for _, n := range slices.Compact(ns) {
 			sensor := k.prefix + strconv.Itoa(n)
+			// node_exporter's form, so its filters carry over.
+			if cs := c.id + ";" + sensor; !o.SensorInclude.MatchOr(cs, true) || o.SensorExclude.MatchOr(cs, false) {
+				continue
+			}
 			label, _ := a.String(sensor + "_label")
 			label = labelValue(label)
 			for _, r := range k.readings {
@@ -374,8 +415,12 @@ func hwmonSensors(c hwmonChip) []prometheus.Metric {
 					if !files[file] {
 						continue
 					}
-					if v, ok := a.Int(file); ok {
-						ms = append(ms, constMetric(r.desc, prometheus.GaugeValue, float64(v)/r.div, c.id, sensor, label))
+					if hwmonLimits[attr] {
+						if v, ok := a.Int(file); ok {
+							g.add(constMetric(r.desc, prometheus.GaugeValue, float64(v)/r.div, c.id, sensor, label))
+						}
+					} else {
+						b.value(g, a, file, parseIntDiv(r.div), r.desc, prometheus.GaugeValue, c.id, sensor, label)
 					}
 					break
 				}
@@ -388,11 +433,13 @@ func hwmonSensors(c hwmonChip) []prometheus.Metric {
 				if !files[file] {
 					continue
 				}
-				if v, ok := a.Uint(file); ok {
-					ms = append(ms, constMetric(hwmonAlarm, prometheus.GaugeValue, float64(v), c.id, sensor, label, al.alarm))
-				}
+				b.value(g, a, file, parseUintValue, hwmonAlarm, prometheus.GaugeValue, c.id, sensor, label, al.alarm)
 			}
 		}
 	}
-	return ms
 }
+
+// hwmonLimits are the attributes read once per layout: limits a person or
+// the firmware sets, not readings. Everything else (inputs, averages, fan
+// targets, PWM duty, alarms) is re-read every run.
+var hwmonLimits = map[string]bool{"min": true, "max": true, "crit": true, "cap": true}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 )
 
 var (
@@ -97,11 +98,12 @@ func init() {
 	Register(Spec{
 		Name:      "network",
 		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
-		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes; the link state re-read from descriptors kept open, the interfaces every 10 runs), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return networkProbe{} },
+		Options:   func() any { return newNetworkOptions() },
+		New:       func() Probe { return &networkProbe{} },
 	})
 }
 
@@ -116,11 +118,30 @@ func init() {
 // class on one malformed or unreadable counter ("N/A (no PMA)", irdma's
 // EINVAL). hw_counters are read on every run: on mlx5 each read is a
 // firmware command, affordable because the run is off the scrape path.
+//
+// It keeps the interfaces' layout between runs (layout.go): each NIC's
+// link state is re-read from descriptors kept open; bonds and RDMA ports
+// are read by name on every run. NIC firmware (ethtool driver info) is
+// asked for when the layout is discovered.
 type networkProbe struct {
+	layout  keptLayout
 	drvinfo nicDriverInfo // tests' fake ethtool driver info; nil asks the kernel (openNICDriverInfo)
 }
 
-func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
+// NetworkOptions are the network probe's filters (probes.network.*),
+// named as node_exporter's --collector.netdev.device-* flags. An
+// interface filtered out is not read at all.
+type NetworkOptions struct {
+	DeviceInclude confval.Regexp `yaml:"device_include" flag:"device-include" help:"Regular expression on interface names in /sys/class/net (e.g. \"^(eno|ens)\"): read only the NICs and bonds that match. Empty: all. RDMA devices are not filtered."`
+	DeviceExclude confval.Regexp `yaml:"device_exclude" flag:"device-exclude" help:"Regular expression on interface names: skip the NICs and bonds that match. Empty: none."`
+}
+
+func newNetworkOptions() *NetworkOptions { return &NetworkOptions{} }
+
+// Close closes the descriptors the probe keeps.
+func (p *networkProbe) Close() { p.layout.close() }
+
+func (*networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		networkInterfaceInfo, networkInterfaceSpeed, networkInterfaceFullDuplex, networkInterfaceMTU,
 		networkInterfaceAdminUp, networkInterfaceOperUp, networkInterfaceCarrier, networkInterfaceCarrierChanges,
@@ -133,48 +154,72 @@ func (networkProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *networkProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return networkDiscover(ctx, env, b, p.drvinfo) })
+}
+
+func networkDiscover(ctx context.Context, env Env, b *layoutBuilder, drvinfo nicDriverInfo) error {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	var ms []prometheus.Metric
-	nics, closeNICs := openNICDriverInfo(p.drvinfo, env)
+	o := optionsOf(env, newNetworkOptions)
+	nics, closeNICs := openNICDriverInfo(drvinfo, env)
 	defer closeNICs()
 	class := env.Sys("class/net")
 	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if e.Type().IsRegular() { // bonding_masters
 			continue
 		}
-		dir := class.sub(e.Name())
-		if _, err := dir.lstat("bonding"); err == nil {
-			ms = append(ms, networkBond(class, e.Name())...)
+		name := e.Name()
+		if !o.DeviceInclude.MatchOr(name, true) || o.DeviceExclude.MatchOr(name, false) {
+			continue
 		}
-		ms = append(ms, networkInterface(dir, e.Name())...)
-		ms = append(ms, nicFirmware(dir, e.Name(), nics)...)
+		dir := class.sub(name)
+		if _, err := dir.lstat("bonding"); err == nil {
+			g := b.group()
+			g.live = func(skips *Skips) []prometheus.Metric {
+				c := class
+				c.skips = skips
+				return networkBond(c, name)
+			}
+		}
+		networkInterface(b, dir, name)
+		if fw := nicFirmware(dir, name, nics); len(fw) > 0 {
+			g := b.group()
+			for _, m := range fw {
+				g.add(m)
+			}
+		}
 	}
 
+	// RDMA devices: identity and which counters each port has from the
+	// reader, then each port's state and counters kept to re-read.
 	ib := env.Sys("class/infiniband")
 	sys := hostfs.New(env.Paths.SysFS)
 	names, errs := sysfs.InfiniBandDeviceNames(sys)
-	networkSkip(skips, errs)
+	networkSkip(b.skips, errs)
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		d, errs := sysfs.ReadInfiniBandDevice(sys, name)
-		networkSkip(skips, errs)
-		ms = append(ms, networkIBDevice(d)...)
-		ms = append(ms, hcaFirmware(d)...)
+		networkSkip(b.skips, errs)
+		g := b.group()
+		for _, m := range networkIBDevice(d) {
+			g.add(m)
+		}
+		for _, m := range hcaFirmware(d) {
+			g.add(m)
+		}
 		for _, port := range d.Ports {
-			ms = append(ms, networkIBPort(ib.sub(name, "ports", port.Name), name, port.Name)...)
-			ms = append(ms, networkIBCounters(name, port)...)
+			networkIBPort(b, g, ib.sub(name, "ports", port.Name), name, port)
 		}
 	}
-	return ms, nil
+	return nil
 }
 
 // networkSkip records what a sysfs reader could not read.
@@ -193,46 +238,23 @@ func networkIBDevice(d sysfs.InfiniBandDevice) []prometheus.Metric {
 		labelValue(d.FirmwareVersion), labelValue(d.BoardID), labelValue(d.HCAType))}
 }
 
-// networkIBCounters maps a port's counters/ and hw_counters/.
-func networkIBCounters(device string, p sysfs.InfiniBandPort) []prometheus.Metric {
-	dev := labelValue(device)
-	var ms []prometheus.Metric
-	for _, c := range networkIBErrorCounters {
-		if v, ok := p.Counters[c]; ok {
-			ms = append(ms, counter(networkIBPortErrors, float64(v), dev, p.Name, c))
-		}
-	}
-	if v, ok := p.Counters["port_xmit_wait"]; ok {
-		ms = append(ms, counter(networkIBPortTransmitWait, float64(v), dev, p.Name))
-	}
-	if v, ok := p.Counters["port_xmit_data"]; ok {
-		ms = append(ms, counter(networkIBPortTransmitBytes, float64(v)*4, dev, p.Name))
-	}
-	if v, ok := p.Counters["port_rcv_data"]; ok {
-		ms = append(ms, counter(networkIBPortReceiveBytes, float64(v)*4, dev, p.Name))
-	}
-	for _, c := range slices.Sorted(maps.Keys(p.HWCounters)) {
-		ms = append(ms, counter(networkIBPortHWCounter, float64(p.HWCounters[c]), dev, p.Name, labelValue(c)))
-	}
-	return ms
-}
-
 // IFF_UP in the flags attribute: the interface is administratively up.
 const networkIFFUp = 0x1
 
-// networkInterface reads one interface. Interfaces with no device link
-// (loopback, bonds, bridges, VLANs, veths) are not hardware and get no series.
-func networkInterface(a attrs, name string) []prometheus.Metric {
+// networkInterface lays out one interface: its identity now, its link
+// state to re-read. Interfaces with no device link (loopback, bonds,
+// bridges, VLANs, veths) are not hardware and get no series.
+func networkInterface(b *layoutBuilder, a attrs, name string) {
 	target, err := a.readlink("device")
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil
+		return
 	case err != nil:
 		a.skips.Add(a.path("device"), err)
-		return nil
+		return
 	}
 	iface := labelValue(name)
-	var ms []prometheus.Metric
+	g := b.group()
 
 	// A bond sets every member's live address to its own; the permanent
 	// one identifies the port and does not change when the bond re-forms.
@@ -246,56 +268,75 @@ func networkInterface(a attrs, name string) []prometheus.Metric {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		a.skips.Add(a.path("device/driver"), err)
 	}
-	ms = append(ms, gauge(networkInterfaceInfo, 1,
+	g.add(gauge(networkInterfaceInfo, 1,
 		iface, labelValue(mac), labelValue(driver), labelValue(networkBusAddress(a, target))))
 
-	if s, ok := networkLinkAttr(a, "speed"); ok {
-		// SPEED_UNKNOWN (-1) is printed as -1, or as 4294967295 by kernels
-		// before 4.x that printed it unsigned.
-		switch mbps, err := strconv.ParseInt(s, 10, 64); {
-		case err != nil:
-			a.skips.Add(a.path("speed"), err)
-		case mbps >= 0 && mbps != 1<<32-1:
-			ms = append(ms, gauge(networkInterfaceSpeed, float64(mbps)*125000, iface)) // 1 Mb/s = 125000 bytes/s
+	// The kernel answers a read of speed, duplex or carrier with EINVAL
+	// while the interface is down: that is "unknown", the same as a
+	// missing file, and not a failure.
+	linkAttr := func(file string, parse func(string) (float64, bool, error), d *prometheus.Desc, vt prometheus.ValueType) {
+		if v := b.value(g, a, file, parse, d, vt, iface); v != nil {
+			v.unknown = networkUnknownErr
 		}
 	}
-	if s, ok := networkLinkAttr(a, "duplex"); ok {
-		switch s {
-		case "full":
-			ms = append(ms, gauge(networkInterfaceFullDuplex, 1, iface))
-		case "half":
-			ms = append(ms, gauge(networkInterfaceFullDuplex, 0, iface))
-		case "unknown":
-		default:
-			a.skips.Add(a.path("duplex"), fmt.Errorf("unknown duplex %q", s))
-		}
+	linkAttr("speed", networkSpeed, networkInterfaceSpeed, prometheus.GaugeValue)
+	linkAttr("duplex", networkDuplex, networkInterfaceFullDuplex, prometheus.GaugeValue)
+	b.value(g, a, "mtu", parseUintValue, networkInterfaceMTU, prometheus.GaugeValue, iface)
+	b.value(g, a, "flags", networkAdminUp, networkInterfaceAdminUp, prometheus.GaugeValue, iface)
+	b.value(g, a, "operstate", networkOperUp, networkInterfaceOperUp, prometheus.GaugeValue, iface)
+	linkAttr("carrier", networkCarrier, networkInterfaceCarrier, prometheus.GaugeValue)
+	b.value(g, a, "carrier_changes", parseUintValue, networkInterfaceCarrierChanges, prometheus.CounterValue, iface)
+}
+
+// networkSpeed parses speed in Mb/s. SPEED_UNKNOWN (-1) is printed as -1,
+// or as 4294967295 by kernels before 4.x that printed it unsigned.
+func networkSpeed(s string) (float64, bool, error) {
+	if s == "" {
+		return 0, false, nil
 	}
-	if v, ok := a.Uint("mtu"); ok {
-		ms = append(ms, gauge(networkInterfaceMTU, float64(v), iface))
+	mbps, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || mbps < 0 || mbps == 1<<32-1 {
+		return 0, false, err
 	}
-	if s, ok := a.String("flags"); ok {
-		// The kernel prints flags in hex ("0x1003").
-		if flags, err := strconv.ParseUint(s, 0, 64); err != nil {
-			a.skips.Add(a.path("flags"), err)
-		} else {
-			ms = append(ms, gauge(networkInterfaceAdminUp, boolValue(flags&networkIFFUp != 0), iface))
-		}
+	return float64(mbps) * 125000, true, nil // 1 Mb/s = 125000 bytes/s
+}
+
+func networkDuplex(s string) (float64, bool, error) {
+	switch s {
+	case "full":
+		return 1, true, nil
+	case "half":
+		return 0, true, nil
+	case "unknown", "":
+		return 0, false, nil
 	}
-	if s, ok := a.String("operstate"); ok {
-		ms = append(ms, gauge(networkInterfaceOperUp, boolValue(s == "up"), iface))
+	return 0, false, fmt.Errorf("unknown duplex %q", s)
+}
+
+// networkAdminUp parses flags, which the kernel prints in hex ("0x1003").
+func networkAdminUp(s string) (float64, bool, error) {
+	if s == "" {
+		return 0, false, nil
 	}
-	if s, ok := networkLinkAttr(a, "carrier"); ok {
-		switch s {
-		case "0", "1":
-			ms = append(ms, gauge(networkInterfaceCarrier, boolValue(s == "1"), iface))
-		default:
-			a.skips.Add(a.path("carrier"), fmt.Errorf("carrier is %q, want 0 or 1", s))
-		}
+	flags, err := strconv.ParseUint(s, 0, 64)
+	if err != nil {
+		return 0, false, err
 	}
-	if v, ok := a.Uint("carrier_changes"); ok {
-		ms = append(ms, counter(networkInterfaceCarrierChanges, float64(v), iface))
+	return boolValue(flags&networkIFFUp != 0), true, nil
+}
+
+func networkOperUp(s string) (float64, bool, error) {
+	return boolValue(s == "up"), s != "", nil
+}
+
+func networkCarrier(s string) (float64, bool, error) {
+	switch s {
+	case "0", "1":
+		return boolValue(s == "1"), true, nil
+	case "":
+		return 0, false, nil
 	}
-	return ms
+	return 0, false, fmt.Errorf("carrier is %q, want 0 or 1", s)
 }
 
 // networkVirtioDevice matches the virtio bus's own device names (virtio0),
@@ -324,21 +365,6 @@ func networkBusAddress(a attrs, target string) string {
 		return parent
 	}
 	return base
-}
-
-// networkLinkAttr reads speed, duplex or carrier. The kernel answers a read
-// of them with EINVAL while the interface is down: that is "unknown", the
-// same as a missing file, and not a failure.
-func networkLinkAttr(a attrs, name string) (string, bool) {
-	b, err := a.fs.ReadAttr(a.name(name))
-	if err != nil {
-		if !networkUnknownErr(err) {
-			a.skips.Add(a.path(name), err)
-		}
-		return "", false
-	}
-	s := strings.TrimSpace(string(b))
-	return s, s != ""
 }
 
 // networkUnknownErr reports whether err from reading a link attribute means
@@ -414,43 +440,93 @@ func networkBondMemberStatus(class attrs, bond, member string) (string, bool) {
 	return "", false
 }
 
-// networkIBPort reads ports/N of an RDMA device.
-func networkIBPort(a attrs, device, port string) []prometheus.Metric {
-	dev := labelValue(device)
+// networkIBPort lays out ports/N of an RDMA device: its link layer now,
+// its state, rate and the counters the reader found to re-read.
+func networkIBPort(b *layoutBuilder, g *layoutGroup, a attrs, device string, p sysfs.InfiniBandPort) {
+	dev, port := labelValue(device), p.Name
 	linkLayer, _ := a.String("link_layer")
-	ms := []prometheus.Metric{gauge(networkIBPortInfo, 1, dev, port, labelValue(linkLayer))}
+	g.add(gauge(networkIBPortInfo, 1, dev, port, labelValue(linkLayer)))
 
-	// state and phys_state are "ID: NAME" ("4: ACTIVE", "5: LinkUp"); the
-	// IDs are the IBA spec's port states.
-	state := func(file string, want uint64, d *prometheus.Desc) {
-		s, ok := a.String(file)
-		if !ok {
-			return
+	b.value(g, a, "state", networkIBState("state", 4), networkIBPortActive, prometheus.GaugeValue, dev, port)               // IB_PORT_ACTIVE
+	b.value(g, a, "phys_state", networkIBState("phys_state", 5), networkIBPortPhysicalUp, prometheus.GaugeValue, dev, port) // LinkUp
+	b.value(g, a, "rate", networkIBRate, networkIBPortRate, prometheus.GaugeValue, dev, port)
+
+	counter := func(file string, scale float64, d *prometheus.Desc, labels ...string) {
+		if v := b.value(g, a, file, networkIBCounter(scale), d, prometheus.CounterValue, labels...); v != nil {
+			v.unknown = networkIBUnknownErr
+		}
+	}
+	for _, c := range networkIBErrorCounters {
+		if _, ok := p.Counters[c]; ok {
+			counter("counters/"+c, 1, networkIBPortErrors, dev, port, c)
+		}
+	}
+	if _, ok := p.Counters["port_xmit_wait"]; ok {
+		counter("counters/port_xmit_wait", 1, networkIBPortTransmitWait, dev, port)
+	}
+	// The data counters count 4-octet words.
+	if _, ok := p.Counters["port_xmit_data"]; ok {
+		counter("counters/port_xmit_data", 4, networkIBPortTransmitBytes, dev, port)
+	}
+	if _, ok := p.Counters["port_rcv_data"]; ok {
+		counter("counters/port_rcv_data", 4, networkIBPortReceiveBytes, dev, port)
+	}
+	for _, c := range slices.Sorted(maps.Keys(p.HWCounters)) {
+		counter("hw_counters/"+c, 1, networkIBPortHWCounter, dev, port, labelValue(c))
+	}
+}
+
+// networkIBState parses state and phys_state, "ID: NAME" ("4: ACTIVE",
+// "5: LinkUp"), the IDs being the IBA spec's port states: 1 when the ID
+// is want.
+func networkIBState(file string, want uint64) func(string) (float64, bool, error) {
+	return func(s string) (float64, bool, error) {
+		if s == "" {
+			return 0, false, nil
 		}
 		idStr, _, found := strings.Cut(s, ":")
 		id, err := strconv.ParseUint(strings.TrimSpace(idStr), 10, 8)
 		if !found || err != nil {
-			a.skips.Add(a.path(file), fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s))
-			return
+			return 0, false, fmt.Errorf("%s is %q, want \"ID: NAME\"", file, s)
 		}
-		ms = append(ms, gauge(d, boolValue(id == want), dev, port))
+		return boolValue(id == want), true, nil
 	}
-	state("state", 4, networkIBPortActive)          // IB_PORT_ACTIVE
-	state("phys_state", 5, networkIBPortPhysicalUp) // LinkUp
+}
 
-	if s, ok := a.String("rate"); ok {
-		// "200 Gb/sec (4X HDR)", "2.5 Gb/sec (1X SDR)", "10 Gb/sec (4X)".
-		f := strings.Fields(s)
-		var gbps float64
-		err := fmt.Errorf("rate is %q, want \"N Gb/sec ...\"", s)
-		if len(f) >= 2 && f[1] == "Gb/sec" {
-			gbps, err = strconv.ParseFloat(f[0], 64)
-		}
-		if err != nil {
-			a.skips.Add(a.path("rate"), err)
-		} else {
-			ms = append(ms, gauge(networkIBPortRate, gbps*1e9/8, dev, port))
-		}
+// networkIBRate parses rate: "200 Gb/sec (4X HDR)", "2.5 Gb/sec (1X SDR)",
+// "10 Gb/sec (4X)".
+func networkIBRate(s string) (float64, bool, error) {
+	if s == "" {
+		return 0, false, nil
 	}
-	return ms
+	f := strings.Fields(s)
+	if len(f) < 2 || f[1] != "Gb/sec" {
+		return 0, false, fmt.Errorf("rate is %q, want \"N Gb/sec ...\"", s)
+	}
+	gbps, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, false, err
+	}
+	return gbps * 1e9 / 8, true, nil
+}
+
+// networkIBCounter parses a counter, times scale, as the sysfs reader
+// does: "N/A (no PMA)" is a port without the counter, not a failure.
+func networkIBCounter(scale float64) func(string) (float64, bool, error) {
+	return func(s string) (float64, bool, error) {
+		if s == "" || strings.HasPrefix(s, "N/A") {
+			return 0, false, nil
+		}
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, false, err
+		}
+		return float64(v) * scale, true, nil
+	}
+}
+
+// networkIBUnknownErr: EINVAL or EOPNOTSUPP is the kernel's answer for a
+// counter an iWARP or irdma device does not implement.
+func networkIBUnknownErr(err error) bool {
+	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)
 }

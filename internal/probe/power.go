@@ -2,9 +2,10 @@ package probe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,11 +40,11 @@ func init() {
 	Register(Spec{
 		Name:      "power",
 		Summary:   "Power supplies, ACPI power meters, RAPL energy counters.",
-		Reads:     "`/sys/class/power_supply`, ACPI power meters, RAPL energy counters (`/sys/class/powercap/intel-rapl:*`)",
+		Reads:     "`/sys/class/power_supply`, ACPI power meters, RAPL energy counters (`/sys/class/powercap/intel-rapl:*`); readings re-read from descriptors kept open, the rest every 10 runs",
 		Privilege: "none; RAPL energy needs root or `CAP_DAC_READ_SEARCH`",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return powerProbe{} },
+		New:       func() Probe { return &powerProbe{} },
 	})
 }
 
@@ -56,9 +57,15 @@ func init() {
 // "package" and index 0 while dropping which package a "dram" subzone
 // belongs to, which the zone label needs. A bad attribute here costs the
 // series it feeds and nothing else.
-type powerProbe struct{}
+//
+// It keeps its layout between runs (layout.go): online, present and
+// health, the meters' readings and the RAPL counters are re-read.
+type powerProbe struct{ layout keptLayout }
 
-func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
+// Close closes the descriptors the probe keeps.
+func (p *powerProbe) Close() { p.layout.close() }
+
+func (*powerProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		powerSupplyInfo, powerSupplyOnline, powerSupplyPresent, powerSupplyHealth,
 		powerMeterWatts, powerMeterCapWatts,
@@ -68,22 +75,22 @@ func (powerProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
-	var ms []prometheus.Metric
-	for _, read := range []func(Env) []prometheus.Metric{p.supplies, p.meters, p.rapl} {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error {
+		for _, read := range []func(Env, *layoutBuilder){powerSupplies, powerMeters, powerRAPL} {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			read(env, b)
 		}
-		ms = append(ms, read(env)...)
-	}
-	return ms, nil
+		return nil
+	})
 }
 
-// supplies reads /sys/class/power_supply.
-func (p powerProbe) supplies(env Env) []prometheus.Metric {
+// powerSupplies lays out /sys/class/power_supply.
+func powerSupplies(env Env, b *layoutBuilder) {
 	class := env.Sys("class/power_supply")
-	var ms []prometheus.Metric
 	for _, e := range class.entries() {
 		supply := e.Name()
 		a := class.sub(supply)
@@ -92,26 +99,27 @@ func (p powerProbe) supplies(env Env) []prometheus.Metric {
 		model, _ := a.String("model_name")
 		serial, _ := a.String("serial_number")
 		label := labelValue(supply)
-		ms = append(ms, constMetric(powerSupplyInfo, prometheus.GaugeValue, 1,
+		g := b.group()
+		g.add(constMetric(powerSupplyInfo, prometheus.GaugeValue, 1,
 			label, labelValue(typ), labelValue(manufacturer), labelValue(model), labelValue(serial)))
-		if v, ok := a.Uint("online"); ok {
-			ms = append(ms, constMetric(powerSupplyOnline, prometheus.GaugeValue, float64(v), label))
-		}
-		if v, ok := a.Uint("present"); ok {
-			ms = append(ms, constMetric(powerSupplyPresent, prometheus.GaugeValue, float64(v), label))
-		}
-		if h, ok := a.String("health"); ok {
-			ms = append(ms, constMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h)))
+		b.value(g, a, "online", parseUintValue, powerSupplyOnline, prometheus.GaugeValue, label)
+		b.value(g, a, "present", parseUintValue, powerSupplyPresent, prometheus.GaugeValue, label)
+		// health is a label value, not a number: read by name each run.
+		g.live = func(skips *Skips) []prometheus.Metric {
+			a := a
+			a.skips = skips
+			if h, ok := a.String("health"); ok {
+				return []prometheus.Metric{constMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h))}
+			}
+			return nil
 		}
 	}
-	return ms
 }
 
-// meters reads the ACPI power meters bound to the power_meter driver. The
-// driver reports microwatts.
-func (p powerProbe) meters(env Env) []prometheus.Metric {
+// powerMeters lays out the ACPI power meters bound to the power_meter
+// driver. The driver reports microwatts.
+func powerMeters(env Env, b *layoutBuilder) {
 	driver := env.Sys("bus/acpi/drivers/power_meter")
-	var ms []prometheus.Metric
 	for _, e := range driver.entries() {
 		// The driver directory also holds bind, unbind, uevent and module.
 		meter := e.Name()
@@ -119,14 +127,12 @@ func (p powerProbe) meters(env Env) []prometheus.Metric {
 			continue
 		}
 		a := driver.sub(meter)
-		if v, ok := a.Int("power1_average"); ok {
-			ms = append(ms, constMetric(powerMeterWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
-		}
+		g := b.group()
+		b.value(g, a, "power1_average", parseIntDiv(1e6), powerMeterWatts, prometheus.GaugeValue, meter)
 		if v, ok := a.Int("power1_cap"); ok {
-			ms = append(ms, constMetric(powerMeterCapWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
+			g.add(constMetric(powerMeterCapWatts, prometheus.GaugeValue, float64(v)/1e6, meter))
 		}
 	}
-	return ms
 }
 
 // powerRAPLZone is one intel-rapl:N or intel-rapl:N:M powercap zone.
@@ -136,10 +142,10 @@ type powerRAPLZone struct {
 	label  string
 }
 
-// rapl reads the RAPL zones of the MSR interface (intel-rapl:*; AMD CPUs use
-// it too). intel-rapl-mmio:* zones are left out: they are the same packages
-// seen through MMIO, named "package-0" again.
-func (p powerProbe) rapl(env Env) []prometheus.Metric {
+// powerRAPL lays out the RAPL zones of the MSR interface (intel-rapl:*;
+// AMD CPUs use it too). intel-rapl-mmio:* zones are left out: they are the
+// same packages seen through MMIO, named "package-0" again.
+func powerRAPL(env Env, b *layoutBuilder) {
 	class := env.Sys("class/powercap")
 	var zones []powerRAPLZone
 	names := map[string]string{} // intel-rapl:N -> package-N
@@ -166,7 +172,6 @@ func (p powerProbe) rapl(env Env) []prometheus.Metric {
 	// the package's name so that each zone's label is unique.
 	sort.Slice(zones, func(i, j int) bool { return zones[i].dir.dir < zones[j].dir.dir })
 	seen := map[string]bool{}
-	var ms []prometheus.Metric
 	for _, z := range zones {
 		if z.parent != "" {
 			pkg, ok := names[z.parent]
@@ -183,23 +188,17 @@ func (p powerProbe) rapl(env Env) []prometheus.Metric {
 		}
 		seen[z.label] = true
 
-		// Permission denied is the expected answer when not running as
-		// root; RestrictedString does not count it as a skip.
-		s, ok := z.dir.RestrictedString("energy_uj")
-		if !ok {
-			continue
-		}
-		uj, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			z.dir.skips.Add(z.dir.path("energy_uj"), err)
-			continue
-		}
 		// The counter is exported as read, wraps included: rate() loses at
 		// most one probe interval's energy at a wrap. That holds only while
 		// the interval stays well below the wrap time (max_energy_range_uj is
 		// about 262 kJ, some 20 minutes for a 200 W package), which the
 		// power probe's one-minute default keeps.
-		ms = append(ms, constMetric(powerRAPLEnergy, prometheus.CounterValue, float64(uj)/1e6, z.label))
+		g := b.group()
+		if v := b.value(g, z.dir, "energy_uj", parseUintDiv(1e6), powerRAPLEnergy, prometheus.CounterValue, z.label); v != nil {
+			// energy_uj is mode 0400 since CVE-2020-8694: permission
+			// denied is the expected answer when not running as root,
+			// no series and not a skip (as RestrictedString has it).
+			v.unknown = func(err error) bool { return errors.Is(err, fs.ErrPermission) }
+		}
 	}
-	return ms
 }

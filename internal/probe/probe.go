@@ -72,6 +72,15 @@ func (e Env) Bind(skips *Skips) Env {
 	return e
 }
 
+// Closer is implemented by probes that hold something between runs that
+// must be given back: descriptors kept open (the one-minute sysfs probes'
+// layouts, layout.go). The daemon closes a probe when it stops and when a
+// reload turns the probe off; a closed probe still runs, and takes what it
+// needs again.
+type Closer interface {
+	Close()
+}
+
 // Conditional is implemented by probes whose source may be missing from a
 // host altogether: a tool that is not installed, a directory that does not
 // exist, no BMC. The daemon leaves such a probe off, with one log line, when

@@ -163,8 +163,8 @@ type SmartOptions struct {
 	Command confval.Path `yaml:"command" help:"Absolute path of smartctl."`
 	// Include and Exclude match device paths as smartctl --scan-open
 	// names them ("/dev/sda", "/dev/nvme0").
-	Include confval.Regexp `yaml:"include" help:"Regular expression on device paths, e.g. \"^/dev/nvme\": read only the devices that match. Empty: all."`
-	Exclude confval.Regexp `yaml:"exclude" help:"Regular expression on device paths: skip the devices that match. Empty: none."`
+	Include confval.Regexp `yaml:"include" flag:"device-include" help:"Regular expression on device paths, e.g. \"^/dev/nvme\": read only the devices that match. Empty: all."`
+	Exclude confval.Regexp `yaml:"exclude" flag:"device-exclude" help:"Regular expression on device paths: skip the devices that match. Empty: none."`
 	// DeviceTimeout bounds one device's smartctl run, so a hung disk costs
 	// its own series and not the run.
 	DeviceTimeout confval.Duration `yaml:"device_timeout" check:"positive" help:"Bounds one device's smartctl run; a hung device costs its own series only."`

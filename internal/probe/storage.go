@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/scsi"
+	"github.com/hardware-exporter/hardware_exporter/internal/probe/confval"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -48,8 +49,24 @@ func init() {
 		Summary:   "Block devices and NVMe controllers and namespaces: models, serials, firmware, sizes.",
 		Reads:     "every physical block device in `/sys/block` (size, model, vendor, serial from VPD page 0x80 or the disk's own `serial` (virtio), firmware, rotational, block sizes, WWN) and `/sys/class/nvme` controllers and namespaces (model, serial, firmware, state, capacity)",
 		Privilege: "none",
+		Options:   func() any { return newStorageOptions() },
 		New:       func() Probe { return storageProbe{} },
 	})
+}
+
+// StorageOptions are the storage probe's filters (probes.storage.*),
+// named as node_exporter's --collector.diskstats.device-* flags. A device
+// filtered out is not read at all.
+type StorageOptions struct {
+	DeviceInclude confval.Regexp `yaml:"device_include" flag:"device-include" help:"Regular expression on device names: /sys/block entries (sda, nvme0n1), NVMe controllers (nvme0) and namespaces (nvme0n1). Read only those that match. Empty: all."`
+	DeviceExclude confval.Regexp `yaml:"device_exclude" flag:"device-exclude" help:"Regular expression on device names: skip those that match. Empty: none."`
+}
+
+func newStorageOptions() *StorageOptions { return &StorageOptions{} }
+
+// keep says whether o lets the device called name be read.
+func (o *StorageOptions) keep(name string) bool {
+	return o.DeviceInclude.MatchOr(name, true) && !o.DeviceExclude.MatchOr(name, false)
 }
 
 // storageProbe lists block devices backed by hardware and NVMe controllers.
@@ -77,14 +94,18 @@ func (p storageProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prome
 	if err != nil {
 		return nil, err
 	}
+	o := optionsOf(env, newStorageOptions)
 	var ms []prometheus.Metric
 	for _, dev := range devices {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if !o.keep(dev.Name()) {
+			continue
+		}
 		ms = append(ms, p.blockDevice(block.sub(dev.Name()), dev.Name())...)
 	}
-	nvme, err := p.nvmeControllers(ctx, env)
+	nvme, err := p.nvmeControllers(ctx, env, o)
 	if err != nil {
 		return nil, err
 	}
@@ -207,12 +228,15 @@ func storageVPDATA(dev attrs) (model, firmware string, ok bool) {
 // and cntlid are absent on older kernels, such as RHEL 7's), turns a
 // malformed namespace size into 0, and lacks transport and address: read
 // attribute by attribute instead, so that one bad file costs one series.
-func (p storageProbe) nvmeControllers(ctx context.Context, env Env) ([]prometheus.Metric, error) {
+func (p storageProbe) nvmeControllers(ctx context.Context, env Env, o *StorageOptions) ([]prometheus.Metric, error) {
 	class := env.Sys("class/nvme")
 	var ms []prometheus.Metric
 	for _, ctrl := range class.indexed("nvme") {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if !o.keep(ctrl) {
+			continue
 		}
 		a := class.sub(ctrl)
 		model, _ := a.String("model")
@@ -229,7 +253,7 @@ func (p storageProbe) nvmeControllers(ctx context.Context, env Env) ([]prometheu
 		}
 
 		for _, e := range a.entries() {
-			if !storageNVMeNamespace.MatchString(e.Name()) {
+			if !storageNVMeNamespace.MatchString(e.Name()) || !o.keep(e.Name()) {
 				continue
 			}
 			if size, ok := a.sub(e.Name()).Uint("size"); ok {

@@ -63,6 +63,9 @@ type TextfileOptions struct {
 	Directory        confval.Path `yaml:"directory" help:"Directory whose *.prom files are read."`
 	MaxSeriesPerFile int          `yaml:"max_series_per_file" check:"positive" help:"A file holding more series (a histogram's buckets count each) is refused whole and hardware_textfile_scrape_error says so."`
 	MaxSeries        int          `yaml:"max_series" check:"positive" help:"Series kept from all files together, in file name order; a file that would pass it is refused whole."`
+	// A file filtered out is not opened: no mtime series, no problem.
+	FileInclude confval.Regexp `yaml:"file_include" flag:"file-include" help:"Regular expression on file names (e.g. \"^(raid|backup)_\"): read only the *.prom files that match. Empty: all."`
+	FileExclude confval.Regexp `yaml:"file_exclude" flag:"file-exclude" help:"Regular expression on file names: skip the *.prom files that match. Empty: none."`
 }
 
 func newTextfileOptions() *TextfileOptions {
@@ -121,7 +124,12 @@ func (p *textfileProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]pro
 	if err := textfileDirAvailable(dir); err != nil {
 		return nil, err
 	}
-	r, err := textfile.ReadDir(ctx, dir, textfileReserved, textfile.Limits{SeriesPerFile: o.MaxSeriesPerFile, Series: o.MaxSeries})
+	r, err := textfile.ReadDir(ctx, dir, textfileReserved, textfile.Limits{
+		SeriesPerFile: o.MaxSeriesPerFile, Series: o.MaxSeries,
+		Skip: func(name string) bool {
+			return !o.FileInclude.MatchOr(name, true) || o.FileExclude.MatchOr(name, false)
+		},
+	})
 	if err != nil {
 		return nil, err
 	}

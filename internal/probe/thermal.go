@@ -34,11 +34,11 @@ func init() {
 	Register(Spec{
 		Name:      "thermal",
 		Summary:   "Thermal zones and cooling devices that hwmon does not already show.",
-		Reads:     "`/sys/class/thermal` zones (temperature, trip points) that have no hwmon twin, and cooling devices",
+		Reads:     "`/sys/class/thermal` zones (temperature, trip points) that have no hwmon twin, and cooling devices; temperatures and cooling states are re-read from descriptors kept open, the rest every 10 runs",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return thermalProbe{} },
+		New:       func() Probe { return &thermalProbe{} },
 	})
 }
 
@@ -51,55 +51,60 @@ func init() {
 // neither reads trip points nor says which zones hwmon already exports;
 // ClassCoolingDeviceStats fails the whole list when one device's state does
 // not parse, where a bad device must cost only its own series.
-type thermalProbe struct{}
+//
+// It keeps the zones' layout between runs (layout.go): the zone
+// temperatures and cooling states are re-read, the rest every layoutEvery
+// runs.
+type thermalProbe struct{ layout keptLayout }
 
-func (thermalProbe) Describe(ch chan<- *prometheus.Desc) {
+// Close closes the descriptors the probe keeps.
+func (p *thermalProbe) Close() { p.layout.close() }
+
+func (*thermalProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- thermalZoneTemperature
 	ch <- thermalZoneTripPoint
 	ch <- thermalCoolingState
 	ch <- thermalCoolingMaxState
 }
 
-func (p thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return thermalDiscover(ctx, env, b) })
+}
+
+func thermalDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
 	class := env.Sys("class/thermal")
-	var ms []prometheus.Metric
 	for _, zone := range class.indexed("thermal_zone") {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		ms = append(ms, thermalZone(class.sub(zone), zone)...)
+		thermalZone(b, class.sub(zone), zone)
 	}
 	for _, dev := range class.indexed("cooling_device") {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		ms = append(ms, thermalCoolingDevice(class.sub(dev), dev)...)
+		thermalCoolingDevice(b, class.sub(dev), dev)
 	}
 	// A host with no thermal zones still runs the loops above zero times.
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return ms, nil
+	return ctx.Err()
 }
 
-// thermalZone reads one thermal_zoneN. An unreadable temp (ACPI zones answer
-// EIO or ENODATA when the firmware method fails) costs that series only; the
-// zone's trip points are still exported.
-func thermalZone(a attrs, zone string) []prometheus.Metric {
+// thermalZone lays out one thermal_zoneN. An unreadable temp (ACPI zones
+// answer EIO or ENODATA when the firmware method fails) costs that series
+// only; the zone's trip points are still exported.
+func thermalZone(b *layoutBuilder, a attrs, zone string) {
 	// The thermal core registers most zones with hwmon too (hwmonN below the
 	// zone, temp1_input and temp1_crit): those are the hwmon probe's, and
 	// exporting them twice would double-count them in any sum or alert.
 	if len(a.numbered("hwmon", "")) > 0 {
-		return nil
+		return
 	}
 	typ, _ := a.String("type")
 	typ = labelValue(typ)
 
-	var ms []prometheus.Metric
-	if v, ok := a.Int("temp"); ok && v != thermalTempInvalid {
-		ms = append(ms, constMetric(thermalZoneTemperature, prometheus.GaugeValue, float64(v)/1000, zone, typ))
-	}
+	g := b.group()
+	b.value(g, a, "temp", thermalTemp, thermalZoneTemperature, prometheus.GaugeValue, zone, typ)
 	for _, trip := range a.numbered("trip_point_", "_temp") {
 		n := strconv.FormatUint(trip.n, 10)
 		v, ok := a.Int(trip.name)
@@ -112,34 +117,46 @@ func thermalZone(a attrs, zone string) []prometheus.Metric {
 		if !ok {
 			continue
 		}
-		ms = append(ms, constMetric(thermalZoneTripPoint, prometheus.GaugeValue, float64(v)/1000, zone, typ, n, labelValue(tripType)))
+		g.add(constMetric(thermalZoneTripPoint, prometheus.GaugeValue, float64(v)/1000, zone, typ, n, labelValue(tripType)))
 	}
-	return ms
 }
 
-// thermalCoolingDevice reads one cooling_deviceN.
-func thermalCoolingDevice(a attrs, dev string) []prometheus.Metric {
+// thermalTemp parses a zone's temp, in millidegrees; THERMAL_TEMP_INVALID
+// is no value.
+func thermalTemp(s string) (float64, bool, error) {
+	v, ok, err := parseIntDiv(1)(s)
+	if !ok || v == thermalTempInvalid {
+		return 0, false, err
+	}
+	return v / 1000, true, nil
+}
+
+// thermalCoolingDevice lays out one cooling_deviceN.
+func thermalCoolingDevice(b *layoutBuilder, a attrs, dev string) {
 	typ, _ := a.String("type")
 	typ = labelValue(typ)
 
-	var ms []prometheus.Metric
-	if v, ok := a.Int("cur_state"); ok {
-		switch {
-		case v == -1:
-			// intel_powerclamp: "not clamping" (Documentation/driver-api/thermal/
-			// intel_powerclamp.rst), which is what state 0 means for every other
-			// cooling device. Exporting 0 keeps the series continuous while
-			// powerclamp comes and goes.
-			v = 0
-		case v < 0:
-			a.skips.Add(a.path("cur_state"), fmt.Errorf("negative cooling state %d", v))
-		}
-		if v >= 0 {
-			ms = append(ms, constMetric(thermalCoolingState, prometheus.GaugeValue, float64(v), dev, typ))
-		}
-	}
+	g := b.group()
+	b.value(g, a, "cur_state", thermalCoolingCurState, thermalCoolingState, prometheus.GaugeValue, dev, typ)
 	if v, ok := a.Uint("max_state"); ok {
-		ms = append(ms, constMetric(thermalCoolingMaxState, prometheus.GaugeValue, float64(v), dev, typ))
+		g.add(constMetric(thermalCoolingMaxState, prometheus.GaugeValue, float64(v), dev, typ))
 	}
-	return ms
+}
+
+// thermalCoolingCurState parses cur_state.
+func thermalCoolingCurState(s string) (float64, bool, error) {
+	v, ok, err := parseIntDiv(1)(s)
+	switch {
+	case !ok:
+		return 0, false, err
+	case v == -1:
+		// intel_powerclamp: "not clamping" (Documentation/driver-api/thermal/
+		// intel_powerclamp.rst), which is what state 0 means for every other
+		// cooling device. Exporting 0 keeps the series continuous while
+		// powerclamp comes and goes.
+		return 0, true, nil
+	case v < 0:
+		return 0, false, fmt.Errorf("negative cooling state %d", int64(v))
+	}
+	return v, true, nil
 }

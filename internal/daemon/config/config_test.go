@@ -199,13 +199,15 @@ func TestErrorsNameKeyAndLine(t *testing.T) {
 		{"zero probe interval", "probes:\n  cpu:\n    interval: 0s\n", []string{"line 3: probes.cpu.interval: must be positive"}},
 		{"relative command", "probes:\n  smart:\n    command: smartctl\n", []string{"line 3: probes.smart.command", "absolute path"}},
 		{"bad regexp", "probes:\n  smart:\n    exclude: \"(sd\"\n", []string{"line 3: probes.smart.exclude", "invalid regular expression"}},
+		{"bad hwmon filter", "probes:\n  hwmon:\n    interval: 1m\n    sensor_exclude: \"temp[\"\n", []string{"line 4: probes.hwmon.sensor_exclude", "invalid regular expression"}},
+		{"filter of another probe", "probes:\n  network:\n    chip_include: x\n", []string{"line 3: probes.network.chip_include: applies only to hwmon"}},
 		{"relative directory", "probes:\n  textfile:\n    directory: prom\n", []string{"line 3: probes.textfile.directory", "absolute path"}},
 		{"zero device timeout", "probes:\n  smart:\n    device_timeout: 0s\n", []string{"line 3: probes.smart.device_timeout: must be positive"}},
 		{"empty path", "paths:\n  sysfs: \"\"\n", []string{"line 2: paths.sysfs: must not be empty"}},
 		{"two documents", "cache:\n  ttl: 1h\n---\ncache:\n  ttl: 2h\n", []string{"line 3", "one YAML document"}},
 		{"not YAML", "cache: [unclosed\n", []string{"invalid YAML"}},
 		{"README's example", "probes:\n  hwmon:\n    intervall: 1m\n    enabled: ture\n", []string{
-			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast, refresh_spacing)",
+			"line 3: probes.hwmon.intervall: unknown key (known here: enabled, interval, timeout, allow_fast, refresh_spacing, chip_include, chip_exclude, sensor_include, sensor_exclude)",
 			`line 4: probes.hwmon.enabled: want true or false, got "ture"`}},
 		{"every error at once", "cache:\n  ttll: 1h\npprof:\n  enabled: yess\n", []string{"line 2: cache.ttll", "line 4: pprof.enabled"}},
 	} {

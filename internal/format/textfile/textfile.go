@@ -81,6 +81,9 @@ type Limits struct {
 	// files, in name order, past this many series (DefaultMaxSeries
 	// when 0).
 	Series int
+	// Skip, when set, passes over the *.prom files it returns true for,
+	// unopened, as if they were not there (the probe's file filters).
+	Skip func(name string) bool
 }
 
 // Default series limits: far above what a host's scripts export (a few
@@ -195,7 +198,7 @@ func ReadDir(ctx context.Context, dir string, reserved Reserved, limits Limits) 
 	budget := int64(MaxDirSize)
 	seriesLeft := limits.total()
 	for _, e := range entries { // sorted by name: the merge order
-		if !strings.HasSuffix(e.Name(), ".prom") {
+		if !strings.HasSuffix(e.Name(), ".prom") || (limits.Skip != nil && limits.Skip(e.Name())) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {

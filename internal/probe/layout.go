@@ -1,0 +1,405 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+)
+
+// The one-minute sysfs probes (hwmon, network, thermal) read their tree in
+// two passes. Discovery walks it as any probe does: lists the class,
+// follows the links, reads names, labels and limits, and decides which
+// attributes carry values that change from minute to minute. Those are
+// opened once and kept (hostfs.Attr), and what discovery found is kept as
+// a layout: the series that do not change (info, limits) already built,
+// and for each value its descriptor, labels and parser. A run then only
+// re-reads the kept values, one pread(2) each, with no directory listing,
+// readlink or name resolution: on the fixture host that is about half the
+// files and a tenth of the system calls of a full walk.
+//
+// The layout is read again, and every kept descriptor closed first:
+//   - every layoutEvery runs, so a chip, an interface or a sensor that
+//     appears shows up within that many runs, and a limit written by
+//     `sensors -s` or a renamed label within as many;
+//   - at once, in the same run, when a kept value cannot be read (the
+//     device went away: ENODEV, a file removed or replaced) or a gate
+//     changed (a runtime-suspended GPU woke, a bond's members changed), so
+//     the run's output is what a full walk would give;
+//   - on the next run after a discovery that recorded a skip (a file that
+//     could not be read), so that a failing file is retried as often as
+//     before; a file that fails on every run costs a full walk every run,
+//     as it did before layouts;
+//   - when the run's roots or options differ (a config reload), and the
+//     descriptors are closed when the probe is closed (the daemon stops).
+const layoutEvery = 10
+
+// maxKeptPerProbe bounds the attributes one probe keeps open, so that a
+// host with thousands of sensors cannot take the whole process budget
+// (hostfs.MaxKept, 1024) from the other probes. Values past it are read
+// by name on every run, as before layouts: slower, not wrong.
+const maxKeptPerProbe = 384
+
+// keepAttrs turns kept descriptors off: every value is then read by name
+// on every run (open, read, close), as it is past the budget. A test sets
+// it to compare both ways.
+var keepAttrs = true
+
+// layoutValueSize bounds a kept value's read: the values kept are numbers
+// and short words; a longer file is an error, as garbage would be.
+const layoutValueSize = 4096
+
+// keptLayout is a probe's layout and the state that says when to read it
+// again; the zero value has none. Runs of one probe are serialized by it.
+type keptLayout struct {
+	mu   sync.Mutex
+	l    *layout
+	key  layoutKey
+	runs int // runs the layout has served, discovery included
+	// closing is a close asked for while a run held mu: the run closes
+	// the layout as it ends, so close never waits on a run (one stuck in
+	// a driver's read would hold the daemon's shutdown).
+	closing atomic.Bool
+}
+
+// layoutKey is what a layout was discovered with: the roots and the
+// options (a pointer: a reload decodes a new struct).
+type layoutKey struct {
+	paths   Paths
+	options any
+}
+
+// run returns one run's series: from the kept layout when it is still
+// good, else from a new one that discover builds.
+func (k *keptLayout) run(ctx context.Context, env Env, skips *Skips, discover func(b *layoutBuilder) error) ([]prometheus.Metric, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	defer func() {
+		if k.closing.Swap(false) {
+			k.closeLocked()
+		}
+	}()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	key := layoutKey{env.Paths, env.Options}
+	if k.l != nil && (k.key != key || k.runs >= layoutEvery || !k.l.clean) {
+		k.closeLocked()
+	}
+	if k.l != nil {
+		ms, stale, err := k.l.values(ctx, skips, false)
+		if !stale {
+			k.runs++
+			return ms, err
+		}
+		k.closeLocked()
+	}
+	b := &layoutBuilder{l: &layout{buf: make([]byte, layoutValueSize+1)}, skips: skips}
+	before := skips.Count()
+	if err := discover(b); err != nil {
+		b.l.close()
+		return nil, err
+	}
+	ms, _, err := b.l.values(ctx, skips, true)
+	if err != nil {
+		b.l.close()
+		return nil, err
+	}
+	b.l.clean = skips.Count() == before
+	k.l, k.key, k.runs = b.l, key, 1
+	return ms, nil
+}
+
+// close closes the kept descriptors; the next run discovers again. It
+// does not wait for a run in flight: that run closes them as it ends.
+func (k *keptLayout) close() {
+	if !k.mu.TryLock() {
+		k.closing.Store(true)
+		// The run may have ended between TryLock and Store: try once more,
+		// so the request is not left for the next run to find.
+		if !k.mu.TryLock() {
+			return
+		}
+		k.closing.Store(false)
+	}
+	defer k.mu.Unlock()
+	k.closeLocked()
+}
+
+func (k *keptLayout) closeLocked() {
+	if k.l != nil {
+		k.l.close()
+		k.l = nil
+	}
+}
+
+// kept counts the descriptors the layout holds, for tests.
+func (k *keptLayout) kept() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.l == nil {
+		return 0
+	}
+	return k.l.nKept
+}
+
+// layout is what discovery found: groups of series in output order.
+type layout struct {
+	groups []*layoutGroup
+	nKept  int
+	// clean: discovery recorded no skip.
+	clean bool
+	buf   []byte
+	got   []readValue // a pass's reads, kept to reuse
+}
+
+// layoutGroup is one device's series (a chip, an interface, a zone).
+type layoutGroup struct {
+	// gate, when set, is read first: gateSkip says from its content
+	// whether the group's values are to be left unread (a suspended GPU's
+	// sensors); when that differs from skip, what discovery saw, the
+	// layout is stale (the GPU woke up, or went to sleep). While skip, only
+	// fixed is exported.
+	gate     *layoutValue
+	gateSkip func(s string) bool
+	skip     bool
+	fixed    []prometheus.Metric
+	values   []*layoutValue
+	// live, when set, is read by name on every run, after values: what
+	// is not worth a layout of its own (a bond's members, whose counts
+	// depend on each other; RDMA counters, rare and read by a reader of
+	// their own).
+	live func(skips *Skips) []prometheus.Metric
+}
+
+// layoutValue is one attribute re-read on every run.
+type layoutValue struct {
+	attr *hostfs.Attr // nil: read by name
+	fs   hostfs.FS
+	name string // below fs's root
+	// parse turns the trimmed content into a sample value: ok=false
+	// exports nothing (unknown), an error is a skip.
+	parse func(s string) (v float64, ok bool, err error)
+	// unknown, when set, says which read errors mean "no value now"
+	// rather than a failure (speed reads EINVAL while a link is down).
+	unknown func(error) bool
+	desc    *prometheus.Desc
+	vt      prometheus.ValueType
+	labels  []string
+	// missing: read by name, it was not there after discovery; it is left
+	// alone until the next discovery.
+	missing bool
+}
+
+// path is the value's file joined to its root, for log lines.
+func (v *layoutValue) path() string {
+	return filepath.Join(v.fs.Root(), filepath.FromSlash(v.name))
+}
+
+func (l *layout) close() {
+	for _, g := range l.groups {
+		if g.gate != nil && g.gate.attr != nil {
+			g.gate.attr.Close()
+		}
+		for _, v := range g.values {
+			if v.attr != nil {
+				v.attr.Close()
+			}
+		}
+	}
+	l.groups, l.nKept = nil, 0
+}
+
+// read returns the value's trimmed content.
+func (l *layout) read(v *layoutValue) (string, error) {
+	if v.attr == nil {
+		b, err := v.fs.ReadAttr(v.name)
+		return strings.TrimSpace(string(b)), err
+	}
+	b, err := v.attr.Read(l.buf)
+	return strings.TrimSpace(string(b)), err
+}
+
+// values reads every value. Unless final, a value that cannot be read or
+// a gate that changed stops the pass and reports stale; final (the pass
+// right after discovery) records such a value as a skip and goes on.
+//
+// The pass reads everything first and only then parses, counts skips and
+// runs the live groups, so that a pass found stale half way has recorded
+// nothing: the discovery that follows counts each problem once.
+func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []prometheus.Metric, stale bool, err error) {
+	l.got = l.got[:0]
+	for _, g := range l.groups {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		if g.gate != nil && !final {
+			s, err := l.read(g.gate)
+			if errors.Is(err, fs.ErrNotExist) {
+				s, err = "", nil // as attrs.String reads a missing file
+			}
+			if err != nil || g.gateSkip(s) != g.skip {
+				return nil, true, nil
+			}
+		}
+		if g.skip {
+			continue
+		}
+		for _, v := range g.values {
+			if v.missing {
+				l.got = append(l.got, readValue{})
+				continue
+			}
+			s, err := l.read(v)
+			if err != nil && !final && (v.unknown == nil || !v.unknown(err)) {
+				return nil, true, nil
+			}
+			l.got = append(l.got, readValue{s, err})
+		}
+	}
+
+	i := 0
+	for _, g := range l.groups {
+		ms = append(ms, g.fixed...)
+		if g.skip {
+			continue
+		}
+		for _, v := range g.values {
+			r := l.got[i]
+			i++
+			switch {
+			case v.missing:
+				continue
+			case r.err != nil && v.unknown != nil && v.unknown(r.err):
+				continue
+			case errors.Is(r.err, fs.ErrNotExist):
+				// Only a value read by name (past the budget) gets here,
+				// from the pass after discovery: a missing file is no
+				// series, and later passes leave it alone rather than
+				// finding the layout stale every run.
+				v.missing = true
+				continue
+			case r.err != nil:
+				skips.Add(v.path(), r.err)
+				continue
+			}
+			f, ok, err := v.parse(r.s)
+			if err != nil {
+				skips.Add(v.path(), err)
+				continue
+			}
+			if ok {
+				ms = append(ms, constMetric(v.desc, v.vt, f, v.labels...))
+			}
+		}
+		if g.live != nil {
+			ms = append(ms, g.live(skips)...)
+		}
+	}
+	return ms, false, nil
+}
+
+// readValue is one value's content as a pass read it.
+type readValue struct {
+	s   string
+	err error
+}
+
+// layoutBuilder is what a probe's discovery fills.
+type layoutBuilder struct {
+	l     *layout
+	skips *Skips
+}
+
+// group starts the series of one device.
+func (b *layoutBuilder) group() *layoutGroup {
+	g := &layoutGroup{}
+	b.l.groups = append(b.l.groups, g)
+	return g
+}
+
+// fixed adds a series read at discovery, exported as is until the next.
+func (g *layoutGroup) add(m prometheus.Metric) { g.fixed = append(g.fixed, m) }
+
+// gate makes name, below a, the group's gate (see layoutGroup): skipIf
+// says from its content whether to leave the group's values unread, and
+// skip is what it said at discovery.
+func (b *layoutBuilder) gate(g *layoutGroup, a attrs, name string, skipIf func(string) bool, skip bool) {
+	g.gate, _ = b.attr(a, name)
+	g.gateSkip, g.skip = skipIf, skip
+}
+
+// value adds name, below a, as a value re-read every run; a missing file
+// adds nothing (no series, as attrs' readers have it) and returns nil.
+func (b *layoutBuilder) value(g *layoutGroup, a attrs, name string, parse func(string) (float64, bool, error),
+	desc *prometheus.Desc, vt prometheus.ValueType, labels ...string) *layoutValue {
+	v, missing := b.attr(a, name)
+	if missing {
+		return nil
+	}
+	v.parse, v.desc, v.vt, v.labels = parse, desc, vt, labels
+	g.values = append(g.values, v)
+	return v
+}
+
+// attr opens name below a to keep, within the probe's and the process's
+// budget; past either, or when the open fails for another reason than a
+// missing file, it is read by name (and the first read says why, as it
+// would have).
+func (b *layoutBuilder) attr(a attrs, name string) (v *layoutValue, missing bool) {
+	v = &layoutValue{fs: a.fs, name: a.name(name)}
+	if !keepAttrs || b.l.nKept >= maxKeptPerProbe {
+		return v, false
+	}
+	at, err := a.fs.OpenAttr(v.name)
+	switch {
+	case err == nil:
+		v.attr = at
+		b.l.nKept++
+	case errors.Is(err, fs.ErrNotExist):
+		return v, true
+	}
+	return v, false
+}
+
+// Parsers of kept values.
+
+// parseIntDiv is a signed decimal integer divided by div (sensor readings
+// can be negative; dividing keeps 1150 mV at exactly 1.15 V). An empty
+// file is no value, as attrs.Int has it.
+func parseIntDiv(div float64) func(string) (float64, bool, error) {
+	return func(s string) (float64, bool, error) {
+		if s == "" {
+			return 0, false, nil
+		}
+		v, err := strconv.ParseInt(s, 10, 64)
+		return float64(v) / div, err == nil, err
+	}
+}
+
+// parseUintDiv is an unsigned decimal integer divided by div (RAPL's
+// microjoules); an empty file is no value.
+func parseUintDiv(div float64) func(string) (float64, bool, error) {
+	return func(s string) (float64, bool, error) {
+		v, ok, err := parseUintValue(s)
+		return v / div, ok, err
+	}
+}
+
+// parseUintValue is an unsigned decimal integer; an empty file is no
+// value, as attrs.Uint has it.
+func parseUintValue(s string) (float64, bool, error) {
+	if s == "" {
+		return 0, false, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	return float64(v), err == nil, err
+}
