@@ -84,7 +84,8 @@ func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
 		s.err = errors.New("last run before the restart failed")
 		s.expires = time.Time{}
 	}
-	s.status = s.statusMetrics(snap.Probe, snap.Success, interval)
+	s.data = newPart(ms, c.storeFormats())
+	s.setStatus(snap.Probe, snap.Success, interval, c.storeFormats())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.snapshots[snap.Probe]; ok {

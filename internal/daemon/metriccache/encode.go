@@ -1,0 +1,172 @@
+package metriccache
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/gzipcat"
+)
+
+// part is a set of metrics gathered and encoded once, when they are stored:
+// one probe's data, one probe's status series, or the static collectors of
+// a Renderer. A render concatenates the parts' encoded families instead of
+// gathering (see Renderer). A part is immutable but for its encodings,
+// which are added on first use and then kept.
+type part struct {
+	fams []*dto.MetricFamily // as Registry.Gather returns them: sorted by name, metrics sorted
+	err  error               // Gather's error; a render with this part goes through promhttp
+
+	mu   sync.Mutex
+	encs map[expfmt.Format]*encoding
+}
+
+// encoding is a part's families in one format.
+type encoding struct {
+	all  []byte // every family encoded, one after another
+	off  []int  // family i is all[off[i]:off[i+1]]
+	err  error  // the encoder's, for any family: such a part is not rendered here
+	runs map[[2]int]gzipcat.Block
+}
+
+// sliceCollector sends stored metrics. It describes nothing, which makes it
+// an unchecked collector: the cache's own registration with the daemon's
+// registry has already checked the descriptors.
+type sliceCollector []prometheus.Metric
+
+func (sliceCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c sliceCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range c {
+		ch <- m
+	}
+}
+
+// newPart gathers ms on a registry of their own, so that the families, the
+// order of the series and the checks (label values, duplicates, types) are
+// those of the daemon's registry, and encodes them in each of formats.
+func newPart(ms []prometheus.Metric, formats []expfmt.Format) *part {
+	if len(ms) == 0 {
+		return &part{}
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(sliceCollector(ms)); err != nil {
+		return &part{err: err} // cannot happen for an unchecked collector
+	}
+	fams, err := reg.Gather()
+	p := &part{fams: fams, err: err}
+	for _, f := range formats {
+		p.encoding(f)
+	}
+	return p
+}
+
+// gatherPart is a part of what g gathers.
+func gatherPart(g prometheus.Gatherer) *part {
+	fams, err := g.Gather()
+	return &part{fams: fams, err: err}
+}
+
+// encoding returns p's families in format f, encoding them on first use.
+func (p *part) encoding(f expfmt.Format) *encoding {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e := p.encs[f]; e != nil {
+		return e
+	}
+	e := &encoding{off: make([]int, 1, len(p.fams)+1)}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, f)
+	for _, mf := range p.fams {
+		if err := enc.Encode(mf); err != nil && e.err == nil {
+			e.err = err
+		}
+		e.off = append(e.off, buf.Len())
+	}
+	e.all = buf.Bytes()
+	if p.encs == nil {
+		p.encs = make(map[expfmt.Format]*encoding)
+	}
+	p.encs[f] = e
+	return e
+}
+
+// block returns families [i, j) of e, a encoding of p, compressed; the
+// first call compresses, later ones reuse.
+func (p *part) block(e *encoding, i, j int) gzipcat.Block {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := [2]int{i, j}
+	if b, ok := e.runs[k]; ok {
+		return b
+	}
+	b := gzipcat.Compress(e.all[e.off[i]:e.off[j]])
+	if e.runs == nil {
+		e.runs = make(map[[2]int]gzipcat.Block)
+	}
+	e.runs[k] = b
+	return b
+}
+
+// errTie is a shared family with two series Registry.Gather would not order
+// the same way every time (or would refuse as duplicates).
+var errTie = errors.New("series that sort as equal")
+
+// mergeFamily joins the series of one family that several parts export, as
+// Registry.Gather does: one HELP and TYPE, the series sorted by label
+// values. It refuses what Gather would refuse or order by chance: HELP,
+// TYPE or unit that differ, and series that sort as equal.
+func mergeFamily(fams []*dto.MetricFamily) (*dto.MetricFamily, error) {
+	first := fams[0]
+	n := 0
+	for _, f := range fams {
+		if f.GetHelp() != first.GetHelp() || f.GetType() != first.GetType() || f.GetUnit() != first.GetUnit() {
+			return nil, errors.New("family " + first.GetName() + " differs in HELP, TYPE or unit between probes")
+		}
+		n += len(f.Metric)
+	}
+	ms := make([]*dto.Metric, 0, n)
+	for _, f := range fams {
+		ms = append(ms, f.Metric...)
+	}
+	slices.SortFunc(ms, func(a, b *dto.Metric) int {
+		switch {
+		case metricLess(a, b):
+			return -1
+		case metricLess(b, a):
+			return 1
+		}
+		return 0
+	})
+	for i := 1; i < len(ms); i++ {
+		if !metricLess(ms[i-1], ms[i]) {
+			return nil, errTie
+		}
+	}
+	return &dto.MetricFamily{Name: first.Name, Help: first.Help, Type: first.Type, Unit: first.Unit, Metric: ms}, nil
+}
+
+// metricLess is client_golang's internal.MetricSorter.Less, the order
+// Registry.Gather sorts a family's series in.
+func metricLess(a, b *dto.Metric) bool {
+	if len(a.Label) != len(b.Label) {
+		return len(a.Label) < len(b.Label)
+	}
+	for n, lp := range a.Label {
+		if vi, vj := lp.GetValue(), b.Label[n].GetValue(); vi != vj {
+			return vi < vj
+		}
+	}
+	if a.TimestampMs == nil {
+		return false
+	}
+	if b.TimestampMs == nil {
+		return true
+	}
+	return a.GetTimestampMs() < b.GetTimestampMs()
+}

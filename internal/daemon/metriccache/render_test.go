@@ -1,0 +1,339 @@
+package metriccache
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/respcache"
+	"github.com/hardware-exporter/hardware_exporter/internal/test/gunzip"
+)
+
+// Scrapers' Accept headers (as in respcache's equivalence test).
+var renderAccepts = map[string]string{
+	"none":             "",
+	"prometheus-2.42":  "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+	"prometheus-3":     "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+	"protobuf-first":   "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3",
+	"proto-utf8":       "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;escaping=allow-utf-8",
+	"text-underscores": "text/plain;version=1.0.0;escaping=underscores",
+}
+
+var renderEncodings = []string{"", "gzip", "identity;q=0, *;q=0", "zstd;q=1, gzip;q=0.5"}
+
+var renderTargets = []string{
+	"/metrics",
+	"/metrics?name[]=hardware_firmware_info&name[]=hardware_probe_success",
+	"/metrics?name[]=hardware_firmware_info&name[]=hardware.test_utf8&name[]=hardware_disk_temperature_celsius",
+	"/metrics?name[]=",
+}
+
+var (
+	testFirmware = prometheus.NewDesc("hardware_firmware_info", "Firmware of a device.", []string{"component", "device", "version"}, nil)
+	testTemp     = prometheus.NewDesc("hardware_disk_temperature_celsius", "Disk temperature.", []string{"device"}, nil)
+	testUTF8     = prometheus.NewDesc("hardware.test_utf8", "A dotted name, escaped unless the scraper allows UTF-8.", []string{"sensor.name"}, nil)
+	testHist     = prometheus.NewDesc("hardware_test_latency_seconds", "A histogram.", []string{"device"}, nil)
+	testOther    = prometheus.NewDesc("hardware_zz_last", "Sorts last.", nil, nil)
+)
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+// sharedState fills c as a host whose probes share families: bmc and nic
+// both feed hardware_firmware_info, with label values that interleave;
+// every probe feeds the status families; smart failed after a success
+// (its data stays), gpu never succeeded, and a dropped probe is gone.
+func sharedState(c *Cache, round int, hist bool) {
+	now := time.Unix(1_700_000_000+int64(round)*60, 0)
+	v := float64(round)
+	bmc := []prometheus.Metric{
+		gauge(testFirmware, 1, "bmc", "bmc0", "1.2"),
+		gauge(testFirmware, 1, "nic", "eth2", "22.1"), // sorts between nic's own
+		gauge(testUTF8, 41.5+v, "cpu.package"),
+	}
+	if hist { // state files keep no histograms
+		bmc = append(bmc, prometheus.MustNewConstHistogram(testHist, 7, 12.5+v, map[float64]uint64{0.1: 1, 1: 4, 10: 7}, "bmc0"))
+	}
+	c.Store("bmc", Result{Start: now, Duration: time.Second, Interval: 5 * time.Minute, Metrics: bmc})
+	c.Store("nic", Result{Start: now, Duration: 2 * time.Millisecond, Interval: time.Minute, Metrics: []prometheus.Metric{
+		gauge(testFirmware, 1, "nic", "eth0", "20.0"),
+		gauge(testFirmware, 1, "nic", "eth9", "20.1"),
+		gauge(testOther, v),
+	}})
+	c.Store("smart", Result{Start: now.Add(-time.Hour), Interval: time.Minute, Metrics: []prometheus.Metric{
+		gauge(testTemp, 30+v, "sda"), gauge(testTemp, 31, "sdb"),
+	}})
+	c.Store("smart", Result{Start: now, Err: errors.New("smartctl: timeout"), Interval: time.Minute})
+	c.Store("gpu", Result{Start: now, Err: errors.New("nvidia-smi: not found"), Interval: time.Minute})
+	c.Store("dropped", Result{Start: now, Interval: time.Minute, Metrics: []prometheus.Metric{gauge(testOther, 5)}})
+	c.Retain("bmc", "nic", "smart", "gpu")
+	c.SetInterval("nic", 2*time.Minute)
+}
+
+// renderPair returns promhttp over a registry of c and the build info, as
+// the daemon's registry, and a response cache in front of it that renders
+// with c's Renderer.
+func renderPair(t *testing.T, c *Cache, openMetrics bool, log promhttp.Logger) (bare, cached http.Handler, r *Renderer) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c, versioncollector.NewCollector("hardware_exporter"))
+	formats := expfmt.DefaultAcceptedFormats()
+	if openMetrics {
+		formats = expfmt.DefaultOpenMetricsAcceptedFormats()
+	}
+	bare = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: openMetrics, ErrorLog: log})
+	r = c.NewRenderer(versioncollector.NewCollector("hardware_exporter"))
+	cached = respcache.New(bare, respcache.Options{Generation: c, AcceptedFormats: formats, Renderer: r, MaxEntries: 1000})
+	return bare, cached, r
+}
+
+func request(h http.Handler, target string, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+func gunzipGo(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// gzipBodies collects the distinct gzip bodies a test served, to decode
+// each once with every decoder.
+type gzipBodies struct {
+	mu   sync.Mutex
+	seen map[[32]byte]bool
+	list [][2][]byte // gzip body, identity body
+}
+
+func (g *gzipBodies) add(gz, plain []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	k := sha256.Sum256(gz)
+	if g.seen == nil {
+		g.seen = map[[32]byte]bool{}
+	}
+	if !g.seen[k] {
+		g.seen[k] = true
+		g.list = append(g.list, [2][]byte{gz, plain})
+	}
+}
+
+// decodeAll decodes every collected gzip body with Go, Python's zlib and
+// curl --compressed and compares each with the identity body.
+func (g *gzipBodies) decodeAll(t *testing.T) {
+	t.Helper()
+	for _, b := range g.list {
+		for dec, got := range gunzip.Decode(t, b[0]) {
+			if !bytes.Equal(got, b[1]) {
+				t.Errorf("%s decodes a gzip body to %d bytes, want the identity body's %d", dec, len(got), len(b[1]))
+			}
+		}
+	}
+}
+
+// compareAll checks, for every scraper, coding and filter, that the cache
+// rendering through r answers with promhttp's status, headers and bytes
+// (for gzip: the bytes it decodes to, since the compressor differs), and
+// that r rendered them rather than promhttp.
+func compareAll(t *testing.T, bare, cached http.Handler, r *Renderer, gz *gzipBodies) {
+	t.Helper()
+	for aname, accept := range renderAccepts {
+		for _, ae := range renderEncodings {
+			for _, target := range renderTargets {
+				hdr := []string{"Cache-Control", "no-cache"} // a render every time
+				if accept != "" {
+					hdr = append(hdr, "Accept", accept)
+				}
+				if ae != "" {
+					hdr = append(hdr, "Accept-Encoding", ae)
+				}
+				name := fmt.Sprintf("%s/%q/%s", aname, ae, target)
+				want, got := request(bare, target, hdr...), request(cached, target, hdr...)
+				if got.Code != want.Code {
+					t.Fatalf("%s: status %d, want %d", name, got.Code, want.Code)
+				}
+				for _, h := range []string{"Content-Type", "Content-Encoding", "Vary"} {
+					if g, w := got.Header().Values(h), want.Header().Values(h); !slices.Equal(g, w) {
+						t.Errorf("%s: %s = %q, want %q", name, h, g, w)
+					}
+				}
+				wantBody, gotBody := want.Body.Bytes(), got.Body.Bytes()
+				if want.Header().Get("Content-Encoding") == "gzip" {
+					wantBody, gotBody = gunzipGo(t, wantBody), gunzipGo(t, got.Body.Bytes())
+					if !strings.Contains(target, "?") { // each distinct body once, at a process start each
+						gz.add(got.Body.Bytes(), gotBody)
+					}
+				}
+				if !bytes.Equal(gotBody, wantBody) {
+					t.Fatalf("%s: body differs from promhttp's:\n%s\nwant:\n%s", name, gotBody, wantBody)
+				}
+				if len(wantBody) == 0 && !strings.HasSuffix(target, "name[]=") {
+					t.Fatalf("%s: empty body", name)
+				}
+				format := expfmt.Format(want.Header().Get("Content-Type"))
+				coding := want.Header().Get("Content-Encoding")
+				if coding == "" {
+					coding = "identity"
+				}
+				if _, ok := r.Render(format, coding, nil); !ok {
+					t.Fatalf("%s: the renderer declined %s, %s; promhttp rendered it", name, format, coding)
+				}
+			}
+		}
+	}
+}
+
+// TestRenderEquivalence checks the Renderer against promhttp over the same
+// cache for every format it offers (with OpenMetrics and without), both
+// codings and name[] filters, before and after a round of new results: a
+// family two probes feed, the status families of every probe, a failed
+// probe's stale data, a probe that never succeeded, a retained-away probe
+// and a changed interval.
+func TestRenderEquivalence(t *testing.T) {
+	var gz gzipBodies
+	for _, om := range []bool{false, true} {
+		t.Run(fmt.Sprintf("openmetrics=%t", om), func(t *testing.T) {
+			c := New()
+			bare, cached, r := renderPair(t, c, om, nil)
+			for round := range 2 {
+				sharedState(c, round, true)
+				compareAll(t, bare, cached, r, &gz)
+			}
+		})
+	}
+	gz.decodeAll(t)
+}
+
+// TestRenderEquivalenceRestored checks the Renderer on data restored from
+// state files, which holds no run of this process yet.
+func TestRenderEquivalenceRestored(t *testing.T) {
+	dir := t.TempDir()
+	c := New()
+	sharedState(c, 0, false)
+	var l logs
+	st := newState(t, openDir(t, dir, hostA), c, &l)
+	for _, p := range []string{"bmc", "nic", "smart"} {
+		st.Save(p)
+	}
+	st.Flush(5 * time.Second)
+
+	restored := New()
+	rst := newState(t, openDir(t, dir, hostA), restored, &l)
+	now := time.Unix(1_700_000_000, 0).Add(time.Minute)
+	for _, p := range []string{"bmc", "nic", "smart"} {
+		if !rst.Restore(p, Want{Interval: time.Hour, MaxAge: 2 * time.Hour}, now) {
+			t.Fatalf("%s not restored:\n%s", p, l.String())
+		}
+	}
+	var gz gzipBodies
+	bare, cached, r := renderPair(t, restored, false, nil)
+	compareAll(t, bare, cached, r, &gz)
+	gz.decodeAll(t)
+}
+
+// errLog keeps what promhttp logs.
+type errLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *errLog) Println(v ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, fmt.Sprintln(v...))
+}
+
+// Where the probes' families disagree (another HELP for a shared family),
+// repeat a series across probes, or collide by suffix with a histogram,
+// Registry.Gather reports an error and promhttp logs it and serves the
+// rest. The Renderer declines those states, so the response and the error
+// log are still promhttp's.
+func TestRenderDeclinesWhatGatherRefuses(t *testing.T) {
+	otherHelp := prometheus.NewDesc("hardware_firmware_info", "Another help.", []string{"component", "device", "version"}, nil)
+	histCount := prometheus.NewDesc("hardware_test_latency_seconds_count", "Collides.", nil, nil)
+	for name, second := range map[string][]prometheus.Metric{
+		"help":      {gauge(otherHelp, 1, "nic", "eth0", "1")},
+		"duplicate": {gauge(testFirmware, 1, "bmc", "bmc0", "1.2")},
+		"suffix":    {gauge(histCount, 1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := New()
+			now := time.Unix(1_700_000_000, 0)
+			c.Store("bmc", Result{Start: now, Metrics: []prometheus.Metric{
+				gauge(testFirmware, 1, "bmc", "bmc0", "1.2"),
+				prometheus.MustNewConstHistogram(testHist, 7, 12.5, map[float64]uint64{1: 4}, "bmc0"),
+			}})
+			c.Store("nic", Result{Start: now, Metrics: second})
+			log := &errLog{}
+			bare, cached, r := renderPair(t, c, false, log)
+			if _, ok := r.Render(expfmt.NewFormat(expfmt.TypeTextPlain), "identity", nil); ok {
+				t.Error("rendered a state Registry.Gather refuses")
+			}
+			want := request(bare, "/metrics")
+			log.lines = nil
+			got := request(cached, "/metrics")
+			// Which of two clashing families Gather keeps depends on the
+			// order it collects in, which is map order: compare bodies
+			// only where both choices are the same bytes.
+			if name == "duplicate" && (!bytes.Equal(got.Body.Bytes(), want.Body.Bytes()) || got.Code != want.Code) {
+				t.Errorf("response differs from promhttp's:\n%s\nwant:\n%s", got.Body, want.Body)
+			}
+			// promhttp rendered it: it logged the gather error.
+			if len(log.lines) != 1 || !strings.HasPrefix(log.lines[0], "error gathering metrics:") {
+				t.Errorf("logged %q, want promhttp's gather error", log.lines)
+			}
+		})
+	}
+}
+
+// A shared family is merged with its series in Gather's order, whichever
+// probe stored last; a store of one probe changes only that probe's part.
+func TestRenderMergesSharedFamily(t *testing.T) {
+	c := New()
+	_, _, r := renderPair(t, c, false, nil)
+	now := time.Unix(1_700_000_000, 0)
+	c.Store("nic", Result{Start: now, Metrics: []prometheus.Metric{gauge(testFirmware, 1, "nic", "eth0", "20.0")}})
+	c.Store("bmc", Result{Start: now, Metrics: []prometheus.Metric{gauge(testFirmware, 1, "bmc", "bmc0", "1.2"), gauge(testFirmware, 1, "x", "a", "1")}})
+	body, ok := r.Render(expfmt.NewFormat(expfmt.TypeTextPlain), "identity", []string{"hardware_firmware_info"})
+	if !ok {
+		t.Fatal("declined")
+	}
+	want := `# HELP hardware_firmware_info Firmware of a device.
+# TYPE hardware_firmware_info gauge
+hardware_firmware_info{component="bmc",device="bmc0",version="1.2"} 1
+hardware_firmware_info{component="nic",device="eth0",version="20.0"} 1
+hardware_firmware_info{component="x",device="a",version="1"} 1
+`
+	if string(body) != want {
+		t.Errorf("got:\n%s\nwant:\n%s", body, want)
+	}
+}
