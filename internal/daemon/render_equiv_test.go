@@ -97,6 +97,8 @@ func compareWithPromhttp(t *testing.T, d *daemon, when string) {
 			}
 			wantBody, gotBody := want.Body.Bytes(), got.Body.Bytes()
 			if ae == "gzip" {
+				t.Logf("%s, %q: gzip body %d bytes, promhttp's %d (compress/gzip default level); identity %d",
+					when, accept, got.Body.Len(), want.Body.Len(), len(identity))
 				wantBody, gotBody = gunzipBody(t, wantBody), gunzipBody(t, gotBody)
 				for dec, b := range gunzip.Decode(t, got.Body.Bytes()) {
 					if !bytes.Equal(b, identity) {

@@ -90,47 +90,38 @@ func Join(dst []byte, blocks []Block) []byte {
 }
 
 // CombineCRC returns the CRC-32 (IEEE) of A followed by B given crc1 of A,
-// crc2 of B and len2, the length of B. It is zlib's crc32_combine: appending
-// len2 zero bytes to A is a linear map over GF(2), applied as a 32×32 bit
-// matrix squared once per bit of len2 (so O(log len2) matrix products).
+// crc2 of B and len2, the length of B. It is zlib's crc32_combine, the GF(2)
+// method: appending a zero byte to A is a linear map over GF(2), a 32×32 bit
+// matrix, and appending len2 zero bytes is its len2-th power. The powers
+// 2^k are computed once (zeroOps), so a combine is one matrix-vector
+// product per set bit of len2 rather than zlib's squarings on every call.
 func CombineCRC(crc1, crc2 uint32, len2 int64) uint32 {
-	if len2 <= 0 {
-		return crc1
-	}
-	var even, odd [32]uint32 // operators for 2^n zero bits, even and odd n
-
-	// odd: the operator for one zero bit.
-	odd[0] = 0xedb88320 // the reflected CRC-32 polynomial
-	row := uint32(1)
-	for n := 1; n < 32; n++ {
-		odd[n] = row
-		row <<= 1
-	}
-	gf2Square(&even, &odd) // two zero bits
-	gf2Square(&odd, &even) // four zero bits
-
-	// Apply len2 zero bytes to crc1; the first squaring below gives the
-	// operator for one zero byte (eight bits).
-	for {
-		gf2Square(&even, &odd)
+	for k := 0; len2 > 0; k, len2 = k+1, len2>>1 {
 		if len2&1 != 0 {
-			crc1 = gf2Times(&even, crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
-		}
-		gf2Square(&odd, &even)
-		if len2&1 != 0 {
-			crc1 = gf2Times(&odd, crc1)
-		}
-		len2 >>= 1
-		if len2 == 0 {
-			break
+			crc1 = gf2Times(&zeroOps[k], crc1)
 		}
 	}
 	return crc1 ^ crc2
 }
+
+// zeroOps[k] is the operator that appends 2^k zero bytes to a CRC-32.
+var zeroOps = func() (ops [63][32]uint32) {
+	// The operator for one zero bit: shift right, and xor the reflected
+	// polynomial in when the bit shifted out was set.
+	var bit [32]uint32
+	bit[0] = 0xedb88320
+	for n := 1; n < 32; n++ {
+		bit[n] = 1 << (n - 1)
+	}
+	var two, four [32]uint32
+	gf2Square(&two, &bit)
+	gf2Square(&four, &two)
+	gf2Square(&ops[0], &four) // eight zero bits: one zero byte
+	for k := 1; k < len(ops); k++ {
+		gf2Square(&ops[k], &ops[k-1])
+	}
+	return ops
+}()
 
 // gf2Times multiplies the 32×32 GF(2) matrix mat by the vector vec.
 func gf2Times(mat *[32]uint32, vec uint32) uint32 {

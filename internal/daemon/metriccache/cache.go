@@ -23,27 +23,38 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
+// The status families' HELP, shared with newStatusPart.
+const (
+	successHelp         = "Whether the probe's last run succeeded (1) or failed (0). After a failure the probe's last good metrics are still exported."
+	durationHelp        = "How long the probe's last run took."
+	lastSuccessHelp     = "When the probe last succeeded, as a Unix time. Its metrics are that old."
+	readErrorsHelp      = "Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only."
+	intervalHelp        = "How often the probe is scheduled to run. Alert when time() - hardware_probe_last_success_timestamp_seconds exceeds twice this."
+	inventoryChangeHelp = "When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then."
+	restoredHelp        = "Whether the probe's metrics were restored from the state file at start (1) and it has not completed a run since, or come from a run of this process (0)."
+)
+
 var (
 	successDesc = prometheus.NewDesc("hardware_probe_success",
-		"Whether the probe's last run succeeded (1) or failed (0). After a failure the probe's last good metrics are still exported.",
+		successHelp,
 		[]string{"probe"}, nil)
 	durationDesc = prometheus.NewDesc("hardware_probe_duration_seconds",
-		"How long the probe's last run took.",
+		durationHelp,
 		[]string{"probe"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("hardware_probe_last_success_timestamp_seconds",
-		"When the probe last succeeded, as a Unix time. Its metrics are that old.",
+		lastSuccessHelp,
 		[]string{"probe"}, nil)
 	readErrorsDesc = prometheus.NewDesc("hardware_probe_read_errors",
-		"Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only.",
+		readErrorsHelp,
 		[]string{"probe"}, nil)
 	intervalDesc = prometheus.NewDesc("hardware_probe_interval_seconds",
-		"How often the probe is scheduled to run. Alert when time() - hardware_probe_last_success_timestamp_seconds exceeds twice this.",
+		intervalHelp,
 		[]string{"probe"}, nil)
 	inventoryChangeDesc = prometheus.NewDesc("hardware_inventory_last_change_timestamp_seconds",
-		"When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then.",
+		inventoryChangeHelp,
 		[]string{"probe"}, nil)
 	restoredDesc = prometheus.NewDesc("hardware_probe_restored",
-		"Whether the probe's metrics were restored from the state file at start (1) and it has not completed a run since, or come from a run of this process (0).",
+		restoredHelp,
 		[]string{"probe"}, nil)
 )
 
@@ -194,7 +205,7 @@ func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 // in formats.
 func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format) {
 	s.status = s.statusMetrics(name, succeeded, interval)
-	s.statusPart = newPart(s.status, formats)
+	s.statusPart = newStatusPart(s.status, formats)
 }
 
 // statusMetrics builds the hardware_probe_* series of s, and remembers the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,4 +170,48 @@ func metricLess(a, b *dto.Metric) bool {
 		return true
 	}
 	return a.GetTimestampMs() < b.GetTimestampMs()
+}
+
+// statusFamilies are the names and HELP of the status descriptors, which
+// newStatusPart needs and a Desc does not export.
+var statusFamilies = map[*prometheus.Desc][2]string{}
+
+func init() {
+	for _, d := range []struct {
+		desc       *prometheus.Desc
+		name, help string
+	}{
+		{successDesc, "hardware_probe_success", successHelp},
+		{durationDesc, "hardware_probe_duration_seconds", durationHelp},
+		{lastSuccessDesc, "hardware_probe_last_success_timestamp_seconds", lastSuccessHelp},
+		{readErrorsDesc, "hardware_probe_read_errors", readErrorsHelp},
+		{intervalDesc, "hardware_probe_interval_seconds", intervalHelp},
+		{inventoryChangeDesc, "hardware_inventory_last_change_timestamp_seconds", inventoryChangeHelp},
+		{restoredDesc, "hardware_probe_restored", restoredHelp},
+	} {
+		statusFamilies[d.desc] = [2]string{d.name, d.help}
+	}
+}
+
+// newStatusPart is newPart for a probe's status series, without a
+// registry: they are gauges of the descriptors above with one label, the
+// probe's name, one series a family, which is all a Gather would check and
+// sort. A registry costs more than the seven series (two 1000-slot
+// channels and a goroutine), and every store builds a status part.
+func newStatusPart(ms []prometheus.Metric, formats []expfmt.Format) *part {
+	fams := make([]*dto.MetricFamily, 0, len(ms))
+	for _, m := range ms {
+		nh, ok := statusFamilies[m.Desc()]
+		d := &dto.Metric{}
+		if err := m.Write(d); !ok || err != nil || d.Gauge == nil {
+			return newPart(ms, formats) // not one of ours: let a registry judge it
+		}
+		fams = append(fams, &dto.MetricFamily{Name: &nh[0], Help: &nh[1], Type: dto.MetricType_GAUGE.Enum(), Metric: []*dto.Metric{d}})
+	}
+	slices.SortFunc(fams, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	p := &part{fams: fams}
+	for _, f := range formats {
+		p.encoding(f)
+	}
+	return p
 }

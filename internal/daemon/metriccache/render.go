@@ -40,10 +40,9 @@ type mergedKey struct {
 // mergedFamily is a shared family as last rendered, with the parts it was
 // merged from: while they are the same, so are its bytes.
 type mergedFamily struct {
-	from  []source
-	text  []byte
-	block *gzipcat.Block // compressed on first use
-	err   error
+	from []source
+	text []byte
+	err  error
 }
 
 // tail is what a format's encoder writes on Close (OpenMetrics' "# EOF").
@@ -171,7 +170,14 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 			i, j int
 		}
 	)
+	// Shared families next to each other (the status families) are
+	// compressed as one block: they change with any of their probes.
+	var merged []byte
 	flush := func() {
+		if len(merged) > 0 {
+			blocks = append(blocks, gzipcat.Compress(merged))
+			merged = merged[:0]
+		}
 		if run.p == nil {
 			return
 		}
@@ -204,7 +210,7 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 		}
 		if len(group) == 1 {
 			s := group[0]
-			if run.p == s.p && run.e == s.e && run.j == s.i {
+			if run.p != nil && run.p == s.p && run.e == s.e && run.j == s.i {
 				run.j++
 				continue
 			}
@@ -212,17 +218,15 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 			run.p, run.e, run.i, run.j = s.p, s.e, s.i, s.i+1
 			continue
 		}
-		flush()
+		if run.p != nil {
+			flush()
+		}
 		m := r.mergedLocked(format, group)
 		if m.err != nil {
 			return nil, false
 		}
 		if gz {
-			if m.block == nil {
-				b := gzipcat.Compress(m.text)
-				m.block = &b
-			}
-			blocks = append(blocks, *m.block)
+			merged = append(merged, m.text...)
 		} else {
 			text = append(text, m.text...)
 		}

@@ -337,3 +337,21 @@ hardware_firmware_info{component="x",device="a",version="1"} 1
 		t.Errorf("got:\n%s\nwant:\n%s", body, want)
 	}
 }
+
+// newStatusPart builds, without a registry, the families a registry
+// gathers from the status series: the same names, HELP and series.
+func TestStatusPartIsWhatAGatherReturns(t *testing.T) {
+	s := &snapshot{lastSuccess: time.Unix(1_700_000_000, 0), inventoryChange: time.Unix(1_600_000_000, 0), duration: time.Second, skipped: 3, restored: true}
+	ms := s.statusMetrics("smart", true, time.Minute)
+	if len(ms) != 7 {
+		t.Fatalf("%d status series, want all 7", len(ms))
+	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	got, want := newStatusPart(ms, []expfmt.Format{format}), newPart(ms, []expfmt.Format{format})
+	if want.err != nil {
+		t.Fatal(want.err)
+	}
+	if g, w := got.encoding(format).all, want.encoding(format).all; !bytes.Equal(g, w) {
+		t.Errorf("status part:\n%s\nwant what a registry gathers:\n%s", g, w)
+	}
+}

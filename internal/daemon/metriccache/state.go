@@ -29,7 +29,7 @@ var errNotRestorable = errors.New("not restorable")
 
 // snapshotOf returns name's stored data as a state file snapshot, and
 // false when there is none or it holds no good metrics. It converts the
-// metrics (a private Gather), so it runs once per probe run, never on a
+// families Store gathered, so it runs once per probe run, never on a
 // scrape.
 func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
 	c.mu.RLock()
@@ -39,7 +39,13 @@ func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
 	if !ok || s.lastSuccess.IsZero() {
 		return statefile.Snapshot{}, false, nil
 	}
-	fams, err := statefile.FromMetrics(s.metrics)
+	var fams []statefile.Family
+	var err error
+	if s.data != nil && s.data.err == nil {
+		fams, err = statefile.FromFamilies(s.data.fams) // gathered when stored
+	} else {
+		fams, err = statefile.FromMetrics(s.metrics)
+	}
 	if err != nil {
 		return statefile.Snapshot{}, false, err
 	}
