@@ -81,7 +81,7 @@ func sharedState(c *Cache, round int, hist bool) {
 	}})
 	c.Store("smart", Result{Start: now, Err: errors.New("smartctl: timeout"), Interval: time.Minute})
 	c.Store("gpu", Result{Start: now, Err: errors.New("nvidia-smi: not found"), Interval: time.Minute})
-	c.Store("dropped", Result{Start: now, Interval: time.Minute, Metrics: []prometheus.Metric{gauge(testOther, 5)}})
+	c.Store("dropped", Result{Start: now, Interval: time.Minute, Metrics: []prometheus.Metric{gauge(testTemp, 5, "dropped0")}})
 	c.Retain("bmc", "nic", "smart", "gpu")
 	c.SetInterval("nic", 2*time.Minute)
 }
@@ -354,4 +354,48 @@ func TestStatusPartIsWhatAGatherReturns(t *testing.T) {
 	if g, w := got.encoding(format).all, want.encoding(format).all; !bytes.Equal(g, w) {
 		t.Errorf("status part:\n%s\nwant what a registry gathers:\n%s", g, w)
 	}
+}
+
+// Renders in every coding run while probes store, retain and change
+// intervals (for -race), and each body is promhttp's for some state: it
+// decodes and holds every family that all states share.
+func TestRenderConcurrentWithStores(t *testing.T) {
+	c := New()
+	sharedState(c, 0, true)
+	r := c.NewRenderer(versioncollector.NewCollector("hardware_exporter"))
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for round := 1; ; round++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			sharedState(c, round, round%2 == 0)
+		}
+	}()
+	deadline := time.Now().Add(time.Second)
+	for _, coding := range []string{"identity", "gzip"} {
+		for time.Now().Before(deadline) {
+			body, ok := r.Render(format, coding, nil)
+			if !ok {
+				t.Fatal("declined")
+			}
+			if coding == "gzip" {
+				body = gunzipGo(t, body)
+			}
+			for _, want := range []string{"# TYPE hardware_firmware_info gauge\n", "hardware_probe_success{probe=\"gpu\"} 0\n", "hardware_exporter_build_info{"} {
+				if !bytes.Contains(body, []byte(want)) {
+					t.Fatalf("%s body lacks %q:\n%s", coding, want, body)
+				}
+			}
+		}
+		deadline = time.Now().Add(time.Second)
+	}
+	close(stop)
+	wg.Wait()
 }
