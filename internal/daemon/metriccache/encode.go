@@ -110,9 +110,16 @@ func (p *part) block(e *encoding, i, j int) gzipcat.Block {
 	if e.runs == nil {
 		e.runs = make(map[[2]int]gzipcat.Block)
 	}
-	e.runs[k] = b
+	// A layout has a run or a few per part; more come from name[] filters,
+	// which a client may vary without end: those are compressed each time.
+	if len(e.runs) < maxRuns {
+		e.runs[k] = b
+	}
 	return b
 }
+
+// maxRuns bounds the compressed runs a part keeps per format.
+const maxRuns = 32
 
 // errTie is a shared family with two series Registry.Gather would not order
 // the same way every time (or would refuse as duplicates).
