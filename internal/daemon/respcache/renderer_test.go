@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -64,6 +65,13 @@ func TestRendererHeadersAndFallback(t *testing.T) {
 				if string(decoded(t, got)) != string(decoded(t, want)) {
 					t.Errorf("%s, decline %t, %q: body differs", tc.name, decline, ae)
 				}
+			}
+			wantDeclined := 0.0
+			if decline {
+				wantDeclined = float64(tc.variants)
+			}
+			if d := testutil.ToFloat64(c.m.declined); d != wantDeclined {
+				t.Errorf("%s, decline %t: renders_declined_total %v, want %v", tc.name, decline, d, wantDeclined)
 			}
 			if r.calls != tc.variants {
 				t.Errorf("%s, decline %t: renderer called %d times, want once a variant (%d)", tc.name, decline, r.calls, tc.variants)

@@ -299,6 +299,8 @@ func (c *Cache) render(k key, r *http.Request, touch bool) *entry {
 	if c.renderer != nil {
 		if body, ok := c.renderer.Render(k.format, k.encoding, namesFromKey(k.names)); ok {
 			e = &entry{gen: gen, rendered: start, status: http.StatusOK, header: c.headerFor(k), body: body}
+		} else {
+			c.m.declined.Inc()
 		}
 	}
 	if e == nil {
