@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/gzipcat"
 )
@@ -48,18 +50,24 @@ func (c sliceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// newPart gathers ms on a registry of their own, so that the families, the
-// order of the series and the checks (label values, duplicates, types) are
-// those of the daemon's registry, and encodes them in each of formats.
+// newPart gathers ms as the daemon's registry would (the families, the
+// order of the series, the checks of label values, duplicates and types),
+// and encodes them in each of formats. quickGather does it for well-formed
+// metrics; whatever it is not sure of goes to a registry of their own,
+// which reports the error as the daemon's would.
 func newPart(ms []prometheus.Metric, formats []expfmt.Format) *part {
 	if len(ms) == 0 {
 		return &part{}
 	}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(sliceCollector(ms)); err != nil {
-		return &part{err: err} // cannot happen for an unchecked collector
+	fams, ok := quickGather(ms)
+	var err error
+	if !ok {
+		reg := prometheus.NewRegistry()
+		if err := reg.Register(sliceCollector(ms)); err != nil {
+			return &part{err: err} // cannot happen for an unchecked collector
+		}
+		fams, err = reg.Gather()
 	}
-	fams, err := reg.Gather()
 	p := &part{fams: fams, err: err}
 	for _, f := range formats {
 		p.encoding(f)
@@ -221,4 +229,119 @@ func newStatusPart(ms []prometheus.Metric, formats []expfmt.Format) *part {
 		p.encoding(f)
 	}
 	return p
+}
+
+// descInfo is what a Desc says of its family and does not export: learned
+// once per descriptor from a registry (learnDesc).
+type descInfo struct {
+	name, help string
+	unit       *string
+}
+
+// descInfos maps *prometheus.Desc to *descInfo. Descriptors are package
+// variables of the probes, plus those a state file restore builds (a few
+// hundred per restart).
+var descInfos sync.Map
+
+// learnDesc returns the name, HELP and unit of m's descriptor, gathering m
+// on a registry the first time the descriptor is seen; nil if that gather
+// reports an error (the caller then lets a registry judge the whole part).
+func learnDesc(m prometheus.Metric) *descInfo {
+	d := m.Desc()
+	if v, ok := descInfos.Load(d); ok {
+		return v.(*descInfo)
+	}
+	reg := prometheus.NewRegistry()
+	if reg.Register(sliceCollector{m}) != nil {
+		return nil
+	}
+	fams, err := reg.Gather()
+	if err != nil || len(fams) != 1 {
+		return nil
+	}
+	info := &descInfo{name: fams[0].GetName(), help: fams[0].GetHelp(), unit: fams[0].Unit}
+	descInfos.Store(d, info)
+	return info
+}
+
+// quickGather is Registry.Gather for one probe's metrics without a
+// registry (which costs two 1000-slot channels, a goroutine and a hash a
+// series per store). It returns the same families in the same order when
+// the metrics are well formed, and false on anything Gather could report or
+// order by chance: a write error, HELP or type that differ within a family,
+// label names out of order, repeated or invalid, label values not UTF-8, a
+// quantile label on a summary, series that sort as equal (duplicates
+// included), a suffix collision with a histogram or summary.
+func quickGather(ms []prometheus.Metric) ([]*dto.MetricFamily, bool) {
+	byName := make(map[string]*dto.MetricFamily)
+	for _, m := range ms {
+		info := learnDesc(m)
+		if info == nil {
+			return nil, false
+		}
+		d := &dto.Metric{}
+		if m.Write(d) != nil {
+			return nil, false
+		}
+		var typ dto.MetricType
+		switch {
+		case d.Gauge != nil:
+			typ = dto.MetricType_GAUGE
+		case d.Counter != nil:
+			typ = dto.MetricType_COUNTER
+		case d.Summary != nil:
+			typ = dto.MetricType_SUMMARY
+		case d.Untyped != nil:
+			typ = dto.MetricType_UNTYPED
+		case d.Histogram != nil:
+			typ = dto.MetricType_HISTOGRAM
+		default:
+			return nil, false
+		}
+		prev := ""
+		for i, l := range d.Label {
+			n := l.GetName()
+			if (i > 0 && n <= prev) || !model.UTF8Validation.IsValidLabelName(n) || strings.HasPrefix(n, model.ReservedLabelPrefix) ||
+				(typ == dto.MetricType_SUMMARY && n == "quantile") || !utf8.ValidString(l.GetValue()) {
+				return nil, false
+			}
+			prev = n
+		}
+		f := byName[info.name]
+		if f == nil {
+			f = &dto.MetricFamily{Name: &info.name, Help: &info.help, Type: typ.Enum(), Unit: info.unit}
+			byName[info.name] = f
+		} else if f.GetHelp() != info.help || f.GetType() != typ {
+			return nil, false
+		}
+		f.Metric = append(f.Metric, d)
+	}
+	fams := make([]*dto.MetricFamily, 0, len(byName))
+	for _, f := range byName {
+		slices.SortFunc(f.Metric, func(a, b *dto.Metric) int {
+			switch {
+			case metricLess(a, b):
+				return -1
+			case metricLess(b, a):
+				return 1
+			}
+			return 0
+		})
+		for i := 1; i < len(f.Metric); i++ {
+			if !metricLess(f.Metric[i-1], f.Metric[i]) {
+				return nil, false
+			}
+		}
+		fams = append(fams, f)
+	}
+	slices.SortFunc(fams, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	srcs := make([]source, len(fams))
+	p := &part{fams: fams}
+	for i := range fams {
+		srcs[i] = source{p: p, i: i}
+	}
+	if suffixCollision(srcs) {
+		return nil, false
+	}
+	return fams, true
 }

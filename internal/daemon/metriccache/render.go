@@ -252,11 +252,16 @@ func (r *Renderer) mergedLocked(format expfmt.Format, group []source) *mergedFam
 	if m := r.merged[k]; m != nil && sameSources(m.from, group) {
 		return m
 	}
+	m := &mergedFamily{from: slices.Clone(group)}
+	if text, ok, err := spliceLines(format, group); ok {
+		m.text, m.err = text, err
+		r.keepLocked(k, m)
+		return m
+	}
 	fams := make([]*dto.MetricFamily, len(group))
 	for i, s := range group {
 		fams[i] = s.p.fams[s.i]
 	}
-	m := &mergedFamily{from: slices.Clone(group)}
 	mf, err := mergeFamily(fams)
 	if err == nil {
 		var buf bytes.Buffer
@@ -264,11 +269,78 @@ func (r *Renderer) mergedLocked(format expfmt.Format, group []source) *mergedFam
 		m.text = buf.Bytes()
 	}
 	m.err = err
+	r.keepLocked(k, m)
+	return m
+}
+
+func (r *Renderer) keepLocked(k mergedKey, m *mergedFamily) {
 	if len(r.merged) >= maxMerged {
 		clear(r.merged)
 	}
 	r.merged[k] = m
-	return m
+}
+
+// spliceLines merges a shared family in a text format (text, OpenMetrics)
+// from the lines each part encoded at store, where every part contributes
+// one single-line series of a gauge or untyped family (the status
+// families): the header of one, then each part's series line in Gather's
+// order. The text encoders write a family as its header lines and then
+// each series on its own, so this is byte for byte what encoding the
+// merged family writes, without merging, sorting and encoding it again
+// each render. ok is false where it does not apply; headers that differ
+// go the general way too, which reports them.
+func spliceLines(format expfmt.Format, group []source) (text []byte, ok bool, err error) {
+	switch format.FormatType() {
+	case expfmt.TypeTextPlain, expfmt.TypeOpenMetrics:
+	default:
+		return nil, false, nil
+	}
+	type line struct {
+		m *dto.Metric
+		b []byte
+	}
+	var header []byte
+	lines := make([]line, 0, len(group))
+	n := 0
+	for _, s := range group {
+		f := s.p.fams[s.i]
+		if len(f.Metric) != 1 || (f.GetType() != dto.MetricType_GAUGE && f.GetType() != dto.MetricType_UNTYPED) {
+			return nil, false, nil
+		}
+		b := s.e.all[s.e.off[s.i]:s.e.off[s.i+1]]
+		if len(b) < 2 || b[len(b)-1] != '\n' {
+			return nil, false, nil
+		}
+		cut := bytes.LastIndexByte(b[:len(b)-1], '\n') + 1
+		if cut == 0 {
+			return nil, false, nil
+		}
+		if header == nil {
+			header = b[:cut]
+		} else if !bytes.Equal(header, b[:cut]) {
+			return nil, false, nil
+		}
+		lines = append(lines, line{f.Metric[0], b[cut:]})
+		n += len(b) - cut
+	}
+	slices.SortFunc(lines, func(a, b line) int {
+		switch {
+		case metricLess(a.m, b.m):
+			return -1
+		case metricLess(b.m, a.m):
+			return 1
+		}
+		return 0
+	})
+	text = make([]byte, 0, len(header)+n)
+	text = append(text, header...)
+	for i, l := range lines {
+		if i > 0 && !metricLess(lines[i-1].m, l.m) {
+			return nil, true, errTie
+		}
+		text = append(text, l.b...)
+	}
+	return text, true, nil
 }
 
 // sameSources reports whether a and b hold the same families of the same

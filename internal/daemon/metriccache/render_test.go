@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/respcache"
@@ -398,4 +399,84 @@ func TestRenderConcurrentWithStores(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// rawMetric writes whatever dto.Metric it holds, as a broken collector's
+// metric might.
+type rawMetric struct {
+	desc *prometheus.Desc
+	m    *dto.Metric
+}
+
+func (r rawMetric) Desc() *prometheus.Desc { return r.desc }
+func (r rawMetric) Write(m *dto.Metric) error {
+	m.Label, m.Gauge, m.Counter, m.TimestampMs = r.m.Label, r.m.Gauge, r.m.Counter, r.m.TimestampMs
+	return nil
+}
+
+// quickGather returns what Registry.Gather returns, or declines: never
+// other families, never families where Gather reports an error.
+func TestQuickGatherIsRegistryGather(t *testing.T) {
+	lp := func(kv ...string) []*dto.LabelPair {
+		var l []*dto.LabelPair
+		for i := 0; i+1 < len(kv); i += 2 {
+			l = append(l, &dto.LabelPair{Name: &kv[i], Value: &kv[i+1]})
+		}
+		return l
+	}
+	g := func(v float64) *dto.Gauge { return &dto.Gauge{Value: &v} }
+	counter := prometheus.NewDesc("hardware_test_errors_total", "Errors.", []string{"device"}, nil)
+	summary := prometheus.NewDesc("hardware_test_latency", "A summary.", []string{"device"}, nil)
+	withTS := prometheus.NewMetricWithTimestamp(time.Unix(1_700_000_000, 0), gauge(testTemp, 3, "sdz"))
+	otherHelp := prometheus.NewDesc("hardware_disk_temperature_celsius", "Other help.", []string{"device"}, nil)
+	twoLabels := prometheus.NewDesc("hardware_disk_temperature_celsius", "Disk temperature.", []string{"bus", "device"}, nil)
+	raw := prometheus.NewDesc("hardware_raw", "Raw.", []string{"a", "b"}, nil)
+	cases := map[string]struct {
+		ms   []prometheus.Metric
+		want bool // quickGather must accept
+	}{
+		"kinds": {[]prometheus.Metric{
+			gauge(testTemp, 31, "sdb"), gauge(testTemp, 30, "sda"), gauge(testUTF8, 1, "cpu.package"),
+			prometheus.MustNewConstMetric(counter, prometheus.CounterValue, 4, "sda"),
+			prometheus.MustNewConstHistogram(testHist, 7, 12.5, map[float64]uint64{0.1: 1, 1: 4}, "bmc0"),
+			prometheus.MustNewConstSummary(summary, 3, 1.5, map[float64]float64{0.5: 0.2}, "sda"),
+			gauge(testOther, 2), withTS, gauge(testFirmware, 1, "b", "x", "1"), gauge(testFirmware, 1, "a", "y", "\u00e9"),
+		}, true},
+		"duplicate":            {[]prometheus.Metric{gauge(testTemp, 1, "sda"), gauge(testTemp, 2, "sda")}, false},
+		"other help":           {[]prometheus.Metric{gauge(testTemp, 1, "sda"), gauge(otherHelp, 2, "sdb")}, false},
+		"tie, other labels":    {[]prometheus.Metric{gauge(testTemp, 1, "x"), gauge(twoLabels, 2, "x", "y"), gauge(twoLabels, 2, "y", "x")}, true},
+		"suffix collision":     {[]prometheus.Metric{prometheus.MustNewConstHistogram(testHist, 1, 1, nil, "a"), gauge(prometheus.NewDesc("hardware_test_latency_seconds_bucket", "x", nil, nil), 1)}, false},
+		"not utf8":             {[]prometheus.Metric{rawMetric{raw, &dto.Metric{Label: lp("a", "\xff", "b", "x"), Gauge: g(1)}}}, false},
+		"labels out of order":  {[]prometheus.Metric{rawMetric{raw, &dto.Metric{Label: lp("b", "1", "a", "2"), Gauge: g(1)}}}, false},
+		"repeated label":       {[]prometheus.Metric{rawMetric{raw, &dto.Metric{Label: lp("a", "1", "a", "2"), Gauge: g(1)}}}, false},
+		"reserved label":       {[]prometheus.Metric{rawMetric{raw, &dto.Metric{Label: lp("__a", "1", "b", "2"), Gauge: g(1)}}}, false},
+		"type differs in name": {[]prometheus.Metric{rawMetric{raw, &dto.Metric{Label: lp("a", "1", "b", "2"), Gauge: g(1)}}, rawMetric{raw, &dto.Metric{Label: lp("a", "2", "b", "2"), Counter: &dto.Counter{Value: new(float64)}}}}, false},
+	}
+	for name, tc := range cases {
+		got, ok := quickGather(tc.ms)
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(sliceCollector(tc.ms))
+		want, err := reg.Gather()
+		if ok != tc.want {
+			t.Errorf("%s: quickGather ok = %t, want %t (Gather's error: %v)", name, ok, tc.want, err)
+		}
+		if !ok {
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: quickGather accepted what Gather refuses: %v", name, err)
+			continue
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d families, Gather %d", name, len(got), len(want))
+		}
+		// The delimited protobuf encoding holds every field of a family.
+		for i := range got {
+			var g, w bytes.Buffer
+			if expfmt.NewEncoder(&g, expfmt.NewFormat(expfmt.TypeProtoDelim)).Encode(got[i]) != nil ||
+				expfmt.NewEncoder(&w, expfmt.NewFormat(expfmt.TypeProtoDelim)).Encode(want[i]) != nil || !bytes.Equal(g.Bytes(), w.Bytes()) {
+				t.Errorf("%s: family %d:\n%v\nGather:\n%v", name, i, got[i], want[i])
+			}
+		}
+	}
 }
