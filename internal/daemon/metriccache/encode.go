@@ -238,19 +238,42 @@ type descInfo struct {
 	unit       *string
 }
 
-// descInfos maps *prometheus.Desc to *descInfo. Descriptors are package
-// variables of the probes, plus those a state file restore builds (a few
-// hundred per restart).
-var descInfos sync.Map
+// descInfos maps descriptors to what they say. Probes' descriptors are
+// package variables, learned once; a state file restore builds a few
+// hundred at start, and the textfile probe may build new ones each run,
+// hence the bound (the map starts over when full) and the budget of new
+// descriptors a gather may learn (learnBudget).
+var descInfos struct {
+	sync.Mutex
+	m map[*prometheus.Desc]*descInfo
+}
+
+const (
+	maxDescInfos = 4096
+	// learnBudget is how many unknown descriptors one quickGather learns,
+	// one small registry each, before it leaves the whole result to one
+	// registry instead: a probe with more descriptors is learned over its
+	// first few runs, and a textfile probe's new descriptors of each run
+	// cost at most this many small gathers beside the one it needs.
+	learnBudget = 16
+)
 
 // learnDesc returns the name, HELP and unit of m's descriptor, gathering m
-// on a registry the first time the descriptor is seen; nil if that gather
-// reports an error (the caller then lets a registry judge the whole part).
-func learnDesc(m prometheus.Metric) *descInfo {
+// on a registry the first time the descriptor is seen, while *budget
+// lasts; nil if that gather reports an error or the budget is spent (the
+// caller then lets a registry judge the whole part).
+func learnDesc(m prometheus.Metric, budget *int) *descInfo {
 	d := m.Desc()
-	if v, ok := descInfos.Load(d); ok {
-		return v.(*descInfo)
+	descInfos.Lock()
+	info := descInfos.m[d]
+	descInfos.Unlock()
+	if info != nil {
+		return info
 	}
+	if *budget <= 0 {
+		return nil
+	}
+	*budget--
 	reg := prometheus.NewRegistry()
 	if reg.Register(sliceCollector{m}) != nil {
 		return nil
@@ -259,8 +282,13 @@ func learnDesc(m prometheus.Metric) *descInfo {
 	if err != nil || len(fams) != 1 {
 		return nil
 	}
-	info := &descInfo{name: fams[0].GetName(), help: fams[0].GetHelp(), unit: fams[0].Unit}
-	descInfos.Store(d, info)
+	info = &descInfo{name: fams[0].GetName(), help: fams[0].GetHelp(), unit: fams[0].Unit}
+	descInfos.Lock()
+	if descInfos.m == nil || len(descInfos.m) >= maxDescInfos {
+		descInfos.m = make(map[*prometheus.Desc]*descInfo)
+	}
+	descInfos.m[d] = info
+	descInfos.Unlock()
 	return info
 }
 
@@ -274,8 +302,9 @@ func learnDesc(m prometheus.Metric) *descInfo {
 // included), a suffix collision with a histogram or summary.
 func quickGather(ms []prometheus.Metric) ([]*dto.MetricFamily, bool) {
 	byName := make(map[string]*dto.MetricFamily)
+	budget := learnBudget
 	for _, m := range ms {
-		info := learnDesc(m)
+		info := learnDesc(m, &budget)
 		if info == nil {
 			return nil, false
 		}

@@ -480,3 +480,24 @@ func TestQuickGatherIsRegistryGather(t *testing.T) {
 		}
 	}
 }
+
+// A result with many descriptors never seen (a textfile probe's, built
+// each run) is gathered by one registry rather than learned one by one,
+// and gives the same part.
+func TestQuickGatherLearnsFewDescriptorsAtOnce(t *testing.T) {
+	var ms []prometheus.Metric
+	for i := range learnBudget + 2 {
+		ms = append(ms, gauge(prometheus.NewDesc(fmt.Sprintf("hardware_textfile_x%d", i), "From a file.", nil, nil), float64(i)))
+	}
+	if _, ok := quickGather(ms); ok {
+		t.Errorf("learned %d new descriptors in one gather; the budget is %d", len(ms), learnBudget)
+	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	p := newPart(ms, []expfmt.Format{format})
+	if p.err != nil || len(p.fams) != len(ms) || !strings.Contains(string(p.encoding(format).all), "hardware_textfile_x9 9\n") {
+		t.Errorf("part: err %v, %d families:\n%s", p.err, len(p.fams), p.encoding(format).all)
+	}
+	if _, ok := quickGather(ms[:learnBudget]); !ok {
+		t.Error("declined a result within the budget")
+	}
+}
