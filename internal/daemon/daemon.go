@@ -166,6 +166,7 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 	var err error
 	d.srv, err = server.New(server.Options{
 		Hardware:         hardware,
+		Renderer:         d.cache.NewRenderer(versioncollector.NewCollector(Name)),
 		Exporter:         exporter,
 		MetricsPath:      opts.MetricsPath,
 		Generation:       generations{d.cache, d.guard},

@@ -18,31 +18,43 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
+// The status families' HELP, shared with newStatusPart.
+const (
+	successHelp         = "Whether the probe's last run succeeded (1) or failed (0). After a failure the probe's last good metrics are still exported."
+	durationHelp        = "How long the probe's last run took."
+	lastSuccessHelp     = "When the probe last succeeded, as a Unix time. Its metrics are that old."
+	readErrorsHelp      = "Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only."
+	intervalHelp        = "How often the probe is scheduled to run. Alert when time() - hardware_probe_last_success_timestamp_seconds exceeds twice this."
+	inventoryChangeHelp = "When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then."
+	restoredHelp        = "Whether the probe's metrics were restored from the state file at start (1) and it has not completed a run since, or come from a run of this process (0)."
+)
+
 var (
 	successDesc = prometheus.NewDesc("hardware_probe_success",
-		"Whether the probe's last run succeeded (1) or failed (0). After a failure the probe's last good metrics are still exported.",
+		successHelp,
 		[]string{"probe"}, nil)
 	durationDesc = prometheus.NewDesc("hardware_probe_duration_seconds",
-		"How long the probe's last run took.",
+		durationHelp,
 		[]string{"probe"}, nil)
 	lastSuccessDesc = prometheus.NewDesc("hardware_probe_last_success_timestamp_seconds",
-		"When the probe last succeeded, as a Unix time. Its metrics are that old.",
+		lastSuccessHelp,
 		[]string{"probe"}, nil)
 	readErrorsDesc = prometheus.NewDesc("hardware_probe_read_errors",
-		"Inputs (files, devices) the probe's last run skipped because they could not be read or parsed; each cost its own series only.",
+		readErrorsHelp,
 		[]string{"probe"}, nil)
 	intervalDesc = prometheus.NewDesc("hardware_probe_interval_seconds",
-		"How often the probe is scheduled to run. Alert when time() - hardware_probe_last_success_timestamp_seconds exceeds twice this.",
+		intervalHelp,
 		[]string{"probe"}, nil)
 	inventoryChangeDesc = prometheus.NewDesc("hardware_inventory_last_change_timestamp_seconds",
-		"When the probe's inventory (models, serials, firmware, sizes) last differed from its previous run, as a Unix time; the time of its first run until then.",
+		inventoryChangeHelp,
 		[]string{"probe"}, nil)
 	restoredDesc = prometheus.NewDesc("hardware_probe_restored",
-		"Whether the probe's metrics were restored from the state file at start (1) and it has not completed a run since, or come from a run of this process (0).",
+		restoredHelp,
 		[]string{"probe"}, nil)
 )
 
@@ -64,6 +76,8 @@ type Result struct {
 type snapshot struct {
 	metrics     []prometheus.Metric // last good metrics
 	status      []prometheus.Metric // hardware_probe_* for the last run
+	data        *part               // metrics, gathered and encoded; nil when there are none
+	statusPart  *part               // status, gathered and encoded
 	lastSuccess time.Time           // zero until the first success
 	expires     time.Time
 	ran         bool
@@ -91,6 +105,10 @@ type Cache struct {
 	snapshots map[string]*snapshot
 
 	generation atomic.Uint64
+
+	// formats are those renders asked for (Renderer), in which Store
+	// encodes each result at once.
+	formats atomic.Pointer[[]expfmt.Format]
 }
 
 // New returns an empty cache. Describe sends the descriptors of probes, which
@@ -112,12 +130,20 @@ func (c *Cache) Generation() uint64 { return c.generation.Load() }
 // Store records a probe run. A failed run keeps the probe's last good
 // metrics (stale-while-error) and only updates its status.
 func (c *Cache) Store(name string, r Result) {
+	// Gathering and encoding a result's metrics takes as long as the
+	// result is large; it is done once here, outside the lock, so that a
+	// render never does it (Renderer).
+	var data *part
+	if r.Err == nil {
+		data = newPart(r.Metrics, c.storeFormats())
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := c.snapshots[name]
 	s := &snapshot{ran: true, expires: r.Expires, err: r.Err, run: r.Start, duration: r.Duration, skipped: r.Skipped}
 	if r.Err == nil {
 		s.metrics = r.Metrics
+		s.data = data
 		s.options = r.Options
 		s.lastSuccess = r.Start
 		s.inventory, s.inventoryChange = inventoryFingerprint(r.Metrics), r.Start
@@ -131,11 +157,12 @@ func (c *Cache) Store(name string, r Result) {
 		}
 	} else if prev != nil {
 		s.metrics = prev.metrics
+		s.data = prev.data
 		s.options = prev.options
 		s.lastSuccess = prev.lastSuccess
 		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}
-	s.status = s.statusMetrics(name, r.Err == nil, r.Interval)
+	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats())
 	c.snapshots[name] = s
 	c.generation.Add(1)
 }
@@ -172,6 +199,13 @@ func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 		h.Write([]byte{0})
 	}
 	return h.Sum64() | 1 // never 0, which means "no inventory"
+}
+
+// setStatus sets the hardware_probe_* series of s, gathered and encoded
+// in formats.
+func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format) {
+	s.status = s.statusMetrics(name, succeeded, interval)
+	s.statusPart = newStatusPart(s.status, formats)
 }
 
 // statusMetrics builds the hardware_probe_* series of s, and remembers the
@@ -217,7 +251,7 @@ func (c *Cache) SetInterval(name string, interval time.Duration) {
 		return
 	}
 	n := *s // snapshots are immutable: Collect may be sending the old one
-	n.status = n.statusMetrics(name, n.err == nil, interval)
+	n.setStatus(name, n.err == nil, interval, c.storeFormats())
 	c.snapshots[name] = &n
 	c.generation.Add(1)
 }

@@ -29,7 +29,7 @@ var errNotRestorable = errors.New("not restorable")
 
 // snapshotOf returns name's stored data as a state file snapshot, and
 // false when there is none or it holds no good metrics. It converts the
-// metrics (a private Gather), so it runs once per probe run, never on a
+// families Store gathered, so it runs once per probe run, never on a
 // scrape.
 func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
 	c.mu.RLock()
@@ -39,7 +39,13 @@ func (c *Cache) snapshotOf(name string) (statefile.Snapshot, bool, error) {
 	if !ok || s.lastSuccess.IsZero() {
 		return statefile.Snapshot{}, false, nil
 	}
-	fams, err := statefile.FromMetrics(s.metrics)
+	var fams []statefile.Family
+	var err error
+	if s.data != nil && s.data.err == nil {
+		fams, err = statefile.FromFamilies(s.data.fams) // gathered when stored
+	} else {
+		fams, err = statefile.FromMetrics(s.metrics)
+	}
 	if err != nil {
 		return statefile.Snapshot{}, false, err
 	}
@@ -84,7 +90,8 @@ func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
 		s.err = errors.New("last run before the restart failed")
 		s.expires = time.Time{}
 	}
-	s.status = s.statusMetrics(snap.Probe, snap.Success, interval)
+	s.data = newPart(ms, c.storeFormats())
+	s.setStatus(snap.Probe, snap.Success, interval, c.storeFormats())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.snapshots[snap.Probe]; ok {

@@ -565,7 +565,7 @@ func TestSelfMetrics(t *testing.T) {
 # HELP hardware_exporter_response_cache_bytes Body bytes of the responses currently stored, as sent (after compression).
 # TYPE hardware_exporter_response_cache_bytes gauge
 hardware_exporter_response_cache_bytes %d
-# HELP hardware_exporter_response_cache_renders_total Responses rendered by the wrapped handler from the metric cache because no fresh stored response existed. Concurrent misses on one response share a render.
+# HELP hardware_exporter_response_cache_renders_total Responses rendered from the metric cache because no fresh stored response existed. Concurrent misses on one response share a render.
 # TYPE hardware_exporter_response_cache_renders_total counter
 hardware_exporter_response_cache_renders_total 1
 # HELP hardware_exporter_response_cache_requests_total Requests for cached /metrics responses by result: hit (served from a stored response), miss (rendered, or waited for a render), not_modified (answered 304 to If-None-Match), bypass (a method the cache does not handle).

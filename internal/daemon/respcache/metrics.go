@@ -6,7 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Registerer, so that the request path needs no nil checks.
 type metrics struct {
 	hit, miss, notModified, bypass prometheus.Counter
-	renders, evictions             prometheus.Counter
+	renders, evictions, declined   prometheus.Counter
 	rejectStatus, rejectMismatch   prometheus.Counter
 	collectors                     []prometheus.Collector
 }
@@ -19,7 +19,11 @@ func newMetrics(c *Cache) metrics {
 	}, []string{"result"})
 	renders := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: ns + "renders_total",
-		Help: "Responses rendered by the wrapped handler from the metric cache because no fresh stored response existed. Concurrent misses on one response share a render.",
+		Help: "Responses rendered from the metric cache because no fresh stored response existed. Concurrent misses on one response share a render.",
+	})
+	declined := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: ns + "renders_declined_total",
+		Help: "Renders the metric cache's renderer left to promhttp, because the stored data has an error a registry would report (promhttp logs it) or a coding it does not write.",
 	})
 	notStored := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: ns + "renders_not_stored_total",
@@ -45,9 +49,10 @@ func newMetrics(c *Cache) metrics {
 		bypass:         requests.WithLabelValues("bypass"),
 		renders:        renders,
 		evictions:      evictions,
+		declined:       declined,
 		rejectStatus:   notStored.WithLabelValues("status"),
 		rejectMismatch: notStored.WithLabelValues("negotiation"),
-		collectors:     []prometheus.Collector{requests, renders, notStored, evictions, entries, size},
+		collectors:     []prometheus.Collector{requests, renders, declined, notStored, evictions, entries, size},
 	}
 }
 

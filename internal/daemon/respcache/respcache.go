@@ -69,11 +69,29 @@ type Options struct {
 	// Registerer, if set, gets the cache's own metrics. It should be the
 	// exporter's registry, not the one whose responses are cached.
 	Registerer prometheus.Registerer
+	// Renderer, if set, writes bodies on a miss in place of the wrapped
+	// handler (a *metriccache.Renderer, which concatenates what was encoded
+	// when results were stored); the wrapped handler renders what it
+	// declines. It must write, for the formats and codings above, the body
+	// the wrapped handler would write for the same state; the headers are
+	// promhttp's (Vary, Content-Type, Content-Encoding), so the wrapped
+	// handler must be a promhttp handler without ProcessStartTime,
+	// Timeout or MaxRequestsInFlight.
+	Renderer Renderer
+}
+
+// Renderer writes a response body without the wrapped handler.
+type Renderer interface {
+	// Render returns the body for format, coding ("identity" or "gzip")
+	// and a name[] filter (nil: none), or false to leave the request to
+	// the wrapped handler.
+	Render(format expfmt.Format, coding string, names []string) ([]byte, bool)
 }
 
 // Cache is an http.Handler that answers from stored responses of next.
 type Cache struct {
 	next         http.Handler
+	renderer     Renderer
 	gen          Generationer
 	now          func() time.Time
 	formats      []expfmt.Format
@@ -138,6 +156,7 @@ func New(next http.Handler, opts Options) *Cache {
 	}
 	c := &Cache{
 		next:         next,
+		renderer:     opts.Renderer,
 		gen:          opts.Generation,
 		now:          opts.Now,
 		formats:      slices.Clone(opts.AcceptedFormats),
@@ -276,19 +295,29 @@ func (c *Cache) render(k key, r *http.Request, touch bool) *entry {
 	// The render serves every waiter, so it must not die with the client that
 	// happened to start it. HEAD is rendered as GET: promhttp writes the same
 	// header and body for both, and HEAD then shares GET's entry.
-	req := r.WithContext(context.WithoutCancel(r.Context()))
-	req.Method = http.MethodGet
-	rec := &recorder{header: make(http.Header)}
-	c.next.ServeHTTP(rec, req)
+	var e *entry
+	if c.renderer != nil {
+		if body, ok := c.renderer.Render(k.format, k.encoding, namesFromKey(k.names)); ok {
+			e = &entry{gen: gen, rendered: start, status: http.StatusOK, header: c.headerFor(k), body: body}
+		} else {
+			c.m.declined.Inc()
+		}
+	}
+	if e == nil {
+		req := r.WithContext(context.WithoutCancel(r.Context()))
+		req.Method = http.MethodGet
+		rec := &recorder{header: make(http.Header)}
+		c.next.ServeHTTP(rec, req)
+		e = &entry{
+			gen:      gen,
+			rendered: start,
+			status:   rec.code(),
+			header:   rec.sent(),
+			body:     bytes.Clone(rec.body.Bytes()), // trims the buffer's slack
+		}
+	}
 	c.m.renders.Inc()
 
-	e := &entry{
-		gen:      gen,
-		rendered: start,
-		status:   rec.code(),
-		header:   rec.sent(),
-		body:     bytes.Clone(rec.body.Bytes()), // trims the buffer's slack
-	}
 	switch {
 	case e.status != http.StatusOK:
 		c.m.rejectStatus.Inc()
@@ -299,6 +328,24 @@ func (c *Cache) render(k key, r *http.Request, touch bool) *entry {
 	}
 	c.store(k, e, r, touch)
 	return e
+}
+
+// headerFor is the header promhttp writes for k's response: Vary on Accept
+// and, when it offers compression, on Accept-Encoding; the content type;
+// the coding unless identity. A handler with DisableCompression is given
+// Compressions {"identity"} (see Options), and sends no Vary for it.
+func (c *Cache) headerFor(k key) http.Header {
+	h := http.Header{"Vary": {"Accept"}, "Content-Type": {string(k.format)}}
+	if len(c.compressions) > 0 && !slices.Equal(c.compressions, []string{"identity"}) {
+		h["Vary"] = []string{"Accept", "Accept-Encoding"}
+	}
+	if k.encoding != "identity" {
+		h["Content-Encoding"] = []string{k.encoding}
+	}
+	for name, v := range h {
+		h[name] = v[:len(v):len(v)]
+	}
+	return h
 }
 
 // matches reports whether the response next wrote is the one the key

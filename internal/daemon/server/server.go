@@ -48,6 +48,10 @@ type Accepter interface {
 type Options struct {
 	// Hardware gathers the metric cache (served, cached, on /metrics).
 	Hardware prometheus.Gatherer
+	// Renderer, if set, writes /metrics bodies from what the metric cache
+	// encoded at store, with the same bytes as promhttp over Hardware,
+	// which renders what it declines (respcache.Options.Renderer).
+	Renderer respcache.Renderer
 	// Exporter is the exporter's own registry (served live on
 	// /exporter/metrics); the server registers its request metrics there.
 	Exporter *prometheus.Registry
@@ -130,6 +134,7 @@ func New(opts Options) (*Server, error) {
 		AcceptedFormats: expfmt.DefaultAcceptedFormats(),
 		Compressions:    encodings,
 		Registerer:      opts.Exporter,
+		Renderer:        opts.Renderer,
 	})
 
 	mux := http.NewServeMux()

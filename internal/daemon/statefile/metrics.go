@@ -26,6 +26,12 @@ func FromMetrics(ms []prometheus.Metric) ([]Family, error) {
 	if err != nil {
 		return nil, err
 	}
+	return FromFamilies(mfs)
+}
+
+// FromFamilies is FromMetrics for metrics already gathered (the metric
+// cache gathers each result once when it is stored).
+func FromFamilies(mfs []*dto.MetricFamily) ([]Family, error) {
 	fams := make([]Family, 0, len(mfs))
 	for _, mf := range mfs {
 		f := Family{Name: mf.GetName(), Help: mf.GetHelp()}
