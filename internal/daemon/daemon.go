@@ -95,11 +95,15 @@ type daemon struct {
 	opts   Options
 	probes map[string]probe.Probe
 	cache  *metriccache.Cache
-	srv    *server.Server
-	sched  *scheduler.Scheduler
-	state  *metriccache.State // nil when state files are off
-	guard  *devguard.Guard    // the device baselines (in memory when state files are off)
-	warmer *batchWarmer       // renders ahead after each batch of stores
+	// hardware is the registry /metrics serves: the cache, the build info
+	// and the device guard. The renderer writes what promhttp would write
+	// over it; promhttp renders over it what the renderer declines.
+	hardware *prometheus.Registry
+	srv      *server.Server
+	sched    *scheduler.Scheduler
+	state    *metriccache.State // nil when state files are off
+	guard    *devguard.Guard    // the device baselines (in memory when state files are off)
+	warmer   *batchWarmer       // renders ahead after each batch of stores
 	// started is the config the daemon started with: the restartOnly keys
 	// keep its values until a restart.
 	started *config.Config
@@ -163,10 +167,12 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 	if err := hardware.Register(d.guard); err != nil {
 		return nil, fmt.Errorf("registering collectors: %w", err)
 	}
+	d.hardware = hardware
 	var err error
 	d.srv, err = server.New(server.Options{
-		Hardware:         hardware,
-		Renderer:         d.cache.NewRenderer(versioncollector.NewCollector(Name)),
+		Hardware: hardware,
+		// The guard's series change on its own generation, not at a store.
+		Renderer:         d.cache.NewRenderer(versioncollector.NewCollector(Name)).WithDynamic(d.guard, d.guard.Generation),
 		Exporter:         exporter,
 		MetricsPath:      opts.MetricsPath,
 		Generation:       generations{d.cache, d.guard},

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
@@ -65,9 +64,9 @@ func TestMetricsMatchPromhttpOnTheFixtureHost(t *testing.T) {
 
 func compareWithPromhttp(t *testing.T, d *daemon, when string) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(d.cache, versioncollector.NewCollector(Name))
-	bare := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+	// The daemon's own registry: every collector /metrics serves, the
+	// device guard's included.
+	bare := promhttp.HandlerFor(d.hardware, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 	accepts := []string{
 		"",
 		"application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",

@@ -27,6 +27,9 @@ type Renderer struct {
 	cache  *Cache
 	static *part
 
+	dynMu   sync.Mutex
+	dynamic []*dynamic
+
 	mu     sync.Mutex
 	merged map[mergedKey]*mergedFamily
 	tails  map[expfmt.Format]*tail
@@ -75,6 +78,49 @@ func (c *Cache) NewRenderer(static ...prometheus.Collector) *Renderer {
 		sp = gatherPart(reg)
 	}
 	return &Renderer{cache: c, static: sp, merged: make(map[mergedKey]*mergedFamily), tails: make(map[expfmt.Format]*tail)}
+}
+
+// dynamic is a collector whose series change between the cache's stores
+// (the device guard's baselines move on an accept): it is gathered again at
+// the first render after its generation moves, not at every render.
+type dynamic struct {
+	reg *prometheus.Registry
+	gen func() uint64
+	at  uint64
+	p   *part
+}
+
+// WithDynamic adds c to what r renders: a collector whose series change
+// when generation moves. It returns r.
+func (r *Renderer) WithDynamic(c prometheus.Collector, generation func() uint64) *Renderer {
+	d := &dynamic{reg: prometheus.NewRegistry(), gen: generation}
+	if err := d.reg.Register(c); err != nil {
+		d.p, d.gen = &part{err: err}, nil
+	}
+	r.dynMu.Lock()
+	r.dynamic = append(r.dynamic, d)
+	r.dynMu.Unlock()
+	return r
+}
+
+// ownParts returns the static part and each dynamic collector's, gathering
+// again those whose generation moved since their last gather.
+func (r *Renderer) ownParts() []*part {
+	r.dynMu.Lock()
+	defer r.dynMu.Unlock()
+	out := make([]*part, 0, 1+len(r.dynamic))
+	out = append(out, r.static)
+	for _, d := range r.dynamic {
+		if d.gen != nil {
+			// The generation is read before the gather: a change during
+			// it moves the generation again, and the next render gathers.
+			if g := d.gen(); d.p == nil || g != d.at {
+				d.at, d.p = g, gatherPart(d.reg)
+			}
+		}
+		out = append(out, d.p)
+	}
+	return out
 }
 
 // useFormat adds f to the formats Store encodes in, so that the next
@@ -132,7 +178,7 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 		return nil, false
 	}
 	r.cache.useFormat(format)
-	parts := r.cache.parts([]*part{r.static})
+	parts := r.cache.parts(r.ownParts())
 
 	var srcs []source
 	for _, p := range parts {

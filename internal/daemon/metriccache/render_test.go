@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -499,5 +500,55 @@ func TestQuickGatherLearnsFewDescriptorsAtOnce(t *testing.T) {
 	}
 	if _, ok := quickGather(ms[:learnBudget]); !ok {
 		t.Error("declined a result within the budget")
+	}
+}
+
+// countingCollector is a collector whose one series changes outside the
+// cache's stores, as the device guard's do on an accept.
+type countingCollector struct {
+	desc     *prometheus.Desc
+	value    atomic.Int64
+	gen      atomic.Uint64
+	collects atomic.Int64
+}
+
+func (c *countingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *countingCollector) Collect(ch chan<- prometheus.Metric) {
+	c.collects.Add(1)
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(c.value.Load()))
+}
+
+// A dynamic collector is rendered with the cache's families, gathered again
+// when its generation moves and not at every render.
+func TestRenderDynamicCollector(t *testing.T) {
+	c := New()
+	c.Store("nic", Result{Start: time.Unix(1_700_000_000, 0), Metrics: []prometheus.Metric{gauge(testFirmware, 1, "nic", "eth0", "20.0")}})
+	dyn := &countingCollector{desc: prometheus.NewDesc("hardware_device_expected", "Devices expected.", nil, nil)}
+	dyn.value.Store(4)
+	r := c.NewRenderer().WithDynamic(dyn, dyn.gen.Load)
+	render := func() string {
+		t.Helper()
+		body, ok := r.Render(expfmt.NewFormat(expfmt.TypeTextPlain), "identity", []string{"hardware_device_expected"})
+		if !ok {
+			t.Fatal("declined")
+		}
+		return string(body)
+	}
+	want := func(v int) string {
+		return fmt.Sprintf("# HELP hardware_device_expected Devices expected.\n# TYPE hardware_device_expected gauge\nhardware_device_expected %d\n", v)
+	}
+	if got := render(); got != want(4) {
+		t.Fatalf("got:\n%s\nwant:\n%s", got, want(4))
+	}
+	dyn.value.Store(3) // changed, generation not moved: the kept part
+	if got := render(); got != want(4) {
+		t.Errorf("re-gathered without a new generation:\n%s", got)
+	}
+	dyn.gen.Add(1)
+	if got := render(); got != want(3) {
+		t.Errorf("after the generation moved, got:\n%s\nwant:\n%s", got, want(3))
+	}
+	if n := dyn.collects.Load(); n != 2 {
+		t.Errorf("collected %d times over three renders and one change, want 2", n)
 	}
 }
