@@ -345,11 +345,17 @@ func startExporter(ctx context.Context, g *group, bin, tree, tools, work, name s
 	if err != nil {
 		return nil, "", err
 	}
-	cfg := filepath.Join(work, name+".yml")
-	if err := os.WriteFile(cfg, []byte(exporterConfig(tree, tools, work, compress, enabled)), 0o644); err != nil {
+	// A directory of its own for each exporter: its state files must be
+	// neither another's nor restored from another's.
+	dir := filepath.Join(work, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, "", err
 	}
-	p, err := g.start(name, filepath.Join(work, name+".log"), bin,
+	cfg := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfg, []byte(exporterConfig(tree, tools, dir, compress, enabled)), 0o644); err != nil {
+		return nil, "", err
+	}
+	p, err := g.start(name, filepath.Join(dir, "log"), bin,
 		"--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn")
 	if err != nil {
 		return nil, "", err
