@@ -276,8 +276,9 @@ func dayFixture() *report {
 		failures: make([]int, 5),
 		conns:    make([]int, 5),
 		before:   []map[string]float64{{"gc_cpu": 1, "gc_cycles": 10, "renders": 3}, {}, {}, nil, nil},
-		after:    []map[string]float64{{"gc_cpu": 1.2, "gc_cycles": 30, "renders": 23, "goroutines": 30}, {}, {}, nil, nil},
-		prof:     make([]profileSums, 5),
+		// runs:hwmon is absent at the start: hwmon had not run yet.
+		after: []map[string]float64{{"gc_cpu": 1.2, "gc_cycles": 30, "renders": 23, "goroutines": 30, "runs:hwmon": 20}, {}, {}, nil, nil},
+		prof:  make([]profileSums, 5),
 	}
 	d.prof[dayWhole].add([]profSample{
 		{cpu: 400 * ms, funcs: []string{"x.Probe"}, labels: map[string]string{"probe": "hwmon"}},
@@ -317,6 +318,9 @@ func TestReportArithmetic(t *testing.T) {
 	if got, ok := r.counterPerMinute(dayWhole, "gc_cycles"); !ok || got != 1 {
 		t.Errorf("GC cycles a minute %g, %v; want 1", got, ok)
 	}
+	if got, ok := delta(r.day, dayWhole, "runs:hwmon"); !ok || got != 20 {
+		t.Errorf("hwmon runs %g, %v; want 20 counted from 0", got, ok)
+	}
 	if _, ok := r.counterPerMinute(dayLike, "gc_cycles"); ok {
 		t.Error("a counter the exporter does not have reads as present")
 	}
@@ -341,6 +345,7 @@ func TestReportPrintsTheThreeLines(t *testing.T) {
 		"1.00 GC cycles a minute",
 		"probe:hwmon",
 		"whole daemon's renders in the window: 20 (1.00 per minute of host time)",
+		"hwmon 20 (20.0)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)

@@ -78,6 +78,7 @@ type options struct {
 	compress               float64
 	realtime               bool
 	pprofTop               string
+	exporterEnv            []string // KEY=VALUE for every exporter started
 	timeout                time.Duration
 	keep                   bool
 }
@@ -95,6 +96,13 @@ func main() {
 	flag.Float64Var(&o.compress, "compress", 20, "time compression K of the simulated day: intervals ÷K, scrapes ×K")
 	flag.BoolVar(&o.realtime, "realtime", false, "real time (K=1): the Go runtime's idle cost as a host pays it; no scrape-cost phase unless -load is given")
 	flag.StringVar(&o.pprofTop, "pprof-top", "", "write `go tool pprof -top` (top 15) of the whole daemon over the day window here, the profiles next to it (.N.pb.gz)")
+	flag.Func("exporter-env", "`KEY=VALUE` set in the exporters' environment (repeatable; e.g. GOGC=200 to measure a runtime setting before and after)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		o.exporterEnv = append(o.exporterEnv, v)
+		return nil
+	})
 	flag.DurationVar(&o.timeout, "timeout", 0, "bound on the whole run (default: -load + -day + 8m)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, configs, fixture tree)")
 	smoke := flag.Bool("smoke", false, "a few seconds of each phase, for CI: the numbers mean little")
@@ -221,7 +229,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 
 	// The exporter as shipped, node_exporter, the static handler.
-	exp, expURL, err := startExporter(ctx, &g, bin, tree, tools, work, "exporter", 1, allProbes)
+	exp, expURL, err := startExporter(ctx, &g, o, bin, tree, tools, work, "exporter", 1, allProbes)
 	if err != nil {
 		return err
 	}
@@ -281,7 +289,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	// The simulated day: three exporters, each on its own set of probes.
 	var day []*dayTarget
 	for _, v := range dayExporters {
-		p, url, err := startExporter(ctx, &g, bin, tree, tools, work, "exporter-"+v.short, o.compress, v.probes)
+		p, url, err := startExporter(ctx, &g, o, bin, tree, tools, work, "exporter-"+v.short, o.compress, v.probes)
 		if err != nil {
 			return err
 		}
@@ -340,7 +348,7 @@ func versionFlags(ctx context.Context) string {
 
 // startExporter starts the exporter on the fixture tree with the built-in
 // config compressed by compress and only the probes enabled says, and waits until every probe has run once.
-func startExporter(ctx context.Context, g *group, bin, tree, tools, work, name string, compress float64, enabled func(string) bool) (*process, string, error) {
+func startExporter(ctx context.Context, g *group, o options, bin, tree, tools, work, name string, compress float64, enabled func(string) bool) (*process, string, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, "", err
@@ -355,8 +363,14 @@ func startExporter(ctx context.Context, g *group, bin, tree, tools, work, name s
 	if err := os.WriteFile(cfg, []byte(exporterConfig(tree, tools, dir, compress, enabled)), 0o644); err != nil {
 		return nil, "", err
 	}
-	p, err := g.start(name, filepath.Join(dir, "log"), bin,
-		"--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn")
+	args := []string{"--config.file=" + cfg, "--web.listen-address=" + addr, "--log.level=warn"}
+	if len(o.exporterEnv) > 0 {
+		// env(1) execs the exporter in its own process: the PID, and so the
+		// CPU read from /proc, are the exporter's.
+		args = append(append(slices.Clone(o.exporterEnv), bin), args...)
+		bin = "env"
+	}
+	p, err := g.start(name, filepath.Join(dir, "log"), bin, args...)
 	if err != nil {
 		return nil, "", err
 	}

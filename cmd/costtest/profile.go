@@ -340,19 +340,25 @@ func bucketOf(s profSample) string {
 type profileSums struct {
 	total    time.Duration
 	buckets  map[string]time.Duration
+	counts   map[string]int // samples by bucket
 	byProbe  map[string]time.Duration
-	profiled time.Duration // wall time the profiles covered
+	nByProbe map[string]int // samples by probe label
+	profiled time.Duration  // wall time the profiles covered
 }
 
 func (p *profileSums) add(samples []profSample) {
 	if p.buckets == nil {
 		p.buckets, p.byProbe = map[string]time.Duration{}, map[string]time.Duration{}
+		p.counts, p.nByProbe = map[string]int{}, map[string]int{}
 	}
 	for _, s := range samples {
 		p.total += s.cpu
-		p.buckets[bucketOf(s)] += s.cpu
+		b := bucketOf(s)
+		p.buckets[b] += s.cpu
+		p.counts[b]++
 		if name := s.labels["probe"]; name != "" {
 			p.byProbe[name] += s.cpu
+			p.nByProbe[name]++
 		}
 	}
 }
@@ -364,4 +370,13 @@ func (p *profileSums) probes(names []string) time.Duration {
 		d += p.byProbe[n]
 	}
 	return d
+}
+
+// probeSamples is the number of samples of the named probes' labels.
+func (p *profileSums) probeSamples(names []string) int {
+	n := 0
+	for _, name := range names {
+		n += p.nByProbe[name]
+	}
+	return n
 }

@@ -63,9 +63,8 @@ func (r *report) perMinute(d time.Duration) time.Duration {
 // counterPerMinute is the growth of exporter i's counter key per minute of
 // host time, and whether the exporter has it.
 func (r *report) counterPerMinute(i int, key string) (float64, bool) {
-	a, ok1 := r.day.after[i][key]
-	b, ok2 := r.day.before[i][key]
-	return (a - b) / r.simulated().Minutes(), ok1 && ok2
+	v, ok := delta(r.day, i, key)
+	return v / r.simulated().Minutes(), ok
 }
 
 func (r *report) print(w io.Writer) {
@@ -74,6 +73,9 @@ func (r *report) print(w io.Writer) {
 	simulated := r.simulated()
 	fmt.Fprintf(w, "machine:       %s\n", r.machine)
 	fmt.Fprintf(w, "exporter:      %s\n", r.exporterVersion)
+	if len(o.exporterEnv) > 0 {
+		fmt.Fprintf(w, "               environment: %s\n", strings.Join(o.exporterEnv, " "))
+	}
 	fmt.Fprintf(w, "node_exporter: %s, collectors off (they read the host, not the tree):\n", r.nodeVersion)
 	for _, c := range nodeExporterOff {
 		fmt.Fprintf(w, "                 %s: %s\n", c.flag, c.why)
@@ -117,22 +119,22 @@ func (r *report) print(w io.Writer) {
 	for _, n := range bmcGPUProbes {
 		parts = append(parts, fmt.Sprintf("%s %s", n, formatSeconds(r.perMinute(bmc.byProbe[n]).Seconds())))
 	}
-	fmt.Fprintf(w, "(b) BMC and GPU probes, CPU per minute of host time (their own exporter): Go side %s (%s; pprof label: run, store, state file), children (fake tools) %s; that exporter's whole process %s own, %s children\n",
-		formatSeconds(r.perMinute(bmc.probes(bmcGPUProbes)).Seconds()), strings.Join(parts, ", "),
+	fmt.Fprintf(w, "(b) BMC and GPU probes, CPU per minute of host time (their own exporter): Go side %s (%s; pprof label: run, store, state file; %d samples), children (fake tools) %s; that exporter's whole process %s own, %s children\n",
+		formatSeconds(r.perMinute(bmc.probes(bmcGPUProbes)).Seconds()), strings.Join(parts, ", "), bmc.probeSamples(bmcGPUProbes),
 		formatSeconds(r.perMinute(d.cpu[dayBMCGPU].children).Seconds()),
 		formatSeconds(r.perMinute(d.cpu[dayBMCGPU].own).Seconds()), formatSeconds(r.perMinute(d.cpu[dayBMCGPU].children).Seconds()))
 	fmt.Fprintln(w)
 
 	// Where the whole daemon's own CPU goes.
 	whole := d.prof[dayWhole]
-	fmt.Fprintf(w, "whole daemon's own CPU by the profile (%v profiled, %s sampled of %s in /proc), per minute of host time:\n",
+	fmt.Fprintf(w, "whole daemon's own CPU by the profile (%v profiled, %s sampled of %s in /proc; a sample is 10ms of CPU, so a bucket of n samples is ±√n), per minute of host time:\n",
 		whole.profiled.Round(time.Second), formatSeconds(whole.total.Seconds()), formatSeconds(d.cpu[dayWhole].own.Seconds()))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "bucket\tper minute\tshare\t")
+	fmt.Fprintln(tw, "bucket\tper minute\tshare\tsamples\t")
 	for _, b := range sortedBuckets(whole.buckets) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", b, formatSeconds(r.perMinute(whole.buckets[b]).Seconds()), formatShare(whole.buckets[b], whole.total))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t\n", b, formatSeconds(r.perMinute(whole.buckets[b]).Seconds()), formatShare(whole.buckets[b], whole.total), whole.counts[b])
 	}
-	fmt.Fprintf(tw, "tools (children, /proc)\t%s\t\t\n", formatSeconds(r.perMinute(d.cpu[dayWhole].children).Seconds()))
+	fmt.Fprintf(tw, "tools (children, /proc)\t%s\t\t\t\n", formatSeconds(r.perMinute(d.cpu[dayWhole].children).Seconds()))
 	tw.Flush()
 	var rt time.Duration
 	for _, b := range []string{bucketGC, bucketSched, bucketRuntime} {
@@ -264,10 +266,13 @@ func latencies(l []*loadResult, q float64) [3]float64 {
 	return v
 }
 
+// delta is the growth of exporter i's counter key over the window, and
+// whether the exporter has it at the end. A counter absent at the start
+// counts from 0: a labelled one appears with its first increment (a probe
+// that had not run yet, its data restored from a state file).
 func delta(d *dayResult, i int, key string) (float64, bool) {
-	a, ok1 := d.after[i][key]
-	b, ok2 := d.before[i][key]
-	return a - b, ok1 && ok2
+	a, ok := d.after[i][key]
+	return a - d.before[i][key], ok
 }
 
 func formatRatio(a, b float64) string {
