@@ -266,21 +266,22 @@ func dayFixture() *report {
 	d := &dayResult{
 		window: time.Minute,
 		cpu: []cpuUsage{
-			{own: 900 * ms, children: 300 * ms}, // whole
-			{own: 500 * ms, children: 100 * ms}, // like
-			{own: 200 * ms, children: 200 * ms}, // BMC+GPU
-			{own: 2 * time.Second},              // node_exporter: 100 scrapes
-			{own: 40 * ms},                      // static: 80 scrapes
+			{own: 900 * ms, children: 300 * ms},  // whole
+			{own: 500 * ms, children: 100 * ms},  // like
+			{own: 200 * ms, children: 200 * ms},  // BMC+GPU
+			{own: 1000 * ms, children: 300 * ms}, // whole, profiled
+			{own: 2 * time.Second},               // node_exporter: 100 scrapes
+			{own: 40 * ms},                       // static: 80 scrapes
 		},
-		scrapes:  []int{160, 160, 160, 100, 80},
-		failures: make([]int, 5),
-		conns:    make([]int, 5),
-		before:   []map[string]float64{{"gc_cpu": 1, "gc_cycles": 10, "renders": 3}, {}, {}, nil, nil},
+		scrapes:  []int{160, 160, 160, 160, 100, 80},
+		failures: make([]int, 6),
+		conns:    make([]int, 6),
+		before:   []map[string]float64{{"gc_cpu": 1, "gc_cycles": 10, "renders": 3}, {}, {}, {}, nil, nil},
 		// runs:hwmon is absent at the start: hwmon had not run yet.
-		after: []map[string]float64{{"gc_cpu": 1.2, "gc_cycles": 30, "renders": 23, "goroutines": 30, "runs:hwmon": 20}, {}, {}, nil, nil},
+		after: []map[string]float64{{"gc_cpu": 1.2, "gc_cycles": 30, "renders": 23, "goroutines": 30, "runs:hwmon": 20}, {}, {}, {}, nil, nil},
 		prof:  make([]profileSums, 5),
 	}
-	d.prof[dayWhole].add([]profSample{
+	d.prof[dayProfiled].add([]profSample{
 		{cpu: 400 * ms, funcs: []string{"x.Probe"}, labels: map[string]string{"probe": "hwmon"}},
 		{cpu: 200 * ms, funcs: []string{"compress/flate.deflate"}},
 		{cpu: 100 * ms, funcs: []string{"runtime.gcBgMarkWorker"}},
@@ -294,7 +295,7 @@ func dayFixture() *report {
 		opts:   options{compress: 20},
 		series: []int{1000, 800},
 		day:    d,
-		memory: make([]memory, 5),
+		memory: make([]memory, 6),
 	}
 }
 
@@ -346,6 +347,7 @@ func TestReportPrintsTheThreeLines(t *testing.T) {
 		"probe:hwmon",
 		"whole daemon's renders in the window: 20 (1.00 per minute of host time)",
 		"hwmon 20 (20.0)",
+		"profiling's own cost: the twin's own CPU 50.00 ms a minute, the unprofiled whole daemon's 45.00 ms",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
