@@ -254,8 +254,8 @@ func TestOptionsResolveModes(t *testing.T) {
 		if o.compress != c.wantK || o.day != c.wantDay || o.load != c.wantLoad {
 			t.Errorf("%s: K %g day %v load %v, want %g, %v, %v", c.name, o.compress, o.day, o.load, c.wantK, c.wantDay, c.wantLoad)
 		}
-		if o.timeout != o.load+o.day+8*time.Minute {
-			t.Errorf("%s: timeout %v, want load+day+8m", c.name, o.timeout)
+		if o.timeout != o.load+preWindowWait(o.compress, o.day)+o.day+8*time.Minute {
+			t.Errorf("%s: timeout %v, want load+wait+day+8m", c.name, o.timeout)
 		}
 	}
 }
@@ -411,5 +411,25 @@ func TestScraperKeepsOneConnection(t *testing.T) {
 	defer s.mu.Unlock()
 	if s.windowConns != 1 || s.failures != 0 {
 		t.Errorf("scraper counted %d new connections and %d failures, want 1 and 0", s.windowConns, s.failures)
+	}
+}
+
+// The window opens half the longest interval that fits in it after the
+// start-up runs, so that it holds each probe's scheduled runs.
+func TestPreWindowWait(t *testing.T) {
+	for _, c := range []struct {
+		k      float64
+		window time.Duration
+		want   time.Duration
+	}{
+		{20, 18 * time.Minute, 9 * time.Minute},        // 6h ÷ 20 fits: 9m
+		{1, 10 * time.Minute, 150 * time.Second},       // real time: 5m fits, 6h does not
+		{20, 4 * time.Second, 1500 * time.Millisecond}, // smoke: only 1m ÷ 20 = 3s fits
+		{20, time.Second, 1500 * time.Millisecond},     // none fits: two scrape intervals
+		{240, 90 * time.Second, 45 * time.Second},      // 6h ÷ 240
+	} {
+		if got := preWindowWait(c.k, c.window); got != c.want {
+			t.Errorf("preWindowWait(%g, %v) = %v, want %v", c.k, c.window, got, c.want)
+		}
 	}
 }

@@ -161,7 +161,7 @@ func (o *options) resolve(set map[string]bool, smoke bool) error {
 		o.load, o.batch, o.day = 3*time.Second, 250*time.Millisecond, 4*time.Second
 	}
 	if !set["timeout"] {
-		o.timeout = o.load + o.day + 8*time.Minute
+		o.timeout = o.load + preWindowWait(o.compress, o.day) + o.day + 8*time.Minute
 	}
 	return o.check()
 }
@@ -174,6 +174,24 @@ func dayWindow(k float64) time.Duration {
 		longest = max(longest, iv)
 	}
 	return time.Duration(float64(longest) / k).Round(time.Second)
+}
+
+// preWindowWait is how long after the day's exporters are ready (every
+// probe has run once) the window opens: half of the longest interval ÷ k
+// that fits in the window, and two scrape intervals at least. A probe's
+// next run after a run at t is the first tick of its grid from t + I/2
+// (internal/daemon/scheduler), so a window opened I/2 after the start-up
+// runs holds exactly window÷I scheduled runs of a probe of interval I,
+// wherever the daemon's random grid offset puts them; opened sooner, it
+// can miss one (at K=20, the 6h probes' only run half the time).
+func preWindowWait(k float64, window time.Duration) time.Duration {
+	wait := 2 * time.Duration(float64(scrapeInterval)/k)
+	for _, iv := range defaultIntervals() {
+		if scaled := time.Duration(float64(iv) / k); scaled <= window {
+			wait = max(wait, scaled/2)
+		}
+	}
+	return wait
 }
 
 func (o options) check() error {
@@ -296,7 +314,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		day = append(day, &dayTarget{target: newTarget(v.name, url+"/metrics", p, scrapersPerTarget), base: url, profile: v.profiled})
 	}
 	day = append(day, &dayTarget{target: targets[1]}, &dayTarget{target: targets[2]})
-	if r.day, err = simulateDay(ctx, o, day, work); err != nil {
+	if r.day, err = simulateDay(ctx, o, day, time.Now(), work); err != nil {
 		return err
 	}
 	for _, t := range day {
@@ -454,10 +472,11 @@ type dayResult struct {
 	profiles []string      // the profiled twin's profile files
 }
 
-// simulateDay starts two scrapers per target at 15s/K, then measures each
+// simulateDay starts two scrapers per target at 15s/K, waits from ready
+// (the exporters' start-up runs done) for preWindowWait, then measures each
 // target's CPU over a window of o.day, profiling each exporter over it (the
 // profiler's own cost counts in the exporter's CPU and is shown apart).
-func simulateDay(ctx context.Context, o options, targets []*dayTarget, work string) (*dayResult, error) {
+func simulateDay(ctx context.Context, o options, targets []*dayTarget, ready time.Time, work string) (*dayResult, error) {
 	interval := time.Duration(float64(scrapeInterval) / o.compress)
 	sctx, stopScrapers := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -474,11 +493,12 @@ func simulateDay(ctx context.Context, o options, targets []*dayTarget, work stri
 		}
 		scrapers = append(scrapers, ss)
 	}
-	// Let every scraper start before the window opens.
+	// Let every scraper start, and every probe's first scheduled run come
+	// round, before the window opens.
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-time.After(2 * interval):
+	case <-time.After(time.Until(ready.Add(preWindowWait(o.compress, o.day)))):
 	}
 
 	n := len(targets)
