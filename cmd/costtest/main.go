@@ -18,21 +18,23 @@
 //     requests in flight, for -load in all: req/s, p50, p99, CPU per scrape
 //     (/proc/PID/stat deltas over the batches, waited-for children
 //     included), bytes per scrape (gzip, Prometheus' Accept header).
-//   - A simulated day. Three exporters run with every scheduling duration
+//   - A simulated day. Four exporters run with every scheduling duration
 //     divided by -compress (K, default 20; 1 with -realtime): the whole
 //     daemon, one with only the probes node_exporter also has plus smart
-//     (like for like), and one with only the BMC and GPU probes (ipmi, sel,
-//     raid, gpu). Two scrapers per target, each with one keep-alive
-//     connection as a Prometheus server keeps, scrape every 15s/K for -day
-//     of wall time (default: the longest default probe interval ÷ K, so
-//     that every probe runs; 10 minutes with -realtime). Each exporter's CPU
-//     over that window is scaled to a day; node_exporter and the static
-//     handler have no schedule, so theirs is their CPU per scrape in the
-//     window times the 11,520 scrapes a day of two scrapers. Each exporter
-//     is profiled over the window (/debug/pprof/profile, in pieces of at
-//     most 100s): the samples, by the pprof label probe=NAME the scheduler
-//     sets and by function, say what each probe, the renders, the scrapes
-//     and the Go runtime cost.
+//     (like for like), one with only the BMC and GPU probes (ipmi, sel,
+//     raid, gpu), and a profiled twin of the whole daemon. Two scrapers per
+//     target, each with one keep-alive connection as a Prometheus server
+//     keeps, scrape every 15s/K for -day of wall time (default: the longest
+//     default probe interval ÷ K, so that every probe runs; 10 minutes with
+//     -realtime), which opens half an interval after the start-up runs
+//     (preWindowWait). Each exporter's CPU over that window is scaled to a
+//     day; node_exporter and the static handler have no schedule, so
+//     theirs is their CPU per scrape in the window times the 11,520 scrapes
+//     a day of two scrapers. The twin and the BMC+GPU exporter are profiled
+//     over the window (/debug/pprof/profile, in pieces of at most 100s):
+//     the samples, by the pprof label probe=NAME the scheduler sets and by
+//     function, say what each probe, the renders, the scrapes and the Go
+//     runtime cost.
 package main
 
 import (
