@@ -5,9 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +25,7 @@ func TestExporterConfigDividesSchedulingByCompression(t *testing.T) {
 	tree, tools, work := "/t/tree", "/t/tools", "/t/work"
 	def := config.Default()
 	for _, k := range []float64{1, 60, 240} {
-		c, err := config.Parse([]byte(exporterConfig(tree, tools, work, k)))
+		c, err := config.Parse([]byte(exporterConfig(tree, tools, work, k, allProbes)))
 		if err != nil {
 			t.Fatalf("K=%g: %v", k, err)
 		}
@@ -54,7 +58,7 @@ func TestExporterConfigDividesSchedulingByCompression(t *testing.T) {
 		}
 	}
 	// 240 makes the 6h default one 90s window.
-	c, _ := config.Parse([]byte(exporterConfig(tree, tools, work, 240)))
+	c, _ := config.Parse([]byte(exporterConfig(tree, tools, work, 240, allProbes)))
 	if got := time.Duration(c.Probes.Defaults.Interval); got != 90*time.Second {
 		t.Errorf("K=240: probes.defaults.interval %v, want 90s", got)
 	}
@@ -157,6 +161,13 @@ hardware_exporter_probe_runs_total{probe="hwmon",result="failure"} 1
 hardware_exporter_probe_runs_total{probe="smart",result="success"} 2
 hardware_exporter_response_cache_renders_total 7
 hardware_exporter_response_cache_renders_not_stored_total{reason="status"} 3
+# TYPE go_cpu_classes_gc_total_cpu_seconds_total counter
+go_cpu_classes_gc_total_cpu_seconds_total 0.25
+go_cpu_classes_gc_mark_assist_cpu_seconds_total 0.125
+go_cpu_classes_scavenge_total_cpu_seconds_total 0.5
+go_gc_cycles_total_gc_cycles_total 42
+go_goroutines 31
+go_gc_duration_seconds_count 40
 `)
 	}))
 	defer srv.Close()
@@ -164,7 +175,8 @@ hardware_exporter_response_cache_renders_not_stored_total{reason="status"} 3
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"runs:hwmon": 13, "runs:smart": 2, "renders": 7}
+	want := map[string]float64{"runs:hwmon": 13, "runs:smart": 2, "renders": 7,
+		"gc_cpu": 0.25, "scavenge_cpu": 0.5, "gc_cycles": 42, "goroutines": 31}
 	if len(m) != len(want) {
 		t.Errorf("counters = %v, want %v", m, want)
 	}
@@ -182,6 +194,242 @@ func TestFormatRatio(t *testing.T) {
 	}{{294, 1, "294×"}, {10.26, 1, "10.3×"}, {1.031, 1, "1.03×"}, {1, 485, "1/485"}, {1, 0, "n/a"}} {
 		if got := formatRatio(c.a, c.b); got != c.want {
 			t.Errorf("formatRatio(%g, %g) = %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// The like-for-like exporter runs every probe but the BMC and GPU ones, the
+// BMC+GPU exporter only those; smart is like for like.
+func TestExporterConfigEnablesOnlyTheChosenProbes(t *testing.T) {
+	for _, v := range dayExporters {
+		c, err := config.Parse([]byte(exporterConfig("/t/tree", "/t/tools", "/t/work", 20, v.probes)))
+		if err != nil {
+			t.Fatalf("%s: %v", v.name, err)
+		}
+		for _, name := range probe.Names() {
+			if got, want := c.Probe(name).Enabled, v.probes(name); got != want && name != "textfile" {
+				t.Errorf("%s: probes.%s.enabled %v, want %v", v.name, name, got, want)
+			}
+		}
+	}
+	if !dayExporters[dayLike].probes("smart") || dayExporters[dayLike].probes("ipmi") || !dayExporters[dayBMCGPU].probes("gpu") {
+		t.Error("smart must be like for like, ipmi and gpu BMC+GPU")
+	}
+}
+
+func TestOptionsResolveModes(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		o        options
+		set      []string
+		smoke    bool
+		wantK    float64
+		wantDay  time.Duration
+		wantLoad time.Duration
+		wantErr  bool
+	}{
+		// 6h ÷ 20: every default interval comes round once.
+		{name: "default", o: options{compress: 20, load: 30 * time.Second, batch: time.Second, conns: 8}, wantK: 20, wantDay: 18 * time.Minute, wantLoad: 30 * time.Second},
+		{name: "K=240", o: options{compress: 240, load: 30 * time.Second, batch: time.Second, conns: 8}, set: []string{"compress"}, wantK: 240, wantDay: 90 * time.Second, wantLoad: 30 * time.Second},
+		{name: "realtime", o: options{compress: 20, realtime: true, load: 30 * time.Second, batch: time.Second, conns: 8}, wantK: 1, wantDay: 10 * time.Minute, wantLoad: 0},
+		{name: "realtime with load", o: options{compress: 20, realtime: true, load: 5 * time.Second, batch: time.Second, conns: 8}, set: []string{"load"}, wantK: 1, wantDay: 10 * time.Minute, wantLoad: 5 * time.Second},
+		{name: "realtime, day given", o: options{compress: 20, realtime: true, day: 12 * time.Minute, batch: time.Second, conns: 8}, set: []string{"day"}, wantK: 1, wantDay: 12 * time.Minute},
+		{name: "realtime and K", o: options{compress: 20, realtime: true, conns: 8}, set: []string{"compress"}, wantErr: true},
+		{name: "smoke", o: options{compress: 20, load: 30 * time.Second, batch: time.Second, conns: 8}, smoke: true, wantK: 20, wantDay: 4 * time.Second, wantLoad: 3 * time.Second},
+		{name: "K below 1", o: options{compress: 0.5, conns: 8}, set: []string{"compress"}, wantErr: true},
+	} {
+		set := map[string]bool{}
+		for _, f := range c.set {
+			set[f] = true
+		}
+		o := c.o
+		err := o.resolve(set, c.smoke)
+		if (err != nil) != c.wantErr {
+			t.Errorf("%s: error %v, want error %v", c.name, err, c.wantErr)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if o.compress != c.wantK || o.day != c.wantDay || o.load != c.wantLoad {
+			t.Errorf("%s: K %g day %v load %v, want %g, %v, %v", c.name, o.compress, o.day, o.load, c.wantK, c.wantDay, c.wantLoad)
+		}
+		if o.timeout != o.load+preWindowWait(o.compress, o.day)+o.day+8*time.Minute {
+			t.Errorf("%s: timeout %v, want load+wait+day+8m", c.name, o.timeout)
+		}
+	}
+}
+
+// dayFixture is a day of K=20 over 60s of wall time (20 simulated minutes).
+func dayFixture() *report {
+	ms := time.Millisecond
+	d := &dayResult{
+		window: time.Minute,
+		cpu: []cpuUsage{
+			{own: 900 * ms, children: 300 * ms},  // whole
+			{own: 500 * ms, children: 100 * ms},  // like
+			{own: 200 * ms, children: 200 * ms},  // BMC+GPU
+			{own: 1000 * ms, children: 300 * ms}, // whole, profiled
+			{own: 2 * time.Second},               // node_exporter: 100 scrapes
+			{own: 40 * ms},                       // static: 80 scrapes
+		},
+		scrapes:  []int{160, 160, 160, 160, 100, 80},
+		failures: make([]int, 6),
+		conns:    make([]int, 6),
+		before:   []map[string]float64{{"gc_cpu": 1, "gc_cycles": 10, "renders": 3}, {}, {}, {}, nil, nil},
+		// runs:hwmon is absent at the start: hwmon had not run yet.
+		after: []map[string]float64{{"gc_cpu": 1.2, "gc_cycles": 30, "renders": 23, "goroutines": 30, "runs:hwmon": 20}, {}, {}, {}, nil, nil},
+		prof:  make([]profileSums, 5),
+	}
+	d.prof[dayProfiled].add([]profSample{
+		{cpu: 400 * ms, funcs: []string{"x.Probe"}, labels: map[string]string{"probe": "hwmon"}},
+		{cpu: 200 * ms, funcs: []string{"compress/flate.deflate"}},
+		{cpu: 100 * ms, funcs: []string{"runtime.gcBgMarkWorker"}},
+	})
+	d.prof[dayBMCGPU].add([]profSample{
+		{cpu: 60 * ms, funcs: []string{"x.Probe"}, labels: map[string]string{"probe": "ipmi"}},
+		{cpu: 20 * ms, funcs: []string{"x.Probe"}, labels: map[string]string{"probe": "gpu"}},
+		{cpu: 100 * ms, funcs: []string{"compress/flate.deflate"}},
+	})
+	return &report{
+		opts:   options{compress: 20},
+		series: []int{1000, 800},
+		day:    d,
+		memory: make([]memory, 6),
+	}
+}
+
+func TestReportArithmetic(t *testing.T) {
+	r := dayFixture()
+	if got := r.simulated(); got != 20*time.Minute {
+		t.Fatalf("simulated %v, want 20m (60s × 20)", got)
+	}
+	// Exporters: the window's CPU × 86400 / 1200.
+	own, children := r.cpuPerDay(dayLike)
+	if !near(own, 36) || !near(children, 7.2) {
+		t.Errorf("like for like per day: own %g children %g, want 36 and 7.2", own, children)
+	}
+	// node_exporter: 20 ms a scrape × 11,520 scrapes a day.
+	if own, _ := r.cpuPerDay(dayNode); !near(own, 230.4) {
+		t.Errorf("node_exporter per day %g, want 230.4", own)
+	}
+	if got := r.perMinute(r.day.prof[dayBMCGPU].probes(bmcGPUProbes)); got != 4*time.Millisecond {
+		t.Errorf("BMC+GPU Go side %v a minute, want 4ms (80ms over 20 minutes)", got)
+	}
+	if got, ok := r.counterPerMinute(dayWhole, "gc_cycles"); !ok || got != 1 {
+		t.Errorf("GC cycles a minute %g, %v; want 1", got, ok)
+	}
+	if got, ok := delta(r.day, dayWhole, "runs:hwmon"); !ok || got != 20 {
+		t.Errorf("hwmon runs %g, %v; want 20 counted from 0", got, ok)
+	}
+	if _, ok := r.counterPerMinute(dayLike, "gc_cycles"); ok {
+		t.Error("a counter the exporter does not have reads as present")
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9*math.Max(1, math.Abs(b)) }
+
+// The printed report carries the three lines the issue asks for, with the
+// numbers of TestReportArithmetic.
+func TestReportPrintsTheThreeLines(t *testing.T) {
+	var b strings.Builder
+	dayFixture().print(&b)
+	// Compared with runs of blanks as one: the table's alignment is
+	// tabwriter's business.
+	out := strings.Join(strings.Fields(b.String()), " ")
+	for _, want := range []string{
+		"(a) like for like 43.2 s 36.0 s 7.2 s 230.4 s 0.19×",
+		"(c) whole daemon 86.4 s 64.8 s 21.6 s 230.4 s 0.37×", // 0.375, as %.2f rounds it
+		"(b) BMC and GPU probes, CPU per minute of host time (their own exporter): Go side 4.00 ms (gpu 1.00 ms, ipmi 3.00 ms, raid 0, sel 0;",
+		"children (fake tools) 10.00 ms",
+		"runtime/metrics: GC CPU 10.00 ms a minute",
+		"1.00 GC cycles a minute",
+		"probe:hwmon",
+		"whole daemon's renders in the window: 20 (1.00 per minute of host time)",
+		"hwmon 20 (20.0)",
+		"profiling's own cost: the twin's own CPU 50.00 ms a minute, the unprofiled whole daemon's 45.00 ms",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "req/s") {
+		t.Error("a report without the scrape-cost phase prints its table")
+	}
+}
+
+// A day scraper keeps one connection, as a Prometheus server does, and
+// sends Prometheus' headers.
+func TestScraperKeepsOneConnection(t *testing.T) {
+	var mu sync.Mutex
+	conns := 0
+	headers := make(chan http.Header, 100)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case headers <- r.Header.Clone():
+		default:
+		}
+		io.WriteString(w, "x 1\n")
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	s := newScraper(&target{name: "t", url: srv.URL}, 5*time.Millisecond, 0)
+	s.timeout = 10 * time.Second // a slow machine must not close the connection by timing out
+	s.setWindow(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for n := 0; n < 5; {
+		select {
+		case <-deadline:
+			t.Fatal("fewer than 5 scrapes in 10s")
+		case h := <-headers:
+			n++
+			if h.Get("Accept") != prometheusAccept || h.Get("Accept-Encoding") != "gzip" || h.Get("User-Agent") != prometheusUserAgent ||
+				h.Get("X-Prometheus-Scrape-Timeout-Seconds") != "10" {
+				t.Errorf("headers %v, want Prometheus'", h)
+			}
+		}
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 1 {
+		t.Errorf("%d connections for 5 scrapes, want 1 (keep-alive)", conns)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.windowConns != 1 || s.failures != 0 {
+		t.Errorf("scraper counted %d new connections and %d failures, want 1 and 0", s.windowConns, s.failures)
+	}
+}
+
+// The window opens half the longest interval that fits in it after the
+// start-up runs, so that it holds each probe's scheduled runs.
+func TestPreWindowWait(t *testing.T) {
+	for _, c := range []struct {
+		k      float64
+		window time.Duration
+		want   time.Duration
+	}{
+		{20, 18 * time.Minute, 9 * time.Minute},        // 6h ÷ 20 fits: 9m
+		{1, 10 * time.Minute, 150 * time.Second},       // real time: 5m fits, 6h does not
+		{20, 4 * time.Second, 1500 * time.Millisecond}, // smoke: only 1m ÷ 20 = 3s fits
+		{20, time.Second, 1500 * time.Millisecond},     // none fits: two scrape intervals
+		{240, 90 * time.Second, 45 * time.Second},      // 6h ÷ 240
+	} {
+		if got := preWindowWait(c.k, c.window); got != c.want {
+			t.Errorf("preWindowWait(%g, %v) = %v, want %v", c.k, c.window, got, c.want)
 		}
 	}
 }

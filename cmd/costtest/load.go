@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -37,16 +39,33 @@ func newTarget(name, url string, proc *process, conns int) *target {
 	}}
 }
 
-// scrape is one GET /metrics as Prometheus sends it; it returns the body
-// bytes read (compressed, as sent).
+// scrape is one GET /metrics as Prometheus sends it, on the target's shared
+// client (the scrape-cost phase); it returns the body bytes read
+// (compressed, as sent).
 func (t *target) scrape(ctx context.Context) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+	return scrapeWith(ctx, t.client, t.url, 0)
+}
+
+// prometheusUserAgent is what Prometheus 3 sends; a handler may log it.
+const prometheusUserAgent = "Prometheus/3.5.0"
+
+// scrapeWith is one GET url with Prometheus' headers on client: the Accept
+// of its default scrape_protocols, Accept-Encoding: gzip (Prometheus asks
+// for gzip itself and decompresses the body; here the compressed bytes are
+// counted and dropped), its User-Agent, and the scrape timeout header when
+// timeout is set.
+func scrapeWith(ctx context.Context, client *http.Client, url string, timeout time.Duration) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Accept", prometheusAccept)
 	req.Header.Set("Accept-Encoding", "gzip")
-	resp, err := t.client.Do(req)
+	req.Header.Set("User-Agent", prometheusUserAgent)
+	if timeout > 0 {
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(timeout.Seconds(), 'f', -1, 64))
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -56,7 +75,7 @@ func (t *target) scrape(ctx context.Context) (int64, error) {
 		return n, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return n, fmt.Errorf("%s: %s", t.url, resp.Status)
+		return n, fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return n, nil
 }
@@ -188,23 +207,48 @@ func throughput(ctx context.Context, targets []*target, conns, rounds int, d tim
 }
 
 // scraper is one Prometheus server scraping a target every interval,
-// starting after offset. Like Prometheus it never overlaps scrapes of a
-// target: a tick that comes while the last scrape still runs is dropped
-// (time.Ticker drops it), so a slow target gets fewer scrapes, not more
-// load.
+// starting after offset. Like Prometheus it keeps one persistent HTTP/1.1
+// connection to the target (its own client and transport, keep-alive on,
+// one connection at most) and never overlaps scrapes of a target: a tick
+// that comes while the last scrape still runs is dropped (time.Ticker drops
+// it), so a slow target gets fewer scrapes, not more load. A scrape that
+// runs past the timeout is cancelled, which closes its connection, as
+// Prometheus' does; the next scrape opens a new one, and conns counts them.
 type scraper struct {
 	t        *target
 	interval time.Duration
 	offset   time.Duration
+	timeout  time.Duration // scrapeTimeout(interval)
+	client   *http.Client
 
 	mu                sync.Mutex
 	scrapes, failures int
 	firstErr          error
 	windowScrapes     int
+	windowConns       int // connections opened during the window
 	inWindow          bool
 }
 
+// scrapeTimeout is Prometheus' default scrape_timeout (10s), or the interval
+// when that is shorter, as Prometheus requires.
+func scrapeTimeout(interval time.Duration) time.Duration { return min(interval, 10*time.Second) }
+
+func newScraper(t *target, interval, offset time.Duration) *scraper {
+	return &scraper{t: t, interval: interval, offset: offset, timeout: scrapeTimeout(interval), client: &http.Client{
+		Transport: &http.Transport{
+			DisableCompression:  true, // Accept-Encoding is set by hand, as Prometheus does
+			MaxIdleConnsPerHost: 1,
+			MaxConnsPerHost:     1,
+			// Prometheus' scrape clients keep idle connections 5 minutes;
+			// the exporter's server closes them after 2 minutes idle, longer
+			// than any scrape interval here.
+			IdleConnTimeout: 5 * time.Minute,
+		},
+	}}
+}
+
 func (s *scraper) run(ctx context.Context) {
+	defer s.client.CloseIdleConnections()
 	select {
 	case <-ctx.Done():
 		return
@@ -212,15 +256,21 @@ func (s *scraper) run(ctx context.Context) {
 	}
 	tick := time.NewTicker(s.interval)
 	defer tick.Stop()
+	timeout := s.timeout
 	for {
-		sctx, cancel := context.WithTimeout(ctx, s.interval)
-		_, err := s.t.scrape(sctx)
+		newConn := false
+		trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { newConn = !i.Reused }}
+		sctx, cancel := context.WithTimeout(httptrace.WithClientTrace(ctx, trace), timeout)
+		_, err := scrapeWith(sctx, s.client, s.t.url, timeout)
 		cancel()
 		s.mu.Lock()
 		if ctx.Err() == nil {
 			s.scrapes++
 			if s.inWindow {
 				s.windowScrapes++
+				if newConn {
+					s.windowConns++
+				}
 			}
 			if err != nil {
 				s.failures++

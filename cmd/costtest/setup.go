@@ -27,8 +27,8 @@ import (
 // and the tool probes on the fake tools in tools. Probe timeouts stay as
 // they are: they bound a run, they do not schedule one. The textfile probe
 // gets a directory that does not exist, so it is left off as on a host
-// without one.
-func exporterConfig(tree, tools, work string, compress float64) string {
+// without one. Probes enabled says false for are disabled.
+func exporterConfig(tree, tools, work string, compress float64, enabled func(string) bool) string {
 	def := config.Default()
 	scaled := func(d time.Duration) string {
 		ms := max(int64(float64(d.Milliseconds())/compress), 1)
@@ -49,6 +49,10 @@ func exporterConfig(tree, tools, work string, compress float64) string {
 	// probe's cost out.
 	fakes := fixture.ToolConfig(filepath.Dir(tools))
 	for _, name := range probe.Names() {
+		if !enabled(name) {
+			fmt.Fprintf(&b, "  %s: {enabled: false}\n", name)
+			continue
+		}
 		// allow_fast: a compressed day runs probes far more often than
 		// their kinds' floors allow on a host.
 		fmt.Fprintf(&b, "  %s: {interval: %s, allow_fast: true", name, scaled(def.Probe(name).Interval))
@@ -165,8 +169,20 @@ func seriesIn(v variant) (int, error) {
 	return n, s.Err()
 }
 
+// runtimeCounters are the exporter's own unlabelled series that costtest
+// reads, by the key counters files them under: renders, and the Go
+// runtime's GC CPU and cycles from runtime/metrics.
+var runtimeCounters = map[string]string{
+	"hardware_exporter_response_cache_renders_total":  "renders",
+	"go_cpu_classes_gc_total_cpu_seconds_total":       "gc_cpu",
+	"go_cpu_classes_scavenge_total_cpu_seconds_total": "scavenge_cpu",
+	"go_gc_cycles_total_gc_cycles_total":              "gc_cycles",
+	"process_cpu_seconds_total":                       "process_cpu",
+	"go_goroutines":                                   "goroutines",
+}
+
 // counters reads the exporter's own counters that explain its CPU: probe
-// runs by probe and response-cache renders. A counter the exporter does not
+// runs by probe, response-cache renders, the runtime's GC (runtimeCounters). A counter the exporter does not
 // have (yet, or any more) is absent from the map, not an error.
 func counters(ctx context.Context, url string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -190,12 +206,11 @@ func counters(ctx context.Context, url string) (map[string]float64, error) {
 	for s.Scan() {
 		line := s.Text()
 		var key string
-		switch {
-		case strings.HasPrefix(line, "hardware_exporter_probe_runs_total{"):
+		if strings.HasPrefix(line, "hardware_exporter_probe_runs_total{") {
 			key = "runs:" + labelValue(line, "probe")
-		case strings.HasPrefix(line, "hardware_exporter_response_cache_renders_total "):
-			key = "renders"
-		default:
+		} else if name, _, ok := strings.Cut(line, " "); ok && runtimeCounters[name] != "" {
+			key = runtimeCounters[name]
+		} else {
 			continue
 		}
 		i := strings.LastIndexByte(line, ' ')

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -153,7 +154,7 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 		hardware.Register(d.cache),
 		hardware.Register(versioncollector.NewCollector(Name)),
 		exporter.Register(versioncollector.NewCollector(Name)),
-		exporter.Register(collectors.NewGoCollector()),
+		exporter.Register(goCollector()),
 		exporter.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
 	); err != nil {
 		return nil, fmt.Errorf("registering collectors: %w", err)
@@ -500,4 +501,14 @@ func (d *daemon) Ready() bool {
 // before the scheduler.
 func (d *daemon) RefreshReusing(ctx context.Context, names ...string) ([]scheduler.Reuse, error) {
 	return d.sched.RefreshReusing(ctx, names...)
+}
+
+// goCollector is client_golang's Go collector with, beside its defaults,
+// the runtime's CPU classes (GC, scavenger, user) and GC cycle count: what
+// the runtime costs a daemon that is idle most of the time, read by
+// cmd/costtest (about a dozen series on /exporter/metrics).
+func goCollector() prometheus.Collector {
+	return collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(
+		collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/cpu/classes/|^/gc/cycles/total:`)},
+	))
 }

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -286,7 +287,11 @@ func (s *Scheduler) startLoop(j *job) {
 		if prev != nil {
 			<-prev // a disabled loop still finishing its run owns the state until it ends
 		}
-		s.loop(ctx, j)
+		// The label goes with the loop's goroutine, the probe call's and
+		// whatever the probe starts: a CPU profile of the daemon
+		// (/debug/pprof/profile, cmd/costtest) attributes each sample to
+		// its probe, the store and the state file included.
+		pprof.Do(ctx, pprof.Labels("probe", j.name), func(ctx context.Context) { s.loop(ctx, j) })
 	}()
 }
 

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -846,5 +847,33 @@ func TestCallFailsRunCalledOffWhileItAnswered(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || ms != nil {
 			t.Fatalf("run %d: call = %d series, err %v; want none and context.Canceled", i, len(ms), err)
 		}
+	}
+}
+
+// A probe's run carries the pprof label probe=NAME, on its context and so on
+// its goroutine and those it starts: a CPU profile of the daemon then says
+// what each probe costs (cmd/costtest reads it that way).
+func TestProbeRunsCarryTheirPprofLabel(t *testing.T) {
+	got := make(chan string, 4)
+	mk := func(name string) *fakeProbe {
+		return &fakeProbe{name: name, behave: func(ctx context.Context, _ int64) (float64, error) {
+			v, _ := pprof.Label(ctx, "probe")
+			got <- name + "=" + v
+			return 1, nil
+		}}
+	}
+	a, b := mk("alpha"), mk("beta")
+	h := newHarness(t, Options{},
+		Job{Name: a.name, Probe: a, Interval: time.Hour, Timeout: time.Minute},
+		Job{Name: b.name, Probe: b, Interval: time.Hour, Timeout: time.Minute})
+	h.waitStored()
+	h.waitStored()
+	var seen []string
+	for range 2 {
+		seen = append(seen, <-got)
+	}
+	slices.Sort(seen)
+	if want := []string{"alpha=alpha", "beta=beta"}; !slices.Equal(seen, want) {
+		t.Errorf("pprof labels seen by the probes: %v, want %v", seen, want)
 	}
 }
