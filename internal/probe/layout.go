@@ -44,9 +44,9 @@ const layoutEvery = 10
 
 // maxKeptPerProbe bounds the attributes one probe keeps open, so that a
 // host with thousands of sensors cannot take the whole process budget
-// (hostfs.MaxKept, 1024) from the other probes. Values past it are read
+// (hostfs.MaxKept, 4096) from the other probes. Values past it are read
 // by name on every run, as before layouts: slower, not wrong.
-const maxKeptPerProbe = 384
+const maxKeptPerProbe = 1024
 
 // keepAttrs turns kept descriptors off: every value is then read by name
 // on every run (open, read, close), as it is past the budget. A test sets

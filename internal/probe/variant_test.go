@@ -149,6 +149,16 @@ func seriesByFamily(t *testing.T, name string, paths Paths, options any) map[str
 	for _, mf := range gather(t, collected{p: p, metrics: ms}) {
 		out[mf.GetName()] = len(mf.GetMetric())
 	}
+	if lp, ok := p.(layoutProbe); ok {
+		// Every value the variant's probes re-read each minute fits the
+		// probe's descriptor budget: none falls back to a read by name.
+		if n := lp.kept(); n >= maxKeptPerProbe {
+			t.Errorf("%s keeps %d descriptors, the whole budget: some values are read by name", name, n)
+		} else {
+			t.Logf("%s keeps %d descriptors", name, n)
+		}
+		lp.Close()
+	}
 	return out
 }
 
@@ -203,17 +213,29 @@ func TestFabricVariantSeries(t *testing.T) {
 	t.Logf("%-60s %5d %5d  (probes %s; changed families listed)", "total", totalBase, total, strings.Join(fabricProbes, ", "))
 }
 
-// BenchmarkFabricVariant is one run of each fabric probe on the variant.
+// BenchmarkFabricVariant is one run of each fabric probe on the variant,
+// BenchmarkFabricBase the same on the fixture server, side by side.
 func BenchmarkFabricVariant(b *testing.B) {
 	dir := b.TempDir()
 	paths := fabricVariant(b, dir)
+	benchmarkFabric(b, paths, func(name string) any { return fabricOptions(name, dir) })
+}
+
+func BenchmarkFabricBase(b *testing.B) {
+	benchmarkFabric(b, fixturePaths, func(name string) any { return fixtureOptions[name] })
+}
+
+func benchmarkFabric(b *testing.B, paths Paths, options func(string) any) {
 	for _, name := range fabricProbes {
 		b.Run(name, func(b *testing.B) {
 			p, err := New(name)
 			if err != nil {
 				b.Fatal(err)
 			}
-			env := Env{Paths: paths, Options: fabricOptions(name, dir)}
+			if c, ok := p.(interface{ Close() }); ok {
+				defer c.Close()
+			}
+			env := Env{Paths: paths, Options: options(name)}
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {

@@ -47,7 +47,7 @@ var (
 
 // DefaultMaxKept is the most attributes kept open at once by the whole
 // process, unless RLIMIT_NOFILE is lower (MaxKept).
-const DefaultMaxKept = 1024
+const DefaultMaxKept = 4096
 
 var kept struct {
 	once sync.Once
