@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
-	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -99,7 +98,7 @@ func init() {
 	Register(Spec{
 		Name:      "cpu",
 		Summary:   "Model, microcode, sockets/cores/threads, frequency limits, thermal throttling, vulnerabilities.",
-		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, thermal throttle counts and times per package and core (`cpu*/thermal_throttle`), `/sys/devices/system/cpu/vulnerabilities`",
+		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, thermal throttle counts and times per package and core (`cpu*/thermal_throttle`, re-read from descriptors kept open; the rest every 10 runs), `/sys/devices/system/cpu/vulnerabilities`",
 		Privilege: "none",
 		// Every minute, like the sensor probes, for the thermal throttle
 		// counters: at the 6h inventory default an alert on their growth
@@ -107,13 +106,21 @@ func init() {
 		// a few attributes per CPU (BenchmarkCPU).
 		Interval: time.Minute,
 		Timeout:  30 * time.Second,
-		New:      func() Probe { return cpuProbe{} },
+		New:      func() Probe { return &cpuProbe{} },
 	})
 }
 
-type cpuProbe struct{}
+// cpuProbe keeps its layout between runs (layout.go): the topology,
+// frequency limits, scaling drivers and vulnerabilities are read when the
+// layout is (every 10 runs, and after a failed read); the thermal throttle
+// counters, the only values that move minute to minute, are re-read from
+// descriptors kept open.
+type cpuProbe struct{ layout keptLayout }
 
-func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
+// Close closes the descriptors the probe keeps.
+func (p *cpuProbe) Close() { p.layout.close() }
+
+func (p *cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuInfoDesc
 	ch <- firmwareInfoDesc
 	ch <- cpuSockets
@@ -130,23 +137,28 @@ func (p cpuProbe) Describe(ch chan<- *prometheus.Desc) {
 	ch <- cpuVulnerabilityInfo
 }
 
-func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return p.discover(ctx, env, b) })
+}
+
+func (p *cpuProbe) discover(ctx context.Context, env Env, b *layoutBuilder) error {
+	skips := b.skips
 	proc := env.Proc()
 	// Every Linux kernel has /proc/cpuinfo, a VM included: without it the
 	// procfs root is wrong, and saying nothing would look like success.
-	b, err := proc.readFileErr("cpuinfo", procfile.CPUInfoMaxSize)
+	raw, err := proc.readFileErr("cpuinfo", procfile.CPUInfoMaxSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, err
+		return err
 	}
 	var cpuinfo []procfile.CPU
 	if err != nil {
 		skips.Add(proc.path("cpuinfo"), err)
 	} else {
 		var perr error
-		cpuinfo, perr = procfile.ParseCPUInfo(ctx, b)
+		cpuinfo, perr = procfile.ParseCPUInfo(ctx, raw)
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		if perr != nil {
 			skips.Add(proc.path("cpuinfo"), perr)
@@ -160,24 +172,23 @@ func (p cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheu
 	ms := p.topology(env, cpuinfo, packages, places)
 
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	cpus := env.Sys("devices/system/cpu")
 	freq, err := p.cpufreq(ctx, cpus, packages)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ms = append(ms, freq...)
-	throttle, err := p.thermalThrottle(ctx, env, places, skips)
-	if err != nil {
-		return nil, err
-	}
-	ms = append(ms, throttle...)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	ms = append(ms, p.vulnerabilities(cpus.sub("vulnerabilities"))...)
-	return ms, nil
+	g := b.group()
+	for _, m := range ms {
+		g.add(m)
+	}
+	return p.thermalThrottle(ctx, b, g, cpus, places)
 }
 
 // cpuPlace is where a CPU (hardware thread) sits: its package (physical id)
@@ -188,7 +199,7 @@ type cpuPlace struct{ pkg, core string }
 // and places.
 // physical id and core id are x86 fields; elsewhere (arm64) the same numbers
 // come from sysfs topology.
-func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]string, places map[int]cpuPlace) []prometheus.Metric {
+func (p *cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]string, places map[int]cpuPlace) []prometheus.Metric {
 	if len(cpuinfo) == 0 {
 		return nil
 	}
@@ -242,7 +253,7 @@ func (p cpuProbe) topology(env Env, cpuinfo []procfile.CPU, packages map[int]str
 
 // cpufreq returns the frequency limits and scaling settings of online CPUs,
 // grouped per package and value.
-func (p cpuProbe) cpufreq(ctx context.Context, cpus attrs, packages map[int]string) ([]prometheus.Metric, error) {
+func (p *cpuProbe) cpufreq(ctx context.Context, cpus attrs, packages map[int]string) ([]prometheus.Metric, error) {
 	type limitKey struct {
 		limit int // index in cpufreqLimits
 		pkg   string
@@ -323,48 +334,31 @@ func (p cpuProbe) cpufreq(ctx context.Context, cpus attrs, packages map[int]stri
 // collector dedupes them. Reading only those threads keeps the run at four
 // attributes per core, not per thread. A CPU whose package or core is
 // unknown cannot be placed and is left out.
-func (p cpuProbe) thermalThrottle(ctx context.Context, env Env, places map[int]cpuPlace, skips *Skips) ([]prometheus.Metric, error) {
-	sys := hostfs.New(env.Paths.SysFS)
-	read := func(cpu int, scope string) sysfs.ThermalThrottle {
-		t, errs := sysfs.ReadThermalThrottle(sys, "cpu"+strconv.Itoa(cpu), scope)
-		for _, e := range errs {
-			skips.Add(e.Path, e.Err)
-		}
-		return t
-	}
+func (p *cpuProbe) thermalThrottle(ctx context.Context, b *layoutBuilder, g *layoutGroup, cpus attrs, places map[int]cpuPlace) error {
 	seenPkg, seenCore := map[string]bool{}, map[cpuPlace]bool{}
-	var ms []prometheus.Metric
 	for _, cpu := range slices.Sorted(maps.Keys(places)) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
 		pl := places[cpu]
 		if pl.pkg == "" {
 			continue
 		}
 		pkg := labelValue(pl.pkg)
+		a := cpus.sub("cpu"+strconv.Itoa(cpu), "thermal_throttle")
 		if !seenPkg[pl.pkg] {
 			seenPkg[pl.pkg] = true
-			t := read(cpu, sysfs.ThrottlePackage)
-			if t.HasCount {
-				ms = append(ms, counter(cpuPackageThrottles, float64(t.Count), pkg))
-			}
-			if t.HasTime {
-				ms = append(ms, counter(cpuPackageThrottledSeconds, float64(t.TimeMs)/1000, pkg))
-			}
+			b.value(g, a, sysfs.ThrottlePackage+"_throttle_count", parseUintValue, cpuPackageThrottles, prometheus.CounterValue, pkg)
+			b.value(g, a, sysfs.ThrottlePackage+"_throttle_total_time_ms", parseIntDiv(1000), cpuPackageThrottledSeconds, prometheus.CounterValue, pkg)
 		}
 		if pl.core != "" && !seenCore[pl] {
 			seenCore[pl] = true
-			t := read(cpu, sysfs.ThrottleCore)
-			if t.HasCount {
-				ms = append(ms, counter(cpuCoreThrottles, float64(t.Count), pkg, labelValue(pl.core)))
-			}
-			if t.HasTime {
-				ms = append(ms, counter(cpuCoreThrottledSeconds, float64(t.TimeMs)/1000, pkg, labelValue(pl.core)))
-			}
+			core := labelValue(pl.core)
+			b.value(g, a, sysfs.ThrottleCore+"_throttle_count", parseUintValue, cpuCoreThrottles, prometheus.CounterValue, pkg, core)
+			b.value(g, a, sysfs.ThrottleCore+"_throttle_total_time_ms", parseIntDiv(1000), cpuCoreThrottledSeconds, prometheus.CounterValue, pkg, core)
 		}
 	}
-	return ms, nil
+	return nil
 }
 
 // cpuList formats CPU numbers the way the kernel writes CPU lists
@@ -395,7 +389,7 @@ func cpuList(cpus []int) string {
 // vulnerabilities reads each vulnerability file as an attribute, so one
 // unreadable file costs its own series; the parse keeps the kernel's detail
 // and never fails on text it does not know.
-func (p cpuProbe) vulnerabilities(dir attrs) []prometheus.Metric {
+func (p *cpuProbe) vulnerabilities(dir attrs) []prometheus.Metric {
 	var ms []prometheus.Metric
 	for _, e := range dir.entries() { // sorted by name
 		b, ok := dir.read(e.Name())

@@ -192,5 +192,31 @@ func TestCPUThermalThrottleDedupe(t *testing.T) {
 	}
 }
 
+// The throttle counters are re-read every run from the kept layout; the
+// rest (here a frequency limit) waits for the layout, within layoutEvery
+// runs.
+func TestCPUThrottleReadEveryRunLimitsWithTheLayout(t *testing.T) {
+	paths := copyServerFixture(t)
+	sys := paths.SysFS + "/devices/system/cpu/"
+	p := newLayoutProbe(t, "cpu")
+	defer p.Close()
+	runText(t, p, paths, nil)
+	if p.kept() == 0 {
+		t.Fatal("the cpu probe keeps no descriptor")
+	}
+	writeFile(t, sys+"cpu0/thermal_throttle/package_throttle_count", "31\n")
+	writeFile(t, sys+"cpu0/thermal_throttle/core_throttle_total_time_ms", "12345\n")
+	writeFile(t, sys+"cpu0/cpufreq/cpuinfo_max_freq", "1000000\n")
+	out, _ := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{
+		`hardware_cpu_package_throttles_total{package="0"} 31`,
+		`hardware_cpu_core_throttled_seconds_total{core="0",package="0"} 12.345`,
+	}, []string{`hardware_cpu_frequency_max_hertz{cpus="0",package="0"} 1e+09`})
+	for range layoutEvery - 1 {
+		out, _ = runText(t, p, paths, nil)
+	}
+	checkSeries(t, out, []string{`hardware_cpu_frequency_max_hertz{cpus="0",package="0"} 1e+09`}, nil)
+}
+
 // BenchmarkCPU is one run of the cpu probe on the fixture server.
 func BenchmarkCPU(b *testing.B) { benchmarkProbes(b, "cpu") }
