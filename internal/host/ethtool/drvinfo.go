@@ -106,8 +106,8 @@ var ErrNotSupported = errors.New("no ethtool driver info")
 
 // DrvInfo asks for iface's driver info.
 func (r *DrvInfoReader) DrvInfo(iface string) (DrvInfo, error) {
-	if iface == "" || len(iface) >= unix.IFNAMSIZ || strings.ContainsAny(iface, "/\x00") {
-		return DrvInfo{}, fmt.Errorf("ethtool driver info: invalid interface name %q", iface)
+	if err := validName(iface); err != nil {
+		return DrvInfo{}, fmt.Errorf("ethtool driver info: %w", err)
 	}
 	v, err := unix.IoctlGetEthtoolDrvinfo(r.fd, iface)
 	switch {
