@@ -24,11 +24,12 @@ import (
 // disagree, series that tie), Render says so and the caller renders through
 // promhttp, which logs and counts the error as it always did.
 type Renderer struct {
-	cache  *Cache
-	static *part
+	cache *Cache
 
-	dynMu   sync.Mutex
-	dynamic []*dynamic
+	// collMu guards collectors: the static collectors' part and each
+	// dynamic collector's (WithDynamic).
+	collMu     sync.Mutex
+	collectors []*collectorPart
 
 	mu     sync.Mutex
 	merged map[mergedKey]*mergedFamily
@@ -65,60 +66,59 @@ type source struct {
 const maxMerged = 4096
 
 // NewRenderer returns a Renderer of c and of static, collectors whose
-// metrics never change (build info), gathered once here.
+// metrics never change (build info): gathered once, at the first render.
 func (c *Cache) NewRenderer(static ...prometheus.Collector) *Renderer {
-	reg := prometheus.NewRegistry()
-	var sp *part
-	for _, s := range static {
-		if err := reg.Register(s); err != nil {
-			sp = &part{err: err}
-		}
-	}
-	if sp == nil {
-		sp = gatherPart(reg)
-	}
-	return &Renderer{cache: c, static: sp, merged: make(map[mergedKey]*mergedFamily), tails: make(map[expfmt.Format]*tail)}
+	r := &Renderer{cache: c, merged: make(map[mergedKey]*mergedFamily), tails: make(map[expfmt.Format]*tail)}
+	r.addCollectors(func() uint64 { return 0 }, static...)
+	return r
 }
 
-// dynamic is a collector whose series change between the cache's stores
-// (the device guard's baselines move on an accept): it is gathered again at
-// the first render after its generation moves, not at every render.
-type dynamic struct {
+// WithDynamic adds c to what r renders: a collector whose series change
+// between the cache's stores (the device guard's baselines move on an
+// accept), gathered again at the first render after generation moves, not
+// at every render. It returns r.
+func (r *Renderer) WithDynamic(c prometheus.Collector, generation func() uint64) *Renderer {
+	r.addCollectors(generation, c)
+	return r
+}
+
+// collectorPart is collectors outside the cache, as one part: gathered
+// again when gen moves from at.
+type collectorPart struct {
 	reg *prometheus.Registry
-	gen func() uint64
+	gen func() uint64 // nil: registering failed, p holds the error
 	at  uint64
 	p   *part
 }
 
-// WithDynamic adds c to what r renders: a collector whose series change
-// when generation moves. It returns r.
-func (r *Renderer) WithDynamic(c prometheus.Collector, generation func() uint64) *Renderer {
-	d := &dynamic{reg: prometheus.NewRegistry(), gen: generation}
-	if err := d.reg.Register(c); err != nil {
-		d.p, d.gen = &part{err: err}, nil
+func (r *Renderer) addCollectors(gen func() uint64, cs ...prometheus.Collector) {
+	cp := &collectorPart{reg: prometheus.NewRegistry(), gen: gen}
+	for _, c := range cs {
+		if err := cp.reg.Register(c); err != nil {
+			cp.p, cp.gen = &part{err: err}, nil
+			break
+		}
 	}
-	r.dynMu.Lock()
-	r.dynamic = append(r.dynamic, d)
-	r.dynMu.Unlock()
-	return r
+	r.collMu.Lock()
+	r.collectors = append(r.collectors, cp)
+	r.collMu.Unlock()
 }
 
-// ownParts returns the static part and each dynamic collector's, gathering
-// again those whose generation moved since their last gather.
+// ownParts returns the collectors' parts, gathering again those whose
+// generation moved since their last gather.
 func (r *Renderer) ownParts() []*part {
-	r.dynMu.Lock()
-	defer r.dynMu.Unlock()
-	out := make([]*part, 0, 1+len(r.dynamic))
-	out = append(out, r.static)
-	for _, d := range r.dynamic {
-		if d.gen != nil {
+	r.collMu.Lock()
+	defer r.collMu.Unlock()
+	out := make([]*part, 0, len(r.collectors))
+	for _, cp := range r.collectors {
+		if cp.gen != nil {
 			// The generation is read before the gather: a change during
 			// it moves the generation again, and the next render gathers.
-			if g := d.gen(); d.p == nil || g != d.at {
-				d.at, d.p = g, gatherPart(d.reg)
+			if g := cp.gen(); cp.p == nil || g != cp.at {
+				cp.at, cp.p = g, gatherPart(cp.reg)
 			}
 		}
-		out = append(out, d.p)
+		out = append(out, cp.p)
 	}
 	return out
 }
