@@ -9,6 +9,12 @@ import (
 var sysfsProbes = []string{"cpu", "enclosure", "hwmon", "mdraid", "memory", "network", "pci", "power", "storage", "system", "thermal"}
 
 func benchmarkProbes(b *testing.B, names ...string) {
+	benchmarkProbesOn(b, fixturePaths, func(name string) any { return fixtureOptions[name] }, names...)
+}
+
+// benchmarkProbesOn is one run of each probe called names on paths, with
+// options(name) as its options.
+func benchmarkProbesOn(b *testing.B, paths Paths, options func(string) any, names ...string) {
 	probes := make([]Probe, len(names))
 	envs := make([]Env, len(names))
 	for i, name := range names {
@@ -16,11 +22,11 @@ func benchmarkProbes(b *testing.B, names ...string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		probes[i] = p
 		if c, ok := p.(Closer); ok {
-			b.Cleanup(c.Close)
+			defer c.Close()
 		}
-		envs[i] = Env{Paths: fixturePaths, Options: fixtureOptions[name]}
+		probes[i] = p
+		envs[i] = Env{Paths: paths, Options: options(name)}
 	}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,35 +90,7 @@ func cloneDevice(tb testing.TB, root, rel string, rename map[string]string) {
 		}
 		return s
 	}
-	src := filepath.Join(root, rel)
-	dst := filepath.Join(root, replace(rel))
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		r, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		out := filepath.Join(dst, replace(r))
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(path)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(replace(target), out)
-		case d.IsDir():
-			return os.MkdirAll(out, 0o755)
-		default:
-			b, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(out, b, 0o644)
-		}
-	})
-	if err != nil {
+	if err := fixture.CopyTree(filepath.Join(root, rel), filepath.Join(root, replace(rel)), replace); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -227,21 +198,6 @@ func BenchmarkFabricBase(b *testing.B) {
 
 func benchmarkFabric(b *testing.B, paths Paths, options func(string) any) {
 	for _, name := range fabricProbes {
-		b.Run(name, func(b *testing.B) {
-			p, err := New(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if c, ok := p.(interface{ Close() }); ok {
-				defer c.Close()
-			}
-			env := Env{Paths: paths, Options: options(name)}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := p.Probe(context.Background(), env, NewSkips(nil)); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(name, func(b *testing.B) { benchmarkProbesOn(b, paths, options, name) })
 	}
 }
