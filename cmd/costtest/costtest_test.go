@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -431,5 +433,37 @@ func TestPreWindowWait(t *testing.T) {
 		if got := preWindowWait(c.k, c.window); got != c.want {
 			t.Errorf("preWindowWait(%g, %v) = %v, want %v", c.k, c.window, got, c.want)
 		}
+	}
+}
+
+// TestCPUOfIsExact checks the process's own time against getrusage(2),
+// which the kernel also keeps exact: /proc/PID/stat's 10 ms ticks would be
+// off by up to 20 ms (utime and stime each truncated).
+func TestCPUOfIsExact(t *testing.T) {
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	r0 := rusage()
+	c0, err := cpuOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for x, deadline := 0, time.Now().Add(37*time.Millisecond); time.Now().Before(deadline); x++ {
+		_ = x * x
+	}
+	c1, err := cpuOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := rusage()
+	got, want := c1.sub(c0).own, r1-r0
+	// getrusage brackets the two reads, so got may fall short of want by
+	// what the reads themselves took, and never exceeds it.
+	if got > want+time.Millisecond || got < want-3*time.Millisecond {
+		t.Fatalf("cpuOf moved %v while getrusage moved %v", got, want)
 	}
 }
