@@ -47,6 +47,13 @@ type mergedFamily struct {
 	from []source
 	text []byte
 	err  error
+
+	// block is text compressed, on first use. A merge that comes out
+	// the same as the last one (the status families whose values did not
+	// move, though the parts they come from are new each store) takes
+	// the last one's block instead of compressing again.
+	block    gzipcat.Block
+	hasBlock bool
 }
 
 // tail is what a format's encoder writes on Close (OpenMetrics' "# EOF").
@@ -216,14 +223,7 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 			i, j int
 		}
 	)
-	// Shared families next to each other (the status families) are
-	// compressed as one block: they change with any of their probes.
-	var merged []byte
 	flush := func() {
-		if len(merged) > 0 {
-			blocks = append(blocks, gzipcat.Compress(merged))
-			merged = merged[:0]
-		}
 		if run.p == nil {
 			return
 		}
@@ -272,7 +272,13 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 			return nil, false
 		}
 		if gz {
-			merged = append(merged, m.text...)
+			// Each shared family is a block of its own: of the status
+			// families only duration and last success change every
+			// store, and the others' blocks are reused.
+			if !m.hasBlock {
+				m.block, m.hasBlock = gzipcat.Compress(m.text), true
+			}
+			blocks = append(blocks, m.block)
 		} else {
 			text = append(text, m.text...)
 		}
@@ -298,9 +304,11 @@ func (r *Renderer) mergedLocked(format expfmt.Format, group []source) *mergedFam
 	if m := r.merged[k]; m != nil && sameSources(m.from, group) {
 		return m
 	}
+	last := r.merged[k]
 	m := &mergedFamily{from: slices.Clone(group)}
 	if text, ok, err := spliceLines(format, group); ok {
 		m.text, m.err = text, err
+		m.reuseBlock(last)
 		r.keepLocked(k, m)
 		return m
 	}
@@ -315,8 +323,16 @@ func (r *Renderer) mergedLocked(format expfmt.Format, group []source) *mergedFam
 		m.text = buf.Bytes()
 	}
 	m.err = err
+	m.reuseBlock(last)
 	r.keepLocked(k, m)
 	return m
+}
+
+// reuseBlock takes last's compressed block when m's text is the same.
+func (m *mergedFamily) reuseBlock(last *mergedFamily) {
+	if last != nil && last.hasBlock && m.err == nil && last.err == nil && bytes.Equal(last.text, m.text) {
+		m.block, m.hasBlock = last.block, true
+	}
 }
 
 func (r *Renderer) keepLocked(k mergedKey, m *mergedFamily) {

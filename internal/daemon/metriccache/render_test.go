@@ -552,3 +552,53 @@ func TestRenderDynamicCollector(t *testing.T) {
 		t.Errorf("collected %d times over three renders and one change, want 2", n)
 	}
 }
+
+// A store makes a new status part, so every status family is merged
+// again at the next render; those whose text did not change keep their
+// compressed block, and those that did are compressed again. The body
+// decodes to the identity body either way.
+func TestRenderReusesBlocksOfUnchangedSharedFamilies(t *testing.T) {
+	c := New()
+	r := c.NewRenderer()
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	now := time.Unix(1_700_000_000, 0)
+	store := func(d time.Duration) {
+		for _, p := range []string{"a", "b"} {
+			c.Store(p, Result{Start: now, Duration: d, Interval: time.Minute,
+				Metrics: []prometheus.Metric{gauge(testTemp, 30, p)}})
+		}
+	}
+	block := func(name string) []byte {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		m := r.merged[mergedKey{name, format}]
+		if m == nil || !m.hasBlock {
+			t.Fatalf("%s: no compressed merge", name)
+		}
+		return m.block.Deflated
+	}
+	render := func() {
+		t.Helper()
+		gz, ok := r.Render(format, "gzip", nil)
+		plain, ok2 := r.Render(format, "identity", nil)
+		if !ok || !ok2 {
+			t.Fatal("declined")
+		}
+		for dec, got := range gunzip.Decode(t, gz) {
+			if !bytes.Equal(got, plain) {
+				t.Fatalf("%s: gzip body does not decode to the identity body", dec)
+			}
+		}
+	}
+	store(time.Second)
+	render()
+	success, duration := block("hardware_probe_success"), block("hardware_probe_duration_seconds")
+	store(2 * time.Second)
+	render()
+	if &block("hardware_probe_success")[0] != &success[0] {
+		t.Error("hardware_probe_success did not change and was compressed again")
+	}
+	if &block("hardware_probe_duration_seconds")[0] == &duration[0] {
+		t.Error("hardware_probe_duration_seconds changed and kept its old block")
+	}
+}
