@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
-	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,11 +51,11 @@ func init() {
 	Register(Spec{
 		Name:      "mdraid",
 		Summary:   "Linux software RAID: state, disks, sync progress.",
-		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states",
+		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states (mdstat and each array's md/ attributes re-read from descriptors kept open; the arrays and their members found again every 10 runs, and at once when mdstat's array lines change or a kept file goes away)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return mdraidProbe{} },
+		New:       func() Probe { return &mdraidProbe{} },
 	})
 }
 
@@ -63,9 +63,24 @@ func init() {
 // each array's md/ directory in sysfs says more precisely how it is. A host
 // without /proc/mdstat has no md driver loaded and no arrays, which is not an
 // error: the driver may be loaded later, so the probe stays on.
-type mdraidProbe struct{}
+//
+// The probe keeps a layout between runs (layout.go): which arrays there are,
+// their members, and the files to read, kept open. Each run re-reads
+// /proc/mdstat and every array's attributes (MDArrayAttrs: size, level,
+// state, disks, sync action and progress, member states) from the kept
+// descriptors, and parses mdstat only when its bytes changed. The layout is
+// found again every layoutEvery runs (an array only sysfs lists, as an
+// empty one mdstat leaves out, shows up then), and at once when a kept
+// file cannot be read (an array stopped or a member removed: sysfs answers
+// ENODEV), when mdstat's lines at the margin change (an array started or
+// stopped, a member added, failed or removed; the indented lines below
+// them, status and progress, are values), or when mdstat appears or goes.
+type mdraidProbe struct{ layout keptLayout }
 
-func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
+// Close closes the descriptors the probe keeps.
+func (p *mdraidProbe) Close() { p.layout.close() }
+
+func (p *mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		mdraidArrayInfo, mdraidArrayState, mdraidDegradedDisks, mdraidDisks, mdraidDisksRequired,
 		mdraidSyncAction, mdraidSyncCompleted, mdraidMemberState,
@@ -75,67 +90,219 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	stats, err := mdraidMdstat(ctx, env.Proc())
-	if err != nil {
-		return nil, err
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return mdraidDiscover(ctx, env, b) })
+}
+
+// mdraidLayout is what the probe keeps: the arrays and their files.
+type mdraidLayout struct {
+	l      *layout // for its read buffer
+	proc   attrs
+	sys    attrs
+	mdstat *layoutValue // nil: no /proc/mdstat at discovery
+	// heads are mdstat's lines at the margin at discovery (mdstatHeads).
+	heads  string
+	arrays []mdraidArray
+	// files are the arrays' attributes, by name below the sysfs root; one
+	// missing at discovery is not there.
+	files map[string]*layoutValue
+	read  func(name string) ([]byte, error) // readAttr, bound once
+	// failed: a kept file could not be read in this pass.
+	failed bool
+
+	// buf is mdstat's read buffer; last the bytes last parsed, and stats
+	// and perr what they parsed to.
+	buf, last []byte
+	stats     map[string]procfile.MDArray
+	perr      error
+	got       []mdraidRead
+}
+
+type mdraidArray struct {
+	name    string
+	members []string
+}
+
+// mdraidRead is one array as a pass read it.
+type mdraidRead struct {
+	r    sysfs.MDArray
+	errs []sysfs.Error
+}
+
+// mdraidDiscover finds the arrays, their members and files, and keeps the
+// files open. It counts what it cannot list; what it cannot read is counted
+// by the pass that follows it.
+func mdraidDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
+	m := &mdraidLayout{l: b.l, proc: env.Proc(), sys: env.Sys(), files: map[string]*layoutValue{}}
+	m.read = m.readAttr
+	b.l.pass = m.pass
+	if v, missing := b.keep(m.proc, "mdstat"); !missing {
+		m.mdstat = v
 	}
 	// An array is one that either source lists: sysfs alone when mdstat
 	// is unreadable or an entry did not parse, mdstat alone in a container
 	// given the host's /proc but not its /sys.
-	sys := hostfs.New(env.Paths.SysFS)
-	names, errs := sysfs.MDArrayNames(sys)
-	sysfsSkip(skips, errs...)
-	for name := range stats {
-		names = append(names, name)
+	names, errs := sysfs.MDArrayNames(m.sys.fs)
+	sysfsSkip(b.skips, errs...)
+	if raw, err := m.readMdstat(); err == nil {
+		m.heads = mdstatHeads(raw)
+		if err := m.parse(ctx, raw); err != nil {
+			return err
+		}
+		for name := range m.stats {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
-
-	var ms []prometheus.Metric
 	for _, name := range slices.Compact(names) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		r, errs := sysfs.ReadMDArray(sys, name)
-		sysfsSkip(skips, errs...)
-		st, ok := stats[name]
-		ms = append(ms, p.array(r, st, ok, skips)...)
+		members, errs := sysfs.MDArrayMembers(m.sys.fs, name)
+		sysfsSkip(b.skips, errs...)
+		m.arrays = append(m.arrays, mdraidArray{name: name, members: members})
+		for _, f := range sysfs.MDArrayAttrs(name, members) {
+			if v, missing := b.keep(m.sys, f); !missing {
+				m.files[f] = v
+			}
+		}
 	}
-	return ms, nil
+	return nil
 }
 
-// mdraidMdstat reads /proc/mdstat's arrays by name. A missing or unreadable
-// mdstat, or an entry that does not parse, costs what it would have told
-// (a skip), not the run: sysfs still says most of it.
-func mdraidMdstat(ctx context.Context, proc attrs) (map[string]procfile.MDArray, error) {
-	stats := map[string]procfile.MDArray{}
-	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
+// readMdstat reads /proc/mdstat whole: from the kept descriptor, where a
+// pread at offset 0 starts md's listing afresh (seq_read_iter resets a
+// seq_file's iterator at offset 0; mdadm --monitor keeps mdstat open and
+// re-reads it the same way), else by name.
+func (m *mdraidLayout) readMdstat() ([]byte, error) {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case m.mdstat == nil:
+		return nil, fs.ErrNotExist
+	case m.mdstat.attr == nil:
+		return m.mdstat.fs.ReadFile(m.mdstat.name, procfile.MdstatMaxSize)
+	}
+	b, err := m.mdstat.attr.ReadAll(m.buf, procfile.MdstatMaxSize)
+	if err == nil {
+		m.buf = b
+	}
+	return b, err
+}
+
+// parse parses mdstat's bytes into stats and perr, unless they are the
+// bytes parsed last: an idle array's mdstat reads the same every minute.
+func (m *mdraidLayout) parse(ctx context.Context, raw []byte) error {
+	if m.stats != nil && bytes.Equal(raw, m.last) {
+		return nil
+	}
+	arrays, perr := procfile.ParseMdstat(ctx, raw)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.stats = make(map[string]procfile.MDArray, len(arrays))
+	for _, st := range arrays {
+		m.stats[st.Name] = st
+	}
+	m.perr = perr
+	m.last = append(m.last[:0], raw...)
+	return nil
+}
+
+// mdstatHeads returns mdstat's lines that start at the margin: the
+// personalities, each array's "mdN : state level members" line and the
+// unused devices. They change when an array starts or stops, changes level
+// or state, or a member is added, removed, fails or becomes a spare: what
+// the layout holds. The indented lines below them (status, progress,
+// bitmap) are the values that move while an array runs.
+func mdstatHeads(b []byte) string {
+	var heads []byte
+	for line := range bytes.Lines(b) {
+		if line[0] != ' ' && line[0] != '\t' {
+			heads = append(heads, line...)
+		}
+	}
+	return string(heads)
+}
+
+// readAttr reads an array's attribute for sysfs.MDArrayFrom: from its kept
+// descriptor into the layout's buffer (MDArrayFrom keeps no bytes past
+// the call), by name past the descriptor budget; one missing at discovery
+// is not there until the next.
+func (m *mdraidLayout) readAttr(name string) ([]byte, error) {
+	v := m.files[name]
+	if v == nil {
+		return nil, fs.ErrNotExist
+	}
+	var b []byte
+	var err error
+	if v.attr == nil {
+		b, err = v.fs.ReadAttr(v.name)
+	} else {
+		b, err = v.attr.Read(m.l.buf)
+	}
+	if err != nil {
+		m.failed = true
+	}
+	return b, err
+}
+
+// pass is the layout's pass (layout.values' contract): it reads mdstat
+// and every array first, and only then counts skips and maps the arrays,
+// so a pass found stale has counted nothing.
+func (m *mdraidLayout) pass(ctx context.Context, skips *Skips, final bool) ([]prometheus.Metric, bool, error) {
+	raw, rerr := m.readMdstat()
+	switch {
+	case final:
+	case m.mdstat == nil:
+		if m.proc.fs.Exists(m.proc.name("mdstat")) { // the md driver was loaded
+			return nil, true, nil
+		}
+	case rerr != nil: // gone (the driver unloaded: EIO) or unreadable
+		return nil, true, nil
+	case !bytes.Equal(raw, m.last) && mdstatHeads(raw) != m.heads:
+		return nil, true, nil
+	}
+	var stats map[string]procfile.MDArray
+	if rerr == nil {
+		if err := m.parse(ctx, raw); err != nil {
+			return nil, false, err
+		}
+		stats = m.stats
+	}
+
+	m.failed = false
+	m.got = m.got[:0]
+	for _, a := range m.arrays {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		r, errs := sysfs.MDArrayFrom(m.sys.fs, a.name, a.members, m.read)
+		m.got = append(m.got, mdraidRead{r, errs})
+	}
+	if m.failed && !final {
+		return nil, true, nil
+	}
+
+	switch {
+	case errors.Is(rerr, fs.ErrNotExist):
 		// No md driver, or a procfs root without it: sysfs still says
 		// whether arrays exist.
-	case err != nil:
+	case rerr != nil:
 		// A mdstat that cannot be read (a link to /dev/zero, a file past
 		// the bound) says nothing about which arrays exist; the arrays'
 		// md/ directories in sysfs still say most of it.
-		proc.skips.Add(proc.path("mdstat"), err)
-	default:
-		arrays, perr := procfile.ParseMdstat(ctx, b)
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		if perr != nil {
-			proc.skips.Add(proc.path("mdstat"), perr)
-		}
-		for _, st := range arrays {
-			stats[st.Name] = st
-		}
+		skips.Add(m.proc.path("mdstat"), rerr)
+	case m.perr != nil:
+		// An entry that does not parse costs what it would have told.
+		skips.Add(m.proc.path("mdstat"), m.perr)
 	}
-	return stats, nil
+	var ms []prometheus.Metric
+	for i, a := range m.arrays {
+		sysfsSkip(skips, m.got[i].errs...)
+		st, ok := stats[a.name]
+		ms = append(ms, mdraidArrayMetrics(m.got[i].r, st, ok, skips)...)
+	}
+	return ms, false, nil
 }
 
 // sysfsSkip records what a host/sysfs reader could not read.
@@ -145,9 +312,9 @@ func sysfsSkip(skips *Skips, errs ...sysfs.Error) {
 	}
 }
 
-// array maps one array as sysfs tells it, falling back to its /proc/mdstat
-// entry (st, when haveSt) for what sysfs lacks.
-func (p mdraidProbe) array(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+// mdraidArrayMetrics maps one array as sysfs tells it, falling back to its
+// /proc/mdstat entry (st, when haveSt) for what sysfs lacks.
+func mdraidArrayMetrics(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
 	array := labelValue(sys.Name)
 	var ms []prometheus.Metric
 	level := sys.Level
