@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"math"
 	"slices"
 	"time"
 
@@ -75,7 +76,14 @@ func init() {
 // ENODEV), when mdstat's lines at the margin change (an array started or
 // stopped, a member added, failed or removed; the indented lines below
 // them, status and progress, are values), or when mdstat appears or goes.
-type mdraidProbe struct{ layout keptLayout }
+//
+// The series of a run are built through a memo that reuses the last run's
+// series where nothing changed (seriesMemo); it outlives the layout, so a
+// run that reads the layout again reuses them too.
+type mdraidProbe struct {
+	layout keptLayout
+	memo   seriesMemo // used under the layout's lock
+}
 
 // Close closes the descriptors the probe keeps.
 func (p *mdraidProbe) Close() { p.layout.close() }
@@ -92,7 +100,7 @@ func (p *mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 
 func (p *mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
-	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return mdraidDiscover(ctx, env, b) })
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return mdraidDiscover(ctx, env, b, &p.memo) })
 }
 
 // mdraidLayout is what the probe keeps: the arrays and their files.
@@ -117,6 +125,7 @@ type mdraidLayout struct {
 	stats     map[string]procfile.MDArray
 	perr      error
 	got       []mdraidRead
+	memo      *seriesMemo
 }
 
 type mdraidArray struct {
@@ -133,8 +142,8 @@ type mdraidRead struct {
 // mdraidDiscover finds the arrays, their members and files, and keeps the
 // files open. It counts what it cannot list; what it cannot read is counted
 // by the pass that follows it.
-func mdraidDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
-	m := &mdraidLayout{l: b.l, proc: env.Proc(), sys: env.Sys(), files: map[string]*layoutValue{}}
+func mdraidDiscover(ctx context.Context, env Env, b *layoutBuilder, memo *seriesMemo) error {
+	m := &mdraidLayout{l: b.l, proc: env.Proc(), sys: env.Sys(), files: map[string]*layoutValue{}, memo: memo}
 	m.read = m.readAttr
 	b.l.pass = m.pass
 	if v, missing := b.keep(m.proc, "mdstat"); !missing {
@@ -297,10 +306,11 @@ func (m *mdraidLayout) pass(ctx context.Context, skips *Skips, final bool) ([]pr
 		skips.Add(m.proc.path("mdstat"), m.perr)
 	}
 	var ms []prometheus.Metric
+	m.memo.next()
 	for i, a := range m.arrays {
 		sysfsSkip(skips, m.got[i].errs...)
 		st, ok := stats[a.name]
-		ms = append(ms, mdraidArrayMetrics(m.got[i].r, st, ok, skips)...)
+		ms = append(ms, mdraidArrayMetrics(m.memo, m.got[i].r, st, ok, skips)...)
 	}
 	return ms, false, nil
 }
@@ -312,18 +322,83 @@ func sysfsSkip(skips *Skips, errs ...sysfs.Error) {
 	}
 }
 
+// seriesMemo hands back the series a pass built at the same place in the
+// last pass when its descriptor, labels and value are the same, rather than
+// building it again: a const metric never changes, and most of an array's
+// series from one minute to the next are those of the last (every state
+// set's zeros, the disk counts). Building them was most of a pass's
+// allocations. A series placed differently (an array or member added) is
+// built anew, so the memo changes what a pass costs, never what it says.
+type seriesMemo struct {
+	last, cur []memoSeries
+}
+
+// memoSeries is one gauge series with at most len(labels) labels.
+type memoSeries struct {
+	d      *prometheus.Desc
+	v      float64
+	n      int
+	labels [3]string
+	m      prometheus.Metric
+}
+
+// next starts a pass: what the last one built is what this one may reuse.
+func (sm *seriesMemo) next() { sm.last, sm.cur = sm.cur, sm.last[:0] }
+
+// gauge is gauge(d, v, labels...), reused from the last pass when the same.
+func (sm *seriesMemo) gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	if len(labels) > len(memoSeries{}.labels) {
+		return gauge(d, v, labels...)
+	}
+	i := len(sm.cur)
+	if i < len(sm.last) {
+		l := sm.last[i]
+		if l.d == d && math.Float64bits(l.v) == math.Float64bits(v) && slices.Equal(l.labels[:l.n], labels) {
+			sm.cur = append(sm.cur, l)
+			return l.m
+		}
+	}
+	s := memoSeries{d: d, v: v, n: len(labels), m: gauge(d, v, labels...)}
+	copy(s.labels[:], labels)
+	sm.cur = append(sm.cur, s)
+	return s.m
+}
+
+// stateSet is stateSet(d, known, current, labels...) with each series from
+// gauge.
+func (sm *seriesMemo) stateSet(d *prometheus.Desc, known []string, current string, labels ...string) []prometheus.Metric {
+	if len(labels) >= len(memoSeries{}.labels) {
+		return stateSet(d, known, current, labels...)
+	}
+	if !slices.Contains(known, current) {
+		known = append(slices.Clip(known), labelValue(current))
+	}
+	var ls [3]string
+	n := copy(ls[:], labels)
+	ms := make([]prometheus.Metric, 0, len(known))
+	for _, s := range known {
+		v := 0.0
+		if s == current {
+			v = 1
+		}
+		ls[n] = s
+		ms = append(ms, sm.gauge(d, v, ls[:n+1]...))
+	}
+	return ms
+}
+
 // mdraidArrayMetrics maps one array as sysfs tells it, falling back to its
 // /proc/mdstat entry (st, when haveSt) for what sysfs lacks.
-func mdraidArrayMetrics(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+func mdraidArrayMetrics(sm *seriesMemo, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
 	array := labelValue(sys.Name)
 	var ms []prometheus.Metric
 	level := sys.Level
 	if level == "" && haveSt {
 		level = st.Level
 	}
-	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
+	ms = append(ms, sm.gauge(mdraidArrayInfo, 1, array, labelValue(level)))
 	if size, ok := mdraidSize(sys, st, haveSt); ok {
-		ms = append(ms, gauge(mdraidArraySize, float64(size), array))
+		ms = append(ms, sm.gauge(mdraidArraySize, float64(size), array))
 	}
 
 	state, ok := sys.State, sys.State != ""
@@ -331,27 +406,27 @@ func mdraidArrayMetrics(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, ski
 		state, ok = mdstatArrayState(st), true
 	}
 	if ok {
-		ms = append(ms, stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
+		ms = append(ms, sm.stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
 	}
-	ms = append(ms, mdraidDiskMetrics(array, sys, st, haveSt)...)
-	return append(ms, mdraidSyncMetrics(array, sys, st, haveSt, skips)...)
+	ms = append(ms, mdraidDiskMetrics(sm, array, sys, st, haveSt)...)
+	return append(ms, mdraidSyncMetrics(sm, array, sys, st, haveSt, skips)...)
 }
 
 // mdraidDiskMetrics maps the array's slots and member disks.
-func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool) []prometheus.Metric {
+func mdraidDiskMetrics(sm *seriesMemo, array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool) []prometheus.Metric {
 	var ms []prometheus.Metric
 	required, haveRequired := sys.RaidDisks, sys.RaidDisks > 0
 	if !haveRequired && haveSt && st.Disks > 0 {
 		required, haveRequired = uint64(st.Disks), true
 	}
 	if haveRequired {
-		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
+		ms = append(ms, sm.gauge(mdraidDisksRequired, float64(required), array))
 	}
 
 	if sys.HasDegraded {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(sys.Degraded), array))
+		ms = append(ms, sm.gauge(mdraidDegradedDisks, float64(sys.Degraded), array))
 	} else if haveSt && st.Disks > 0 {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
+		ms = append(ms, sm.gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
 	}
 
 	var active, failed, spare uint64
@@ -365,24 +440,24 @@ func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, hav
 			spare++
 		}
 		for _, f := range m.Flags {
-			ms = append(ms, gauge(mdraidMemberState, 1, array, labelValue(m.Device), labelValue(f)))
+			ms = append(ms, sm.gauge(mdraidMemberState, 1, array, labelValue(m.Device), labelValue(f)))
 		}
 	}
 	switch {
 	case len(sys.Members) > 0:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(active), array, "active"),
-			gauge(mdraidDisks, float64(failed), array, "failed"),
-			gauge(mdraidDisks, float64(spare), array, "spare"))
+			sm.gauge(mdraidDisks, float64(active), array, "active"),
+			sm.gauge(mdraidDisks, float64(failed), array, "failed"),
+			sm.gauge(mdraidDisks, float64(spare), array, "spare"))
 		if haveRequired {
-			ms = append(ms, gauge(mdraidDisks, float64(required-min(active, required)), array, "missing"))
+			ms = append(ms, sm.gauge(mdraidDisks, float64(required-min(active, required)), array, "missing"))
 		}
 	case haveSt:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
-			gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
-			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
-			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
+			sm.gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
+			sm.gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
+			sm.gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
+			sm.gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
 	}
 	return ms
 }
@@ -390,39 +465,39 @@ func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, hav
 // mdraidSyncMetrics maps the array's sync action and its progress. mdstat's
 // speed and time left are preferred over sysfs's: they come from one
 // reading, and sysfs has no time left.
-func mdraidSyncMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+func mdraidSyncMetrics(sm *seriesMemo, array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
 	var ms []prometheus.Metric
 	action, ok := sys.SyncAction, sys.SyncAction != ""
 	if !ok && haveSt {
 		action, ok = mdstatSyncAction(st)
 	}
 	if ok {
-		ms = append(ms, stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
+		ms = append(ms, sm.stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
 	}
 	sync := st.Sync
 	if !haveSt {
 		sync = nil
 	}
 	if sys.HasSyncCompleted {
-		ms = append(ms, gauge(mdraidSyncCompleted, sys.SyncCompleted, array))
+		ms = append(ms, sm.gauge(mdraidSyncCompleted, sys.SyncCompleted, array))
 	} else if sync != nil && !sys.SyncCompletedExists {
 		switch {
 		case sync.Waiting != "":
-			ms = append(ms, gauge(mdraidSyncCompleted, 0, array))
+			ms = append(ms, sm.gauge(mdraidSyncCompleted, 0, array))
 		case sync.TotalBlocks > 0 && sync.DoneBlocks <= sync.TotalBlocks:
-			ms = append(ms, gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
+			ms = append(ms, sm.gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
 		}
 	}
 	switch {
 	case sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0:
-		ms = append(ms, gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
+		ms = append(ms, sm.gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
 	case sys.SyncSpeedErr != nil:
 		sysfsSkip(skips, *sys.SyncSpeedErr)
 	case sys.HasSyncSpeed:
-		ms = append(ms, gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
+		ms = append(ms, sm.gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
 	}
 	if sync != nil && sync.Waiting == "" && sync.RemainingSeconds >= 0 {
-		ms = append(ms, gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
+		ms = append(ms, sm.gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
 	}
 	return ms
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The server fixture is read whole: golden output and not one skip.
@@ -558,4 +560,48 @@ func TestMdraidLongMdstatKept(t *testing.T) {
 			t.Errorf("run %d: skips = %d", run+1, skips.Count())
 		}
 	}
+}
+
+// The memo hands back the last pass's series only where descriptor,
+// labels and value are all the same at the same place; anything else is
+// built anew, so a run says what it read.
+func TestSeriesMemo(t *testing.T) {
+	var sm seriesMemo
+	pass := func() []prometheus.Metric {
+		sm.next()
+		return append(sm.stateSet(mdraidArrayState, mdraidArrayStates, "clean", "md0"),
+			sm.gauge(mdraidDegradedDisks, 0, "md0"),
+			sm.gauge(mdraidMemberState, 1, "md0", "sda1", "in_sync"))
+	}
+	first, second := pass(), pass()
+	if len(first) != len(mdraidArrayStates)+2 {
+		t.Fatalf("%d series, want %d", len(first), len(mdraidArrayStates)+2)
+	}
+	for i := range first {
+		if first[i] != second[i] {
+			t.Errorf("series %d built again though unchanged", i)
+		}
+	}
+	sm.next()
+	third := append(sm.stateSet(mdraidArrayState, mdraidArrayStates, "active", "md0"),
+		sm.gauge(mdraidDegradedDisks, 1, "md0"),
+		sm.gauge(mdraidMemberState, 1, "md0", "sdb1", "in_sync"))
+	want := append(stateSet(mdraidArrayState, mdraidArrayStates, "active", "md0"),
+		gauge(mdraidDegradedDisks, 1, "md0"),
+		gauge(mdraidMemberState, 1, "md0", "sdb1", "in_sync"))
+	for i := range third {
+		if got, w := metricText(t, third[i]), metricText(t, want[i]); got != w {
+			t.Errorf("series %d = %s, want %s", i, got, w)
+		}
+	}
+}
+
+// metricText is one series as its descriptor and written value.
+func metricText(t *testing.T, m prometheus.Metric) string {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return m.Desc().String() + " " + d.String()
 }
