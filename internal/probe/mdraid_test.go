@@ -605,3 +605,42 @@ func metricText(t *testing.T, m prometheus.Metric) string {
 	}
 	return m.Desc().String() + " " + d.String()
 }
+
+// The probe keeps at most maxKeptPerProbe descriptors, however many arrays
+// the host has; the files past it are read by name every run, and every
+// array is still exported from the kept layout.
+func TestMdraidDescriptorBound(t *testing.T) {
+	root := t.TempDir()
+	const arrays = 120 // 1 + 10 files each: past the bound
+	files := map[string]string{}
+	for i := range arrays {
+		dev := fmt.Sprintf("sys/devices/virtual/block/md%d", i)
+		files[fmt.Sprintf("sys/block/md%d", i)] = "-> ../devices/virtual/block/md" + fmt.Sprint(i)
+		files[dev+"/size"] = "2048\n"
+		for name, v := range map[string]string{"level": "raid1", "array_state": "clean", "raid_disks": "2", "degraded": "0",
+			"sync_action": "idle", "sync_completed": "none", "sync_speed": "none", "dev-sda1/state": "in_sync", "dev-sdb1/state": "in_sync"} {
+			files[dev+"/md/"+name] = v + "\n"
+		}
+	}
+	plantTree(t, root, files)
+	before := hostfs.Kept()
+	p := newLayoutProbe(t, "mdraid")
+	for run := range 3 {
+		got, skips := mdraidKeptRun(t, p, root)
+		if p.kept() != maxKeptPerProbe {
+			t.Errorf("run %d: %d descriptors kept, want the bound, %d", run+1, p.kept(), maxKeptPerProbe)
+		}
+		if n := hostfs.Kept() - before; n > maxKeptPerProbe {
+			t.Errorf("run %d: %d descriptors open in the process, want at most %d", run+1, n, maxKeptPerProbe)
+		}
+		for _, k := range []string{`hardware_mdraid_array_state{array="md0",state="clean"}`, `hardware_mdraid_array_state{array="md99",state="clean"}`,
+			`hardware_mdraid_member_state{array="md99",device="sdb1",state="in_sync"}`} {
+			if got[k] != 1 {
+				t.Errorf("run %d: %s missing", run+1, k)
+			}
+		}
+		if skips.Count() != 0 {
+			t.Errorf("run %d: skips = %d", run+1, skips.Count())
+		}
+	}
+}
