@@ -56,3 +56,7 @@ func BenchmarkPower(b *testing.B) { benchmarkProbes(b, "power") }
 // BenchmarkMinuteProbes is one minute's run of the sysfs probes on a
 // one-minute interval, in one go, as the scheduler batches them.
 func BenchmarkMinuteProbes(b *testing.B) { benchmarkProbes(b, "hwmon", "network", "thermal") }
+
+// BenchmarkMDRAID is one run of the mdraid probe: /proc/mdstat and the
+// arrays' md/ attributes on the fixture server.
+func BenchmarkMDRAID(b *testing.B) { benchmarkProbes(b, "mdraid") }

@@ -159,6 +159,13 @@ type layout struct {
 	clean bool
 	buf   []byte
 	got   []readValue // a pass's reads, kept to reuse
+	// pass, when set, is the layout's pass in place of the groups': a
+	// probe whose values depend on each other (mdraid: /proc/mdstat and
+	// md/ together) reads and maps what it keeps itself, with values'
+	// contract (stale, final). own are its kept attributes (layoutBuilder.
+	// keep), closed with the layout.
+	pass func(ctx context.Context, skips *Skips, final bool) ([]prometheus.Metric, bool, error)
+	own  []*hostfs.Attr
 }
 
 // layoutGroup is one device's series (a chip, an interface, a zone).
@@ -215,7 +222,10 @@ func (l *layout) close() {
 			}
 		}
 	}
-	l.groups, l.nKept = nil, 0
+	for _, a := range l.own {
+		a.Close()
+	}
+	l.groups, l.own, l.nKept = nil, nil, 0
 }
 
 // read returns the value's trimmed content.
@@ -236,6 +246,9 @@ func (l *layout) read(v *layoutValue) (string, error) {
 // runs the live groups, so that a pass found stale half way has recorded
 // nothing: the discovery that follows counts each problem once.
 func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []prometheus.Metric, stale bool, err error) {
+	if l.pass != nil {
+		return l.pass(ctx, skips, final)
+	}
 	l.got = l.got[:0]
 	for _, g := range l.groups {
 		if err := ctx.Err(); err != nil {
@@ -368,6 +381,17 @@ func (b *layoutBuilder) attr(a attrs, name string) (v *layoutValue, missing bool
 		return v, true
 	}
 	return v, false
+}
+
+// keep opens name below a to keep for the layout's own pass (layout.pass),
+// as attr does: missing says the file is not there; a value with no attr
+// is read by name.
+func (b *layoutBuilder) keep(a attrs, name string) (v *layoutValue, missing bool) {
+	v, missing = b.attr(a, name)
+	if v.attr != nil {
+		b.l.own = append(b.l.own, v.attr)
+	}
+	return v, missing
 }
 
 // Parsers of kept values.

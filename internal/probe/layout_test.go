@@ -25,6 +25,7 @@ func (p *networkProbe) kept() int { return p.layout.kept() }
 func (p *thermalProbe) kept() int { return p.layout.kept() }
 func (p *powerProbe) kept() int   { return p.layout.kept() }
 func (p *cpuProbe) kept() int     { return p.layout.kept() }
+func (p *mdraidProbe) kept() int  { return p.layout.kept() }
 
 // newLayoutProbe builds the probe called name, which must keep a layout.
 func newLayoutProbe(t *testing.T, name string) layoutProbe {
@@ -78,7 +79,7 @@ func hwmonFile(root string, n int, name string) string {
 // name each run, the fallback past the descriptor budget), on the fixture
 // host.
 func TestLayoutSameOutputEveryWay(t *testing.T) {
-	for _, name := range []string{"hwmon", "network", "thermal", "power", "cpu"} {
+	for _, name := range []string{"hwmon", "network", "thermal", "power", "cpu", "mdraid"} {
 		t.Run(name, func(t *testing.T) {
 			p := newLayoutProbe(t, name)
 			first, skips := runText(t, p, fixturePaths, fixtureOptions[name])

@@ -1,14 +1,15 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
-	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 	"github.com/hardware-exporter/hardware_exporter/internal/host/sysfs"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -51,11 +52,11 @@ func init() {
 	Register(Spec{
 		Name:      "mdraid",
 		Summary:   "Linux software RAID: state, disks, sync progress.",
-		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states",
+		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states (mdstat and each array's md/ attributes re-read from descriptors kept open; the arrays and their members found again every 10 runs, and at once when mdstat's array lines change or a kept file goes away)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
-		New:       func() Probe { return mdraidProbe{} },
+		New:       func() Probe { return &mdraidProbe{} },
 	})
 }
 
@@ -63,9 +64,31 @@ func init() {
 // each array's md/ directory in sysfs says more precisely how it is. A host
 // without /proc/mdstat has no md driver loaded and no arrays, which is not an
 // error: the driver may be loaded later, so the probe stays on.
-type mdraidProbe struct{}
+//
+// The probe keeps a layout between runs (layout.go): which arrays there are,
+// their members, and the files to read, kept open. Each run re-reads
+// /proc/mdstat and every array's attributes (MDArrayAttrs: size, level,
+// state, disks, sync action and progress, member states) from the kept
+// descriptors, and parses mdstat only when its bytes changed. The layout is
+// found again every layoutEvery runs (an array only sysfs lists, as an
+// empty one mdstat leaves out, shows up then), and at once when a kept
+// file cannot be read (an array stopped or a member removed: sysfs answers
+// ENODEV), when mdstat's lines at the margin change (an array started or
+// stopped, a member added, failed or removed; the indented lines below
+// them, status and progress, are values), or when mdstat appears or goes.
+//
+// The series of a run are built through a memo that reuses the last run's
+// series where nothing changed (seriesMemo); it outlives the layout, so a
+// run that reads the layout again reuses them too.
+type mdraidProbe struct {
+	layout keptLayout
+	memo   seriesMemo // used under the layout's lock
+}
 
-func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
+// Close closes the descriptors the probe keeps.
+func (p *mdraidProbe) Close() { p.layout.close() }
+
+func (p *mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		mdraidArrayInfo, mdraidArrayState, mdraidDegradedDisks, mdraidDisks, mdraidDisksRequired,
 		mdraidSyncAction, mdraidSyncCompleted, mdraidMemberState,
@@ -75,67 +98,221 @@ func (mdraidProbe) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (p mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
+func (p *mdraidProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prometheus.Metric, error) {
 	env = env.Bind(skips)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	stats, err := mdraidMdstat(ctx, env.Proc())
-	if err != nil {
-		return nil, err
+	return p.layout.run(ctx, env, skips, func(b *layoutBuilder) error { return mdraidDiscover(ctx, env, b, &p.memo) })
+}
+
+// mdraidLayout is what the probe keeps: the arrays and their files.
+type mdraidLayout struct {
+	l      *layout // for its read buffer
+	proc   attrs
+	sys    attrs
+	mdstat *layoutValue // nil: no /proc/mdstat at discovery
+	// heads are mdstat's lines at the margin at discovery (mdstatHeads).
+	heads  string
+	arrays []mdraidArray
+	// files are the arrays' attributes, by name below the sysfs root; one
+	// missing at discovery is not there.
+	files map[string]*layoutValue
+	read  func(name string) ([]byte, error) // readAttr, bound once
+	// failed: a kept file could not be read in this pass.
+	failed bool
+
+	// buf is mdstat's read buffer; last the bytes last parsed, and stats
+	// and perr what they parsed to.
+	buf, last []byte
+	stats     map[string]procfile.MDArray
+	perr      error
+	got       []mdraidRead
+	memo      *seriesMemo
+}
+
+type mdraidArray struct {
+	name    string
+	members []string
+}
+
+// mdraidRead is one array as a pass read it.
+type mdraidRead struct {
+	r    sysfs.MDArray
+	errs []sysfs.Error
+}
+
+// mdraidDiscover finds the arrays, their members and files, and keeps the
+// files open. It counts what it cannot list; what it cannot read is counted
+// by the pass that follows it.
+func mdraidDiscover(ctx context.Context, env Env, b *layoutBuilder, memo *seriesMemo) error {
+	m := &mdraidLayout{l: b.l, proc: env.Proc(), sys: env.Sys(), files: map[string]*layoutValue{}, memo: memo}
+	m.read = m.readAttr
+	b.l.pass = m.pass
+	if v, missing := b.keep(m.proc, "mdstat"); !missing {
+		m.mdstat = v
 	}
 	// An array is one that either source lists: sysfs alone when mdstat
 	// is unreadable or an entry did not parse, mdstat alone in a container
 	// given the host's /proc but not its /sys.
-	sys := hostfs.New(env.Paths.SysFS)
-	names, errs := sysfs.MDArrayNames(sys)
-	sysfsSkip(skips, errs...)
-	for name := range stats {
-		names = append(names, name)
+	names, errs := sysfs.MDArrayNames(m.sys.fs)
+	sysfsSkip(b.skips, errs...)
+	if raw, err := m.readMdstat(); err == nil {
+		m.heads = mdstatHeads(raw)
+		if err := m.parse(ctx, raw); err != nil {
+			return err
+		}
+		for name := range m.stats {
+			names = append(names, name)
+		}
 	}
 	slices.Sort(names)
-
-	var ms []prometheus.Metric
 	for _, name := range slices.Compact(names) {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		r, errs := sysfs.ReadMDArray(sys, name)
-		sysfsSkip(skips, errs...)
-		st, ok := stats[name]
-		ms = append(ms, p.array(r, st, ok, skips)...)
+		members, errs := sysfs.MDArrayMembers(m.sys.fs, name)
+		sysfsSkip(b.skips, errs...)
+		m.arrays = append(m.arrays, mdraidArray{name: name, members: members})
+		for _, f := range sysfs.MDArrayAttrs(name, members) {
+			if v, missing := b.keep(m.sys, f); !missing {
+				m.files[f] = v
+			}
+		}
 	}
-	return ms, nil
+	return nil
 }
 
-// mdraidMdstat reads /proc/mdstat's arrays by name. A missing or unreadable
-// mdstat, or an entry that does not parse, costs what it would have told
-// (a skip), not the run: sysfs still says most of it.
-func mdraidMdstat(ctx context.Context, proc attrs) (map[string]procfile.MDArray, error) {
-	stats := map[string]procfile.MDArray{}
-	b, err := proc.fs.ReadFile("mdstat", procfile.MdstatMaxSize)
+// readMdstat reads /proc/mdstat whole: from the kept descriptor, where a
+// pread at offset 0 starts md's listing afresh (seq_read_iter resets a
+// seq_file's iterator at offset 0; mdadm --monitor keeps mdstat open and
+// re-reads it the same way), else by name.
+func (m *mdraidLayout) readMdstat() ([]byte, error) {
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case m.mdstat == nil:
+		return nil, fs.ErrNotExist
+	case m.mdstat.attr == nil:
+		return m.mdstat.fs.ReadFile(m.mdstat.name, procfile.MdstatMaxSize)
+	}
+	b, err := m.mdstat.attr.ReadAll(m.buf, procfile.MdstatMaxSize)
+	if err == nil {
+		m.buf = b
+	}
+	return b, err
+}
+
+// parse parses mdstat's bytes into stats and perr, unless they are the
+// bytes parsed last: an idle array's mdstat reads the same every minute.
+func (m *mdraidLayout) parse(ctx context.Context, raw []byte) error {
+	if m.stats != nil && bytes.Equal(raw, m.last) {
+		return nil
+	}
+	arrays, perr := procfile.ParseMdstat(ctx, raw)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.stats = make(map[string]procfile.MDArray, len(arrays))
+	for _, st := range arrays {
+		m.stats[st.Name] = st
+	}
+	m.perr = perr
+	m.last = append(m.last[:0], raw...)
+	return nil
+}
+
+// mdstatHeads returns mdstat's lines that start at the margin: the
+// personalities, each array's "mdN : state level members" line and the
+// unused devices. They change when an array starts or stops, changes level
+// or state, or a member is added, removed, fails or becomes a spare: what
+// the layout holds. The indented lines below them (status, progress,
+// bitmap) are the values that move while an array runs.
+func mdstatHeads(b []byte) string {
+	var heads []byte
+	for line := range bytes.Lines(b) {
+		if line[0] != ' ' && line[0] != '\t' {
+			heads = append(heads, line...)
+		}
+	}
+	return string(heads)
+}
+
+// readAttr reads an array's attribute for sysfs.MDArrayFrom: from its kept
+// descriptor into the layout's buffer (MDArrayFrom keeps no bytes past
+// the call), by name past the descriptor budget; one missing at discovery
+// is not there until the next.
+func (m *mdraidLayout) readAttr(name string) ([]byte, error) {
+	v := m.files[name]
+	if v == nil {
+		return nil, fs.ErrNotExist
+	}
+	var b []byte
+	var err error
+	if v.attr == nil {
+		b, err = v.fs.ReadAttr(v.name)
+	} else {
+		b, err = v.attr.Read(m.l.buf)
+	}
+	if err != nil {
+		m.failed = true
+	}
+	return b, err
+}
+
+// pass is the layout's pass (layout.values' contract): it reads mdstat
+// and every array first, and only then counts skips and maps the arrays,
+// so a pass found stale has counted nothing.
+func (m *mdraidLayout) pass(ctx context.Context, skips *Skips, final bool) ([]prometheus.Metric, bool, error) {
+	raw, rerr := m.readMdstat()
+	switch {
+	case final:
+	case m.mdstat == nil:
+		if m.proc.fs.Exists(m.proc.name("mdstat")) { // the md driver was loaded
+			return nil, true, nil
+		}
+	case rerr != nil: // gone (the driver unloaded: EIO) or unreadable
+		return nil, true, nil
+	case !bytes.Equal(raw, m.last) && mdstatHeads(raw) != m.heads:
+		return nil, true, nil
+	}
+	var stats map[string]procfile.MDArray
+	if rerr == nil {
+		if err := m.parse(ctx, raw); err != nil {
+			return nil, false, err
+		}
+		stats = m.stats
+	}
+
+	m.failed = false
+	m.got = m.got[:0]
+	for _, a := range m.arrays {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		r, errs := sysfs.MDArrayFrom(m.sys.fs, a.name, a.members, m.read)
+		m.got = append(m.got, mdraidRead{r, errs})
+	}
+	if m.failed && !final {
+		return nil, true, nil
+	}
+
+	switch {
+	case errors.Is(rerr, fs.ErrNotExist):
 		// No md driver, or a procfs root without it: sysfs still says
 		// whether arrays exist.
-	case err != nil:
+	case rerr != nil:
 		// A mdstat that cannot be read (a link to /dev/zero, a file past
 		// the bound) says nothing about which arrays exist; the arrays'
 		// md/ directories in sysfs still say most of it.
-		proc.skips.Add(proc.path("mdstat"), err)
-	default:
-		arrays, perr := procfile.ParseMdstat(ctx, b)
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, ctxErr
-		}
-		if perr != nil {
-			proc.skips.Add(proc.path("mdstat"), perr)
-		}
-		for _, st := range arrays {
-			stats[st.Name] = st
-		}
+		skips.Add(m.proc.path("mdstat"), rerr)
+	case m.perr != nil:
+		// An entry that does not parse costs what it would have told.
+		skips.Add(m.proc.path("mdstat"), m.perr)
 	}
-	return stats, nil
+	var ms []prometheus.Metric
+	m.memo.next()
+	for i, a := range m.arrays {
+		sysfsSkip(skips, m.got[i].errs...)
+		st, ok := stats[a.name]
+		ms = append(ms, mdraidArrayMetrics(m.memo, m.got[i].r, st, ok, skips)...)
+	}
+	return ms, false, nil
 }
 
 // sysfsSkip records what a host/sysfs reader could not read.
@@ -145,18 +322,83 @@ func sysfsSkip(skips *Skips, errs ...sysfs.Error) {
 	}
 }
 
-// array maps one array as sysfs tells it, falling back to its /proc/mdstat
-// entry (st, when haveSt) for what sysfs lacks.
-func (p mdraidProbe) array(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+// seriesMemo hands back the series a pass built at the same place in the
+// last pass when its descriptor, labels and value are the same, rather than
+// building it again: a const metric never changes, and most of an array's
+// series from one minute to the next are those of the last (every state
+// set's zeros, the disk counts). Building them was most of a pass's
+// allocations. A series placed differently (an array or member added) is
+// built anew, so the memo changes what a pass costs, never what it says.
+type seriesMemo struct {
+	last, cur []memoSeries
+}
+
+// memoSeries is one gauge series with at most len(labels) labels.
+type memoSeries struct {
+	d      *prometheus.Desc
+	v      float64
+	n      int
+	labels [3]string
+	m      prometheus.Metric
+}
+
+// next starts a pass: what the last one built is what this one may reuse.
+func (sm *seriesMemo) next() { sm.last, sm.cur = sm.cur, sm.last[:0] }
+
+// gauge is gauge(d, v, labels...), reused from the last pass when the same.
+func (sm *seriesMemo) gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	if len(labels) > len(memoSeries{}.labels) {
+		return gauge(d, v, labels...)
+	}
+	i := len(sm.cur)
+	if i < len(sm.last) {
+		l := sm.last[i]
+		if l.d == d && math.Float64bits(l.v) == math.Float64bits(v) && slices.Equal(l.labels[:l.n], labels) {
+			sm.cur = append(sm.cur, l)
+			return l.m
+		}
+	}
+	s := memoSeries{d: d, v: v, n: len(labels), m: gauge(d, v, labels...)}
+	copy(s.labels[:], labels)
+	sm.cur = append(sm.cur, s)
+	return s.m
+}
+
+// stateSet is stateSet(d, known, current, labels...) with each series from
+// gauge.
+func (sm *seriesMemo) stateSet(d *prometheus.Desc, known []string, current string, labels ...string) []prometheus.Metric {
+	if len(labels) >= len(memoSeries{}.labels) {
+		return stateSet(d, known, current, labels...)
+	}
+	if !slices.Contains(known, current) {
+		known = append(slices.Clip(known), labelValue(current))
+	}
+	var ls [3]string
+	n := copy(ls[:], labels)
+	ms := make([]prometheus.Metric, 0, len(known))
+	for _, s := range known {
+		v := 0.0
+		if s == current {
+			v = 1
+		}
+		ls[n] = s
+		ms = append(ms, sm.gauge(d, v, ls[:n+1]...))
+	}
+	return ms
+}
+
+// mdraidArrayMetrics maps one array as sysfs tells it, falling back to its
+// /proc/mdstat entry (st, when haveSt) for what sysfs lacks.
+func mdraidArrayMetrics(sm *seriesMemo, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
 	array := labelValue(sys.Name)
 	var ms []prometheus.Metric
 	level := sys.Level
 	if level == "" && haveSt {
 		level = st.Level
 	}
-	ms = append(ms, gauge(mdraidArrayInfo, 1, array, labelValue(level)))
+	ms = append(ms, sm.gauge(mdraidArrayInfo, 1, array, labelValue(level)))
 	if size, ok := mdraidSize(sys, st, haveSt); ok {
-		ms = append(ms, gauge(mdraidArraySize, float64(size), array))
+		ms = append(ms, sm.gauge(mdraidArraySize, float64(size), array))
 	}
 
 	state, ok := sys.State, sys.State != ""
@@ -164,27 +406,27 @@ func (p mdraidProbe) array(sys sysfs.MDArray, st procfile.MDArray, haveSt bool, 
 		state, ok = mdstatArrayState(st), true
 	}
 	if ok {
-		ms = append(ms, stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
+		ms = append(ms, sm.stateSet(mdraidArrayState, mdraidArrayStates, state, array)...)
 	}
-	ms = append(ms, mdraidDiskMetrics(array, sys, st, haveSt)...)
-	return append(ms, mdraidSyncMetrics(array, sys, st, haveSt, skips)...)
+	ms = append(ms, mdraidDiskMetrics(sm, array, sys, st, haveSt)...)
+	return append(ms, mdraidSyncMetrics(sm, array, sys, st, haveSt, skips)...)
 }
 
 // mdraidDiskMetrics maps the array's slots and member disks.
-func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool) []prometheus.Metric {
+func mdraidDiskMetrics(sm *seriesMemo, array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool) []prometheus.Metric {
 	var ms []prometheus.Metric
 	required, haveRequired := sys.RaidDisks, sys.RaidDisks > 0
 	if !haveRequired && haveSt && st.Disks > 0 {
 		required, haveRequired = uint64(st.Disks), true
 	}
 	if haveRequired {
-		ms = append(ms, gauge(mdraidDisksRequired, float64(required), array))
+		ms = append(ms, sm.gauge(mdraidDisksRequired, float64(required), array))
 	}
 
 	if sys.HasDegraded {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(sys.Degraded), array))
+		ms = append(ms, sm.gauge(mdraidDegradedDisks, float64(sys.Degraded), array))
 	} else if haveSt && st.Disks > 0 {
-		ms = append(ms, gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
+		ms = append(ms, sm.gauge(mdraidDegradedDisks, float64(st.Disks-st.DisksActive), array))
 	}
 
 	var active, failed, spare uint64
@@ -198,24 +440,24 @@ func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, hav
 			spare++
 		}
 		for _, f := range m.Flags {
-			ms = append(ms, gauge(mdraidMemberState, 1, array, labelValue(m.Device), labelValue(f)))
+			ms = append(ms, sm.gauge(mdraidMemberState, 1, array, labelValue(m.Device), labelValue(f)))
 		}
 	}
 	switch {
 	case len(sys.Members) > 0:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(active), array, "active"),
-			gauge(mdraidDisks, float64(failed), array, "failed"),
-			gauge(mdraidDisks, float64(spare), array, "spare"))
+			sm.gauge(mdraidDisks, float64(active), array, "active"),
+			sm.gauge(mdraidDisks, float64(failed), array, "failed"),
+			sm.gauge(mdraidDisks, float64(spare), array, "spare"))
 		if haveRequired {
-			ms = append(ms, gauge(mdraidDisks, float64(required-min(active, required)), array, "missing"))
+			ms = append(ms, sm.gauge(mdraidDisks, float64(required-min(active, required)), array, "missing"))
 		}
 	case haveSt:
 		ms = append(ms,
-			gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
-			gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
-			gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
-			gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
+			sm.gauge(mdraidDisks, float64(st.DisksActive), array, "active"),
+			sm.gauge(mdraidDisks, float64(st.DisksFailed), array, "failed"),
+			sm.gauge(mdraidDisks, float64(st.DisksSpare), array, "spare"),
+			sm.gauge(mdraidDisks, float64(st.DisksDown), array, "missing"))
 	}
 	return ms
 }
@@ -223,39 +465,39 @@ func mdraidDiskMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, hav
 // mdraidSyncMetrics maps the array's sync action and its progress. mdstat's
 // speed and time left are preferred over sysfs's: they come from one
 // reading, and sysfs has no time left.
-func mdraidSyncMetrics(array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
+func mdraidSyncMetrics(sm *seriesMemo, array string, sys sysfs.MDArray, st procfile.MDArray, haveSt bool, skips *Skips) []prometheus.Metric {
 	var ms []prometheus.Metric
 	action, ok := sys.SyncAction, sys.SyncAction != ""
 	if !ok && haveSt {
 		action, ok = mdstatSyncAction(st)
 	}
 	if ok {
-		ms = append(ms, stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
+		ms = append(ms, sm.stateSet(mdraidSyncAction, mdraidSyncActions, action, array)...)
 	}
 	sync := st.Sync
 	if !haveSt {
 		sync = nil
 	}
 	if sys.HasSyncCompleted {
-		ms = append(ms, gauge(mdraidSyncCompleted, sys.SyncCompleted, array))
+		ms = append(ms, sm.gauge(mdraidSyncCompleted, sys.SyncCompleted, array))
 	} else if sync != nil && !sys.SyncCompletedExists {
 		switch {
 		case sync.Waiting != "":
-			ms = append(ms, gauge(mdraidSyncCompleted, 0, array))
+			ms = append(ms, sm.gauge(mdraidSyncCompleted, 0, array))
 		case sync.TotalBlocks > 0 && sync.DoneBlocks <= sync.TotalBlocks:
-			ms = append(ms, gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
+			ms = append(ms, sm.gauge(mdraidSyncCompleted, float64(sync.DoneBlocks)/float64(sync.TotalBlocks), array))
 		}
 	}
 	switch {
 	case sync != nil && sync.Waiting == "" && sync.SpeedBytesPerSecond >= 0:
-		ms = append(ms, gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
+		ms = append(ms, sm.gauge(mdraidSyncSpeed, sync.SpeedBytesPerSecond, array))
 	case sys.SyncSpeedErr != nil:
 		sysfsSkip(skips, *sys.SyncSpeedErr)
 	case sys.HasSyncSpeed:
-		ms = append(ms, gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
+		ms = append(ms, sm.gauge(mdraidSyncSpeed, float64(sys.SyncSpeedKiB)*1024, array))
 	}
 	if sync != nil && sync.Waiting == "" && sync.RemainingSeconds >= 0 {
-		ms = append(ms, gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
+		ms = append(ms, sm.gauge(mdraidSyncRemaining, sync.RemainingSeconds, array))
 	}
 	return ms
 }

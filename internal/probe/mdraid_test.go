@@ -1,10 +1,17 @@
 package probe
 
 import (
+	"context"
+	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // The server fixture is read whole: golden output and not one skip.
@@ -353,6 +360,287 @@ func TestMdraidMdstatCorruptHeadLines(t *testing.T) {
 	for k := range got {
 		if strings.Contains(k, `array="md3"`) || strings.Contains(k, `array="md5"`) || strings.Contains(k, `state="invalid"`) {
 			t.Errorf("series from a corrupt head line: %s", k)
+		}
+	}
+}
+
+// mdraidKeptRun runs the kept probe p once on the tree at root and returns
+// its series and skips.
+func mdraidKeptRun(t *testing.T, p Probe, root string) (map[string]float64, *Skips) {
+	t.Helper()
+	skips := NewSkips(nil)
+	ms, err := p.Probe(context.Background(), Env{Paths: treePaths(root)}, skips)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gatherSeries(t, collected{p: p, metrics: ms}), skips
+}
+
+const mdraidTestDev = "sys/devices/virtual/block/md2/md/"
+
+// What moves while an array runs is seen at the next run, from the kept
+// descriptors: sync progress in md/ and in mdstat's indented progress
+// line, and a member going faulty. What the layout holds, the members,
+// waits for it when only sysfs says so: a member directory that appears
+// while mdstat's array line stays the same shows up within layoutEvery
+// runs, not at the next one.
+func TestMdraidKeptValuesNextRunLayoutWaits(t *testing.T) {
+	root := t.TempDir()
+	files := maps.Clone(mdraidTestRecoveringSysfs)
+	files["proc/mdstat"] = mdraidTestRecoveringMdstat
+	plantTree(t, root, files)
+	p := newLayoutProbe(t, "mdraid")
+	before := hostfs.Kept()
+	mdraidKeptRun(t, p, root)
+	if p.kept() == 0 {
+		t.Fatal("no descriptor kept")
+	}
+
+	writeFile(t, filepath.Join(root, mdraidTestDev, "sync_completed"), "1140850688 / 7813771264\n")
+	writeFile(t, filepath.Join(root, mdraidTestDev, "dev-sde1/state"), "faulty\n")
+	writeFile(t, filepath.Join(root, "proc/mdstat"), strings.Replace(mdraidTestRecoveringMdstat,
+		"recovery =  7.3% (285212672/3906885632) finish=301.5min speed=200164K/sec",
+		"recovery = 14.6% (570425344/3906885632) finish=280.0min speed=198000K/sec", 1))
+	got, skips := mdraidKeptRun(t, p, root)
+	for k, v := range map[string]float64{
+		`hardware_mdraid_sync_completed_ratio{array="md2"}`:                       1140850688.0 / 7813771264,
+		`hardware_mdraid_sync_remaining_seconds{array="md2"}`:                     280 * 60,
+		`hardware_mdraid_sync_speed_bytes_per_second{array="md2"}`:                198000 * 1024,
+		`hardware_mdraid_member_state{array="md2",device="sde1",state="faulty"}`:  1,
+		`hardware_mdraid_disks{array="md2",state="failed"}`:                       1,
+		`hardware_mdraid_disks{array="md2",state="active"}`:                       1,
+		`hardware_mdraid_member_state{array="md2",device="sdd1",state="in_sync"}`: 1,
+	} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("next run: %s = %v (exported %v), want %v", k, g, ok, v)
+		}
+	}
+	if _, ok := got[`hardware_mdraid_member_state{array="md2",device="sde1",state="in_sync"}`]; ok {
+		t.Error("sde1 still in_sync")
+	}
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0", skips.Count())
+	}
+
+	// A member only sysfs shows (mdstat's array line unchanged).
+	writeFile(t, filepath.Join(root, mdraidTestDev, "dev-sdg1/state"), "spare\n")
+	const added = `hardware_mdraid_member_state{array="md2",device="sdg1",state="spare"}`
+	got, _ = mdraidKeptRun(t, p, root)
+	if _, ok := got[added]; ok {
+		t.Errorf("%s seen at the next run: the layout was read again", added)
+	}
+	for run := 3; run <= layoutEvery+1; run++ {
+		if got, _ = mdraidKeptRun(t, p, root); got[added] == 1 {
+			break
+		}
+	}
+	if got[added] != 1 {
+		t.Errorf("%s not seen within %d runs", added, layoutEvery)
+	}
+
+	p.Close()
+	if p.kept() != 0 || hostfs.Kept() > before {
+		t.Errorf("after Close: probe keeps %d, process %d more than before; want 0", p.kept(), hostfs.Kept()-before)
+	}
+}
+
+// An array that mdstat starts listing, or stops listing, is seen at the
+// next run: mdstat's lines at the margin are the layout's, and a change
+// there reads it again. So is mdstat itself appearing (the md driver
+// loaded after the daemon started) and a member added to a running array.
+func TestMdraidArrayAppearsAndGoesNextRun(t *testing.T) {
+	root := t.TempDir()
+	p := newLayoutProbe(t, "mdraid")
+	if got, skips := mdraidKeptRun(t, p, root); len(got) != 0 || skips.Count() != 0 {
+		t.Fatalf("no md driver: %d series, %d skips; want none", len(got), skips.Count())
+	}
+	const md9 = "md9 : active raid1 sda1[0] sdb1[1]\n      100 blocks [2/2] [UU]\n\n"
+	mdstat := func(arrays string) string {
+		return "Personalities : [raid1] \n" + arrays + "unused devices: <none>\n"
+	}
+	writeFile(t, filepath.Join(root, "proc/mdstat"), mdstat(""))
+	mdraidKeptRun(t, p, root)
+
+	const info9 = `hardware_mdraid_array_info{array="md9",level="raid1"}`
+	const info2 = `hardware_mdraid_array_info{array="md2",level="raid5"}`
+	plantTree(t, root, mdraidTestRecoveringSysfs)
+	steps := []struct {
+		name, mdstat string
+		rm           string // sysfs directory to remove first
+		want, absent []string
+	}{
+		{"md9 and md2 start", mdstat(md9) + strings.TrimPrefix(mdraidTestRecoveringMdstat, "Personalities : [raid6] [raid5] [raid4] [raid1] \n"), "",
+			[]string{info9, info2, `hardware_mdraid_member_state{array="md2",device="sdf1",state="spare"}`}, nil},
+		{"md9 stops", mdstat("") + strings.TrimPrefix(mdraidTestRecoveringMdstat, "Personalities : [raid6] [raid5] [raid4] [raid1] \n"), "",
+			[]string{info2}, []string{info9}},
+		{"md2 stops", mdstat(md9), "sys/devices/virtual/block/md2", []string{info9}, []string{info2}},
+	}
+	for _, s := range steps {
+		if s.rm != "" {
+			if err := os.RemoveAll(filepath.Join(root, s.rm)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(root, "proc/mdstat"), s.mdstat)
+		got, skips := mdraidKeptRun(t, p, root)
+		for _, k := range s.want {
+			if got[k] != 1 {
+				t.Errorf("%s: %s missing", s.name, k)
+			}
+		}
+		for _, k := range s.absent {
+			if _, ok := got[k]; ok {
+				t.Errorf("%s: %s still exported", s.name, k)
+			}
+		}
+		if skips.Count() != 0 {
+			t.Errorf("%s: skips = %d, want 0", s.name, skips.Count())
+		}
+	}
+
+	// A member added: mdstat's array line names it, so the next run reads
+	// its state.
+	writeFile(t, filepath.Join(root, "sys/devices/virtual/block/md9/md/dev-sdc1/state"), "spare\n")
+	plantTree(t, root, map[string]string{"sys/block/md9": "-> ../devices/virtual/block/md9"})
+	writeFile(t, filepath.Join(root, "proc/mdstat"), mdstat(strings.Replace(md9, "sdb1[1]", "sdb1[1] sdc1[2](S)", 1)))
+	got, _ := mdraidKeptRun(t, p, root)
+	if got[`hardware_mdraid_member_state{array="md9",device="sdc1",state="spare"}`] != 1 {
+		t.Error("member added to md9 not seen at the next run")
+	}
+}
+
+// A kept file that goes away makes the run read the layout again at once:
+// it costs that file's series and nothing else, and no skip.
+func TestMdraidRemovedFileCostsItsSeries(t *testing.T) {
+	root := t.TempDir()
+	files := maps.Clone(mdraidTestRecoveringSysfs)
+	plantTree(t, root, files)
+	p := newLayoutProbe(t, "mdraid")
+	want, _ := mdraidKeptRun(t, p, root)
+	const ratio = `hardware_mdraid_sync_completed_ratio{array="md2"}`
+	if _, ok := want[ratio]; !ok {
+		t.Fatalf("%s missing before the file goes", ratio)
+	}
+	delete(want, ratio)
+	if err := os.Remove(filepath.Join(root, mdraidTestDev, "sync_completed")); err != nil {
+		t.Fatal(err)
+	}
+	got, skips := mdraidKeptRun(t, p, root)
+	if !maps.Equal(got, want) {
+		t.Errorf("after sync_completed went:\n%v\nwant\n%v", got, want)
+	}
+	if skips.Count() != 0 {
+		t.Errorf("skips = %d, want 0: a file that went away is not a read error", skips.Count())
+	}
+}
+
+// An mdstat longer than a page comes in several reads; the kept descriptor
+// reads it whole at every run.
+func TestMdraidLongMdstatKept(t *testing.T) {
+	root := t.TempDir()
+	var b strings.Builder
+	b.WriteString("Personalities : [raid1] \n")
+	for i := range 200 {
+		fmt.Fprintf(&b, "md%d : active raid1 sda%d[0] sdb%d[1]\n      100 blocks [2/2] [UU]\n\n", i, i, i)
+	}
+	b.WriteString("unused devices: <none>\n")
+	if b.Len() < 3*4096 {
+		t.Fatalf("mdstat of %d bytes, want several pages", b.Len())
+	}
+	writeFile(t, filepath.Join(root, "proc/mdstat"), b.String())
+	p := newLayoutProbe(t, "mdraid")
+	for run := range 3 {
+		got, skips := mdraidKeptRun(t, p, root)
+		for _, i := range []int{0, 101, 199} {
+			if got[fmt.Sprintf(`hardware_mdraid_array_info{array="md%d",level="raid1"}`, i)] != 1 {
+				t.Errorf("run %d: md%d missing", run+1, i)
+			}
+		}
+		if skips.Count() != 0 {
+			t.Errorf("run %d: skips = %d", run+1, skips.Count())
+		}
+	}
+}
+
+// The memo hands back the last pass's series only where descriptor,
+// labels and value are all the same at the same place; anything else is
+// built anew, so a run says what it read.
+func TestSeriesMemo(t *testing.T) {
+	var sm seriesMemo
+	pass := func() []prometheus.Metric {
+		sm.next()
+		return append(sm.stateSet(mdraidArrayState, mdraidArrayStates, "clean", "md0"),
+			sm.gauge(mdraidDegradedDisks, 0, "md0"),
+			sm.gauge(mdraidMemberState, 1, "md0", "sda1", "in_sync"))
+	}
+	first, second := pass(), pass()
+	if len(first) != len(mdraidArrayStates)+2 {
+		t.Fatalf("%d series, want %d", len(first), len(mdraidArrayStates)+2)
+	}
+	for i := range first {
+		if first[i] != second[i] {
+			t.Errorf("series %d built again though unchanged", i)
+		}
+	}
+	sm.next()
+	third := append(sm.stateSet(mdraidArrayState, mdraidArrayStates, "active", "md0"),
+		sm.gauge(mdraidDegradedDisks, 1, "md0"),
+		sm.gauge(mdraidMemberState, 1, "md0", "sdb1", "in_sync"))
+	want := append(stateSet(mdraidArrayState, mdraidArrayStates, "active", "md0"),
+		gauge(mdraidDegradedDisks, 1, "md0"),
+		gauge(mdraidMemberState, 1, "md0", "sdb1", "in_sync"))
+	for i := range third {
+		if got, w := metricText(t, third[i]), metricText(t, want[i]); got != w {
+			t.Errorf("series %d = %s, want %s", i, got, w)
+		}
+	}
+}
+
+// metricText is one series as its descriptor and written value.
+func metricText(t *testing.T, m prometheus.Metric) string {
+	t.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return m.Desc().String() + " " + d.String()
+}
+
+// The probe keeps at most maxKeptPerProbe descriptors, however many arrays
+// the host has; the files past it are read by name every run, and every
+// array is still exported from the kept layout.
+func TestMdraidDescriptorBound(t *testing.T) {
+	root := t.TempDir()
+	const arrays = 120 // 1 + 10 files each: past the bound
+	files := map[string]string{}
+	for i := range arrays {
+		dev := fmt.Sprintf("sys/devices/virtual/block/md%d", i)
+		files[fmt.Sprintf("sys/block/md%d", i)] = "-> ../devices/virtual/block/md" + fmt.Sprint(i)
+		files[dev+"/size"] = "2048\n"
+		for name, v := range map[string]string{"level": "raid1", "array_state": "clean", "raid_disks": "2", "degraded": "0",
+			"sync_action": "idle", "sync_completed": "none", "sync_speed": "none", "dev-sda1/state": "in_sync", "dev-sdb1/state": "in_sync"} {
+			files[dev+"/md/"+name] = v + "\n"
+		}
+	}
+	plantTree(t, root, files)
+	before := hostfs.Kept()
+	p := newLayoutProbe(t, "mdraid")
+	for run := range 3 {
+		got, skips := mdraidKeptRun(t, p, root)
+		if p.kept() != maxKeptPerProbe {
+			t.Errorf("run %d: %d descriptors kept, want the bound, %d", run+1, p.kept(), maxKeptPerProbe)
+		}
+		if n := hostfs.Kept() - before; n > maxKeptPerProbe {
+			t.Errorf("run %d: %d descriptors open in the process, want at most %d", run+1, n, maxKeptPerProbe)
+		}
+		for _, k := range []string{`hardware_mdraid_array_state{array="md0",state="clean"}`, `hardware_mdraid_array_state{array="md99",state="clean"}`,
+			`hardware_mdraid_member_state{array="md99",device="sdb1",state="in_sync"}`} {
+			if got[k] != 1 {
+				t.Errorf("run %d: %s missing", run+1, k)
+			}
+		}
+		if skips.Count() != 0 {
+			t.Errorf("run %d: skips = %d", run+1, skips.Count())
 		}
 	}
 }

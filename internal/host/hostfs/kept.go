@@ -139,19 +139,81 @@ func (a *Attr) Read(b []byte) ([]byte, error) {
 	if n == len(b) {
 		return nil, &fs.PathError{Op: "read", Path: a.path, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, len(b)-1)}
 	}
+	if err := a.removed(); err != nil {
+		return nil, err
+	}
+	return b[:n], nil
+}
+
+// removed says whether the file was removed or replaced since OpenAttr.
+func (a *Attr) removed() error {
 	if a.sysfs {
-		return b[:n], nil
+		return nil
 	}
 	// A regular file that was unlinked, or renamed over, still reads its
 	// old content through the descriptor; its link count says it is gone.
 	var st unix.Stat_t
 	if err := unix.Fstat(a.fd, &st); err != nil {
-		return nil, &fs.PathError{Op: "read", Path: a.path, Err: err}
+		return &fs.PathError{Op: "read", Path: a.path, Err: err}
 	}
 	if st.Nlink == 0 {
-		return nil, &fs.PathError{Op: "read", Path: a.path, Err: ErrRemoved}
+		return &fs.PathError{Op: "read", Path: a.path, Err: ErrRemoved}
 	}
-	return b[:n], nil
+	return nil
+}
+
+// ReadAll reads the whole file from offset 0, in as many pread(2)s as it
+// takes, as ReadFile does by name: a procfs seq_file such as /proc/mdstat
+// serves at most a page (or one record) per read. A pread at offset 0
+// restarts the listing (seq_read_iter resets the seq_file's iterator when
+// the read is at 0, whatever an earlier read left), and one at the offset
+// where the last read ended goes on from there, so each call is a fresh
+// listing, as from a new open. The bytes go into buf, grown as needed, and
+// the result is what the next call may pass as buf. Past maxBytes the read
+// fails with an error wrapping ErrTooLarge, having read at most maxBytes+1
+// bytes; removed or replaced is ErrRemoved, as for Read.
+func (a *Attr) ReadAll(buf []byte, maxBytes int64) ([]byte, error) {
+	if a.closed.Load() {
+		return nil, &fs.PathError{Op: "read", Path: a.path, Err: fs.ErrClosed}
+	}
+	maxBytes = max(maxBytes, 0)
+	limit := maxBytes + 1
+	buf = buf[:0]
+	if int64(cap(buf)) > limit {
+		buf = buf[:0:limit]
+	}
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, min(512, limit))
+	}
+	for {
+		if int64(len(buf)) == limit {
+			return nil, &fs.PathError{Op: "read", Path: a.path, Err: fmt.Errorf("%w (%d bytes)", ErrTooLarge, maxBytes)}
+		}
+		if len(buf) == cap(buf) {
+			grown := make([]byte, len(buf), min(2*int64(cap(buf)), limit))
+			copy(grown, buf)
+			buf = grown
+		}
+		var n int
+		var err error
+		for {
+			n, err = unix.Pread(a.fd, buf[len(buf):cap(buf)], int64(len(buf)))
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: a.path, Err: err}
+		}
+		if n == 0 {
+			break
+		}
+		buf = buf[:len(buf)+n]
+	}
+	if err := a.removed(); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // Name returns the root-joined path the attribute was opened as.

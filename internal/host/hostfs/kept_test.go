@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -132,5 +133,45 @@ func TestAttrBudget(t *testing.T) {
 	}
 	for _, a := range append(open[1:], a) {
 		a.Close()
+	}
+}
+
+// ReadAll reads a kept file whole, in several reads when it is longer than
+// the buffer, and again from the start at each call: a file rewritten in
+// place (as /proc/mdstat changes) is read new, longer or shorter. Past the
+// bound it is ErrTooLarge; removed, ErrRemoved.
+func TestAttrReadAll(t *testing.T) {
+	root := t.TempDir()
+	name := filepath.Join(root, "mdstat")
+	long := strings.Repeat("md0 : active raid1 sda1[0] sdb1[1]\n", 100) // 3,500 bytes: several reads from 512
+	writeFile(t, name, long)
+	a, err := New(root).OpenAttr("mdstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	var buf []byte
+	for _, want := range []string{long, "short\n", "", long + "x\n"} {
+		if err := os.WriteFile(name, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		buf, err = a.ReadAll(buf, 1<<20)
+		if err != nil || string(buf) != want {
+			t.Errorf("ReadAll = %d bytes, %v; want %d bytes", len(buf), err, len(want))
+		}
+	}
+	if b, err := a.ReadAll(buf, 100); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("ReadAll past the bound = %d bytes, %v; want ErrTooLarge", len(b), err)
+	}
+	if b, err := a.ReadAll(nil, int64(len(long)+2)); err != nil || string(b) != long+"x\n" {
+		t.Errorf("ReadAll at exactly the bound = %d bytes, %v; want the file", len(b), err)
+	}
+	os.Remove(name)
+	if _, err := a.ReadAll(buf, 1<<20); !errors.Is(err, ErrRemoved) {
+		t.Errorf("ReadAll after remove: %v, want ErrRemoved", err)
+	}
+	a.Close()
+	if _, err := a.ReadAll(buf, 1<<20); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("ReadAll after Close: %v, want fs.ErrClosed", err)
 	}
 }

@@ -1,7 +1,9 @@
 package sysfs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -78,8 +80,52 @@ func MDArrayNames(fsys hostfs.FS) ([]string, []Error) {
 // another array on the same disks. An array sysfs does not list (one only
 // /proc/mdstat shows) reads as all unset.
 func ReadMDArray(fsys hostfs.FS, name string) (MDArray, []Error) {
+	members, errs := MDArrayMembers(fsys, name)
+	r, more := MDArrayFrom(fsys, name, members, nil)
+	return r, append(errs, more...)
+}
+
+// MDArrayMembers lists the member disks of the array block/name: the
+// devices of its md/dev-* directories, in name order.
+func MDArrayMembers(fsys hostfs.FS, name string) ([]string, []Error) {
 	var errs []Error
-	dev := dir{fs: fsys, name: path.Join("block", name), errs: &errs}
+	a := dir{fs: fsys, name: path.Join("block", name, "md"), errs: &errs}
+	var members []string
+	for _, e := range a.entries() {
+		if device, ok := strings.CutPrefix(e.Name(), "dev-"); ok {
+			members = append(members, device)
+		}
+	}
+	return members, errs
+}
+
+// MDArrayAttrs are the attributes, below fsys's root, that MDArrayFrom
+// reads for the array block/name with these members: a caller that keeps
+// them open (the mdraid probe) opens these.
+func MDArrayAttrs(name string, members []string) []string {
+	dev := path.Join("block", name)
+	names := []string{path.Join(dev, "size")}
+	for _, a := range mdArrayAttrs {
+		names = append(names, path.Join(dev, "md", a))
+	}
+	for _, m := range members {
+		names = append(names, path.Join(dev, "md", "dev-"+m, "state"))
+	}
+	return names
+}
+
+// mdArrayAttrs are the md/ attributes of an array MDArrayFrom reads.
+var mdArrayAttrs = []string{"level", "array_state", "raid_disks", "degraded", "sync_action", "sync_completed", "sync_speed"}
+
+// MDArrayFrom is ReadMDArray given the array's members (MDArrayMembers)
+// and a reader of its attributes: read(name) returns the content of name
+// below fsys's root (one of MDArrayAttrs) as fsys.ReadAttr would, a missing
+// file matching fs.ErrNotExist; nil reads with fsys.ReadAttr. The bytes
+// read returns are not kept past the call, so a reader may reuse a buffer.
+// A member is one whose state reads non-empty.
+func MDArrayFrom(fsys hostfs.FS, name string, members []string, read func(name string) ([]byte, error)) (MDArray, []Error) {
+	var errs []Error
+	dev := dir{fs: fsys, name: path.Join("block", name), errs: &errs, read: read}
 	a := dev.sub("md")
 	r := MDArray{Name: name}
 	r.Level, _ = a.String("level")
@@ -87,18 +133,15 @@ func ReadMDArray(fsys hostfs.FS, name string) (MDArray, []Error) {
 	r.State, _ = a.String("array_state")
 	r.RaidDisks = mdRaidDisks(a)
 	r.Degraded, r.HasDegraded = a.Uint("degraded")
-	for _, e := range a.entries() {
-		device, ok := strings.CutPrefix(e.Name(), "dev-")
-		if !ok {
-			continue
-		}
-		if state, ok := a.sub(e.Name()).String("state"); ok {
+	for _, device := range members {
+		if state, ok := a.sub("dev-" + device).String("state"); ok {
 			r.Members = append(r.Members, MDMember{Device: device, Flags: strings.Split(state, ",")})
 		}
 	}
 	r.SyncAction, _ = a.String("sync_action")
-	r.SyncCompleted, r.HasSyncCompleted = mdSyncCompleted(a)
-	r.SyncCompletedExists = r.HasSyncCompleted || fsys.Exists(a.rel("sync_completed"))
+	var exists bool
+	r.SyncCompleted, r.HasSyncCompleted, exists = mdSyncCompleted(a)
+	r.SyncCompletedExists = r.HasSyncCompleted || exists
 
 	var speedErrs []Error
 	speed := a
@@ -129,23 +172,31 @@ func mdRaidDisks(a dir) uint64 {
 // mdSyncCompleted reads md/sync_completed: "none" when no action runs,
 // "delayed" while one waits its turn, else sectors done and sectors to do,
 // "1024 / 2048".
-func mdSyncCompleted(a dir) (float64, bool) {
-	s, ok := a.String("sync_completed")
+// exists says whether the file is there, which an older kernel's md/
+// lacks: anything but a missing file (an empty one, one that cannot be
+// read) is there.
+func mdSyncCompleted(a dir) (v float64, ok, exists bool) {
+	b, err := a.readAttr(a.rel("sync_completed"))
+	exists = !errors.Is(err, fs.ErrNotExist)
+	s, ok, err := stringOf(b, err)
+	if err != nil {
+		a.fail("sync_completed", err)
+	}
 	if !ok {
-		return 0, false
+		return 0, false, exists
 	}
 	switch s {
 	case "none":
-		return 0, false
+		return 0, false, true
 	case "delayed":
-		return 0, true
+		return 0, true, true
 	}
 	var done, total uint64
 	if _, err := fmt.Sscanf(s, "%d / %d", &done, &total); err != nil || total == 0 || done > total {
 		a.fail("sync_completed", fmt.Errorf("unexpected sync_completed %q", s))
-		return 0, false
+		return 0, false, true
 	}
-	return float64(done) / float64(total), true
+	return float64(done) / float64(total), true, true
 }
 
 // mdSyncSpeed reads md/sync_speed, KiB/s: "none" while no action runs.

@@ -1,9 +1,11 @@
 package sysfs
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,5 +104,55 @@ func TestReadMDArrayProgress(t *testing.T) {
 	}
 	if got, errs := ReadMDArray(hostfs.New(root), "md9"); !reflect.DeepEqual(got, MDArray{Name: "md9"}) || errs != nil {
 		t.Errorf("unlisted array: ReadMDArray = %+v, %v; want all unset", got, errs)
+	}
+}
+
+// MDArrayFrom, given the members and a reader, reads exactly the files
+// MDArrayAttrs names and builds what ReadMDArray does: a caller that keeps
+// those files open (the mdraid probe) gets the same array. A reader that
+// says a file is missing leaves its field unset, sync_completed's
+// existence included.
+func TestMDArrayFrom(t *testing.T) {
+	root := t.TempDir()
+	plant(t, root, map[string]string{
+		"block/md2/size":              "15627542528\n",
+		"block/md2/md/level":          "raid5\n",
+		"block/md2/md/array_state":    "clean\n",
+		"block/md2/md/raid_disks":     "3\n",
+		"block/md2/md/degraded":       "1\n",
+		"block/md2/md/dev-sdd1/state": "in_sync\n",
+		"block/md2/md/dev-sdf1/state": "spare\n",
+		"block/md2/md/sync_action":    "recover\n",
+		"block/md2/md/sync_completed": "1024 / 4096\n",
+		"block/md2/md/sync_speed":     "7640\n",
+	})
+	fsys := hostfs.New(root)
+	members, errs := MDArrayMembers(fsys, "md2")
+	if want := []string{"sdd1", "sdf1"}; !reflect.DeepEqual(members, want) || errs != nil {
+		t.Fatalf("MDArrayMembers = %v, %v; want %v", members, errs, want)
+	}
+	want, _ := ReadMDArray(fsys, "md2")
+	var asked []string
+	got, errs := MDArrayFrom(fsys, "md2", members, func(name string) ([]byte, error) {
+		asked = append(asked, name)
+		return fsys.ReadAttr(name)
+	})
+	if !reflect.DeepEqual(got, want) || errs != nil {
+		t.Errorf("MDArrayFrom =\n%+v, %v\nwant\n%+v", got, errs, want)
+	}
+	slices.Sort(asked)
+	attrs := slices.Sorted(slices.Values(MDArrayAttrs("md2", members)))
+	if !reflect.DeepEqual(asked, attrs) {
+		t.Errorf("MDArrayFrom read %v, MDArrayAttrs names %v", asked, attrs)
+	}
+
+	got, errs = MDArrayFrom(fsys, "md2", members, func(name string) ([]byte, error) {
+		if strings.HasSuffix(name, "/sync_completed") {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		return fsys.ReadAttr(name)
+	})
+	if got.HasSyncCompleted || got.SyncCompletedExists || errs != nil {
+		t.Errorf("sync_completed missing: MDArrayFrom = %+v, %v; want it unset, not there", got, errs)
 	}
 }

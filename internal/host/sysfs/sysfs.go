@@ -38,6 +38,17 @@ type dir struct {
 	fs   hostfs.FS
 	name string // slash separated, relative to fs's root
 	errs *[]Error
+	// read, when set, reads an attribute in place of fs.ReadAttr (a
+	// caller's descriptors kept open); names are below fs's root.
+	read func(name string) ([]byte, error)
+}
+
+// readAttr reads name, below fs's root, with d.read or fs.ReadAttr.
+func (d dir) readAttr(name string) ([]byte, error) {
+	if d.read != nil {
+		return d.read(name)
+	}
+	return d.fs.ReadAttr(name)
 }
 
 func (d dir) sub(name string) dir {
@@ -55,7 +66,11 @@ func (d dir) fail(name string, err error) {
 // below fsys's root), read with one read(2) of at most hostfs.MaxAttrSize
 // bytes. A missing attribute is ok=false with no error.
 func Read(fsys hostfs.FS, name string) ([]byte, bool, error) {
-	b, err := fsys.ReadAttr(name)
+	return readOf(fsys.ReadAttr(name))
+}
+
+// readOf is Read's rules applied to a read's result.
+func readOf(b []byte, err error) ([]byte, bool, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, false, nil
@@ -69,7 +84,12 @@ func Read(fsys hostfs.FS, name string) ([]byte, bool, error) {
 // ok=false too: firmware leaves unset DMI strings empty, and an empty value
 // says nothing.
 func String(fsys hostfs.FS, name string) (string, bool, error) {
-	b, ok, err := Read(fsys, name)
+	return stringOf(fsys.ReadAttr(name))
+}
+
+// stringOf is String's rules applied to a read's result.
+func stringOf(b []byte, err error) (string, bool, error) {
+	b, ok, err := readOf(b, err)
 	if !ok {
 		return "", false, err
 	}
@@ -80,7 +100,12 @@ func String(fsys hostfs.FS, name string) (string, bool, error) {
 // Uint returns name parsed as an unsigned decimal integer; content that is
 // not one is an error.
 func Uint(fsys hostfs.FS, name string) (uint64, bool, error) {
-	s, ok, err := String(fsys, name)
+	return uintOf(fsys.ReadAttr(name))
+}
+
+// uintOf is Uint's rules applied to a read's result.
+func uintOf(b []byte, err error) (uint64, bool, error) {
+	s, ok, err := stringOf(b, err)
 	if !ok {
 		return 0, false, err
 	}
@@ -94,7 +119,7 @@ func Uint(fsys hostfs.FS, name string) (uint64, bool, error) {
 // String and Uint are the package's String and Uint below d, recording
 // failures in d's errors.
 func (d dir) String(name string) (string, bool) {
-	s, ok, err := String(d.fs, d.rel(name))
+	s, ok, err := stringOf(d.readAttr(d.rel(name)))
 	if err != nil {
 		d.fail(name, err)
 	}
@@ -102,7 +127,7 @@ func (d dir) String(name string) (string, bool) {
 }
 
 func (d dir) Uint(name string) (uint64, bool) {
-	v, ok, err := Uint(d.fs, d.rel(name))
+	v, ok, err := uintOf(d.readAttr(d.rel(name)))
 	if err != nil {
 		d.fail(name, err)
 	}
