@@ -132,10 +132,18 @@ func (c *Cache) Generation() uint64 { return c.generation.Load() }
 func (c *Cache) Store(name string, r Result) {
 	// Gathering and encoding a result's metrics takes as long as the
 	// result is large; it is done once here, outside the lock, so that a
-	// render never does it (Renderer).
+	// render never does it (Renderer). The probe's last part lends the
+	// encoded bytes of the families that did not change (reusePart); a
+	// store of the same probe in between only makes the reuse smaller.
+	c.mu.RLock()
+	var last *part
+	if prev := c.snapshots[name]; prev != nil {
+		last = prev.data
+	}
+	c.mu.RUnlock()
 	var data *part
 	if r.Err == nil {
-		data = newPart(r.Metrics, c.storeFormats())
+		data = newPart(r.Metrics, c.storeFormats(), last)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -162,7 +170,11 @@ func (c *Cache) Store(name string, r Result) {
 		s.lastSuccess = prev.lastSuccess
 		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}
-	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats())
+	var lastStatus *part
+	if prev != nil {
+		lastStatus = prev.statusPart
+	}
+	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats(), lastStatus)
 	c.snapshots[name] = s
 	c.generation.Add(1)
 }
@@ -202,10 +214,11 @@ func inventoryFingerprint(ms []prometheus.Metric) uint64 {
 }
 
 // setStatus sets the hardware_probe_* series of s, gathered and encoded
-// in formats.
-func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format) {
+// in formats, reusing what is unchanged from last, the status part it
+// replaces (nil if none).
+func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format, last *part) {
 	s.status = s.statusMetrics(name, succeeded, interval)
-	s.statusPart = newStatusPart(s.status, formats)
+	s.statusPart = newStatusPart(s.status, formats, last)
 }
 
 // statusMetrics builds the hardware_probe_* series of s, and remembers the
@@ -251,7 +264,7 @@ func (c *Cache) SetInterval(name string, interval time.Duration) {
 		return
 	}
 	n := *s // snapshots are immutable: Collect may be sending the old one
-	n.setStatus(name, n.err == nil, interval, c.storeFormats())
+	n.setStatus(name, n.err == nil, interval, c.storeFormats(), s.statusPart)
 	c.snapshots[name] = &n
 	c.generation.Add(1)
 }
