@@ -447,12 +447,17 @@ func learnDesc(m prometheus.Metric, budget *int) *descInfo {
 func quickGather(ms []prometheus.Metric) ([]*dto.MetricFamily, bool) {
 	byName := make(map[string]*dto.MetricFamily)
 	budget := learnBudget
-	for _, m := range ms {
+	// One allocation for every series' dto.Metric rather than one each
+	// (the minute probes' stores wrote about 500 a minute). The part keeps
+	// them all as long as it lives, as it did one by one.
+	ds := make([]dto.Metric, len(ms))
+	var last *dto.MetricFamily // the family of the series before: a probe sends a family's series together
+	for k, m := range ms {
 		info := learnDesc(m, &budget)
 		if info == nil {
 			return nil, false
 		}
-		d := &dto.Metric{}
+		d := &ds[k]
 		if m.Write(d) != nil {
 			return nil, false
 		}
@@ -480,7 +485,10 @@ func quickGather(ms []prometheus.Metric) ([]*dto.MetricFamily, bool) {
 			}
 			prev = n
 		}
-		f := byName[info.name]
+		f := last
+		if f == nil || f.GetName() != info.name {
+			f = byName[info.name]
+		}
 		if f == nil {
 			f = &dto.MetricFamily{Name: &info.name, Help: &info.help, Type: typ.Enum(), Unit: info.unit}
 			byName[info.name] = f
@@ -488,6 +496,7 @@ func quickGather(ms []prometheus.Metric) ([]*dto.MetricFamily, bool) {
 			return nil, false
 		}
 		f.Metric = append(f.Metric, d)
+		last = f
 	}
 	fams := make([]*dto.MetricFamily, 0, len(byName))
 	for _, f := range byName {
