@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // probes run the fixture's fake tools, with probes' sections set over
 // them, so that nothing here reads the host's /sys, /proc or /dev or runs
 // a host tool.
-func loadConfig(t *testing.T, probes map[string]map[string]any) *config.Config {
+func loadConfig(t testing.TB, probes map[string]map[string]any) *config.Config {
 	t.Helper()
 	testdata, err := filepath.Abs("../probe/testdata")
 	if err != nil {

@@ -8,10 +8,10 @@
 package metriccache
 
 import (
-	"fmt"
+	"encoding/binary"
 	"hash/fnv"
-	"sort"
-	"strings"
+	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,10 +132,18 @@ func (c *Cache) Generation() uint64 { return c.generation.Load() }
 func (c *Cache) Store(name string, r Result) {
 	// Gathering and encoding a result's metrics takes as long as the
 	// result is large; it is done once here, outside the lock, so that a
-	// render never does it (Renderer).
+	// render never does it (Renderer). The probe's last part lends the
+	// encoded bytes of the families that did not change (reusePart); a
+	// store of the same probe in between only makes the reuse smaller.
+	c.mu.RLock()
+	var last *part
+	if prev := c.snapshots[name]; prev != nil {
+		last = prev.data
+	}
+	c.mu.RUnlock()
 	var data *part
 	if r.Err == nil {
-		data = newPart(r.Metrics, c.storeFormats())
+		data = newPart(r.Metrics, c.storeFormats(), last)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -162,7 +170,11 @@ func (c *Cache) Store(name string, r Result) {
 		s.lastSuccess = prev.lastSuccess
 		s.inventory, s.inventoryChange = prev.inventory, prev.inventoryChange
 	}
-	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats())
+	var lastStatus *part
+	if prev != nil {
+		lastStatus = prev.statusPart
+	}
+	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats(), lastStatus)
 	c.snapshots[name] = s
 	c.generation.Add(1)
 }
@@ -170,42 +182,101 @@ func (c *Cache) Store(name string, r Result) {
 // inventoryFingerprint hashes the series of ms the probe marked as
 // inventory (probe.IsInventory), values included, in an order that does
 // not depend on the order the probe returned them in. It is 0 when there
-// are none. This runs once per stored result, never on a scrape.
+// are none. This runs once per stored result, never on a scrape: each
+// series is hashed on its own from its gathered fields (seriesHash), and
+// the sorted hashes are hashed again, without building a string a series
+// (fmt and Desc.String each store were most of a store's cost beside the
+// encoding). The value is kept in state files; a change of this scheme
+// moves a restored probe's inventory change time once, at its first run.
 func inventoryFingerprint(ms []prometheus.Metric) uint64 {
-	var lines []string
+	var hs []uint64
+	var d dto.Metric
 	for _, m := range ms {
 		if !probe.IsInventory(m) {
 			continue
 		}
-		var d dto.Metric
+		d.Reset()
 		if err := m.Write(&d); err != nil {
 			continue
 		}
-		var b strings.Builder
-		b.WriteString(m.Desc().String())
-		for _, l := range d.GetLabel() {
-			fmt.Fprintf(&b, "\xff%s=%s", l.GetName(), l.GetValue())
-		}
-		fmt.Fprintf(&b, "\xff%v%v%v", d.GetGauge().GetValue(), d.GetCounter().GetValue(), d.GetUntyped().GetValue())
-		lines = append(lines, b.String())
+		hs = append(hs, seriesHash(descHash(m.Desc()), &d))
 	}
-	if len(lines) == 0 {
+	if len(hs) == 0 {
 		return 0
 	}
-	sort.Strings(lines)
+	slices.Sort(hs)
 	h := fnv.New64a()
-	for _, l := range lines {
-		h.Write([]byte(l))
-		h.Write([]byte{0})
+	var b [8]byte
+	for _, x := range hs {
+		binary.LittleEndian.PutUint64(b[:], x)
+		h.Write(b[:])
 	}
 	return h.Sum64() | 1 // never 0, which means "no inventory"
 }
 
+// seriesHash is FNV-1a over a series' descriptor (desc, from descHash), its
+// label pairs and its value's bits.
+func seriesHash(desc uint64, d *dto.Metric) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	word := func(x uint64) {
+		for range 8 {
+			h = (h ^ (x & 0xff)) * prime
+			x >>= 8
+		}
+	}
+	str := func(s string) {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * prime
+		}
+		h = (h ^ 0xff) * prime // no string holds 0xff (UTF-8): a separator
+	}
+	word(desc)
+	for _, l := range d.GetLabel() {
+		str(l.GetName())
+		str(l.GetValue())
+	}
+	word(math.Float64bits(d.GetGauge().GetValue()))
+	word(math.Float64bits(d.GetCounter().GetValue()))
+	word(math.Float64bits(d.GetUntyped().GetValue()))
+	return h
+}
+
+// descHashes caches a hash of each descriptor's String (its name, HELP,
+// constant and variable labels), which is what tells two inventory series'
+// families apart across restarts; descriptors are package variables, so
+// the String is built once, not once per series and store. Bounded like
+// descInfos.
+var descHashes struct {
+	sync.Mutex
+	m map[*prometheus.Desc]uint64
+}
+
+func descHash(d *prometheus.Desc) uint64 {
+	descHashes.Lock()
+	x, ok := descHashes.m[d]
+	descHashes.Unlock()
+	if ok {
+		return x
+	}
+	h := fnv.New64a()
+	h.Write([]byte(d.String()))
+	x = h.Sum64()
+	descHashes.Lock()
+	if descHashes.m == nil || len(descHashes.m) >= maxDescInfos {
+		descHashes.m = make(map[*prometheus.Desc]uint64)
+	}
+	descHashes.m[d] = x
+	descHashes.Unlock()
+	return x
+}
+
 // setStatus sets the hardware_probe_* series of s, gathered and encoded
-// in formats.
-func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format) {
+// in formats, reusing what is unchanged from last, the status part it
+// replaces (nil if none).
+func (s *snapshot) setStatus(name string, succeeded bool, interval time.Duration, formats []expfmt.Format, last *part) {
 	s.status = s.statusMetrics(name, succeeded, interval)
-	s.statusPart = newStatusPart(s.status, formats)
+	s.statusPart = newStatusPart(s.status, formats, last)
 }
 
 // statusMetrics builds the hardware_probe_* series of s, and remembers the
@@ -251,7 +322,7 @@ func (c *Cache) SetInterval(name string, interval time.Duration) {
 		return
 	}
 	n := *s // snapshots are immutable: Collect may be sending the old one
-	n.setStatus(name, n.err == nil, interval, c.storeFormats())
+	n.setStatus(name, n.err == nil, interval, c.storeFormats(), s.statusPart)
 	c.snapshots[name] = &n
 	c.generation.Add(1)
 }

@@ -87,3 +87,45 @@ func TestInventoryLastChange(t *testing.T) {
 		t.Errorf("interval = %v, want 60", got)
 	}
 }
+
+// The fingerprint tells apart what an inventory change is (a serial, a
+// size, a series gone or added, a family's HELP, where one label value
+// ends and the next begins) and nothing else (order, non-inventory
+// series), and costs no string a series: at most the allocations of the
+// series' own Write.
+func TestInventoryFingerprint(t *testing.T) {
+	inv := probe.InventorySeries
+	helpB := prometheus.NewDesc("hardware_test_disk_info", "Disk, worded anew.", []string{"disk", "serial"}, nil)
+	base := inventoryFingerprint(disks("S2", 2e12, 30))
+	same := disks("S2", 2e12, 99)
+	same[1], same[4] = same[4], same[1]
+	if got := inventoryFingerprint(same); got != base {
+		t.Errorf("order and a temperature changed it: %x, want %x", got, base)
+	}
+	for name, ms := range map[string][]prometheus.Metric{
+		"serial":   disks("S3", 2e12, 30),
+		"size":     disks("S2", 3e12, 30),
+		"gone":     disks("S2", 2e12, 30)[:4],
+		"added":    append(disks("S2", 2e12, 30), inv(prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sdc", "S4"))),
+		"help":     append(disks("S2", 2e12, 30)[:2], inv(prometheus.MustNewConstMetric(helpB, prometheus.GaugeValue, 1, "sdb", "S2")), disks("S2", 2e12, 30)[3], disks("S2", 2e12, 30)[4]),
+		"boundary": append(disks("S2", 2e12, 30)[:2], inv(prometheus.MustNewConstMetric(testDiskInfo, prometheus.GaugeValue, 1, "sdbS", "2")), disks("S2", 2e12, 30)[3], disks("S2", 2e12, 30)[4]),
+	} {
+		if got := inventoryFingerprint(ms); got == base || got == 0 {
+			t.Errorf("%s: fingerprint %x, want one that differs from %x", name, got, base)
+		}
+	}
+	if got := inventoryFingerprint(disks("S2", 2e12, 30)[:1]); got != 0 {
+		t.Errorf("no inventory: %x, want 0", got)
+	}
+
+	ms := disks("S2", 2e12, 30)
+	var writes float64
+	for _, m := range ms {
+		if probe.IsInventory(m) {
+			writes += testing.AllocsPerRun(10, func() { _ = m.Write(&dto.Metric{}) })
+		}
+	}
+	if got := testing.AllocsPerRun(10, func() { inventoryFingerprint(ms) }); got > writes+2 {
+		t.Errorf("%v allocations a fingerprint of 4 series, want at most their writes' %v and 2", got, writes)
+	}
+}

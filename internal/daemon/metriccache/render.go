@@ -34,6 +34,8 @@ type Renderer struct {
 	mu     sync.Mutex
 	merged map[mergedKey]*mergedFamily
 	tails  map[expfmt.Format]*tail
+
+	mergedBuf []byte // Render's scratch for merged families, kept between renders
 }
 
 type mergedKey struct {
@@ -187,7 +189,11 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 	r.cache.useFormat(format)
 	parts := r.cache.parts(r.ownParts())
 
-	var srcs []source
+	n := 0
+	for _, p := range parts {
+		n += len(p.fams)
+	}
+	srcs := make([]source, 0, n)
 	for _, p := range parts {
 		if p.err != nil {
 			return nil, false
@@ -243,6 +249,10 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The merged text is compressed and dropped at each flush: one buffer
+	// serves every render.
+	merged = r.mergedBuf[:0]
+	defer func() { r.mergedBuf = merged[:0] }()
 	for i := 0; i < len(srcs); {
 		j := i + 1
 		for j < len(srcs) && srcs[j].name() == srcs[i].name() {

@@ -349,7 +349,7 @@ func TestStatusPartIsWhatAGatherReturns(t *testing.T) {
 		t.Fatalf("%d status series, want all 7", len(ms))
 	}
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
-	got, want := newStatusPart(ms, []expfmt.Format{format}), newPart(ms, []expfmt.Format{format})
+	got, want := newStatusPart(ms, []expfmt.Format{format}, nil), newPart(ms, []expfmt.Format{format}, nil)
 	if want.err != nil {
 		t.Fatal(want.err)
 	}
@@ -494,7 +494,7 @@ func TestQuickGatherLearnsFewDescriptorsAtOnce(t *testing.T) {
 		t.Errorf("learned %d new descriptors in one gather; the budget is %d", len(ms), learnBudget)
 	}
 	format := expfmt.NewFormat(expfmt.TypeTextPlain)
-	p := newPart(ms, []expfmt.Format{format})
+	p := newPart(ms, []expfmt.Format{format}, nil)
 	if p.err != nil || len(p.fams) != len(ms) || !strings.Contains(string(p.encoding(format).all), "hardware_textfile_x9 9\n") {
 		t.Errorf("part: err %v, %d families:\n%s", p.err, len(p.fams), p.encoding(format).all)
 	}

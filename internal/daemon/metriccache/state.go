@@ -90,8 +90,8 @@ func (c *Cache) restore(snap statefile.Snapshot, interval time.Duration) error {
 		s.err = errors.New("last run before the restart failed")
 		s.expires = time.Time{}
 	}
-	s.data = newPart(ms, c.storeFormats())
-	s.setStatus(snap.Probe, snap.Success, interval, c.storeFormats())
+	s.data = newPart(ms, c.storeFormats(), nil)
+	s.setStatus(snap.Probe, snap.Success, interval, c.storeFormats(), nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.snapshots[snap.Probe]; ok {
