@@ -35,7 +35,6 @@ type Renderer struct {
 	merged map[mergedKey]*mergedFamily
 	tails  map[expfmt.Format]*tail
 
-	mergedBuf []byte // Render's scratch for merged families, kept between renders
 }
 
 type mergedKey struct {
@@ -249,10 +248,6 @@ func (r *Renderer) Render(format expfmt.Format, coding string, names []string) (
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The merged text is compressed and dropped at each flush: one buffer
-	// serves every render.
-	merged = r.mergedBuf[:0]
-	defer func() { r.mergedBuf = merged[:0] }()
 	for i := 0; i < len(srcs); {
 		j := i + 1
 		for j < len(srcs) && srcs[j].name() == srcs[i].name() {
