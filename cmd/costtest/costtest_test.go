@@ -467,3 +467,20 @@ func TestCPUOfIsExact(t *testing.T) {
 		t.Fatalf("cpuOf moved %v while getrusage moved %v", got, want)
 	}
 }
+
+// The static handler runs on the exporter's Ps: its default, 1, unless
+// -exporter-env gives GOMAXPROCS.
+func TestStaticHandlerRunsOnTheExportersPs(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "1"},
+		{[]string{"GOGC=200"}, "1"},
+		{[]string{"GOMAXPROCS=2", "GOGC=200"}, "2"},
+	} {
+		if got := exporterMaxProcs(c.env); got != c.want {
+			t.Errorf("%v: %s, want %s", c.env, got, c.want)
+		}
+	}
+}

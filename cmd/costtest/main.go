@@ -272,7 +272,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	static, staticURL, err := startStatic(ctx, &g, work, gz, identity)
+	static, staticURL, err := startStatic(ctx, &g, work, exporterMaxProcs(o.exporterEnv), gz, identity)
 	if err != nil {
 		return err
 	}
@@ -407,7 +407,7 @@ func startExporter(ctx context.Context, g *group, o options, bin, tree, tools, w
 
 // startStatic saves the exporter's responses and starts this program again
 // as the static handler serving them.
-func startStatic(ctx context.Context, g *group, work string, gz, identity variant) (*process, string, error) {
+func startStatic(ctx context.Context, g *group, work, maxProcs string, gz, identity variant) (*process, string, error) {
 	dir := filepath.Join(work, "static")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, "", err
@@ -423,12 +423,28 @@ func startStatic(ctx context.Context, g *group, work string, gz, identity varian
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := g.start("static", filepath.Join(work, "static.log"), self, "-serve-static", dir, "-listen", addr)
+	// The handler runs on as many Ps as the exporter (its
+	// --runtime.gomaxprocs, 1 unless -exporter-env sets GOMAXPROCS), so that
+	// it is the floor of the same process serving the same bytes.
+	p, err := g.start("static", filepath.Join(work, "static.log"), "env", "GOMAXPROCS="+maxProcs,
+		self, "-serve-static", dir, "-listen", addr)
 	if err != nil {
 		return nil, "", err
 	}
 	url := "http://" + addr
 	return p, url, waitReady(ctx, p, url+"/metrics", time.Minute)
+}
+
+// exporterMaxProcs is the GOMAXPROCS the exporters run with: the one
+// -exporter-env gives, else the exporter's default (--runtime.gomaxprocs).
+func exporterMaxProcs(env []string) string {
+	n := "1"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			n = v
+		}
+	}
+	return n
 }
 
 // seriesCounts fetches each target once, checks it answers gzip, and counts

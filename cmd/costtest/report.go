@@ -81,7 +81,7 @@ func (r *report) print(w io.Writer) {
 	for _, c := range nodeExporterOff {
 		fmt.Fprintf(w, "                 %s: %s\n", c.flag, c.why)
 	}
-	fmt.Fprintf(w, "static:        the exporter's own /metrics bytes (gzip and identity, its headers) replayed by a bare net/http handler\n")
+	fmt.Fprintf(w, "static:        the exporter's own /metrics bytes (gzip and identity, its headers) replayed by a bare net/http handler, on as many Ps (GOMAXPROCS) as the exporter\n")
 	fmt.Fprintf(w, "series:        exporter %d, node_exporter %d (fixture tree internal/probe/testdata/server)\n", r.series[0], r.series[1])
 	mode := fmt.Sprintf("time compressed %g×", o.compress)
 	if o.compress == 1 {

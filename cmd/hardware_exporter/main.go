@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -65,6 +66,8 @@ type flags struct {
 	options []*optionFlag
 	web     *web.FlagConfig
 	log     *promslog.Config
+	// maxProcs is --runtime.gomaxprocs.
+	maxProcs int
 }
 
 // probeFlag is --[no-]probe.NAME: it wins over the file's enabled when
@@ -124,6 +127,12 @@ func parseFlags(args []string, stdout, stderr io.Writer) (*flags, int, bool) {
 		app.Flag(of.Flag, of.Help).PlaceHolder(of.Placeholder).SetValue(o)
 		f.options = append(f.options, o)
 	}
+	// One P, as node_exporter's --runtime.gomaxprocs defaults to: the
+	// daemon's work is a few probes a minute and a scrape every few
+	// seconds, and on a second P the runtime spends more waking and
+	// parking threads (and GC workers) than the parallelism saves. Measured
+	// in docs/benchmarks.md; GOMAXPROCS in the environment sets it too.
+	app.Flag("runtime.gomaxprocs", "The target number of CPUs Go will run on (GOMAXPROCS).").Envar("GOMAXPROCS").Default("1").IntVar(&f.maxProcs)
 	f.web = kingpinflag.AddFlags(app, ":9816")
 	f.log = &promslog.Config{}
 	promslogflag.AddFlags(app, f.log)
@@ -147,6 +156,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	f.log.Writer = stderr
 	logger := promslog.New(f.log)
+	if f.maxProcs > 0 {
+		setMaxProcs(f.maxProcs)
+	}
 
 	cfg, err := loadConfig(f)
 	if f.configCheck {
@@ -180,6 +192,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// setMaxProcs applies --runtime.gomaxprocs; the tests, which call run in
+// their own process, record it instead.
+var setMaxProcs = func(n int) { runtime.GOMAXPROCS(n) }
 
 func describeSource(file string) string {
 	if file == "" {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +33,12 @@ var fixtureFlags []string
 // fixtureRoot is where TestMain materialized the fixture server.
 var fixtureRoot string
 
+// maxProcsSet records --runtime.gomaxprocs as run applies it: the tests
+// run in one process, whose GOMAXPROCS they leave alone.
+var maxProcsSet atomic.Int64
+
 func TestMain(m *testing.M) {
+	setMaxProcs = func(n int) { maxProcsSet.Store(int64(n)) }
 	os.Exit(fixture.WithTree("../../internal/probe/testdata/server", func(root string) int {
 		fixtureRoot = root
 		fixtureFlags = []string{
@@ -487,4 +493,30 @@ func summaryRow(out, name string) string {
 		}
 	}
 	return ""
+}
+
+// The daemon runs on one P unless told otherwise, as node_exporter does;
+// the flag and the GOMAXPROCS variable both set it.
+func TestRuntimeGOMAXPROCS(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		args []string
+		want int64
+	}{
+		{want: 1},
+		{args: []string{"--runtime.gomaxprocs=3"}, want: 3},
+		{env: "4", want: 4},
+		{env: "4", args: []string{"--runtime.gomaxprocs=2"}, want: 2},
+	} {
+		if c.env != "" {
+			t.Setenv("GOMAXPROCS", c.env)
+		}
+		maxProcsSet.Store(0)
+		if code, _, stderr := runCmd(append(c.args, "--config.check")...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		if got := maxProcsSet.Load(); got != c.want {
+			t.Errorf("env %q, args %v: GOMAXPROCS %d, want %d", c.env, c.args, got, c.want)
+		}
+	}
 }
