@@ -136,14 +136,30 @@ func (c *Cache) Store(name string, r Result) {
 	// encoded bytes of the families that did not change (reusePart); a
 	// store of the same probe in between only makes the reuse smaller.
 	c.mu.RLock()
-	var last *part
+	var (
+		last          *part
+		lastMetrics   []prometheus.Metric
+		lastInventory uint64
+	)
 	if prev := c.snapshots[name]; prev != nil {
-		last = prev.data
+		last, lastMetrics, lastInventory = prev.data, prev.metrics, prev.inventory
 	}
 	c.mu.RUnlock()
 	var data *part
+	unchanged := false
 	if r.Err == nil {
-		data = newPart(r.Metrics, c.storeFormats(), last)
+		// A probe that hands back the very metrics of its last run
+		// (const metrics are immutable; see probe.seriesMemo) stored
+		// nothing new: its part and inventory are the last ones, and
+		// nothing is gathered or compared.
+		if unchanged = last != nil && sameMetrics(r.Metrics, lastMetrics); unchanged {
+			data = last
+			for _, f := range c.storeFormats() {
+				data.encoding(f)
+			}
+		} else {
+			data = newPart(r.Metrics, c.storeFormats(), last)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -154,7 +170,12 @@ func (c *Cache) Store(name string, r Result) {
 		s.data = data
 		s.options = r.Options
 		s.lastSuccess = r.Start
-		s.inventory, s.inventoryChange = inventoryFingerprint(r.Metrics), r.Start
+		if unchanged {
+			s.inventory = lastInventory
+		} else {
+			s.inventory = inventoryFingerprint(r.Metrics)
+		}
+		s.inventoryChange = r.Start
 		if s.inventory == 0 {
 			s.inventoryChange = time.Time{}
 		} else if prev != nil && !prev.inventoryChange.IsZero() && prev.inventory == s.inventory &&
@@ -177,6 +198,27 @@ func (c *Cache) Store(name string, r Result) {
 	s.setStatus(name, r.Err == nil, r.Interval, c.storeFormats(), lastStatus)
 	c.snapshots[name] = s
 	c.generation.Add(1)
+}
+
+// sameMetrics reports whether a and b hold the same metric values in the
+// same order. Probes' metrics are pointers, compared by address; a
+// metric type that cannot be compared (a struct holding a slice) panics
+// in ==, and counts as changed.
+func sameMetrics(a, b []prometheus.Metric) (same bool) {
+	if len(a) != len(b) || len(a) == 0 {
+		return false
+	}
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // inventoryFingerprint hashes the series of ms the probe marked as

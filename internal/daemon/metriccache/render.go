@@ -34,7 +34,6 @@ type Renderer struct {
 	mu     sync.Mutex
 	merged map[mergedKey]*mergedFamily
 	tails  map[expfmt.Format]*tail
-
 }
 
 type mergedKey struct {

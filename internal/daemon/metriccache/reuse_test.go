@@ -2,10 +2,14 @@ package metriccache
 
 import (
 	"math"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // The families of the filtered targets of compareAll (testTemp,
@@ -155,4 +159,54 @@ func TestStoreEncodesHistogramsAgain(t *testing.T) {
 		}
 	}
 	compareAll(t, bare, cached, r, &gz)
+}
+
+// writeCounter is a metric that counts the Writes asked of it.
+type writeCounter struct {
+	prometheus.Metric
+	writes *atomic.Int64
+}
+
+func (w *writeCounter) Write(d *dto.Metric) error {
+	w.writes.Add(1)
+	return w.Metric.Write(d)
+}
+
+// sliceMetric cannot be compared with ==: a slice field.
+type sliceMetric struct {
+	prometheus.Metric
+	_ []int
+}
+
+// A probe handing back the very metrics of its last run (probe.seriesMemo)
+// costs its store nothing: no Write, the last part kept. New metrics with
+// the same values go the way of any result, and metrics of a type == cannot
+// compare do not panic.
+func TestStoreOfTheSameMetricsWritesNothing(t *testing.T) {
+	c := New()
+	c.useFormat(expfmt.NewFormat(expfmt.TypeTextPlain))
+	var writes atomic.Int64
+	ms := []prometheus.Metric{
+		&writeCounter{gauge(testTemp, 41, "a"), &writes},
+		&writeCounter{gauge(testFirmware, 1, "bmc", "bmc0", "1.2"), &writes},
+	}
+	storeFresh(t, c, ms, 0)
+	before := writes.Load()
+	if got := storeFresh(t, c, slices.Clone(ms), 1); got[string(expfmt.NewFormat(expfmt.TypeTextPlain))] != -1 {
+		t.Errorf("the same metrics again: part not reused (%v)", got)
+	}
+	if w := writes.Load(); w != before {
+		t.Errorf("the same metrics again: %d Writes, want none", w-before)
+	}
+	again := []prometheus.Metric{
+		&writeCounter{gauge(testTemp, 41, "a"), &writes},
+		&writeCounter{gauge(testFirmware, 1, "bmc", "bmc0", "1.2"), &writes},
+	}
+	storeFresh(t, c, again, 2)
+	if writes.Load() == before {
+		t.Error("new metrics with the same values were not gathered")
+	}
+	odd := []prometheus.Metric{sliceMetric{Metric: gauge(testTemp, 1, "a")}}
+	storeFresh(t, c, odd, 3)
+	storeFresh(t, c, odd, 4) // must not panic
 }
