@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,9 +28,14 @@ import (
 // files and a tenth of the system calls of a full walk.
 //
 // The layout is read again, and every kept descriptor closed first:
-//   - every layoutEvery runs, so a chip, an interface or a sensor that
-//     appears shows up within that many runs, and a limit written by
-//     `sensors -s` or a renamed label within as many;
+//   - at once, in the same run, when the set of devices changed: each run
+//     lists the class directories the layout came from (/sys/class/hwmon,
+//     /sys/class/net, ...; one directory read each, see layoutWatch) and
+//     compares the names with those discovery saw, so a chip, an interface
+//     or a zone that appears or goes away is seen on the very next run;
+//   - every layoutEvery runs, so that what a listing cannot see (a limit
+//     written by `sensors -s`, a renamed label, a trip point) is read
+//     again within that many runs;
 //   - at once, in the same run, when a kept value cannot be read (the
 //     device went away: ENODEV, a file removed or replaced) or a gate
 //     changed (a runtime-suspended GPU woke, a bond's members changed), so
@@ -40,7 +46,13 @@ import (
 //     as it did before layouts;
 //   - when the run's roots or options differ (a config reload), and the
 //     descriptors are closed when the probe is closed (the daemon stops).
-const layoutEvery = 10
+//
+// 60 runs is an hour at the one-minute default: hot-plug no longer waits
+// for it (the listing sees it), so what it bounds is only how late a
+// changed limit, label or firmware string shows, which are set by hand or
+// by a firmware update and read by dashboards, not alerts that need the
+// minute. At 10 runs the full walk was half of these probes' CPU.
+const layoutEvery = 60
 
 // maxKeptPerProbe bounds the attributes one probe keeps open, so that a
 // host with thousands of sensors cannot take the whole process budget
@@ -64,6 +76,8 @@ type keptLayout struct {
 	l    *layout
 	key  layoutKey
 	runs int // runs the layout has served, discovery included
+	// discoveries counts the layouts read, for tests.
+	discoveries int
 	// closing is a close asked for while a run held mu: the run closes
 	// the layout as it ends, so close never waits on a run (one stuck in
 	// a driver's read would hold the daemon's shutdown).
@@ -102,6 +116,7 @@ func (k *keptLayout) run(ctx context.Context, env Env, skips *Skips, discover fu
 		}
 		k.closeLocked()
 	}
+	k.discoveries++
 	b := &layoutBuilder{l: &layout{buf: make([]byte, layoutValueSize+1)}, skips: skips}
 	before := skips.Count()
 	if err := discover(b); err != nil {
@@ -153,12 +168,68 @@ func (k *keptLayout) kept() int {
 
 // layout is what discovery found: groups of series in output order.
 type layout struct {
-	groups []*layoutGroup
-	nKept  int
+	groups  []*layoutGroup
+	watches []*layoutWatch
+	nKept   int
 	// clean: discovery recorded no skip.
 	clean bool
 	buf   []byte
 	got   []readValue // a pass's reads, kept to reuse
+}
+
+// layoutWatch is a directory whose names say which devices there are
+// (/sys/class/hwmon's hwmonN): a run lists it and finds the layout stale
+// when a name that matters appeared or went away.
+type layoutWatch struct {
+	fs  hostfs.FS
+	dir string
+	// names: what discovery listed, sorted; each with whether it matters.
+	names   []string
+	matters []bool
+	// relevant, when set, says whether a new name matters (a physical
+	// NIC does, a container's veth does not): one that does not is
+	// remembered and does not make the layout stale. nil: every name.
+	relevant func(name string) bool
+}
+
+// unchanged lists the directory again and reports whether the names that
+// matter are the same. A name that does not matter is added to the
+// remembered names; a missing directory has no names, as attrs.entries
+// has it, and any other error is a change (discovery says what it is).
+func (w *layoutWatch) unchanged() bool {
+	names, err := w.fs.ReadDirNames(w.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if slices.Equal(names, w.names) {
+		return true
+	}
+	// Both lists are sorted: walk them together.
+	matters := make([]bool, len(names))
+	i := 0
+	for j, name := range names {
+		for i < len(w.names) && w.names[i] < name {
+			if w.matters[i] {
+				return false // went away
+			}
+			i++
+		}
+		if i < len(w.names) && w.names[i] == name {
+			matters[j] = w.matters[i]
+			i++
+			continue
+		}
+		if w.relevant == nil || w.relevant(name) {
+			return false // appeared
+		}
+	}
+	for ; i < len(w.names); i++ {
+		if w.matters[i] {
+			return false
+		}
+	}
+	w.names, w.matters = names, matters
+	return true
 }
 
 // layoutGroup is one device's series (a chip, an interface, a zone).
@@ -237,6 +308,13 @@ func (l *layout) read(v *layoutValue) (string, error) {
 // nothing: the discovery that follows counts each problem once.
 func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []prometheus.Metric, stale bool, err error) {
 	l.got = l.got[:0]
+	if !final {
+		for _, w := range l.watches {
+			if !w.unchanged() {
+				return nil, true, nil
+			}
+		}
+	}
 	for _, g := range l.groups {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
@@ -324,6 +402,21 @@ func (b *layoutBuilder) group() *layoutGroup {
 	g := &layoutGroup{}
 	b.l.groups = append(b.l.groups, g)
 	return g
+}
+
+// watch lists a's directory, whose names are the devices discovery is
+// about to read, so that a run finds the layout stale when they change
+// (see layoutWatch). Call it before discovery lists the directory itself:
+// a device that appears in between is then seen again by the next run,
+// never missed. relevant, when set, says which names matter.
+func (b *layoutBuilder) watch(a attrs, relevant func(name string) bool) {
+	w := &layoutWatch{fs: a.fs, dir: a.dir, relevant: relevant}
+	w.names, _ = a.fs.ReadDirNames(a.dir) // an error shows in discovery's own listing
+	w.matters = make([]bool, len(w.names))
+	for i, name := range w.names {
+		w.matters[i] = relevant == nil || relevant(name)
+	}
+	b.l.watches = append(b.l.watches, w)
 }
 
 // fixed adds a series read at discovery, exported as is until the next.

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -161,22 +160,174 @@ func TestLayoutFileRemovedOrReplaced(t *testing.T) {
 	}
 }
 
-// A chip that appears shows up within layoutEvery runs.
-func TestLayoutChipAddedWithinEveryRuns(t *testing.T) {
+// A device that appears or goes away is seen on the very next run, in
+// every probe that keeps a layout: each run lists the class directories
+// the layout came from, and the period of the full re-read (layoutEvery)
+// is not what hot-plug waits for.
+func TestLayoutDeviceAddedOrRemovedNextRun(t *testing.T) {
+	type step struct {
+		change       func(t *testing.T, root string)
+		want, absent []string
+	}
+	for _, tc := range []struct {
+		probe string
+		tree  map[string]string // planted below a fresh root; nil: a copy of the cpu fixture
+		steps []step
+	}{{
+		probe: "hwmon",
+		steps: []step{{
+			change: func(t *testing.T, root string) {
+				hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "50000\n"})
+			},
+			want: []string{`hardware_hwmon_temperature_celsius{chip="platform_chip_1",label="Core 0",sensor="temp1"} 50`},
+		}, {
+			// Only the class link goes: the chip's kept files still read.
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/hwmon/hwmon1")) },
+			absent: []string{`chip="platform_chip_1"`},
+		}},
+	}, {
+		probe: "network",
+		tree:  networkNICTree("eth0", "0000:00:03.0"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, networkNICTree("eth1", "0000:00:04.0")) },
+			want:   []string{`hardware_network_interface_mtu_bytes{interface="eth1"} 1500`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/net/eth1")) },
+			absent: []string{`interface="eth1"`},
+		}},
+	}, {
+		probe: "thermal",
+		tree:  thermalZoneTree(0, "41000"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, thermalZoneTree(1, "52000")) },
+			want:   []string{`hardware_thermal_zone_temperature_celsius{type="acpitz",zone="thermal_zone1"} 52`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/thermal/thermal_zone1")) },
+			absent: []string{`zone="thermal_zone1"`},
+		}},
+	}, {
+		probe: "power",
+		tree:  powerMainsTree("PSU1"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, powerMainsTree("PSU2")) },
+			want:   []string{`hardware_power_supply_online{supply="PSU2"} 1`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/power_supply/PSU2")) },
+			absent: []string{`supply="PSU2"`},
+		}},
+	}, {
+		probe: "cpu",
+		steps: []step{{
+			// CPU 15 taken offline: the online list changes and
+			// /proc/cpuinfo lists one processor less.
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "sys/devices/system/cpu/online"), "0-14\n")
+				cpuinfo := filepath.Join(root, "proc/cpuinfo")
+				b, err := os.ReadFile(cpuinfo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocks := strings.Split(strings.TrimRight(string(b), "\n"), "\n\n")
+				writeFile(t, cpuinfo, strings.Join(blocks[:len(blocks)-1], "\n\n")+"\n")
+			},
+			want: []string{`hardware_cpu_threads 15`},
+		}},
+	}} {
+		t.Run(tc.probe, func(t *testing.T) {
+			var paths Paths
+			var root string
+			switch {
+			case tc.probe == "cpu":
+				paths = copyServerFixture(t)
+				root = filepath.Dir(paths.SysFS)
+			default:
+				root = t.TempDir()
+				paths = treePaths(root)
+				if tc.probe == "hwmon" {
+					hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+				} else {
+					plantTree(t, root, tc.tree)
+				}
+			}
+			p := newLayoutProbe(t, tc.probe)
+			runText(t, p, paths, nil)
+			runText(t, p, paths, nil)
+			for i, s := range tc.steps {
+				s.change(t, root)
+				out, _ := runText(t, p, paths, nil)
+				checkSeries(t, out, s.want, nil)
+				for _, a := range s.absent {
+					if strings.Contains(out, a) {
+						t.Errorf("step %d: %s still exported on the next run:\n%s", i+1, a, out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A name that does not matter (a container's veth, with no device link)
+// coming and going does not read the layout again; a NIC does.
+func TestLayoutVirtualInterfaceKeepsLayout(t *testing.T) {
 	root := t.TempDir()
-	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
-	p := newLayoutProbe(t, "hwmon")
+	plantTree(t, root, networkNICTree("eth0", "0000:00:03.0"))
+	p := &networkProbe{}
+	t.Cleanup(p.Close)
 	paths := treePaths(root)
 	runText(t, p, paths, nil)
-	hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "50000\n"})
-	const added = `hardware_hwmon_temperature_celsius{chip="platform_chip_1",label="Core 0",sensor="temp1"} 50`
-	for run := 2; run <= layoutEvery+1; run++ {
-		out, _ := runText(t, p, paths, nil)
-		if bytes.Contains([]byte(out), []byte(added)) {
-			return
-		}
+	plantTree(t, root, map[string]string{
+		"sys/class/net/veth1":               "-> ../../devices/virtual/net/veth1",
+		"sys/devices/virtual/net/veth1/mtu": "1500\n",
+	})
+	runText(t, p, paths, nil)
+	removeFile(t, filepath.Join(root, "sys/class/net/veth1"))
+	runText(t, p, paths, nil)
+	if n := p.layout.discoveries; n != 1 {
+		t.Errorf("%d discoveries while a veth came and went, want 1", n)
 	}
-	t.Errorf("chip added after the first run missing after %d more runs", layoutEvery)
+	plantTree(t, root, networkNICTree("eth1", "0000:00:04.0"))
+	runText(t, p, paths, nil)
+	if n := p.layout.discoveries; n != 2 {
+		t.Errorf("%d discoveries after a NIC appeared, want 2", n)
+	}
+}
+
+// networkNICTree is a PCI NIC called name at PCI address addr.
+func networkNICTree(name, addr string) map[string]string {
+	dev := "sys/devices/pci0000:00/" + addr + "/net/" + name
+	return map[string]string{
+		"sys/class/net/" + name: "-> ../../devices/pci0000:00/" + addr + "/net/" + name,
+		dev + "/device":         "-> ../../../" + addr,
+		dev + "/address":        "52:54:00:00:00:01\n",
+		dev + "/mtu":            "1500\n",
+	}
+}
+
+// thermalZoneTree is thermal_zoneN of type acpitz reading temp.
+func thermalZoneTree(n int, temp string) map[string]string {
+	zone := fmt.Sprintf("thermal_zone%d", n)
+	return map[string]string{
+		"sys/class/thermal/" + zone:                     "-> ../../devices/virtual/thermal/" + zone,
+		"sys/devices/virtual/thermal/" + zone + "/type": "acpitz\n",
+		"sys/devices/virtual/thermal/" + zone + "/temp": temp + "\n",
+	}
+}
+
+// powerMainsTree is a mains power supply called name, online.
+func powerMainsTree(name string) map[string]string {
+	dir := "sys/devices/platform/" + name + "/power_supply/" + name
+	return map[string]string{
+		"sys/class/power_supply/" + name: "-> ../../devices/platform/" + name + "/power_supply/" + name,
+		dir + "/type":                    "Mains\n",
+		dir + "/online":                  "1\n",
+	}
+}
+
+func removeFile(t *testing.T, name string) {
+	t.Helper()
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A runtime-suspended GPU's sensors stay unread while it sleeps; once it

@@ -98,7 +98,7 @@ func init() {
 	Register(Spec{
 		Name:      "network",
 		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
-		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes; the link state re-read from descriptors kept open, the interfaces every 10 runs), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes; the link state re-read from descriptors kept open, the interfaces listed each run and read again every 60 runs), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -167,6 +167,21 @@ func networkDiscover(ctx context.Context, env Env, b *layoutBuilder, drvinfo nic
 	nics, closeNICs := openNICDriverInfo(drvinfo, env)
 	defer closeNICs()
 	class := env.Sys("class/net")
+	// Only NICs and bonds make the layout stale when they come or go:
+	// a host that starts containers adds and removes veths all day.
+	b.watch(class, func(name string) bool {
+		if !o.DeviceInclude.MatchOr(name, true) || o.DeviceExclude.MatchOr(name, false) {
+			return false
+		}
+		if fi, err := class.lstat(name); err == nil && fi.Mode().IsRegular() { // bonding_masters
+			return false
+		}
+		dir := class.sub(name)
+		_, errDev := dir.lstat("device")
+		_, errBond := dir.lstat("bonding")
+		return !errors.Is(errDev, fs.ErrNotExist) || !errors.Is(errBond, fs.ErrNotExist)
+	})
+	b.watch(env.Sys("class/infiniband"), nil)
 	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
 			return err
