@@ -244,11 +244,12 @@ type layoutGroup struct {
 	skip     bool
 	fixed    []prometheus.Metric
 	values   []*layoutValue
-	// live, when set, is read by name on every run, after values: what
-	// is not worth a layout of its own (a bond's members, whose counts
-	// depend on each other; RDMA counters, rare and read by a reader of
-	// their own).
-	live func(skips *Skips) []prometheus.Metric
+	// build, when set, makes the group's series that are not one value's
+	// own (a bond's member counts depend on every member's state; a
+	// supply's health is a label): it runs after values, and get returns
+	// the content of one of the group's values added with no parse, ok
+	// when it was read (a nil value is never read).
+	build func(get func(*layoutValue) (string, bool), skips *Skips) []prometheus.Metric
 }
 
 // layoutValue is one attribute re-read on every run.
@@ -257,7 +258,8 @@ type layoutValue struct {
 	fs   hostfs.FS
 	name string // below fs's root
 	// parse turns the trimmed content into a sample value: ok=false
-	// exports nothing (unknown), an error is a skip.
+	// exports nothing (unknown), an error is a skip. nil: the value has no
+	// series of its own; its group's build reads it.
 	parse func(s string) (v float64, ok bool, err error)
 	// unknown, when set, says which read errors mean "no value now"
 	// rather than a failure (speed reads EINVAL while a link is down).
@@ -268,6 +270,7 @@ type layoutValue struct {
 	// missing: read by name, it was not there after discovery; it is left
 	// alone until the next discovery.
 	missing bool
+	idx     int // the value's place in layout.got in a pass
 }
 
 // path is the value's file joined to its root, for log lines.
@@ -332,6 +335,7 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			continue
 		}
 		for _, v := range g.values {
+			v.idx = len(l.got)
 			if v.missing {
 				l.got = append(l.got, readValue{})
 				continue
@@ -340,7 +344,7 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			if err != nil && !final && (v.unknown == nil || !v.unknown(err)) {
 				return nil, true, nil
 			}
-			l.got = append(l.got, readValue{s, err})
+			l.got = append(l.got, readValue{s: s, err: err})
 		}
 	}
 
@@ -368,6 +372,9 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			case r.err != nil:
 				skips.Add(v.path(), r.err)
 				continue
+			case v.parse == nil:
+				l.got[i-1].ok = true
+				continue
 			}
 			f, ok, err := v.parse(r.s)
 			if err != nil {
@@ -378,17 +385,27 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 				ms = append(ms, constMetric(v.desc, v.vt, f, v.labels...))
 			}
 		}
-		if g.live != nil {
-			ms = append(ms, g.live(skips)...)
+		if g.build != nil {
+			ms = append(ms, g.build(l.get, skips)...)
 		}
 	}
 	return ms, false, nil
+}
+
+// get returns v's content as this pass read it, for a group's build.
+func (l *layout) get(v *layoutValue) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	r := l.got[v.idx]
+	return r.s, r.ok
 }
 
 // readValue is one value's content as a pass read it.
 type readValue struct {
 	s   string
 	err error
+	ok  bool // read with no error, for a build
 }
 
 // layoutBuilder is what a probe's discovery fills.
@@ -432,6 +449,7 @@ func (b *layoutBuilder) gate(g *layoutGroup, a attrs, name string, skipIf func(s
 
 // value adds name, below a, as a value re-read every run; a missing file
 // adds nothing (no series, as attrs' readers have it) and returns nil.
+// With parse nil the value is only read, for the group's build.
 func (b *layoutBuilder) value(g *layoutGroup, a attrs, name string, parse func(string) (float64, bool, error),
 	desc *prometheus.Desc, vt prometheus.ValueType, labels ...string) *layoutValue {
 	v, missing := b.attr(a, name)

@@ -513,3 +513,96 @@ func TestLayoutByNameMissingValueKeepsLayout(t *testing.T) {
 		`hardware_network_interface_info{address="0000:00:03.0",driver="",interface="eth0",mac="52:54:00:00:00:01"} 1`,
 	}, []string{"hardware_network_interface_speed_bytes_per_second"})
 }
+
+// keptWithout returns how many descriptors the probe called name keeps on
+// tree, and on tree less the files whose names drop matches.
+func keptWithout(t *testing.T, name string, tree map[string]string, drop func(string) bool) (with, without int) {
+	t.Helper()
+	for i, keep := range []func(string) bool{func(string) bool { return true }, func(f string) bool { return !drop(f) }} {
+		root := t.TempDir()
+		files := map[string]string{}
+		for f, c := range tree {
+			if keep(f) {
+				files[f] = c
+			}
+		}
+		plantTree(t, root, files)
+		p := newLayoutProbe(t, name)
+		runText(t, p, treePaths(root), nil)
+		if i == 0 {
+			with = p.kept()
+		} else {
+			without = p.kept()
+		}
+	}
+	return with, without
+}
+
+// A bond's mode, member list and each member's MII status are read from
+// descriptors kept open, not by name every run: a member's state that
+// changes is seen at the next run without reading the layout again, and
+// a member added or removed reads it again at once.
+func TestLayoutBondKept(t *testing.T) {
+	with, without := keptWithout(t, "network", networkBondTree(), func(f string) bool {
+		return strings.Contains(f, "bond0") || strings.Contains(f, "bonding")
+	})
+	if with-without != 4 {
+		t.Errorf("the bond keeps %d descriptors, want 4 (mode, slaves, two members' mii_status)", with-without)
+	}
+
+	root := t.TempDir()
+	plantTree(t, root, networkBondTree())
+	p := &networkProbe{}
+	t.Cleanup(p.Close)
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	member := filepath.Join(root, "sys/devices/pci0000:4a/0000:4a:02.0/0000:4b:00.1/net/ens1f1np1/bonding_slave/mii_status")
+	if _, err := os.Stat(member); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, member, "up\n") // in place: the kept descriptor reads it
+	out, skips := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{
+		`hardware_network_bond_members_up{bond="bond0"} 2`,
+		`hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"} 1`,
+	}, nil)
+	if n := p.layout.discoveries; n != 1 || skips.Count() != 0 {
+		t.Errorf("%d discoveries, %d skips after a member's state changed, want 1 and 0", n, skips.Count())
+	}
+	writeFile(t, filepath.Join(root, "sys/devices/virtual/net/bond0/bonding/slaves"), "ens1f0np0\n")
+	out, _ = runText(t, p, paths, nil)
+	checkSeries(t, out, []string{`hardware_network_bond_members{bond="bond0"} 1`},
+		[]string{`hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"} 1`})
+	if n := p.layout.discoveries; n != 2 {
+		t.Errorf("%d discoveries after the member list changed, want 2", n)
+	}
+}
+
+// A power supply's health, a label, is read from a descriptor kept open
+// and its change seen at the next run.
+func TestLayoutPowerHealthKept(t *testing.T) {
+	tree := powerSupplyTree()
+	healths := 0
+	for f := range tree {
+		if strings.HasSuffix(f, "/health") {
+			healths++
+		}
+	}
+	with, without := keptWithout(t, "power", tree, func(f string) bool { return strings.HasSuffix(f, "/health") })
+	if healths == 0 || with-without != healths {
+		t.Errorf("health keeps %d descriptors, want %d (one a supply that has it)", with-without, healths)
+	}
+
+	root := t.TempDir()
+	plantTree(t, root, tree)
+	p := &powerProbe{}
+	t.Cleanup(p.Close)
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	writeFile(t, filepath.Join(root, "sys/devices/pci0000:00/0000:00:1f.4/i2c-7/7-000b/power_supply/sbs-7-000b/health"), "Overheat\n")
+	out, _ := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{`hardware_power_supply_health{health="Overheat",supply="sbs-7-000b"} 1`}, nil)
+	if n := p.layout.discoveries; n != 1 {
+		t.Errorf("%d discoveries after a health change, want 1", n)
+	}
+}

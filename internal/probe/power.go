@@ -105,11 +105,11 @@ func powerSupplies(env Env, b *layoutBuilder) {
 			label, labelValue(typ), labelValue(manufacturer), labelValue(model), labelValue(serial)))
 		b.value(g, a, "online", parseUintValue, powerSupplyOnline, prometheus.GaugeValue, label)
 		b.value(g, a, "present", parseUintValue, powerSupplyPresent, prometheus.GaugeValue, label)
-		// health is a label value, not a number: read by name each run.
-		g.live = func(skips *Skips) []prometheus.Metric {
-			a := a
-			a.skips = skips
-			if h, ok := a.String("health"); ok {
+		// health is a label value, not a number: the group's build
+		// makes its series.
+		health := b.value(g, a, "health", nil, nil, 0)
+		g.build = func(get func(*layoutValue) (string, bool), _ *Skips) []prometheus.Metric {
+			if h, ok := get(health); ok && h != "" {
 				return []prometheus.Metric{constMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h))}
 			}
 			return nil
