@@ -1,13 +1,13 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -175,6 +175,7 @@ type layout struct {
 	clean bool
 	buf   []byte
 	got   []readValue // a pass's reads, kept to reuse
+	nOut  int         // the most series a pass gave, to size the next
 }
 
 // layoutWatch is a directory whose names say which devices there are
@@ -271,6 +272,14 @@ type layoutValue struct {
 	// alone until the next discovery.
 	missing bool
 	idx     int // the value's place in layout.got in a pass
+	// last is the content the last read gave (hasLast: there was one);
+	// parsed says series is what it parsed to (nil: no series), so that a
+	// run whose value did not change reuses the series built for it
+	// (a series is never changed once built) instead of a new one.
+	last    string
+	hasLast bool
+	parsed  bool
+	series  prometheus.Metric
 }
 
 // path is the value's file joined to its root, for log lines.
@@ -292,14 +301,25 @@ func (l *layout) close() {
 	l.groups, l.nKept = nil, 0
 }
 
-// read returns the value's trimmed content.
-func (l *layout) read(v *layoutValue) (string, error) {
+// read returns the value's trimmed content, and same when it is what the
+// last read gave: that string is returned again, so a value that did not
+// change costs no allocation.
+func (l *layout) read(v *layoutValue) (s string, same bool, err error) {
+	var b []byte
 	if v.attr == nil {
-		b, err := v.fs.ReadAttr(v.name)
-		return strings.TrimSpace(string(b)), err
+		b, err = v.fs.ReadAttr(v.name)
+	} else {
+		b, err = v.attr.Read(l.buf)
 	}
-	b, err := v.attr.Read(l.buf)
-	return strings.TrimSpace(string(b)), err
+	if err != nil {
+		return "", false, err
+	}
+	b = bytes.TrimSpace(b)
+	if v.hasLast && string(b) == v.last {
+		return v.last, true, nil
+	}
+	v.last, v.hasLast, v.series, v.parsed = string(b), true, nil, false
+	return v.last, false, nil
 }
 
 // values reads every value. Unless final, a value that cannot be read or
@@ -311,6 +331,8 @@ func (l *layout) read(v *layoutValue) (string, error) {
 // nothing: the discovery that follows counts each problem once.
 func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []prometheus.Metric, stale bool, err error) {
 	l.got = l.got[:0]
+	ms = make([]prometheus.Metric, 0, l.nOut)
+	defer func() { l.nOut = max(l.nOut, len(ms)) }()
 	if !final {
 		for _, w := range l.watches {
 			if !w.unchanged() {
@@ -323,7 +345,7 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			return nil, false, err
 		}
 		if g.gate != nil && !final {
-			s, err := l.read(g.gate)
+			s, _, err := l.read(g.gate)
 			if errors.Is(err, fs.ErrNotExist) {
 				s, err = "", nil // as attrs.String reads a missing file
 			}
@@ -340,11 +362,11 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 				l.got = append(l.got, readValue{})
 				continue
 			}
-			s, err := l.read(v)
+			s, same, err := l.read(v)
 			if err != nil && !final && (v.unknown == nil || !v.unknown(err)) {
 				return nil, true, nil
 			}
-			l.got = append(l.got, readValue{s: s, err: err})
+			l.got = append(l.got, readValue{s: s, err: err, same: same})
 		}
 	}
 
@@ -375,14 +397,21 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			case v.parse == nil:
 				l.got[i-1].ok = true
 				continue
+			case r.same && v.parsed:
+				if v.series != nil {
+					ms = append(ms, v.series)
+				}
+				continue
 			}
 			f, ok, err := v.parse(r.s)
 			if err != nil {
 				skips.Add(v.path(), err)
 				continue
 			}
+			v.series, v.parsed = nil, true
 			if ok {
-				ms = append(ms, constMetric(v.desc, v.vt, f, v.labels...))
+				v.series = constMetric(v.desc, v.vt, f, v.labels...)
+				ms = append(ms, v.series)
 			}
 		}
 		if g.build != nil {
@@ -403,9 +432,10 @@ func (l *layout) get(v *layoutValue) (string, bool) {
 
 // readValue is one value's content as a pass read it.
 type readValue struct {
-	s   string
-	err error
-	ok  bool // read with no error, for a build
+	s    string
+	err  error
+	ok   bool // read with no error, for a build
+	same bool // the content the value's last read gave
 }
 
 // layoutBuilder is what a probe's discovery fills.

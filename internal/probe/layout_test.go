@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 )
 
@@ -604,5 +607,59 @@ func TestLayoutPowerHealthKept(t *testing.T) {
 	checkSeries(t, out, []string{`hardware_power_supply_health{health="Overheat",supply="sbs-7-000b"} 1`}, nil)
 	if n := p.layout.discoveries; n != 1 {
 		t.Errorf("%d discoveries after a health change, want 1", n)
+	}
+}
+
+// A value that did not change since the last run gives the series built
+// for it then (series are never changed once built), so a run over
+// unchanged values allocates nothing per value; a value that changed
+// gives a new series.
+func TestLayoutUnchangedValueReusesSeries(t *testing.T) {
+	root := t.TempDir()
+	const sensors = 200
+	files := map[string]string{}
+	for i := 1; i <= sensors; i++ {
+		files[fmt.Sprintf("temp%d_input", i)] = fmt.Sprintf("%d\n", 1000*i)
+	}
+	hwmonChipTree(t, root, 0, files)
+	p := newLayoutProbe(t, "hwmon")
+	env := Env{Paths: treePaths(root)}
+	run := func() map[string]prometheus.Metric {
+		ms, err := p.Probe(context.Background(), env, NewSkips(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySensor := map[string]prometheus.Metric{}
+		for _, m := range ms {
+			var d dto.Metric
+			if err := m.Write(&d); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range d.GetLabel() {
+				if l.GetName() == "sensor" {
+					bySensor[l.GetValue()] = m
+				}
+			}
+		}
+		return bySensor
+	}
+	first := run()
+	writeFile(t, hwmonFile(root, 0, "temp2_input"), "57500\n") // in place: still kept
+	second := run()
+	if first["temp1"] == nil || first["temp1"] != second["temp1"] {
+		t.Errorf("temp1, unchanged, got a new series: %v, then %v", first["temp1"], second["temp1"])
+	}
+	var d dto.Metric
+	if err := second["temp2"].Write(&d); err != nil || first["temp2"] == second["temp2"] || d.GetGauge().GetValue() != 57.5 {
+		t.Errorf("temp2, changed to 57.5, gave %v (the first run's series: %v)", second["temp2"], first["temp2"] == second["temp2"])
+	}
+	skips := NewSkips(nil)
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := p.Probe(context.Background(), env, skips); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > sensors/2 {
+		t.Errorf("%.0f allocations a run over %d unchanged values, want fewer than one a value", allocs, sensors)
 	}
 }
