@@ -251,6 +251,9 @@ type layoutGroup struct {
 	// the content of one of the group's values added with no parse, ok
 	// when it was read (a nil value is never read).
 	build func(get func(*layoutValue) (string, bool), skips *Skips) []prometheus.Metric
+	// built is what build made the last time it recorded no skip (nil:
+	// none), reused while every value it reads gives the same content.
+	built []prometheus.Metric
 }
 
 // layoutValue is one attribute re-read on every run.
@@ -376,9 +379,13 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 		if g.skip {
 			continue
 		}
+		same := true // every value for build read as last time
 		for _, v := range g.values {
 			r := l.got[i]
 			i++
+			if v.parse == nil && !(r.same && r.err == nil) {
+				same = false
+			}
 			switch {
 			case v.missing:
 				continue
@@ -414,8 +421,18 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 				ms = append(ms, v.series)
 			}
 		}
-		if g.build != nil {
-			ms = append(ms, g.build(l.get, skips)...)
+		switch {
+		case g.build == nil:
+		case same && g.built != nil:
+			ms = append(ms, g.built...)
+		default:
+			before := skips.Count()
+			built := g.build(l.get, skips)
+			g.built = nil
+			if skips.Count() == before {
+				g.built = built
+			}
+			ms = append(ms, built...)
 		}
 	}
 	return ms, false, nil
