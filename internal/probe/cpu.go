@@ -98,7 +98,7 @@ func init() {
 	Register(Spec{
 		Name:      "cpu",
 		Summary:   "Model, microcode, sockets/cores/threads, frequency limits, thermal throttling, vulnerabilities.",
-		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, thermal throttle counts and times per package and core (`cpu*/thermal_throttle`, re-read from descriptors kept open; the rest every 10 runs), `/sys/devices/system/cpu/vulnerabilities`",
+		Reads:     "`/proc/cpuinfo` (model, microcode, sockets/cores/threads), cpufreq limits per package, thermal throttle counts and times per package and core (`cpu*/thermal_throttle`, re-read from descriptors kept open; the rest when the online CPUs change and every 60 runs), `/sys/devices/system/cpu/vulnerabilities`",
 		Privilege: "none",
 		// Every minute, like the sensor probes, for the thermal throttle
 		// counters: at the 6h inventory default an alert on their growth
@@ -112,7 +112,8 @@ func init() {
 
 // cpuProbe keeps its layout between runs (layout.go): the topology,
 // frequency limits, scaling drivers and vulnerabilities are read when the
-// layout is (every 10 runs, and after a failed read); the thermal throttle
+// layout is (when the online CPUs change, every layoutEvery runs, and after
+// a failed read); the thermal throttle
 // counters, the only values that move minute to minute, are re-read from
 // descriptors kept open.
 type cpuProbe struct{ layout keptLayout }
@@ -144,6 +145,13 @@ func (p *cpuProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promethe
 
 func (p *cpuProbe) discover(ctx context.Context, env Env, b *layoutBuilder) error {
 	skips := b.skips
+	// A CPU taken offline or brought online changes the topology and
+	// the counters to read: the online list is the layout's gate, read
+	// before the rest so that a change in between is seen next run.
+	cpus := env.Sys("devices/system/cpu")
+	online, _ := cpus.String("online")
+	g := b.group()
+	b.gate(g, cpus, "online", func(s string) bool { return s != online }, false)
 	proc := env.Proc()
 	// Every Linux kernel has /proc/cpuinfo, a VM included: without it the
 	// procfs root is wrong, and saying nothing would look like success.
@@ -174,7 +182,6 @@ func (p *cpuProbe) discover(ctx context.Context, env Env, b *layoutBuilder) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	cpus := env.Sys("devices/system/cpu")
 	freq, err := p.cpufreq(ctx, cpus, packages)
 	if err != nil {
 		return err
@@ -184,7 +191,6 @@ func (p *cpuProbe) discover(ctx context.Context, env Env, b *layoutBuilder) erro
 		return err
 	}
 	ms = append(ms, p.vulnerabilities(cpus.sub("vulnerabilities"))...)
-	g := b.group()
 	for _, m := range ms {
 		g.add(m)
 	}

@@ -157,7 +157,7 @@ func init() {
 	Register(Spec{
 		Name:      "hwmon",
 		Summary:   "Temperatures, fans, voltages, currents, power: sensors move, so 1m.",
-		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots; a chip whose PCI device is runtime suspended (an idle dGPU) exports only its chip_info, so the read does not wake it. Readings are re-read from descriptors kept open; the chips, labels and limits are read again every 10 runs",
+		Reads:     "every `/sys/class/hwmon` chip: temperatures, fans (with targets and PWM duty), voltages, currents, power, with limits and alarms, and chassis intrusion alarms; chips named by device path (and their own name where several share a device) so names survive reboots; a chip whose PCI device is runtime suspended (an idle dGPU) exports only its chip_info, so the read does not wake it. Readings are re-read from descriptors kept open; the chips are listed each run (a new or removed chip shows at once), labels and limits read again every 60 runs",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -203,6 +203,7 @@ func (p *hwmonProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 func hwmonDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
 	o := optionsOf(env, newHwmonOptions)
 	class := env.Sys("class/hwmon")
+	b.watch(class, nil)
 	var chips []hwmonChip
 	for _, h := range class.indexed("hwmon") {
 		if err := ctx.Err(); err != nil {

@@ -1,12 +1,13 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -27,9 +28,14 @@ import (
 // files and a tenth of the system calls of a full walk.
 //
 // The layout is read again, and every kept descriptor closed first:
-//   - every layoutEvery runs, so a chip, an interface or a sensor that
-//     appears shows up within that many runs, and a limit written by
-//     `sensors -s` or a renamed label within as many;
+//   - at once, in the same run, when the set of devices changed: each run
+//     lists the class directories the layout came from (/sys/class/hwmon,
+//     /sys/class/net, ...; one directory read each, see layoutWatch) and
+//     compares the names with those discovery saw, so a chip, an interface
+//     or a zone that appears or goes away is seen on the very next run;
+//   - every layoutEvery runs, so that what a listing cannot see (a limit
+//     written by `sensors -s`, a renamed label, a trip point) is read
+//     again within that many runs;
 //   - at once, in the same run, when a kept value cannot be read (the
 //     device went away: ENODEV, a file removed or replaced) or a gate
 //     changed (a runtime-suspended GPU woke, a bond's members changed), so
@@ -40,7 +46,13 @@ import (
 //     as it did before layouts;
 //   - when the run's roots or options differ (a config reload), and the
 //     descriptors are closed when the probe is closed (the daemon stops).
-const layoutEvery = 10
+//
+// 60 runs is an hour at the one-minute default: hot-plug no longer waits
+// for it (the listing sees it), so what it bounds is only how late a
+// changed limit, label or firmware string shows, which are set by hand or
+// by a firmware update and read by dashboards, not alerts that need the
+// minute. At 10 runs the full walk was half of these probes' CPU.
+const layoutEvery = 60
 
 // maxKeptPerProbe bounds the attributes one probe keeps open, so that a
 // host with thousands of sensors cannot take the whole process budget
@@ -64,6 +76,8 @@ type keptLayout struct {
 	l    *layout
 	key  layoutKey
 	runs int // runs the layout has served, discovery included
+	// discoveries counts the layouts read, for tests.
+	discoveries int
 	// closing is a close asked for while a run held mu: the run closes
 	// the layout as it ends, so close never waits on a run (one stuck in
 	// a driver's read would hold the daemon's shutdown).
@@ -102,6 +116,7 @@ func (k *keptLayout) run(ctx context.Context, env Env, skips *Skips, discover fu
 		}
 		k.closeLocked()
 	}
+	k.discoveries++
 	b := &layoutBuilder{l: &layout{buf: make([]byte, layoutValueSize+1)}, skips: skips}
 	before := skips.Count()
 	if err := discover(b); err != nil {
@@ -153,8 +168,9 @@ func (k *keptLayout) kept() int {
 
 // layout is what discovery found: groups of series in output order.
 type layout struct {
-	groups []*layoutGroup
-	nKept  int
+	groups  []*layoutGroup
+	watches []*layoutWatch
+	nKept   int
 	// clean: discovery recorded no skip.
 	clean bool
 	buf   []byte
@@ -166,6 +182,62 @@ type layout struct {
 	// keep), closed with the layout.
 	pass func(ctx context.Context, skips *Skips, final bool) ([]prometheus.Metric, bool, error)
 	own  []*hostfs.Attr
+	nOut int // the most series a pass gave, to size the next
+}
+
+// layoutWatch is a directory whose names say which devices there are
+// (/sys/class/hwmon's hwmonN): a run lists it and finds the layout stale
+// when a name that matters appeared or went away.
+type layoutWatch struct {
+	fs  hostfs.FS
+	dir string
+	// names: what discovery listed, sorted; each with whether it matters.
+	names   []string
+	matters []bool
+	// relevant, when set, says whether a new name matters (a physical
+	// NIC does, a container's veth does not): one that does not is
+	// remembered and does not make the layout stale. nil: every name.
+	relevant func(name string) bool
+}
+
+// unchanged lists the directory again and reports whether the names that
+// matter are the same. A name that does not matter is added to the
+// remembered names; a missing directory has no names, as attrs.entries
+// has it, and any other error is a change (discovery says what it is).
+func (w *layoutWatch) unchanged() bool {
+	names, err := w.fs.ReadDirNames(w.dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	if slices.Equal(names, w.names) {
+		return true
+	}
+	// Both lists are sorted: walk them together.
+	matters := make([]bool, len(names))
+	i := 0
+	for j, name := range names {
+		for i < len(w.names) && w.names[i] < name {
+			if w.matters[i] {
+				return false // went away
+			}
+			i++
+		}
+		if i < len(w.names) && w.names[i] == name {
+			matters[j] = w.matters[i]
+			i++
+			continue
+		}
+		if w.relevant == nil || w.relevant(name) {
+			return false // appeared
+		}
+	}
+	for ; i < len(w.names); i++ {
+		if w.matters[i] {
+			return false
+		}
+	}
+	w.names, w.matters = names, matters
+	return true
 }
 
 // layoutGroup is one device's series (a chip, an interface, a zone).
@@ -180,11 +252,15 @@ type layoutGroup struct {
 	skip     bool
 	fixed    []prometheus.Metric
 	values   []*layoutValue
-	// live, when set, is read by name on every run, after values: what
-	// is not worth a layout of its own (a bond's members, whose counts
-	// depend on each other; RDMA counters, rare and read by a reader of
-	// their own).
-	live func(skips *Skips) []prometheus.Metric
+	// build, when set, makes the group's series that are not one value's
+	// own (a bond's member counts depend on every member's state; a
+	// supply's health is a label): it runs after values, and get returns
+	// the content of one of the group's values added with no parse, ok
+	// when it was read (a nil value is never read).
+	build func(get func(*layoutValue) (string, bool), skips *Skips) []prometheus.Metric
+	// built is what build made the last time it recorded no skip (nil:
+	// none), reused while every value it reads gives the same content.
+	built []prometheus.Metric
 }
 
 // layoutValue is one attribute re-read on every run.
@@ -193,7 +269,8 @@ type layoutValue struct {
 	fs   hostfs.FS
 	name string // below fs's root
 	// parse turns the trimmed content into a sample value: ok=false
-	// exports nothing (unknown), an error is a skip.
+	// exports nothing (unknown), an error is a skip. nil: the value has no
+	// series of its own; its group's build reads it.
 	parse func(s string) (v float64, ok bool, err error)
 	// unknown, when set, says which read errors mean "no value now"
 	// rather than a failure (speed reads EINVAL while a link is down).
@@ -204,6 +281,15 @@ type layoutValue struct {
 	// missing: read by name, it was not there after discovery; it is left
 	// alone until the next discovery.
 	missing bool
+	idx     int // the value's place in layout.got in a pass
+	// last is the content the last read gave (hasLast: there was one);
+	// parsed says series is what it parsed to (nil: no series), so that a
+	// run whose value did not change reuses the series built for it
+	// (a series is never changed once built) instead of a new one.
+	last    string
+	hasLast bool
+	parsed  bool
+	series  prometheus.Metric
 }
 
 // path is the value's file joined to its root, for log lines.
@@ -228,14 +314,25 @@ func (l *layout) close() {
 	l.groups, l.own, l.nKept = nil, nil, 0
 }
 
-// read returns the value's trimmed content.
-func (l *layout) read(v *layoutValue) (string, error) {
+// read returns the value's trimmed content, and same when it is what the
+// last read gave: that string is returned again, so a value that did not
+// change costs no allocation.
+func (l *layout) read(v *layoutValue) (s string, same bool, err error) {
+	var b []byte
 	if v.attr == nil {
-		b, err := v.fs.ReadAttr(v.name)
-		return strings.TrimSpace(string(b)), err
+		b, err = v.fs.ReadAttr(v.name)
+	} else {
+		b, err = v.attr.Read(l.buf)
 	}
-	b, err := v.attr.Read(l.buf)
-	return strings.TrimSpace(string(b)), err
+	if err != nil {
+		return "", false, err
+	}
+	b = bytes.TrimSpace(b)
+	if v.hasLast && string(b) == v.last {
+		return v.last, true, nil
+	}
+	v.last, v.hasLast, v.series, v.parsed = string(b), true, nil, false
+	return v.last, false, nil
 }
 
 // values reads every value. Unless final, a value that cannot be read or
@@ -250,12 +347,21 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 		return l.pass(ctx, skips, final)
 	}
 	l.got = l.got[:0]
+	ms = make([]prometheus.Metric, 0, l.nOut)
+	defer func() { l.nOut = max(l.nOut, len(ms)) }()
+	if !final {
+		for _, w := range l.watches {
+			if !w.unchanged() {
+				return nil, true, nil
+			}
+		}
+	}
 	for _, g := range l.groups {
 		if err := ctx.Err(); err != nil {
 			return nil, false, err
 		}
 		if g.gate != nil && !final {
-			s, err := l.read(g.gate)
+			s, _, err := l.read(g.gate)
 			if errors.Is(err, fs.ErrNotExist) {
 				s, err = "", nil // as attrs.String reads a missing file
 			}
@@ -267,15 +373,16 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			continue
 		}
 		for _, v := range g.values {
+			v.idx = len(l.got)
 			if v.missing {
 				l.got = append(l.got, readValue{})
 				continue
 			}
-			s, err := l.read(v)
+			s, same, err := l.read(v)
 			if err != nil && !final && (v.unknown == nil || !v.unknown(err)) {
 				return nil, true, nil
 			}
-			l.got = append(l.got, readValue{s, err})
+			l.got = append(l.got, readValue{s: s, err: err, same: same})
 		}
 	}
 
@@ -285,9 +392,13 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 		if g.skip {
 			continue
 		}
+		same := true // every value for build read as last time
 		for _, v := range g.values {
 			r := l.got[i]
 			i++
+			if v.parse == nil && !(r.same && r.err == nil) {
+				same = false
+			}
 			switch {
 			case v.missing:
 				continue
@@ -303,27 +414,58 @@ func (l *layout) values(ctx context.Context, skips *Skips, final bool) (ms []pro
 			case r.err != nil:
 				skips.Add(v.path(), r.err)
 				continue
+			case v.parse == nil:
+				l.got[i-1].ok = true
+				continue
+			case r.same && v.parsed:
+				if v.series != nil {
+					ms = append(ms, v.series)
+				}
+				continue
 			}
 			f, ok, err := v.parse(r.s)
 			if err != nil {
 				skips.Add(v.path(), err)
 				continue
 			}
+			v.series, v.parsed = nil, true
 			if ok {
-				ms = append(ms, constMetric(v.desc, v.vt, f, v.labels...))
+				v.series = constMetric(v.desc, v.vt, f, v.labels...)
+				ms = append(ms, v.series)
 			}
 		}
-		if g.live != nil {
-			ms = append(ms, g.live(skips)...)
+		switch {
+		case g.build == nil:
+		case same && g.built != nil:
+			ms = append(ms, g.built...)
+		default:
+			before := skips.Count()
+			built := g.build(l.get, skips)
+			g.built = nil
+			if skips.Count() == before {
+				g.built = built
+			}
+			ms = append(ms, built...)
 		}
 	}
 	return ms, false, nil
 }
 
+// get returns v's content as this pass read it, for a group's build.
+func (l *layout) get(v *layoutValue) (string, bool) {
+	if v == nil {
+		return "", false
+	}
+	r := l.got[v.idx]
+	return r.s, r.ok
+}
+
 // readValue is one value's content as a pass read it.
 type readValue struct {
-	s   string
-	err error
+	s    string
+	err  error
+	ok   bool // read with no error, for a build
+	same bool // the content the value's last read gave
 }
 
 // layoutBuilder is what a probe's discovery fills.
@@ -339,6 +481,21 @@ func (b *layoutBuilder) group() *layoutGroup {
 	return g
 }
 
+// watch lists a's directory, whose names are the devices discovery is
+// about to read, so that a run finds the layout stale when they change
+// (see layoutWatch). Call it before discovery lists the directory itself:
+// a device that appears in between is then seen again by the next run,
+// never missed. relevant, when set, says which names matter.
+func (b *layoutBuilder) watch(a attrs, relevant func(name string) bool) {
+	w := &layoutWatch{fs: a.fs, dir: a.dir, relevant: relevant}
+	w.names, _ = a.fs.ReadDirNames(a.dir) // an error shows in discovery's own listing
+	w.matters = make([]bool, len(w.names))
+	for i, name := range w.names {
+		w.matters[i] = relevant == nil || relevant(name)
+	}
+	b.l.watches = append(b.l.watches, w)
+}
+
 // fixed adds a series read at discovery, exported as is until the next.
 func (g *layoutGroup) add(m prometheus.Metric) { g.fixed = append(g.fixed, m) }
 
@@ -352,6 +509,7 @@ func (b *layoutBuilder) gate(g *layoutGroup, a attrs, name string, skipIf func(s
 
 // value adds name, below a, as a value re-read every run; a missing file
 // adds nothing (no series, as attrs' readers have it) and returns nil.
+// With parse nil the value is only read, for the group's build.
 func (b *layoutBuilder) value(g *layoutGroup, a attrs, name string, parse func(string) (float64, bool, error),
 	desc *prometheus.Desc, vt prometheus.ValueType, labels ...string) *layoutValue {
 	v, missing := b.attr(a, name)

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 )
@@ -162,22 +164,174 @@ func TestLayoutFileRemovedOrReplaced(t *testing.T) {
 	}
 }
 
-// A chip that appears shows up within layoutEvery runs.
-func TestLayoutChipAddedWithinEveryRuns(t *testing.T) {
+// A device that appears or goes away is seen on the very next run, in
+// every probe that keeps a layout: each run lists the class directories
+// the layout came from, and the period of the full re-read (layoutEvery)
+// is not what hot-plug waits for.
+func TestLayoutDeviceAddedOrRemovedNextRun(t *testing.T) {
+	type step struct {
+		change       func(t *testing.T, root string)
+		want, absent []string
+	}
+	for _, tc := range []struct {
+		probe string
+		tree  map[string]string // planted below a fresh root; nil: a copy of the cpu fixture
+		steps []step
+	}{{
+		probe: "hwmon",
+		steps: []step{{
+			change: func(t *testing.T, root string) {
+				hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "50000\n"})
+			},
+			want: []string{`hardware_hwmon_temperature_celsius{chip="platform_chip_1",label="Core 0",sensor="temp1"} 50`},
+		}, {
+			// Only the class link goes: the chip's kept files still read.
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/hwmon/hwmon1")) },
+			absent: []string{`chip="platform_chip_1"`},
+		}},
+	}, {
+		probe: "network",
+		tree:  networkNICTree("eth0", "0000:00:03.0"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, networkNICTree("eth1", "0000:00:04.0")) },
+			want:   []string{`hardware_network_interface_mtu_bytes{interface="eth1"} 1500`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/net/eth1")) },
+			absent: []string{`interface="eth1"`},
+		}},
+	}, {
+		probe: "thermal",
+		tree:  thermalZoneTree(0, "41000"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, thermalZoneTree(1, "52000")) },
+			want:   []string{`hardware_thermal_zone_temperature_celsius{type="acpitz",zone="thermal_zone1"} 52`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/thermal/thermal_zone1")) },
+			absent: []string{`zone="thermal_zone1"`},
+		}},
+	}, {
+		probe: "power",
+		tree:  powerMainsTree("PSU1"),
+		steps: []step{{
+			change: func(t *testing.T, root string) { plantTree(t, root, powerMainsTree("PSU2")) },
+			want:   []string{`hardware_power_supply_online{supply="PSU2"} 1`},
+		}, {
+			change: func(t *testing.T, root string) { removeFile(t, filepath.Join(root, "sys/class/power_supply/PSU2")) },
+			absent: []string{`supply="PSU2"`},
+		}},
+	}, {
+		probe: "cpu",
+		steps: []step{{
+			// CPU 15 taken offline: the online list changes and
+			// /proc/cpuinfo lists one processor less.
+			change: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, "sys/devices/system/cpu/online"), "0-14\n")
+				cpuinfo := filepath.Join(root, "proc/cpuinfo")
+				b, err := os.ReadFile(cpuinfo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				blocks := strings.Split(strings.TrimRight(string(b), "\n"), "\n\n")
+				writeFile(t, cpuinfo, strings.Join(blocks[:len(blocks)-1], "\n\n")+"\n")
+			},
+			want: []string{`hardware_cpu_threads 15`},
+		}},
+	}} {
+		t.Run(tc.probe, func(t *testing.T) {
+			var paths Paths
+			var root string
+			switch {
+			case tc.probe == "cpu":
+				paths = copyServerFixture(t)
+				root = filepath.Dir(paths.SysFS)
+			default:
+				root = t.TempDir()
+				paths = treePaths(root)
+				if tc.probe == "hwmon" {
+					hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
+				} else {
+					plantTree(t, root, tc.tree)
+				}
+			}
+			p := newLayoutProbe(t, tc.probe)
+			runText(t, p, paths, nil)
+			runText(t, p, paths, nil)
+			for i, s := range tc.steps {
+				s.change(t, root)
+				out, _ := runText(t, p, paths, nil)
+				checkSeries(t, out, s.want, nil)
+				for _, a := range s.absent {
+					if strings.Contains(out, a) {
+						t.Errorf("step %d: %s still exported on the next run:\n%s", i+1, a, out)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A name that does not matter (a container's veth, with no device link)
+// coming and going does not read the layout again; a NIC does.
+func TestLayoutVirtualInterfaceKeepsLayout(t *testing.T) {
 	root := t.TempDir()
-	hwmonChipTree(t, root, 0, map[string]string{"temp1_input": "41000\n"})
-	p := newLayoutProbe(t, "hwmon")
+	plantTree(t, root, networkNICTree("eth0", "0000:00:03.0"))
+	p := &networkProbe{}
+	t.Cleanup(p.Close)
 	paths := treePaths(root)
 	runText(t, p, paths, nil)
-	hwmonChipTree(t, root, 1, map[string]string{"temp1_input": "50000\n"})
-	const added = `hardware_hwmon_temperature_celsius{chip="platform_chip_1",label="Core 0",sensor="temp1"} 50`
-	for run := 2; run <= layoutEvery+1; run++ {
-		out, _ := runText(t, p, paths, nil)
-		if bytes.Contains([]byte(out), []byte(added)) {
-			return
-		}
+	plantTree(t, root, map[string]string{
+		"sys/class/net/veth1":               "-> ../../devices/virtual/net/veth1",
+		"sys/devices/virtual/net/veth1/mtu": "1500\n",
+	})
+	runText(t, p, paths, nil)
+	removeFile(t, filepath.Join(root, "sys/class/net/veth1"))
+	runText(t, p, paths, nil)
+	if n := p.layout.discoveries; n != 1 {
+		t.Errorf("%d discoveries while a veth came and went, want 1", n)
 	}
-	t.Errorf("chip added after the first run missing after %d more runs", layoutEvery)
+	plantTree(t, root, networkNICTree("eth1", "0000:00:04.0"))
+	runText(t, p, paths, nil)
+	if n := p.layout.discoveries; n != 2 {
+		t.Errorf("%d discoveries after a NIC appeared, want 2", n)
+	}
+}
+
+// networkNICTree is a PCI NIC called name at PCI address addr.
+func networkNICTree(name, addr string) map[string]string {
+	dev := "sys/devices/pci0000:00/" + addr + "/net/" + name
+	return map[string]string{
+		"sys/class/net/" + name: "-> ../../devices/pci0000:00/" + addr + "/net/" + name,
+		dev + "/device":         "-> ../../../" + addr,
+		dev + "/address":        "52:54:00:00:00:01\n",
+		dev + "/mtu":            "1500\n",
+	}
+}
+
+// thermalZoneTree is thermal_zoneN of type acpitz reading temp.
+func thermalZoneTree(n int, temp string) map[string]string {
+	zone := fmt.Sprintf("thermal_zone%d", n)
+	return map[string]string{
+		"sys/class/thermal/" + zone:                     "-> ../../devices/virtual/thermal/" + zone,
+		"sys/devices/virtual/thermal/" + zone + "/type": "acpitz\n",
+		"sys/devices/virtual/thermal/" + zone + "/temp": temp + "\n",
+	}
+}
+
+// powerMainsTree is a mains power supply called name, online.
+func powerMainsTree(name string) map[string]string {
+	dir := "sys/devices/platform/" + name + "/power_supply/" + name
+	return map[string]string{
+		"sys/class/power_supply/" + name: "-> ../../devices/platform/" + name + "/power_supply/" + name,
+		dir + "/type":                    "Mains\n",
+		dir + "/online":                  "1\n",
+	}
+}
+
+func removeFile(t *testing.T, name string) {
+	t.Helper()
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // A runtime-suspended GPU's sensors stay unread while it sleeps; once it
@@ -362,4 +516,170 @@ func TestLayoutByNameMissingValueKeepsLayout(t *testing.T) {
 		`hardware_network_interface_mtu_bytes{interface="eth0"} 9000`,
 		`hardware_network_interface_info{address="0000:00:03.0",driver="",interface="eth0",mac="52:54:00:00:00:01"} 1`,
 	}, []string{"hardware_network_interface_speed_bytes_per_second"})
+}
+
+// keptWithout returns how many descriptors the probe called name keeps on
+// tree, and on tree less the files whose names drop matches.
+func keptWithout(t *testing.T, name string, tree map[string]string, drop func(string) bool) (with, without int) {
+	t.Helper()
+	for i, keep := range []func(string) bool{func(string) bool { return true }, func(f string) bool { return !drop(f) }} {
+		root := t.TempDir()
+		files := map[string]string{}
+		for f, c := range tree {
+			if keep(f) {
+				files[f] = c
+			}
+		}
+		plantTree(t, root, files)
+		p := newLayoutProbe(t, name)
+		runText(t, p, treePaths(root), nil)
+		if i == 0 {
+			with = p.kept()
+		} else {
+			without = p.kept()
+		}
+	}
+	return with, without
+}
+
+// A bond's mode, member list and each member's MII status are read from
+// descriptors kept open, not by name every run: a member's state that
+// changes is seen at the next run without reading the layout again, and
+// a member added or removed reads it again at once.
+func TestLayoutBondKept(t *testing.T) {
+	with, without := keptWithout(t, "network", networkBondTree(), func(f string) bool {
+		return strings.Contains(f, "bond0") || strings.Contains(f, "bonding")
+	})
+	if with-without != 4 {
+		t.Errorf("the bond keeps %d descriptors, want 4 (mode, slaves, two members' mii_status)", with-without)
+	}
+
+	root := t.TempDir()
+	plantTree(t, root, networkBondTree())
+	p := &networkProbe{}
+	t.Cleanup(p.Close)
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	member := filepath.Join(root, "sys/devices/pci0000:4a/0000:4a:02.0/0000:4b:00.1/net/ens1f1np1/bonding_slave/mii_status")
+	if _, err := os.Stat(member); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, member, "up\n") // in place: the kept descriptor reads it
+	out, skips := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{
+		`hardware_network_bond_members_up{bond="bond0"} 2`,
+		`hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"} 1`,
+	}, nil)
+	if n := p.layout.discoveries; n != 1 || skips.Count() != 0 {
+		t.Errorf("%d discoveries, %d skips after a member's state changed, want 1 and 0", n, skips.Count())
+	}
+	// Nothing changed since: the bond's series are the last run's.
+	members := func() prometheus.Metric {
+		ms, err := p.Probe(context.Background(), Env{Paths: paths}, NewSkips(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Desc() == networkBondMembers {
+				return m
+			}
+		}
+		t.Fatal("no bond_members series")
+		return nil
+	}
+	if m1, m2 := members(), members(); m1 != m2 {
+		t.Error("bond_members, unchanged, got a new series")
+	}
+	writeFile(t, filepath.Join(root, "sys/devices/virtual/net/bond0/bonding/slaves"), "ens1f0np0\n")
+	out, _ = runText(t, p, paths, nil)
+	checkSeries(t, out, []string{`hardware_network_bond_members{bond="bond0"} 1`}, nil)
+	if strings.Contains(out, `hardware_network_bond_member_up{bond="bond0",interface="ens1f1np1"}`) {
+		t.Errorf("ens1f1np1, no longer a member, still exported:\n%s", out)
+	}
+	if n := p.layout.discoveries; n != 2 {
+		t.Errorf("%d discoveries after the member list changed, want 2", n)
+	}
+}
+
+// A power supply's health, a label, is read from a descriptor kept open
+// and its change seen at the next run.
+func TestLayoutPowerHealthKept(t *testing.T) {
+	tree := powerSupplyTree()
+	healths := 0
+	for f := range tree {
+		if strings.HasSuffix(f, "/health") {
+			healths++
+		}
+	}
+	with, without := keptWithout(t, "power", tree, func(f string) bool { return strings.HasSuffix(f, "/health") })
+	if healths == 0 || with-without != healths {
+		t.Errorf("health keeps %d descriptors, want %d (one a supply that has it)", with-without, healths)
+	}
+
+	root := t.TempDir()
+	plantTree(t, root, tree)
+	p := &powerProbe{}
+	t.Cleanup(p.Close)
+	paths := treePaths(root)
+	runText(t, p, paths, nil)
+	writeFile(t, filepath.Join(root, "sys/devices/pci0000:00/0000:00:1f.4/i2c-7/7-000b/power_supply/sbs-7-000b/health"), "Overheat\n")
+	out, _ := runText(t, p, paths, nil)
+	checkSeries(t, out, []string{`hardware_power_supply_health{health="Overheat",supply="sbs-7-000b"} 1`}, nil)
+	if n := p.layout.discoveries; n != 1 {
+		t.Errorf("%d discoveries after a health change, want 1", n)
+	}
+}
+
+// A value that did not change since the last run gives the series built
+// for it then (series are never changed once built), so a run over
+// unchanged values allocates nothing per value; a value that changed
+// gives a new series.
+func TestLayoutUnchangedValueReusesSeries(t *testing.T) {
+	root := t.TempDir()
+	const sensors = 200
+	files := map[string]string{}
+	for i := 1; i <= sensors; i++ {
+		files[fmt.Sprintf("temp%d_input", i)] = fmt.Sprintf("%d\n", 1000*i)
+	}
+	hwmonChipTree(t, root, 0, files)
+	p := newLayoutProbe(t, "hwmon")
+	env := Env{Paths: treePaths(root)}
+	run := func() map[string]prometheus.Metric {
+		ms, err := p.Probe(context.Background(), env, NewSkips(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bySensor := map[string]prometheus.Metric{}
+		for _, m := range ms {
+			var d dto.Metric
+			if err := m.Write(&d); err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range d.GetLabel() {
+				if l.GetName() == "sensor" {
+					bySensor[l.GetValue()] = m
+				}
+			}
+		}
+		return bySensor
+	}
+	first := run()
+	writeFile(t, hwmonFile(root, 0, "temp2_input"), "57500\n") // in place: still kept
+	second := run()
+	if first["temp1"] == nil || first["temp1"] != second["temp1"] {
+		t.Errorf("temp1, unchanged, got a new series: %v, then %v", first["temp1"], second["temp1"])
+	}
+	var d dto.Metric
+	if err := second["temp2"].Write(&d); err != nil || first["temp2"] == second["temp2"] || d.GetGauge().GetValue() != 57.5 {
+		t.Errorf("temp2, changed to 57.5, gave %v (the first run's series: %v)", second["temp2"], first["temp2"] == second["temp2"])
+	}
+	skips := NewSkips(nil)
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := p.Probe(context.Background(), env, skips); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > sensors/2 {
+		t.Errorf("%.0f allocations a run over %d unchanged values, want fewer than one a value", allocs, sensors)
+	}
 }

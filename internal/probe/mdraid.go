@@ -52,7 +52,7 @@ func init() {
 	Register(Spec{
 		Name:      "mdraid",
 		Summary:   "Linux software RAID: state, disks, sync progress.",
-		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states (mdstat and each array's md/ attributes re-read from descriptors kept open; the arrays and their members found again every 10 runs, and at once when mdstat's array lines change or a kept file goes away)",
+		Reads:     "`/proc/mdstat` and `/sys/block/md*/md`, whichever lists an array: level, state, size, disks active/failed/spare/missing, sync action, progress, speed and time left, member states (mdstat and each array's md/ attributes re-read from descriptors kept open; the arrays and their members found again every 60 runs, and at once when mdstat's array lines change or a kept file goes away)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,

@@ -98,7 +98,7 @@ func init() {
 	Register(Spec{
 		Name:      "network",
 		Summary:   "NICs (speed, duplex, MTU, link state, carrier changes), bonds, InfiniBand.",
-		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes; the link state re-read from descriptors kept open, the interfaces every 10 runs), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
+		Reads:     "physical NICs in `/sys/class/net` (MAC, driver, PCI address, speed, duplex, MTU, admin/oper state, carrier and its changes; the link state re-read from descriptors kept open, the interfaces listed each run and read again every 60 runs), bonds and their members, InfiniBand/RDMA devices in `/sys/class/infiniband` (firmware, board; each port's state, physical state, rate, error counters, transmit wait, data, and `hw_counters`); NIC firmware and expansion ROM versions from the kernel's ethtool driver info (ioctl `ETHTOOL_GDRVINFO`, when `paths.sysfs` is `/sys`)",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -120,9 +120,10 @@ func init() {
 // firmware command, affordable because the run is off the scrape path.
 //
 // It keeps the interfaces' layout between runs (layout.go): each NIC's
-// link state is re-read from descriptors kept open; bonds and RDMA ports
-// are read by name on every run. NIC firmware (ethtool driver info) is
-// asked for when the layout is discovered.
+// link state, each bond's mode and members' MII status, and each RDMA
+// port's state and counters are re-read from descriptors kept open. NIC
+// firmware (ethtool driver info) is asked for when the layout is
+// discovered.
 type networkProbe struct {
 	layout  keptLayout
 	drvinfo nicDriverInfo // tests' fake ethtool driver info; nil asks the kernel (openNICDriverInfo)
@@ -167,6 +168,21 @@ func networkDiscover(ctx context.Context, env Env, b *layoutBuilder, drvinfo nic
 	nics, closeNICs := openNICDriverInfo(drvinfo, env)
 	defer closeNICs()
 	class := env.Sys("class/net")
+	// Only NICs and bonds make the layout stale when they come or go:
+	// a host that starts containers adds and removes veths all day.
+	b.watch(class, func(name string) bool {
+		if !o.DeviceInclude.MatchOr(name, true) || o.DeviceExclude.MatchOr(name, false) {
+			return false
+		}
+		if fi, err := class.lstat(name); err == nil && fi.Mode().IsRegular() { // bonding_masters
+			return false
+		}
+		dir := class.sub(name)
+		_, errDev := dir.lstat("device")
+		_, errBond := dir.lstat("bonding")
+		return !errors.Is(errDev, fs.ErrNotExist) || !errors.Is(errBond, fs.ErrNotExist)
+	})
+	b.watch(env.Sys("class/infiniband"), nil)
 	for _, e := range class.entries() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -180,12 +196,7 @@ func networkDiscover(ctx context.Context, env Env, b *layoutBuilder, drvinfo nic
 		}
 		dir := class.sub(name)
 		if _, err := dir.lstat("bonding"); err == nil {
-			g := b.group()
-			g.live = func(skips *Skips) []prometheus.Metric {
-				c := class
-				c.skips = skips
-				return networkBond(c, name)
-			}
+			networkBond(b, class, name)
 		}
 		networkInterface(b, dir, name)
 		if fw := nicFirmware(dir, name, nics); len(fw) > 0 {
@@ -373,49 +384,76 @@ func networkUnknownErr(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EINVAL)
 }
 
-// networkBond reads bonding/ of the bond called name and the bonding_slave/
-// state of each member.
-func networkBond(class attrs, name string) []prometheus.Metric {
+// networkBond lays out bonding/ of the bond called name and the
+// bonding_slave/ state of each member: the mode and each member's MII
+// status are re-read every run; the member list is the group's gate, so
+// a member added or removed reads the layout again.
+func networkBond(b *layoutBuilder, class attrs, name string) {
 	a := class.sub(name, "bonding")
 	bond := labelValue(name)
-	var ms []prometheus.Metric
-
-	if mode, ok := a.String("mode"); ok {
-		// "802.3ad 4": the name, then the number.
-		ms = append(ms, gauge(networkBondInfo, 1, bond, labelValue(strings.Fields(mode)[0])))
+	g := b.group()
+	mode := b.value(g, a, "mode", nil, nil, 0)
+	type member struct {
+		label  string
+		status *layoutValue
 	}
+	var members []member
 	// An empty slaves file is a bond with no members, not a missing one.
-	b, ok := a.read("slaves")
-	if !ok {
-		return ms
-	}
-	members := strings.Fields(string(b))
-	read, up := 0, 0
-	for _, m := range members {
-		s, ok := networkBondMemberStatus(class, name, m)
-		if !ok {
-			continue
+	raw, hasSlaves := a.read("slaves")
+	if hasSlaves {
+		slaves := strings.TrimSpace(string(raw))
+		b.gate(g, a, "slaves", func(s string) bool { return s != slaves }, false)
+		for _, m := range strings.Fields(slaves) {
+			dir, ok := networkBondMemberDir(class, name, m)
+			if !ok {
+				continue
+			}
+			if v := b.value(g, dir, "mii_status", nil, nil, 0); v != nil {
+				members = append(members, member{labelValue(m), v})
+			}
 		}
-		read++
-		if s == "up" {
-			up++
-		}
-		ms = append(ms, gauge(networkBondMemberUp, boolValue(s == "up"), bond, labelValue(m)))
 	}
-	ms = append(ms,
-		gauge(networkBondMembers, float64(read), bond),
-		gauge(networkBondMembersUp, float64(up), bond))
-	return ms
+	slavesPath := class.path(path.Join(name, "bonding", "slaves"))
+	g.build = func(get func(*layoutValue) (string, bool), skips *Skips) []prometheus.Metric {
+		var ms []prometheus.Metric
+		if s, ok := get(mode); ok && s != "" {
+			// "802.3ad 4": the name, then the number.
+			ms = append(ms, gauge(networkBondInfo, 1, bond, labelValue(strings.Fields(s)[0])))
+		}
+		if !hasSlaves {
+			return ms
+		}
+		read, up := 0, 0
+		for _, m := range members {
+			s, ok := get(m.status)
+			if !ok {
+				continue
+			}
+			if s == "" {
+				skips.Add(slavesPath, errors.New("empty mii_status"))
+				continue
+			}
+			read++
+			if s == "up" {
+				up++
+			}
+			ms = append(ms, gauge(networkBondMemberUp, boolValue(s == "up"), bond, m.label))
+		}
+		return append(ms,
+			gauge(networkBondMembers, float64(read), bond),
+			gauge(networkBondMembersUp, float64(up), bond))
+	}
 }
 
-// networkBondMemberStatus reads the MII status of member of bond. The
-// member's own bonding_slave/ is the usual place, but a member in another
-// network namespace, or renamed between the two reads, has none under
-// class/net; the bond links each member as lower_<member> (and, on kernels
-// before 4.13 or so, slave_<member>), which lead to the same directory. A
-// member whose state none of them yields is a read error: counting it as
-// down would page someone for a link that may be fine.
-func networkBondMemberStatus(class attrs, bond, member string) (string, bool) {
+// networkBondMemberDir returns the bonding_slave/ directory whose
+// mii_status gives the state of member of bond. The member's own
+// bonding_slave/ is the usual place, but a member in another network
+// namespace, or renamed between the two reads, has none under class/net;
+// the bond links each member as lower_<member> (and, on kernels before
+// 4.13 or so, slave_<member>), which lead to the same directory. A member
+// whose state none of them yields is a read error: counting it as down
+// would page someone for a link that may be fine.
+func networkBondMemberDir(class attrs, bond, member string) (attrs, bool) {
 	var firstErr error
 	for _, dir := range []attrs{
 		class.sub(member, "bonding_slave"),
@@ -425,7 +463,7 @@ func networkBondMemberStatus(class attrs, bond, member string) (string, bool) {
 		b, err := dir.fs.ReadAttr(dir.name("mii_status"))
 		if err == nil {
 			if s := strings.TrimSpace(string(b)); s != "" {
-				return s, true
+				return dir, true
 			}
 			err = errors.New("empty mii_status")
 		}
@@ -437,7 +475,7 @@ func networkBondMemberStatus(class attrs, bond, member string) (string, bool) {
 		firstErr = fmt.Errorf("no bonding_slave/mii_status for member %q: %w", member, fs.ErrNotExist)
 	}
 	class.skips.Add(class.path(path.Join(bond, "bonding", "slaves")), firstErr)
-	return "", false
+	return attrs{}, false
 }
 
 // networkIBPort lays out ports/N of an RDMA device: its link layer now,

@@ -40,7 +40,7 @@ func init() {
 	Register(Spec{
 		Name:      "power",
 		Summary:   "Power supplies, ACPI power meters, RAPL energy counters.",
-		Reads:     "`/sys/class/power_supply`, ACPI power meters, RAPL energy counters (`/sys/class/powercap/intel-rapl:*`); readings re-read from descriptors kept open, the rest every 10 runs",
+		Reads:     "`/sys/class/power_supply`, ACPI power meters, RAPL energy counters (`/sys/class/powercap/intel-rapl:*`); readings re-read from descriptors kept open, the supplies, meters and zones listed each run, the rest every 60 runs",
 		Privilege: "none; RAPL energy needs root or `CAP_DAC_READ_SEARCH`",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -91,6 +91,7 @@ func (p *powerProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]promet
 // powerSupplies lays out /sys/class/power_supply.
 func powerSupplies(env Env, b *layoutBuilder) {
 	class := env.Sys("class/power_supply")
+	b.watch(class, nil)
 	for _, e := range class.entries() {
 		supply := e.Name()
 		a := class.sub(supply)
@@ -104,11 +105,11 @@ func powerSupplies(env Env, b *layoutBuilder) {
 			label, labelValue(typ), labelValue(manufacturer), labelValue(model), labelValue(serial)))
 		b.value(g, a, "online", parseUintValue, powerSupplyOnline, prometheus.GaugeValue, label)
 		b.value(g, a, "present", parseUintValue, powerSupplyPresent, prometheus.GaugeValue, label)
-		// health is a label value, not a number: read by name each run.
-		g.live = func(skips *Skips) []prometheus.Metric {
-			a := a
-			a.skips = skips
-			if h, ok := a.String("health"); ok {
+		// health is a label value, not a number: the group's build
+		// makes its series.
+		health := b.value(g, a, "health", nil, nil, 0)
+		g.build = func(get func(*layoutValue) (string, bool), _ *Skips) []prometheus.Metric {
+			if h, ok := get(health); ok && h != "" {
 				return []prometheus.Metric{constMetric(powerSupplyHealth, prometheus.GaugeValue, 1, label, labelValue(h))}
 			}
 			return nil
@@ -120,6 +121,7 @@ func powerSupplies(env Env, b *layoutBuilder) {
 // driver. The driver reports microwatts.
 func powerMeters(env Env, b *layoutBuilder) {
 	driver := env.Sys("bus/acpi/drivers/power_meter")
+	b.watch(driver, func(name string) bool { return strings.HasPrefix(name, "ACPI000D:") })
 	for _, e := range driver.entries() {
 		// The driver directory also holds bind, unbind, uevent and module.
 		meter := e.Name()
@@ -147,6 +149,7 @@ type powerRAPLZone struct {
 // same packages seen through MMIO, named "package-0" again.
 func powerRAPL(env Env, b *layoutBuilder) {
 	class := env.Sys("class/powercap")
+	b.watch(class, func(name string) bool { return strings.HasPrefix(name, "intel-rapl:") })
 	var zones []powerRAPLZone
 	names := map[string]string{} // intel-rapl:N -> package-N
 	for _, e := range class.entries() {

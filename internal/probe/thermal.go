@@ -34,7 +34,7 @@ func init() {
 	Register(Spec{
 		Name:      "thermal",
 		Summary:   "Thermal zones and cooling devices that hwmon does not already show.",
-		Reads:     "`/sys/class/thermal` zones (temperature, trip points) that have no hwmon twin, and cooling devices; temperatures and cooling states are re-read from descriptors kept open, the rest every 10 runs",
+		Reads:     "`/sys/class/thermal` zones (temperature, trip points) that have no hwmon twin, and cooling devices; temperatures and cooling states are re-read from descriptors kept open, the zones listed each run, the rest every 60 runs",
 		Privilege: "none",
 		Interval:  time.Minute,
 		Timeout:   30 * time.Second,
@@ -53,8 +53,8 @@ func init() {
 // not parse, where a bad device must cost only its own series.
 //
 // It keeps the zones' layout between runs (layout.go): the zone
-// temperatures and cooling states are re-read, the rest every layoutEvery
-// runs.
+// temperatures and cooling states are re-read, the zones listed each run,
+// the rest every layoutEvery runs.
 type thermalProbe struct{ layout keptLayout }
 
 // Close closes the descriptors the probe keeps.
@@ -74,6 +74,7 @@ func (p *thermalProbe) Probe(ctx context.Context, env Env, skips *Skips) ([]prom
 
 func thermalDiscover(ctx context.Context, env Env, b *layoutBuilder) error {
 	class := env.Sys("class/thermal")
+	b.watch(class, nil)
 	for _, zone := range class.indexed("thermal_zone") {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -251,18 +251,10 @@ func (f *File) Name() string { return f.path }
 // ReadDir returns a directory's entries sorted by name, as os.ReadDir does.
 // An entry's Info is an Lstat through the root, never a path lookup.
 func (fsys FS) ReadDir(name string) ([]fs.DirEntry, error) {
-	rel, p, err := fsys.clean("readdir", name)
+	rel, p, d, err := fsys.openDir(name)
 	if err != nil {
 		return nil, err
 	}
-	fd, err := resolve(fsys, func(r resolver) (int, error) {
-		// O_DIRECTORY refuses a FIFO or a device before opening it.
-		return r.open(rel, unix.O_RDONLY|unix.O_DIRECTORY)
-	})
-	if err != nil {
-		return nil, fsys.pathError("open", p, err)
-	}
-	d := os.NewFile(uintptr(fd), p)
 	defer d.Close()
 	var entries []fs.DirEntry
 	for {
@@ -282,6 +274,49 @@ func (fsys FS) ReadDir(name string) ([]fs.DirEntry, error) {
 	}
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
+}
+
+// ReadDirNames returns the names in a directory, sorted, under the same
+// rules and bound as ReadDir: what a caller that only compares names needs,
+// without an entry (and its joined path) per name.
+func (fsys FS) ReadDirNames(name string) ([]string, error) {
+	_, p, d, err := fsys.openDir(name)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var names []string
+	for {
+		batch, err := d.Readdirnames(1024)
+		names = append(names, batch...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: p, Err: errors.Unwrap(err)}
+		}
+		if len(names) > MaxDirEntries {
+			return nil, &fs.PathError{Op: "readdir", Path: p, Err: fmt.Errorf("%w (%d entries)", ErrTooLarge, MaxDirEntries)}
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// openDir opens the directory name below the root.
+func (fsys FS) openDir(name string) (rel, p string, d *os.File, err error) {
+	rel, p, err = fsys.clean("readdir", name)
+	if err != nil {
+		return "", "", nil, err
+	}
+	fd, err := resolve(fsys, func(r resolver) (int, error) {
+		// O_DIRECTORY refuses a FIFO or a device before opening it.
+		return r.open(rel, unix.O_RDONLY|unix.O_DIRECTORY)
+	})
+	if err != nil {
+		return "", "", nil, fsys.pathError("open", p, err)
+	}
+	return rel, p, os.NewFile(uintptr(fd), p), nil
 }
 
 type dirEntry struct {

@@ -117,6 +117,9 @@ func TestRelativeLinksInsideRoot(t *testing.T) {
 		if got := strings.Join(names, " "); got != "address device" {
 			t.Errorf("ReadDir(class/net/eno1) = %q, want sorted \"address device\"", got)
 		}
+		if names, err := fsys.ReadDirNames("class/net/eno1"); err != nil || strings.Join(names, " ") != "address device" {
+			t.Errorf("ReadDirNames(class/net/eno1) = %q, %v; want sorted \"address device\"", names, err)
+		}
 		if entries[1].Type() != fs.ModeSymlink {
 			t.Errorf("device entry type = %v, want a symlink", entries[1].Type())
 		}
@@ -188,6 +191,9 @@ func TestOutsideRoot(t *testing.T) {
 		}
 		if _, err := fsys.ReadDir("class/absdir"); !errors.Is(err, ErrOutsideRoot) {
 			t.Errorf("ReadDir(class/absdir) = %v, want ErrOutsideRoot", err)
+		}
+		if _, err := fsys.ReadDirNames("class/absdir"); !errors.Is(err, ErrOutsideRoot) {
+			t.Errorf("ReadDirNames(class/absdir) = %v, want ErrOutsideRoot", err)
 		}
 		if _, err := fsys.Readlink("class/absdir/secret"); !errors.Is(err, ErrOutsideRoot) {
 			t.Errorf("Readlink through an escaping link = %v, want ErrOutsideRoot", err)
