@@ -3,7 +3,7 @@
 // on the project's fixture host tree, in one run (`make costtest`,
 // `make costtest-realtime`):
 //
-//	go run ./cmd/costtest [-smoke] [-realtime] [-compress 20] [-day D] [-load 30s] [-pprof-top FILE]
+//	go run ./cmd/costtest [-smoke] [-realtime] [-churn] [-compress 20] [-day D] [-load 30s] [-pprof-top FILE]
 //
 // It is a benchmark, not a test: it exits non-zero only when it cannot run,
 // never because of the numbers. Everything it starts listens on loopback,
@@ -35,6 +35,13 @@
 //     the samples, by the pprof label probe=NAME the scheduler sets and by
 //     function, say what each probe, the renders, the scrapes and the Go
 //     runtime cost.
+//
+// The fixture's files never change, the exporter's best case. With -churn,
+// once the day's exporters are up and until the window closes, the readings
+// the one-minute probes read (hwmon inputs, thermal zones, cooling states,
+// throttle and RAPL counters, InfiniBand counters, carrier changes: see
+// churnPatterns) are rewritten in place once per simulated minute with new
+// plausible values, seeded by -churn-seed, as a real host's change.
 package main
 
 import (
@@ -79,6 +86,8 @@ type options struct {
 	load, batch, day       time.Duration
 	compress               float64
 	realtime               bool
+	churn                  bool
+	churnSeed              int64
 	pprofTop               string
 	exporterEnv            []string // KEY=VALUE for every exporter started
 	timeout                time.Duration
@@ -97,6 +106,8 @@ func main() {
 	flag.DurationVar(&o.day, "day", 0, "wall time of the simulated-day window (default: the longest default probe interval ÷ K; 10m with -realtime)")
 	flag.Float64Var(&o.compress, "compress", 20, "time compression K of the simulated day: intervals ÷K, scrapes ×K")
 	flag.BoolVar(&o.realtime, "realtime", false, "real time (K=1): the Go runtime's idle cost as a host pays it; no scrape-cost phase unless -load is given")
+	flag.BoolVar(&o.churn, "churn", false, "rewrite the tree's readings (hwmon inputs, thermal, throttle, RAPL and InfiniBand counters...) once per simulated minute with new values, as a real host's change; off, the fixture's never change (the exporter's best case, and the earlier runs' setting)")
+	flag.Int64Var(&o.churnSeed, "churn-seed", 1, "seed of -churn's values: the same seed writes the same values")
 	flag.StringVar(&o.pprofTop, "pprof-top", "", "write `go tool pprof -top` (top 15) of the whole daemon over the day window here, the profiles next to it (.N.pb.gz)")
 	flag.Func("exporter-env", "`KEY=VALUE` set in the exporters' environment (repeatable; e.g. GOGC=200 to measure a runtime setting before and after)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" || strings.ContainsAny(k, " \t") {
@@ -316,7 +327,21 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		day = append(day, &dayTarget{target: newTarget(v.name, url+"/metrics", p, scrapersPerTarget), base: url, profile: v.profiled})
 	}
 	day = append(day, &dayTarget{target: targets[1]}, &dayTarget{target: targets[2]})
-	if r.day, err = simulateDay(ctx, o, day, time.Now(), work); err != nil {
+	ready := time.Now()
+	stopChurn := func() error { return nil }
+	if o.churn {
+		c, err := newChurner(tree, o.churnSeed)
+		if err != nil {
+			return err
+		}
+		r.churnFiles = len(c.files)
+		stopChurn = startChurn(ctx, c, o.compress)
+		defer stopChurn() // on an error return; its own error is checked below
+	}
+	if r.day, err = simulateDay(ctx, o, day, ready, work); err != nil {
+		return err
+	}
+	if err := stopChurn(); err != nil {
 		return err
 	}
 	for _, t := range day {

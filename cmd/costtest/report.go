@@ -26,6 +26,7 @@ type report struct {
 	day                          *dayResult
 	memory                       []memory // at the end of the day, per day target
 	pprofTop                     string
+	churnFiles                   int // files -churn rewrites each simulated minute
 }
 
 // The day targets' indexes: dayExporters, then node_exporter and static.
@@ -93,6 +94,10 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "               exporters: CPU over the window × %.1f; node_exporter, static: CPU per scrape in the window × %.0f scrapes a day\n",
 		secondsPerDay/simulated.Seconds(), scrapesPerDay)
 	fmt.Fprintf(w, "               like for like: every probe but %s (textfile on a missing directory, as node_exporter's is off)\n", strings.Join(bmcGPUProbes, ", "))
+	if o.churn {
+		fmt.Fprintf(w, "churn:         on (-churn, seed %d): %d files of the tree rewritten in place each simulated minute (every %v of wall time) with new readings: gauges within ±2%%, counters increasing\n",
+			o.churnSeed, r.churnFiles, time.Duration(float64(time.Minute)/o.compress))
+	}
 	fmt.Fprintln(w)
 
 	if r.load != nil {
