@@ -43,7 +43,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FIXTURE     := internal/probe/testdata/server
 
 .PHONY: all build run demo once test race lint bench install install-files uninstall package check-package e2e-package clean tools \
-	check-deploy e2e e2e-fleet fuzz costtest costtest-realtime soak dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
+	check-deploy e2e e2e-fleet fuzz costtest costtest-realtime costtest-churn soak dist-binaries image image-check check-kubernetes release dist-tarballs sbom FORCE
 
 all: lint test build
 
@@ -143,7 +143,9 @@ fuzz:
 # pass/fail on numbers. COSTTEST_FLAGS='-smoke' runs it in seconds;
 # '-compress K', '-day D' change the day; '-pprof-top FILE' writes the
 # whole daemon's profile top. node_exporter is installed here, not by
-# `make tools` (Debian enables it).
+# `make tools` (Debian enables it). costtest-churn is costtest with the
+# tree's readings rewritten each simulated minute (-churn), as a real host's
+# change: the exporter's reuse of unchanged values is not its best case.
 costtest: tools
 	@sh deploy/ci/install-tools.sh --costtest
 	$(GO) run ./cmd/costtest $(COSTTEST_FLAGS)
@@ -151,6 +153,10 @@ costtest: tools
 costtest-realtime: tools
 	@sh deploy/ci/install-tools.sh --costtest
 	$(GO) run ./cmd/costtest -realtime $(COSTTEST_FLAGS)
+
+costtest-churn: tools
+	@sh deploy/ci/install-tools.sh --costtest
+	$(GO) run ./cmd/costtest -churn $(COSTTEST_FLAGS)
 
 # The exporter on a hostile fixture host under scrapes with random queries
 # and headers, refreshes and SIGHUPs at once, for SOAK_DURATION; fails on
