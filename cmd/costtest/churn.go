@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,6 +50,8 @@ type churnPattern struct {
 // integer in the fixture. Only files that exist are touched; a file reached
 // by two paths (a class link and its device directory) is one file.
 // hw_counters/lifespan is a setting (ms), not a counter: not churned.
+// Besides these, /proc/mdstat's progress line of a syncing array, and its
+// md/sync_completed, move on a minute each time (mdChurn).
 var churnPatterns = []churnPattern{
 	// hwmon: readings in millidegrees, RPM, mV, mA, µW; energy in µJ.
 	{glob: "sys/class/hwmon/*/temp*_input", kind: gauge},
@@ -103,7 +106,77 @@ type churnFile struct {
 // churner rewrites its files with new values, once per call of step.
 type churner struct {
 	files []*churnFile
+	md    *mdChurn // nil: no array syncs in the tree's /proc/mdstat
 	rng   *rand.Rand
+}
+
+// mdProgress is /proc/mdstat's progress line of a syncing array (md.c's
+// status_resync): the bar, the action, per mille, blocks done/total,
+// minutes left, speed in K/sec.
+var mdProgress = regexp.MustCompile(`\[[=>.]+\]\s+(resync|recovery|check|reshape|repair) =\s*[0-9]+\.[0-9]% \(([0-9]+)/([0-9]+)\)\s+finish=[0-9.]+min speed=([0-9]+)K/sec`)
+
+// mdChurn moves the sync of the first array that syncs in /proc/mdstat
+// on by a minute at its speed, starting over at 0 when it ends (a periodic
+// check comes round again), and its md/sync_completed (sectors) with it.
+type mdChurn struct {
+	mdstat, completed  string // completed: "" if the tree lacks it
+	text               string // mdstat as in the fixture
+	loc                []int  // the progress line's submatch indexes in text
+	done, total, speed int64  // K blocks, K blocks, K/sec
+}
+
+// newMDChurn finds a syncing array in root's /proc/mdstat; nil if none.
+func newMDChurn(root string) *mdChurn {
+	path := filepath.Join(root, "proc", "mdstat")
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) > 1<<20 {
+		return nil
+	}
+	text := string(b)
+	loc := mdProgress.FindStringSubmatchIndex(text)
+	if loc == nil {
+		return nil
+	}
+	num := func(i int) int64 {
+		v, _ := strconv.ParseInt(text[loc[2*i]:loc[2*i+1]], 10, 64)
+		return v
+	}
+	m := &mdChurn{mdstat: path, text: text, loc: loc, done: num(2), total: num(3), speed: num(4)}
+	if m.total <= 0 || m.speed <= 0 || m.done > m.total {
+		return nil
+	}
+	// The array is the last "mdN : " line above the progress line.
+	heads := regexp.MustCompile(`(?m)^(md[0-9a-z_]+) : `).FindAllStringSubmatch(text[:loc[0]], -1)
+	if len(heads) > 0 {
+		c := filepath.Join(root, "sys", "block", heads[len(heads)-1][1], "md", "sync_completed")
+		if _, err := os.Stat(c); err == nil {
+			m.completed = c
+		}
+	}
+	return m
+}
+
+// step moves the sync on by a minute and writes mdstat (whole, in place)
+// and sync_completed.
+func (m *mdChurn) step(rng *rand.Rand) error {
+	speed := max(m.speed+rng.Int63n(m.speed/25+1)-m.speed/50, 1)
+	m.done += speed * 60
+	if m.done >= m.total {
+		m.done = 0
+	}
+	perMille := m.done * 1000 / m.total
+	x := perMille / 50
+	left := float64(m.total-m.done) / float64(speed) / 60
+	line := fmt.Sprintf("[%s>%s]  %s =%3d.%d%% (%d/%d) finish=%.1fmin speed=%dK/sec",
+		strings.Repeat("=", int(x)), strings.Repeat(".", int(20-x)), m.text[m.loc[2]:m.loc[3]],
+		perMille/10, perMille%10, m.done, m.total, left, speed)
+	if err := writeInPlace(m.mdstat, m.text[:m.loc[0]]+line+m.text[m.loc[1]:]); err != nil {
+		return err
+	}
+	if m.completed != "" {
+		return writeInPlace(m.completed, fmt.Sprintf("%d / %d\n", 2*m.done, 2*m.total))
+	}
+	return nil
 }
 
 // newChurner finds the files of churnPatterns under tree. seed makes the
@@ -151,6 +224,7 @@ func newChurner(tree string, seed int64) (*churner, error) {
 			c.files = append(c.files, f)
 		}
 	}
+	c.md = newMDChurn(root)
 	return c, nil
 }
 
@@ -199,20 +273,43 @@ func abs(v int64) int64 {
 func (c *churner) step() error {
 	for _, f := range c.files {
 		v := c.next(f)
-		w, err := os.OpenFile(f.path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
+		if err := writeInPlace(f.path, strconv.FormatInt(v, 10)+"\n"); err != nil {
 			return err
-		}
-		_, err = w.WriteString(strconv.FormatInt(v, 10) + "\n")
-		if cerr := w.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("churn %s: %w", f.path, err)
 		}
 		f.last = v
 	}
+	if c.md != nil {
+		return c.md.step(c.rng)
+	}
 	return nil
+}
+
+// writeInPlace replaces path's content, keeping its inode.
+func writeInPlace(path, content string) error {
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = w.WriteString(content)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("churn %s: %w", path, err)
+	}
+	return nil
+}
+
+// count is how many files step rewrites.
+func (c *churner) count() int {
+	n := len(c.files)
+	if c.md != nil {
+		n++
+		if c.md.completed != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // run calls step every interval until ctx ends, and returns the first

@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hardware-exporter/hardware_exporter/internal/format/procfile"
 	"github.com/hardware-exporter/hardware_exporter/internal/test/fixture"
 )
 
@@ -291,5 +293,65 @@ func TestReportSaysChurn(t *testing.T) {
 	r.print(&on)
 	if want := "churn:         on (-churn, seed 3): 177 files of the tree rewritten in place each simulated minute (every 3s of wall time)"; !strings.Contains(on.String(), want) {
 		t.Errorf("report lacks %q:\n%s", want, on.String())
+	}
+}
+
+// A syncing array's progress in /proc/mdstat moves on each minute, in the
+// kernel's format, with md/sync_completed; the other lines keep their bytes.
+func TestChurnerMovesTheSync(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "tree")
+	for _, p := range []string{"proc/mdstat", "sys/block/md1/md/sync_completed"} {
+		b, err := os.ReadFile(filepath.Join(fixtureServer, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, _ := os.ReadFile(filepath.Join(root, "proc/mdstat"))
+	c, err := newChurner(root, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.count() != 2 {
+		t.Fatalf("%d files churned, want mdstat and md1's sync_completed", c.count())
+	}
+	progress := regexp.MustCompile(`\[(=*)>(\.*)\]  check =\s*([0-9]+)\.([0-9])% \(([0-9]+)/467144704\) finish=[0-9]+\.[0-9]min speed=[0-9]+K/sec`)
+	var last int64 = 196668000
+	for minute := range 3 {
+		if err := c.step(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(root, "proc/mdstat"))
+		m := progress.FindStringSubmatch(string(b))
+		if m == nil {
+			t.Fatalf("minute %d: no progress line in\n%s", minute, b)
+		}
+		done, _ := strconv.ParseInt(m[5], 10, 64)
+		if done <= last {
+			t.Errorf("minute %d: %d blocks done, was %d", minute, done, last)
+		}
+		perMille := done * 1000 / 467144704
+		if got := m[3] + m[4]; got != strconv.FormatInt(perMille, 10) || len(m[1]) != int(perMille/50) || len(m[1])+len(m[2]) != 20 {
+			t.Errorf("minute %d: %q for %d/467144704", minute, m[0], done)
+		}
+		// The exporter's parser reads it as the kernel's.
+		arrays, err := procfile.ParseMdstat(context.Background(), b)
+		if err != nil || len(arrays) != 2 || arrays[0].Sync == nil || arrays[0].Sync.DoneBlocks != uint64(done) {
+			t.Errorf("minute %d: ParseMdstat: %+v, %v", minute, arrays, err)
+		}
+		last = done
+		// Only the progress line changed.
+		if a, b := progress.ReplaceAllString(string(before), ""), progress.ReplaceAllString(string(b), ""); a != b {
+			t.Errorf("minute %d: mdstat's other lines changed:\n%s", minute, b)
+		}
+		sc, _ := os.ReadFile(filepath.Join(root, "sys/block/md1/md/sync_completed"))
+		if want := strconv.FormatInt(2*done, 10) + " / 934289408\n"; string(sc) != want {
+			t.Errorf("minute %d: sync_completed %q, want %q", minute, sc, want)
+		}
 	}
 }

@@ -334,7 +334,7 @@ func run(ctx context.Context, o options, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		r.churnFiles = len(c.files)
+		r.churnFiles = c.count()
 		stopChurn = startChurn(ctx, c, o.compress)
 		defer stopChurn() // on an error return; its own error is checked below
 	}
