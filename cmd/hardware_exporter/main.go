@@ -26,6 +26,7 @@ import (
 
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon"
 	"github.com/hardware-exporter/hardware_exporter/internal/daemon/config"
+	"github.com/hardware-exporter/hardware_exporter/internal/daemon/gcpace"
 	"github.com/hardware-exporter/hardware_exporter/internal/probe"
 )
 
@@ -177,6 +178,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f.once {
 		return runOnce(cfg, stdout, logger)
 	}
+	// The daemon only: --once and --config.check end before a
+	// collection would matter.
+	if stop, ok := startGCPace(); ok {
+		defer stop()
+		logger.Debug("garbage collector paced by the heap's growth (GOGC off, a soft memory limit); GOGC or GOMEMLIMIT in the environment leave it to the runtime")
+	}
 	if err := daemon.Serve(cfg, daemon.Options{
 		MetricsPath: f.telemetryPath,
 		Web:         f.web,
@@ -196,6 +203,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 // setMaxProcs applies --runtime.gomaxprocs; the tests, which call run in
 // their own process, record it instead.
 var setMaxProcs = func(n int) { runtime.GOMAXPROCS(n) }
+
+// startGCPace is gcpace.Start; the tests, which run the daemon in their own
+// process, leave their collector alone.
+var startGCPace = gcpace.Start
 
 func describeSource(file string) string {
 	if file == "" {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,7 @@ var maxProcsSet atomic.Int64
 
 func TestMain(m *testing.M) {
 	setMaxProcs = func(n int) { maxProcsSet.Store(int64(n)) }
+	startGCPace = func() (func(), bool) { return func() {}, false }
 	os.Exit(fixture.WithTree("../../internal/probe/testdata/server", func(root string) int {
 		fixtureRoot = root
 		fixtureFlags = []string{
@@ -295,6 +297,12 @@ func TestDaemon(t *testing.T) {
 	args := []string{"--web.listen-address=" + addr, "--config.file=" + cfg, "--state.path=" + t.TempDir()}
 	cmd := exec.Command(bin, append(args, fixtureFlags...)...)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
+	// The runtime settings below are the daemon's own defaults.
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "GOGC" && k != "GOMEMLIMIT" && k != "GOMAXPROCS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -324,6 +332,22 @@ func TestDaemon(t *testing.T) {
 	text, _ := io.ReadAll(zr)
 	if !strings.Contains(string(text), `product_name="PowerEdge R750"`) || !strings.Contains(string(text), "hardware_exporter_build_info") {
 		t.Errorf("scrape lacks fixture data or build info")
+	}
+
+	// One P, and the collector paced by the heap (internal/daemon/gcpace):
+	// GOGC off, a memory limit.
+	own := string(get(base+"/exporter/metrics", nil).body)
+	if !strings.Contains(own, "\ngo_sched_gomaxprocs_threads 1\n") {
+		t.Error("/exporter/metrics: GOMAXPROCS is not 1")
+	}
+	// GOGC off reads as -1 in an unsigned metric.
+	if !strings.Contains(own, "\ngo_gc_gogc_percent 1.8446744073709552e+19\n") {
+		t.Error("/exporter/metrics: GOGC is not off")
+	}
+	_, v, _ := strings.Cut(own, "\ngo_gc_gomemlimit_bytes ")
+	v, _, _ = strings.Cut(v, "\n")
+	if limit, err := strconv.ParseFloat(v, 64); err != nil || limit < 4<<20 || limit > 1<<30 {
+		t.Errorf("/exporter/metrics: memory limit %q, want what the daemon holds plus a few MB", v)
 	}
 
 	// A bad file on reload is logged and the running config kept.
