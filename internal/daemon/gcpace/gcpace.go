@@ -9,9 +9,9 @@
 // whole daemon's (docs/benchmarks.md, "GC paced by the heap").
 //
 // Start turns GOGC off, which also stops the forced collection, and sets a
-// soft memory limit (debug.SetMemoryLimit) instead: the memory the runtime
-// holds after a collection plus as much again as the live heap, and at
-// least MinGrowth. A finalizer on a sentinel object, re-armed each time,
+// soft memory limit (debug.SetMemoryLimit) instead: what the runtime holds
+// beside the heap, plus the live heap, plus as much again as the live heap
+// and at least MinGrowth. A finalizer on a sentinel object, re-armed each time,
 // moves the limit after every collection, so the heap is collected when it
 // has grown as it would under GOGC=100, and the limit follows a live heap
 // that grows (a large textfile directory) instead of collecting without
@@ -37,11 +37,18 @@ import (
 // scrapes' garbage.
 const MinGrowth = 4 << 20
 
-// The runtime/metrics samples the limit is computed from.
+// The runtime/metrics samples the limit is computed from. What the runtime
+// holds beside the heap (stacks, metadata) is the total less the heap's
+// classes; the heap's free and released pages are left out on purpose: a
+// limit on "all the runtime holds now" would keep the last peak's free
+// pages and ratchet up by the live heap at every collection.
 var sampleNames = []string{
 	"/gc/heap/live:bytes",                 // live heap marked by the last collection
 	"/memory/classes/total:bytes",         // all memory the runtime maps
-	"/memory/classes/heap/released:bytes", // of which returned to the OS, not counted by the limit
+	"/memory/classes/heap/objects:bytes",  // heap objects, live and not yet swept
+	"/memory/classes/heap/unused:bytes",   // heap spans' unused parts
+	"/memory/classes/heap/free:bytes",     // free heap pages, not yet returned
+	"/memory/classes/heap/released:bytes", // free heap pages returned to the OS
 }
 
 // pacer is the running pace: one per process.
@@ -103,10 +110,18 @@ func (p *pacer) setLimit() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	metrics.Read(p.samples)
-	live, total, released := p.value(0), p.value(1), p.value(2)
-	held := total - released
-	debug.SetMemoryLimit(int64(min(held+max(live, MinGrowth), math.MaxInt64/2)))
+	live, total := p.value(0), p.value(1)
+	heap := p.value(2) + p.value(3) + p.value(4) + p.value(5)
+	nonHeap := total - min(heap, total)
+	debug.SetMemoryLimit(int64(min(limitFor(nonHeap, live), math.MaxInt64/2)))
 	p.paced.Add(1)
+}
+
+// limitFor is the memory limit for a runtime holding nonHeap beside a heap
+// of live bytes: room for the live heap and as much again, at least
+// MinGrowth, as GOGC=100 would give it.
+func limitFor(nonHeap, live uint64) uint64 {
+	return nonHeap + live + max(live, MinGrowth)
 }
 
 func (p *pacer) value(i int) uint64 {

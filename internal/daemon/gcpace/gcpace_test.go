@@ -48,17 +48,17 @@ func start(t *testing.T) *pacer {
 }
 
 // Started, the collector has no GOGC (so no forced collection every two
-// minutes) and a memory limit above what the runtime holds.
+// minutes) and a memory limit that leaves the heap room to grow.
 func TestStartTurnsGOGCOffWithALimit(t *testing.T) {
+	runtime.GC() // so that the live heap the limit is set from is now's
 	start(t)
 	if p := gcPercent(); p != -1 {
 		t.Errorf("GOGC %d, want off", p)
 	}
-	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
-	metrics.Read(s)
-	held := int64(s[0].Value.Uint64() - s[1].Value.Uint64())
-	if l := memoryLimit(); l == math.MaxInt64 || l < held+MinGrowth/2 {
-		t.Errorf("memory limit %d with %d held", l, held)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if l := memoryLimit(); l == math.MaxInt64 || l < int64(ms.HeapAlloc)+MinGrowth/2 {
+		t.Errorf("memory limit %d with %d of heap allocated", l, ms.HeapAlloc)
 	}
 }
 
@@ -127,5 +127,51 @@ func TestStopRestores(t *testing.T) {
 	stop()
 	if p, l := gcPercent(), memoryLimit(); p != 100 || l != math.MaxInt64 {
 		t.Errorf("after stop: GOGC %d, limit %d", p, l)
+	}
+}
+
+// With a live heap that stays the same, the limit stays where it was
+// through many collections: it follows what is live, not the free pages
+// the last peak left (a limit on all the runtime held ratcheted up by the
+// live heap at every collection).
+func TestLimitDoesNotRatchet(t *testing.T) {
+	p := start(t)
+	live := make([][]byte, 8)
+	for i := range live {
+		live[i] = make([]byte, 1<<20) // 8 MiB that stay live
+	}
+	churn := func(rounds int) {
+		for range rounds {
+			before := p.paced.Load()
+			deadline := time.Now().Add(10 * time.Second)
+			var sink []byte
+			for p.paced.Load() == before && time.Now().Before(deadline) {
+				sink = make([]byte, 256<<10) // garbage until the next collection
+				sink[0] = 1
+			}
+			_ = sink
+		}
+	}
+	churn(3)
+	first := memoryLimit()
+	churn(20)
+	last := memoryLimit()
+	if last > first+4<<20 {
+		t.Errorf("limit %d MiB after 20 more collections, %d MiB before", last>>20, first>>20)
+	}
+	if last > 64<<20 {
+		t.Errorf("limit %d MiB for an 8 MiB live heap", last>>20)
+	}
+	runtime.KeepAlive(live)
+}
+
+func TestLimitFor(t *testing.T) {
+	for _, c := range []struct{ nonHeap, live, want uint64 }{
+		{10 << 20, 1 << 20, 10<<20 + 1<<20 + MinGrowth},
+		{10 << 20, 20 << 20, 10<<20 + 40<<20},
+	} {
+		if got := limitFor(c.nonHeap, c.live); got != c.want {
+			t.Errorf("limitFor(%d, %d) = %d, want %d", c.nonHeap, c.live, got, c.want)
+		}
 	}
 }
