@@ -16,8 +16,9 @@ import (
 	"github.com/hardware-exporter/hardware_exporter/internal/host/hostfs"
 )
 
-// The one-minute sysfs probes (hwmon, network, thermal) read their tree in
-// two passes. Discovery walks it as any probe does: lists the class,
+// The one-minute sysfs probes (hwmon, network, thermal, power, cpu, and
+// mdraid through a pass of its own, layout.pass) read their tree in two
+// passes. Discovery walks it as any probe does: lists the class,
 // follows the links, reads names, labels and limits, and decides which
 // attributes carry values that change from minute to minute. Those are
 // opened once and kept (hostfs.Attr), and what discovery found is kept as
