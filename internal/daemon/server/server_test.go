@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -461,5 +462,122 @@ func TestBaselineAccept(t *testing.T) {
 	close(g.probe.gate)
 	if w := g.do("POST", "/-/baseline/accept", local, nil); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("no guard: %d, want 503", w.Code)
+	}
+}
+
+// deadlineConn records the read and write deadlines the server sets.
+type deadlineConn struct {
+	net.Conn
+	mu           sync.Mutex
+	reads, write []time.Time
+}
+
+func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.reads = append(c.reads, t)
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.write = append(c.write, t)
+	c.mu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+type deadlineListener struct {
+	net.Listener
+	conns chan *deadlineConn
+}
+
+func (l deadlineListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	dc := &deadlineConn{Conn: c}
+	select {
+	case l.conns <- dc:
+	default:
+	}
+	return dc, nil
+}
+
+// movedEarlier returns the first deadline in ds that comes before one set
+// earlier and still ahead. Zero (none) and past deadlines (net/http's way
+// of interrupting a read) are not timers waiting, and are skipped.
+func movedEarlier(ds []time.Time, since time.Time) (prev, next time.Time, ok bool) {
+	var latest time.Time
+	for _, d := range ds {
+		if d.IsZero() || d.Before(since) {
+			continue
+		}
+		if d.Before(latest) {
+			return latest, d, true
+		}
+		latest = d
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+// A keep-alive connection's deadlines only ever move later. The runtime
+// keeps a deadline's timer at the earliest time it was set until that time
+// comes, so a deadline moved earlier and then later again wakes the daemon
+// for nothing once per scrape (see connTimeout).
+func TestKeepAliveDeadlinesOnlyMoveLater(t *testing.T) {
+	f := newFixture(t, Options{})
+	close(f.probe.gate)
+	f.waitReady(t)
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := deadlineListener{Listener: inner, conns: make(chan *deadlineConn, 4)}
+	hs := f.srv.HTTPServer()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Error(err)
+		}
+	}()
+	tr := &http.Transport{MaxConnsPerHost: 1, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	start := time.Now()
+	for i := range 4 {
+		if i > 0 {
+			time.Sleep(20 * time.Millisecond) // a scrape interval, shortened
+		}
+		resp, err := client.Get("http://" + inner.Addr().String() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("scrape %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if n := len(ln.conns); n != 1 {
+		t.Fatalf("%d connections for 4 keep-alive scrapes, want 1", n)
+	}
+	c := <-ln.conns
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.reads) < 4 || len(c.write) < 4 {
+		t.Fatalf("read deadlines %v, write deadlines %v: want one or more of each per scrape", c.reads, c.write)
+	}
+	for kind, ds := range map[string][]time.Time{"read": c.reads, "write": c.write} {
+		if prev, next, ok := movedEarlier(ds, start); ok {
+			t.Errorf("%s deadline moved earlier, from %v to %v (by %v): the timer wakes the process at the old time for nothing",
+				kind, prev.Sub(start), next.Sub(start), prev.Sub(next))
+		}
 	}
 }
