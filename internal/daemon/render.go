@@ -11,15 +11,20 @@ import (
 // re-encodes and re-compresses the whole body: warming after every store
 // was most of the daemon's CPU (docs/benchmarks.md). A scrape that arrives
 // inside the batch renders on demand, as any miss does.
+//
+// A batch is the results that land within window of its first one. One
+// timer, started afresh for each batch and never moved: the Go runtime
+// keeps a timer reset to a later time (or stopped) at its old time until
+// that time comes, and the process wakes then for nothing. The earlier
+// quiet/most pair of timers left such a wake two seconds after every batch.
 type batchWarmer struct {
-	kick  chan struct{}
-	warm  func()
-	quiet time.Duration // warm once no result has landed for this long
-	most  time.Duration // and never later than this after the first
+	kick   chan struct{}
+	warm   func()
+	window time.Duration
 }
 
 func newBatchWarmer(warm func()) *batchWarmer {
-	return &batchWarmer{kick: make(chan struct{}, 1), warm: warm, quiet: 250 * time.Millisecond, most: 2 * time.Second}
+	return &batchWarmer{kick: make(chan struct{}, 1), warm: warm, window: 250 * time.Millisecond}
 }
 
 // Stored notes that a result landed; it never blocks.
@@ -32,31 +37,29 @@ func (b *batchWarmer) Stored() {
 
 // Run warms after each batch until ctx ends.
 func (b *batchWarmer) Run(ctx context.Context) {
+	timer := time.NewTimer(b.window)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.kick:
 		}
-		quiet := time.NewTimer(b.quiet)
-		most := time.NewTimer(b.most)
-	batch:
-		for {
-			select {
-			case <-ctx.Done():
-				quiet.Stop()
-				most.Stop()
-				return
-			case <-b.kick:
-				quiet.Reset(b.quiet)
-			case <-quiet.C:
-				break batch
-			case <-most.C:
-				break batch
-			}
+		// Since Go 1.23 a stopped or fired timer has nothing to drain: this
+		// Reset starts the batch's window on an idle timer.
+		timer.Reset(b.window)
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
 		}
-		quiet.Stop()
-		most.Stop()
+		// Results that landed in the window are in this render; one that
+		// lands while it runs starts the next batch.
+		select {
+		case <-b.kick:
+		default:
+		}
 		b.warm()
 	}
 }
