@@ -37,7 +37,7 @@ func TestAfterStoreSavesStateAndRendersAhead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	after := &afterStore{Cache: cache, state: state, warmer: newBatchWarmer(func() {})}
+	after := &afterStore{Cache: cache, state: state, warmer: newBatchWarmer(func() {}, nil)}
 	start := time.Now()
 	after.Store("cpu", metriccache.Result{Interval: time.Hour, Start: start, Expires: start.Add(time.Hour)})
 	if cache.Generation() == 0 || !cache.LastSuccess("cpu").Equal(start) {
@@ -55,7 +55,7 @@ func TestAfterStoreSavesStateAndRendersAhead(t *testing.T) {
 		t.Errorf("state file of cpu: %+v, written %t; want the stored run", s, ok)
 	}
 
-	off := &afterStore{Cache: cache, warmer: newBatchWarmer(func() {})}
+	off := &afterStore{Cache: cache, warmer: newBatchWarmer(func() {}, nil)}
 	off.Store("cpu", metriccache.Result{Interval: time.Hour, Start: start.Add(time.Second)})
 	select {
 	case <-off.warmer.kick:

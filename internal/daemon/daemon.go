@@ -192,7 +192,7 @@ func start(cfg *config.Config, opts Options) (*daemon, error) {
 	}
 	// Re-render the cached responses once a batch of results has landed,
 	// so the next scrape after a probe run is a replay too.
-	d.warmer = newBatchWarmer(d.srv.Cache().Warm)
+	d.warmer = newBatchWarmer(d.srv.Cache().Warm, func(name string) bool { return d.sched.Pending(name) })
 	after := &afterStore{Cache: d.cache, state: d.state, guard: d.guard, warmer: d.warmer}
 	d.sched = scheduler.New(after, nil, scheduler.Options{
 		MaxConcurrent: cfg.Scheduler.MaxConcurrent,
@@ -337,7 +337,7 @@ func (a *afterStore) Store(name string, r metriccache.Result) {
 	if a.state != nil {
 		a.state.Save(name)
 	}
-	a.warmer.Stored()
+	a.warmer.Stored(name)
 }
 
 // generations is the response cache's generation over the metric cache

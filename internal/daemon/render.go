@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"time"
 )
 
 // batchWarmer re-renders the cached /metrics responses once per batch of
@@ -12,23 +11,29 @@ import (
 // was most of the daemon's CPU (docs/benchmarks.md). A scrape that arrives
 // inside the batch renders on demand, as any miss does.
 //
-// A batch is the results that land within window of its first one. One
-// timer, started afresh for each batch and never moved: the Go runtime
-// keeps a timer reset to a later time (or stopped) at its old time until
-// that time comes, and the process wakes then for nothing. The earlier
-// quiet/most pair of timers left such a wake two seconds after every batch.
+// The last result of a batch warms, at once: pending says whether another
+// probe is running or due (scheduler.Pending), and while one is, a result
+// leaves the render to it. A probe that hangs holds the render back until
+// its timeout ends its run. No timer: an earlier version waited 250ms of
+// quiet and at most 2s, and each batch cost the daemon two more wakes (the
+// quiet timer's, and the stopped 2s timer's, which the Go runtime keeps at
+// its old time until that time comes) with sysmon's spin and cold caches
+// in each.
 type batchWarmer struct {
-	kick   chan struct{}
-	warm   func()
-	window time.Duration
+	kick    chan struct{}
+	warm    func()
+	pending func(name string) bool // nil: every result warms
 }
 
-func newBatchWarmer(warm func()) *batchWarmer {
-	return &batchWarmer{kick: make(chan struct{}, 1), warm: warm, window: 250 * time.Millisecond}
+func newBatchWarmer(warm func(), pending func(name string) bool) *batchWarmer {
+	return &batchWarmer{kick: make(chan struct{}, 1), warm: warm, pending: pending}
 }
 
-// Stored notes that a result landed; it never blocks.
-func (b *batchWarmer) Stored() {
+// Stored notes that name's result landed; it never blocks.
+func (b *batchWarmer) Stored(name string) {
+	if b.pending != nil && b.pending(name) {
+		return
+	}
 	select {
 	case b.kick <- struct{}{}:
 	default:
@@ -37,28 +42,11 @@ func (b *batchWarmer) Stored() {
 
 // Run warms after each batch until ctx ends.
 func (b *batchWarmer) Run(ctx context.Context) {
-	timer := time.NewTimer(b.window)
-	timer.Stop()
-	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.kick:
-		}
-		// Since Go 1.23 a stopped or fired timer has nothing to drain: this
-		// Reset starts the batch's window on an idle timer.
-		timer.Reset(b.window)
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		// Results that landed in the window are in this render; one that
-		// lands while it runs starts the next batch.
-		select {
-		case <-b.kick:
-		default:
 		}
 		b.warm()
 	}

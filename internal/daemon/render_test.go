@@ -2,17 +2,18 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// A burst of stores is one render; stores apart are one each; a stream of
-// stores renders once per window, not once per store nor never.
-func TestBatchWarmerCoalesces(t *testing.T) {
+// Only the last result of a batch renders: a result stored while another
+// probe is still running or due leaves the render to that probe's.
+func TestBatchWarmerRendersAfterTheLastResult(t *testing.T) {
 	var warms atomic.Int64
-	b := newBatchWarmer(func() { warms.Add(1) })
-	b.window = 50 * time.Millisecond
+	var toCome atomic.Int64 // results of the batch still to be stored
+	b := newBatchWarmer(func() { warms.Add(1) }, func(string) bool { return toCome.Load() > 0 })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); b.Run(ctx) }()
@@ -29,26 +30,42 @@ func TestBatchWarmerCoalesces(t *testing.T) {
 			t.Fatalf("warms = %d, want %d", got, want)
 		}
 	}
-	for range 8 { // one interval's batch of results
-		b.Stored()
+	toCome.Store(8) // one interval's batch
+	for i := range 8 {
+		toCome.Add(-1)
+		b.Stored(fmt.Sprint("probe", i))
 	}
 	wait(1)
-	b.Stored()
+	b.Stored("alone") // a result of its own, nothing else due
 	wait(2)
-	// Results landing every 20ms for 600ms: a render each 50ms window
-	// (12), fewer where the machine is slow, never one per result (30).
-	stop := time.Now().Add(600 * time.Millisecond)
-	stores := 0
-	for time.Now().Before(stop) {
-		b.Stored()
-		stores++
-		time.Sleep(20 * time.Millisecond)
+	toCome.Store(1) // a probe of the batch hangs: the others wait for it
+	for i := range 3 {
+		b.Stored(fmt.Sprint("probe", i))
 	}
-	until := time.Now().Add(time.Second)
-	for warms.Load() < 3 && time.Now().Before(until) {
-		time.Sleep(5 * time.Millisecond)
+	wait(2)
+	toCome.Store(0) // its timeout ends its run, and its result warms
+	b.Stored("hung")
+	wait(3)
+}
+
+// Without a scheduler to ask (RunOnce, tests), every result warms; results
+// that land while a render runs share the next one.
+func TestBatchWarmerWithoutPendingWarmsEachResult(t *testing.T) {
+	var warms atomic.Int64
+	b := newBatchWarmer(func() { warms.Add(1) }, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); b.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for range 3 {
+		before := warms.Load()
+		b.Stored("p")
+		deadline := time.Now().Add(5 * time.Second)
+		for warms.Load() == before && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	if got := warms.Load() - 2; got < 1 || got >= int64(stores) {
-		t.Errorf("a steady stream of %d results rendered %d times, want at least once and fewer than once per result", stores, got)
+	if got := warms.Load(); got != 3 {
+		t.Errorf("warms = %d for 3 results apart, want 3", got)
 	}
 }

@@ -132,6 +132,9 @@ type job struct {
 	// loop has rescheduled for it (due).
 	shortened bool
 
+	// nextAt is when the loop will next run the probe (set by the loop).
+	nextAt time.Time
+
 	waiters  []chan error       // Refresh callers waiting for the next run to end
 	riders   []chan error       // Refresh callers waiting for the run in flight to end
 	running  bool               // a run has begun (maybe waiting for a slot) and not ended
@@ -207,6 +210,28 @@ func (s *Scheduler) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Pending reports whether an enabled probe other than name is running or
+// due: its run has begun, or its time has come and its loop has not yet
+// taken it up. Probes of one interval are due at the same instant, so when
+// a result is stored and Pending is false, it was the last of its batch.
+func (s *Scheduler) Pending(name string) bool {
+	now := s.opts.Clock.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for n, j := range s.jobs {
+		if n == name {
+			continue
+		}
+		j.mu.Lock()
+		pending := j.enabled && j.stop != nil && (j.running || !j.nextAt.IsZero() && !j.nextAt.After(now))
+		j.mu.Unlock()
+		if pending {
+			return true
+		}
+	}
+	return false
 }
 
 // Job returns the settings of the enabled probe name.
@@ -437,6 +462,9 @@ func answer(waiters []chan error, err error) {
 func (s *Scheduler) loop(ctx context.Context, j *job) {
 	next := s.due(j)
 	for {
+		j.mu.Lock()
+		j.nextAt = next
+		j.mu.Unlock()
 		wait := next.Sub(s.opts.Clock.Now())
 		timer, stop := s.opts.Clock.NewTimer(max(wait, 0))
 		select {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -875,5 +876,72 @@ func TestProbeRunsCarryTheirPprofLabel(t *testing.T) {
 	slices.Sort(seen)
 	if want := []string{"alpha=alpha", "beta=beta"}; !slices.Equal(seen, want) {
 		t.Errorf("pprof labels seen by the probes: %v, want %v", seen, want)
+	}
+}
+
+// pendingAtStore records, for each stored result, whether the scheduler
+// said another probe was still running or due (what the daemon's render
+// ahead asks).
+type pendingAtStore struct {
+	*metriccache.Cache
+	sched **Scheduler
+	got   chan string
+}
+
+func (p pendingAtStore) Store(name string, r metriccache.Result) {
+	p.Cache.Store(name, r)
+	p.got <- fmt.Sprintf("%s pending=%v", name, (*p.sched).Pending(name))
+}
+
+// A result stored while another probe of its batch runs says so; the last
+// one of the batch, and one of a later tick alone, find nothing pending.
+func TestPendingUntilTheLastOfTheBatch(t *testing.T) {
+	gate := make(chan struct{})
+	fast := &fakeProbe{name: "fast", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	slow := &fakeProbe{name: "slow", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 1 {
+			<-gate
+		}
+		return 2, nil
+	}}
+	clock := newFakeClock()
+	cache := metriccache.New(fast, slow)
+	var sched *Scheduler
+	store := pendingAtStore{Cache: cache, sched: &sched, got: make(chan string, 10)}
+	sched = New(store, []Job{
+		{Name: "fast", Probe: fast, Interval: time.Minute, Timeout: 30 * time.Second},
+		{Name: "slow", Probe: slow, Interval: 5 * time.Minute, Timeout: 30 * time.Second},
+	}, Options{Clock: clock})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); sched.Run(ctx) }()
+	defer func() {
+		close(gate)
+		cancel()
+		<-done
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case s := <-store.got:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatal("no result stored within 5s")
+			return ""
+		}
+	}
+	// Both have no data and run at once; slow holds its run open.
+	if got, want := next(), "fast pending=true"; got != want {
+		t.Errorf("first store: %q, want %q (slow is still running)", got, want)
+	}
+	gate <- struct{}{}
+	if got, want := next(), "slow pending=false"; got != want {
+		t.Errorf("second store: %q, want %q (the last of the batch)", got, want)
+	}
+	// A minute on, fast runs alone: slow is due in four more.
+	clock.waitTimers(t, 2)
+	clock.advance(time.Minute)
+	if got, want := next(), "fast pending=false"; got != want {
+		t.Errorf("next tick: %q, want %q", got, want)
 	}
 }
