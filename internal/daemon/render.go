@@ -1,8 +1,6 @@
 package daemon
 
-import (
-	"context"
-)
+import "context"
 
 // batchWarmer re-renders the cached /metrics responses once per batch of
 // probe results rather than once per result. Probes of one interval run
