@@ -337,6 +337,23 @@ func TestLandingPage(t *testing.T) {
 	}
 }
 
+// serve serves hs on ln until the returned func shuts it down, which fails
+// the test if the shutdown or the serving did.
+func serve(t *testing.T, hs *http.Server, ln net.Listener) (shutdown func()) {
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := <-served; err != http.ErrServerClosed {
+			t.Error(err)
+		}
+	}
+}
+
 // Over a real loopback socket, as go tool pprof would fetch it.
 func TestServesOverLoopbackWithTimeouts(t *testing.T) {
 	f := newFixture(t, Options{PprofEnabled: true})
@@ -350,18 +367,7 @@ func TestServesOverLoopbackWithTimeouts(t *testing.T) {
 	if hs.ReadHeaderTimeout == 0 || hs.ReadTimeout == 0 || hs.WriteTimeout == 0 || hs.IdleTimeout == 0 {
 		t.Errorf("server timeouts not all set: %+v", hs)
 	}
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != http.ErrServerClosed {
-			t.Error(err)
-		}
-	}()
+	defer serve(t, hs, ln)()
 	client := &http.Client{Timeout: 10 * time.Second}
 	base := "http://" + ln.Addr().String()
 
@@ -535,18 +541,7 @@ func TestKeepAliveDeadlinesOnlyMoveLater(t *testing.T) {
 	}
 	ln := deadlineListener{Listener: inner, conns: make(chan *deadlineConn, 4)}
 	hs := f.srv.HTTPServer()
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != http.ErrServerClosed {
-			t.Error(err)
-		}
-	}()
+	defer serve(t, hs, ln)()
 	tr := &http.Transport{MaxConnsPerHost: 1, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
