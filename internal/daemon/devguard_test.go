@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,7 +87,32 @@ func (h *guardHost) config() *config.Config {
 
 // start builds the daemon (restoring the state directory) without running
 // a probe; log collects its log.
-func (h *guardHost) start(log *bytes.Buffer) *daemon {
+// lockedBuffer is a log the daemon's goroutines (the state file writer
+// among them) write while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
+func (h *guardHost) start(log *lockedBuffer) *daemon {
 	h.t.Helper()
 	d, err := start(h.config(), Options{MetricsPath: "/metrics", Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
@@ -175,7 +201,7 @@ func TestDeviceGuardOnFixtureVariants(t *testing.T) {
 	for _, v := range fixture.Variants {
 		t.Run(v.Name, func(t *testing.T) {
 			h := newGuardHost(t)
-			var log bytes.Buffer
+			var log lockedBuffer
 			d := h.start(&log)
 			if got := deviceSeries(t, d); len(got) != 0 {
 				t.Fatalf("device series before any run on a new host:\n%s", strings.Join(got, "\n"))
@@ -243,7 +269,7 @@ func TestDeviceGuardOnFixtureVariants(t *testing.T) {
 // way a baseline falls), and they are gone after a restart too.
 func TestDeviceBaselineDroppedWhenItsProbeIsTurnedOff(t *testing.T) {
 	h := newGuardHost(t)
-	var log bytes.Buffer
+	var log lockedBuffer
 	d := h.start(&log)
 	runAll(t, d)
 	if !strings.Contains(strings.Join(deviceSeries(t, d), "\n"), `class="disk"`) {

@@ -897,9 +897,16 @@ func (p pendingAtStore) Store(name string, r metriccache.Result) {
 // one of the batch, and one of a later tick alone, find nothing pending.
 func TestPendingUntilTheLastOfTheBatch(t *testing.T) {
 	gate := make(chan struct{})
-	fast := &fakeProbe{name: "fast", behave: func(context.Context, int64) (float64, error) { return 1, nil }}
+	slowBegan := make(chan struct{})
+	fast := &fakeProbe{name: "fast", behave: func(_ context.Context, call int64) (float64, error) {
+		if call == 1 {
+			<-slowBegan // both run at start; fast's result lands while slow's run is open
+		}
+		return 1, nil
+	}}
 	slow := &fakeProbe{name: "slow", behave: func(_ context.Context, call int64) (float64, error) {
 		if call == 1 {
+			close(slowBegan)
 			<-gate
 		}
 		return 2, nil
